@@ -1,0 +1,23 @@
+"""The Celery app and the project's single beat schedule.
+
+Each domain app contributes its periodic jobs here, so an operator reads one table to know
+everything that runs on its own.
+"""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cockpit.settings")
+
+app = Celery("cockpit")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "clear-expired-sessions": {
+        "task": "cockpit.tasks.clear_expired_sessions",
+        "schedule": crontab(minute=17, hour=3),
+    },
+}

@@ -1,0 +1,67 @@
+"""Reads of the core models that more than one caller needs."""
+
+from django.db.models import Count, Q
+
+from cockpit.models import ApiToken, AuditEvent, Employee, Group, Membership
+
+
+def membership_for(*, user, org_slug: str) -> Membership | None:
+    return Membership.objects.select_related("organization").filter(user=user, organization__slug=org_slug).first()
+
+
+def memberships_of(*, user) -> list[Membership]:
+    return list(Membership.objects.select_related("organization").filter(user=user).order_by("organization__name"))
+
+
+def api_token_for_key(key: str) -> ApiToken | None:
+    if not key.startswith(ApiToken.KEY_PREFIX):
+        return None
+    return (
+        ApiToken.objects.select_related("organization")
+        .filter(key_hash=ApiToken.hash_key(key), revoked_at__isnull=True)
+        .first()
+    )
+
+
+def employee_list(*, organization):
+    return (
+        Employee.objects.for_org(organization)
+        .prefetch_related("groups")
+        .annotate(device_count=Count("devices", filter=~Q(devices__availability_status="archived")))
+    )
+
+
+def group_list(*, organization):
+    return Group.objects.for_org(organization).annotate(
+        employee_count=Count("employees", distinct=True), device_count=Count("devices", distinct=True)
+    )
+
+
+def audit_event_list(*, organization):
+    return AuditEvent.objects.for_org(organization).select_related("actor_user")
+
+
+def groups_by_names(*, organization, names) -> list[Group]:
+    """The organization's groups named (case-insensitive) or given; raises on any unknown or foreign one.
+
+    Accepts names (API, CSV) and Group instances (cockpit forms) alike.
+    """
+    from cockpit.errors import InvalidInput
+
+    given = [g for g in names if isinstance(g, Group)]
+    if any(g.organization_id != organization.pk for g in given):
+        raise InvalidInput("Unknown group.", field="groups")
+    wanted = {name.strip().lower(): name.strip() for name in names if isinstance(name, str) and name.strip()}
+    if not wanted:
+        return given
+    found = {g.name.lower(): g for g in Group.objects.for_org(organization).filter(name__iregex=_any_of(wanted))}
+    missing = [original for key, original in wanted.items() if key not in found]
+    if missing:
+        raise InvalidInput(f"Unknown group: {', '.join(sorted(missing))}", field="groups")
+    return given + [found[key] for key in wanted]
+
+
+def _any_of(lowered_names) -> str:
+    import re
+
+    return "^(" + "|".join(re.escape(n) for n in lowered_names) + ")$"

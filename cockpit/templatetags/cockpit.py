@@ -1,0 +1,40 @@
+from django import template
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+
+register = template.Library()
+
+BADGE_TONES = {
+    "in_use": "ok", "assigned": "ok", "enrolled": "ok", "active": "ok",
+    "in_stock": "info", "to_assign": "warn", "awaiting_activation": "info", "awaiting_user_assignment": "warn",
+    "partially_enrolled": "bad", "unenrolled": "muted", "archived": "muted", "offboarded": "muted",
+}
+
+
+@register.simple_tag
+def badge(value, label=None):
+    """A coloured status pill; the tone follows the status value."""
+    if value in (None, ""):
+        return format_html('<span class="badge badge-muted">—</span>')
+    return format_html('<span class="badge badge-{}">{}</span>', BADGE_TONES.get(value, "info"), label or value)
+
+
+@register.simple_tag(takes_context=True)
+def sort_link(context, field, label):
+    """A column header that sorts by ``field``, toggling direction, keeping the other filters."""
+    request = context["request"]
+    params = request.GET.copy()
+    current = params.get("ordering", "")
+    new = f"-{field}" if current == field else field
+    params["ordering"] = new
+    params.pop("page", None)
+    arrow = " ▲" if current == field else (" ▼" if current == f"-{field}" else "")
+    return format_html('<a href="?{}" class="sort">{}{}</a>', params.urlencode(), label, arrow)
+
+
+@register.filter
+def ago(value):
+    """“3 hours ago”, or “never”."""
+    if not value:
+        return "never"
+    return f"{timesince(value).split(',')[0]} ago"

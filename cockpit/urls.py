@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from cockpit import views
+
+org_patterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("devices/", include("devices.urls")),
+    path("employees/", views.employee_list, name="employee_list"),
+    path("employees/new/", views.employee_create, name="employee_create"),
+    path("employees/<int:pk>/", views.employee_detail, name="employee_detail"),
+    path("groups/", views.group_list, name="group_list"),
+    path("groups/<int:pk>/", views.group_detail, name="group_detail"),
+    path("audit/", views.audit_list, name="audit_list"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("healthz", views.healthz, name="healthz"),
+    path("o/<slug:org_slug>/", include(org_patterns)),
+    path("api/v1/", include(("cockpit.api.urls", "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
+        name="api-docs",
+    ),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "cockpit.views.not_found"

@@ -1,0 +1,42 @@
+"""Helpers every cockpit view uses: role checks, pagination, the acting user, query-string links."""
+
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+
+from cockpit.actors import Actor
+
+PAGE_SIZE = 50
+
+
+def require_role(capability: str):
+    """Refuse (403) unless the member's role has ``capability`` (a ``Membership`` property)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not getattr(request.membership, capability, False):
+                raise PermissionDenied("Your role does not allow this.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def actor_for(request) -> Actor:
+    return Actor.for_user(request.user)
+
+
+def paginate(request, queryset, per_page: int = PAGE_SIZE):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def filterset_for(filterset_class, request, queryset):
+    """Bind the list's FilterSet to the query string; invalid filters show their errors and no rows."""
+    filterset = filterset_class(request.GET or None, queryset=queryset, request=request)
+    rows = filterset.qs if filterset.is_bound and filterset.is_valid() else queryset
+    if filterset.is_bound and not filterset.is_valid():
+        rows = queryset.none()
+    return filterset, rows

@@ -1,0 +1,161 @@
+"""``/api/v1/devices/``: list, create, read, edit, the status moves, and history (DESIGN §10)."""
+
+from django.db.models import Q
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from cockpit.api.base import (
+    EmployeeRefField,
+    GroupNamesField,
+    StrictModelSerializer,
+    StrictSerializer,
+    TenantModelViewSet,
+)
+from cockpit.audit import Source
+from cockpit.errors import InvalidInput
+from cockpit.models import Employee
+from devices import services
+from devices.filtersets import DeviceFilterSet
+from devices.models import Device, DeviceHistory, Ownership, Platform, Usage
+from devices.selectors import device_history, device_queryset
+
+EMPLOYEE_REF_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "properties": {"id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"}},
+}
+
+
+@extend_schema_field(EMPLOYEE_REF_SCHEMA)
+class AssigneeField(EmployeeRefField):
+    pass
+
+
+class DeviceSerializer(StrictModelSerializer):
+    platform = serializers.ChoiceField(choices=Platform.choices, required=False)
+    ownership = serializers.ChoiceField(choices=Ownership.choices, required=False)
+    usage = serializers.ChoiceField(choices=Usage.choices, required=False)
+    assignee = AssigneeField(read_only=True)
+    groups = GroupNamesField(required=False)
+
+    class Meta:
+        model = Device
+        fields = [
+            "id", "serial_number", "name", "platform", "model", "os_version", "ownership", "usage", "notes",
+            "availability_status", "assignment_status", "enrollment_status", "enrollment_issues",
+            "assignee", "assigned_at", "archived_at", "groups", "last_seen_at", "fleet_host_id", "fleet_uuid",
+            "version", "created_at", "updated_at",
+        ]
+        read_only_fields = [
+            "id", "availability_status", "assignment_status", "enrollment_status", "enrollment_issues",
+            "assigned_at", "archived_at", "last_seen_at", "fleet_host_id", "fleet_uuid", "version",
+            "created_at", "updated_at",
+        ]
+        # Serial uniqueness is a per-organization rule the service checks with a clear message.
+        extra_kwargs = {"serial_number": {"validators": []}}
+
+
+class DeviceMoveSerializer(StrictSerializer):
+    """Body of a status move: optional wipe, reason, and the version the caller saw."""
+
+    wipe = serializers.BooleanField(required=False, default=False)
+    reason = serializers.CharField(required=False, default="", max_length=500, allow_blank=True)
+    version = serializers.IntegerField(required=False, min_value=1, help_text="Refuse with 409 if the device changed")
+
+
+class DeviceAssignSerializer(DeviceMoveSerializer):
+    employee = serializers.CharField(help_text="The employee's id or e-mail")
+
+
+class DeviceHistorySerializer(serializers.ModelSerializer):
+    assignee_before = AssigneeField(read_only=True)
+    assignee_after = AssigneeField(read_only=True)
+    actor = serializers.CharField(source="actor_label", read_only=True)
+
+    class Meta:
+        model = DeviceHistory
+        fields = [
+            "id", "created_at", "action", "source", "actor", "reason", "availability_before", "availability_after",
+            "assignment_before", "assignment_after", "assignee_before", "assignee_after", "wipe_requested",
+        ]
+
+
+def _employee_ref(organization, value: str) -> Employee:
+    value = (value or "").strip()
+    lookup = Q(pk=int(value)) if value.isdigit() else Q(email__iexact=value)
+    employee = Employee.objects.for_org(organization).filter(lookup).first()
+    if employee is None:
+        raise InvalidInput(f"No employee “{value}” in this organization.", field="employee")
+    return employee
+
+
+class DeviceViewSet(TenantModelViewSet):
+    serializer_class = DeviceSerializer
+    filterset_class = DeviceFilterSet
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return device_queryset(organization=self.organization)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.device_create(
+            organization=self.organization, actor=self.actor, source=Source.API, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.device_update(
+            device=serializer.instance, actor=self.actor, **serializer.validated_data
+        )
+
+    def _move(self, request, move, serializer_class=DeviceMoveSerializer, **extra):
+        device = self.get_object()
+        body = serializer_class(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        kwargs = {"reason": data["reason"], "expected_version": data.get("version"), **extra}
+        if "employee" in data:
+            kwargs["employee"] = _employee_ref(self.organization, data["employee"])
+        if move not in (services.device_assign, services.device_restore):
+            kwargs["wipe"] = data["wipe"]
+        elif data["wipe"]:
+            raise InvalidInput("Wipe is not offered with this action.", field="wipe")
+        device = move(device=device, actor=self.actor, source=Source.API, **kwargs)
+        return Response(DeviceSerializer(device_queryset(organization=self.organization).get(pk=device.pk)).data)
+
+    @extend_schema(request=DeviceAssignSerializer, responses=DeviceSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        return self._move(request, services.device_assign, DeviceAssignSerializer)
+
+    @extend_schema(request=DeviceAssignSerializer, responses=DeviceSerializer)
+    @action(detail=True, methods=["post"])
+    def reassign(self, request, pk=None):
+        return self._move(request, services.device_reassign, DeviceAssignSerializer)
+
+    @extend_schema(request=DeviceMoveSerializer, responses=DeviceSerializer)
+    @action(detail=True, methods=["post"])
+    def unassign(self, request, pk=None):
+        return self._move(request, services.device_unassign)
+
+    @extend_schema(request=DeviceMoveSerializer, responses=DeviceSerializer)
+    @action(detail=True, methods=["post"], url_path="return-to-stock")
+    def return_to_stock(self, request, pk=None):
+        return self._move(request, services.device_return_to_stock)
+
+    @extend_schema(request=DeviceMoveSerializer, responses=DeviceSerializer)
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        return self._move(request, services.device_archive)
+
+    @extend_schema(request=DeviceMoveSerializer, responses=DeviceSerializer)
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        return self._move(request, services.device_restore)
+
+    @extend_schema(responses=DeviceHistorySerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], filterset_class=None, filter_backends=[])
+    def history(self, request, pk=None):
+        page = self.paginate_queryset(device_history(device=self.get_object()))
+        return self.get_paginated_response(DeviceHistorySerializer(page, many=True).data)

@@ -1,0 +1,39 @@
+from django import forms
+
+from cockpit.forms import EmployeeChoiceField
+from cockpit.models import Group
+from devices.models import Ownership, Platform, Usage
+
+
+class DeviceForm(forms.Form):
+    serial_number = forms.CharField(max_length=100, required=False)
+    name = forms.CharField(max_length=200, required=False)
+    platform = forms.ChoiceField(choices=Platform.choices)
+    model = forms.CharField(max_length=200, required=False)
+    os_version = forms.CharField(max_length=100, required=False, label="OS version")
+    ownership = forms.ChoiceField(choices=Ownership.choices, initial=Ownership.CORPORATE)
+    usage = forms.ChoiceField(choices=Usage.choices, initial=Usage.INDIVIDUAL)
+    groups = forms.ModelMultipleChoiceField(queryset=Group.objects.none(), required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["groups"].queryset = Group.objects.for_org(organization)
+
+
+class DeviceMoveForm(forms.Form):
+    """The confirmation of a status move: who (if the move needs an employee), wipe, why."""
+
+    employee = EmployeeChoiceField(label="Employee (e-mail)", required=True)
+    wipe = forms.BooleanField(required=False, label="Wipe the device (erase all data) when the owner changes")
+    reason = forms.CharField(max_length=500, required=False, label="Note (optional)")
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, organization, needs_employee: bool, offers_wipe: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if needs_employee:
+            self.fields["employee"].organization = organization
+        else:
+            del self.fields["employee"]
+        if not offers_wipe:
+            del self.fields["wipe"]

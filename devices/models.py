@@ -1,0 +1,184 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from cockpit.audit import Source
+from cockpit.models import Employee, Group
+from cockpit.tenancy import TenantModel
+
+
+class Platform(models.TextChoices):
+    MACOS = "macos", "macOS"
+    WINDOWS = "windows", "Windows"
+    LINUX = "linux", "Linux"
+    IOS = "ios", "iOS"
+    IPADOS = "ipados", "iPadOS"
+    ANDROID = "android", "Android"
+    CHROMEOS = "chromeos", "ChromeOS"
+    OTHER = "other", "Other"
+
+
+DESKTOP_PLATFORMS = {Platform.MACOS, Platform.WINDOWS, Platform.LINUX}
+
+
+class AvailabilityStatus(models.TextChoices):
+    IN_USE = "in_use", "In use"
+    IN_STOCK = "in_stock", "In stock"
+    ARCHIVED = "archived", "Archived"
+
+
+class AssignmentStatus(models.TextChoices):
+    ASSIGNED = "assigned", "Assigned"
+    TO_ASSIGN = "to_assign", "To assign"
+
+
+class EnrollmentStatus(models.TextChoices):
+    AWAITING_ACTIVATION = "awaiting_activation", "Awaiting activation"
+    AWAITING_USER_ASSIGNMENT = "awaiting_user_assignment", "Awaiting user assignment"
+    PARTIALLY_ENROLLED = "partially_enrolled", "Partially enrolled"
+    ENROLLED = "enrolled", "Enrolled"
+    UNENROLLED = "unenrolled", "Unenrolled"
+
+
+class EnrollmentIssue(models.TextChoices):
+    ENROLLMENT_INCOMPLETE = "enrollment_incomplete", "Enrollment incomplete"
+    AGENT_MISSING = "agent_missing", "Agent missing"
+    AGENT_INACTIVE = "agent_inactive", "Agent inactive"
+    MDM_PROFILE_MISSING = "mdm_profile_missing", "MDM profile missing"
+    OFFLINE = "offline", "Offline"
+    APNS_CERTIFICATE_EXPIRED = "apns_certificate_expired", "Apple push certificate expired"
+    OTHER_MDM = "other_mdm", "Managed by another MDM"
+
+
+class Ownership(models.TextChoices):
+    CORPORATE = "corporate", "Corporate"
+    PERSONAL = "personal", "Personal"
+
+
+class Usage(models.TextChoices):
+    INDIVIDUAL = "individual", "Individual"
+    SHARED = "shared", "Shared"
+
+
+# The only (availability, assignment) pairs that exist (DESIGN §3), each with the assignee rule.
+# Every branch tests NULLs explicitly: a CHECK whose expression is NULL would let the row through.
+ALLOWED_STATUS_PAIRS = (
+    Q(availability_status="in_use", assignment_status="assigned", assignment_status__isnull=False,
+      assignee__isnull=False)
+    | Q(availability_status="in_stock", assignment_status="to_assign", assignment_status__isnull=False,
+        assignee__isnull=True)
+    | Q(availability_status="in_use", assignment_status="to_assign", assignment_status__isnull=False,
+        assignee__isnull=True)
+    | Q(availability_status="archived", assignment_status__isnull=True, assignee__isnull=True)
+)
+
+
+class Device(TenantModel):
+    serial_number = models.CharField(max_length=100, blank=True, db_index=False)
+    name = models.CharField(max_length=200, blank=True)
+    platform = models.CharField(max_length=10, choices=Platform.choices, default=Platform.OTHER)
+    model = models.CharField(max_length=200, blank=True)
+    os_version = models.CharField(max_length=100, blank=True)
+    ownership = models.CharField(max_length=10, choices=Ownership.choices, default=Ownership.CORPORATE)
+    usage = models.CharField(max_length=10, choices=Usage.choices, default=Usage.INDIVIDUAL)
+    responsible_technician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="For shared or kiosk devices: the IT technician who answers for it",
+    )
+    notes = models.TextField(blank=True)
+    groups = models.ManyToManyField(Group, blank=True, related_name="devices")
+
+    # Availability and assignment (people own these; the sync never changes them).
+    availability_status = models.CharField(
+        max_length=10, choices=AvailabilityStatus.choices, default=AvailabilityStatus.IN_STOCK
+    )
+    assignment_status = models.CharField(
+        max_length=10, choices=AssignmentStatus.choices, null=True, blank=True, default=AssignmentStatus.TO_ASSIGN
+    )
+    assignee = models.ForeignKey(Employee, null=True, blank=True, on_delete=models.PROTECT, related_name="devices")
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    # Enrollment: a status derived from milestones and the issues the last health check found.
+    enrollment_status = models.CharField(
+        max_length=30, choices=EnrollmentStatus.choices, default=EnrollmentStatus.AWAITING_ACTIVATION
+    )
+    enrollment_issues = models.JSONField(default=list, blank=True)
+    mdm_enrolled_at = models.DateTimeField(null=True, blank=True, help_text="Activation: MDM enrollment seen")
+    unenrolled_at = models.DateTimeField(null=True, blank=True)
+
+    # Fleet identity and the MDM facts of the last sync (owned by mdm_sync).
+    fleet_host_id = models.BigIntegerField(null=True, blank=True)
+    fleet_uuid = models.CharField(max_length=100, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    # Optimistic concurrency: bumped by every state change, so a stale form is refused.
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=ALLOWED_STATUS_PAIRS, name="device_allowed_status_pairs"),
+            models.UniqueConstraint(
+                fields=["organization", "serial_number"], condition=~Q(serial_number=""),
+                name="device_unique_serial_per_org",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "fleet_host_id"], condition=Q(fleet_host_id__isnull=False),
+                name="device_unique_fleet_host_per_org",
+            ),
+        ]
+        indexes = [
+            # Led by organization (PERF_NOTES): one per filter the inventory and dashboard count on.
+            models.Index(fields=["organization", "availability_status", "platform", "id"], name="device_org_avail_plat"),
+            models.Index(fields=["organization", "assignment_status", "id"], name="device_org_assign"),
+            models.Index(fields=["organization", "enrollment_status", "id"], name="device_org_enroll"),
+            models.Index(fields=["organization", "platform", "id"], name="device_org_platform"),
+            models.Index(fields=["organization", "assignee"], name="device_org_assignee"),
+            models.Index(fields=["organization", "name"], name="device_org_name"),
+        ]
+
+    def __str__(self):
+        return self.name or self.serial_number or f"Device #{self.pk}"
+
+    @property
+    def is_archived(self) -> bool:
+        return self.availability_status == AvailabilityStatus.ARCHIVED
+
+    @property
+    def enrollment_issue_choices(self) -> list[tuple[str, str]]:
+        return [(code, EnrollmentIssue(code).label) for code in self.enrollment_issues if code in EnrollmentIssue.values]
+
+
+class DeviceHistory(TenantModel):
+    """One row per status or owner change of a device, with the state before and after."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Added"
+        ASSIGNED = "assigned", "Assigned"
+        UNASSIGNED = "unassigned", "Unassigned"
+        REASSIGNED = "reassigned", "Reassigned"
+        RETURNED_TO_STOCK = "returned_to_stock", "Returned to stock"
+        ARCHIVED = "archived", "Archived"
+        RESTORED = "restored", "Restored"
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="history")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    actor_label = models.CharField(max_length=200)
+    reason = models.CharField(max_length=500, blank=True)
+    availability_before = models.CharField(max_length=10, blank=True)
+    availability_after = models.CharField(max_length=10, blank=True)
+    assignment_before = models.CharField(max_length=10, blank=True)
+    assignment_after = models.CharField(max_length=10, blank=True)
+    assignee_before = models.ForeignKey(Employee, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    assignee_after = models.ForeignKey(Employee, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    wipe_requested = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "device history"
+        indexes = [models.Index(fields=["organization", "device", "-created_at"], name="devicehistory_org_device")]
+
+    def __str__(self):
+        return f"{self.device} {self.action}"

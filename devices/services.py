@@ -1,0 +1,329 @@
+"""Device state changes (DESIGN §4).
+
+Every change runs in one transaction on a row-locked device, checks the current state first,
+refuses an illegal move with a domain error, bumps ``version``, and writes one history row and one
+audit entry. A second action arriving while the first holds the lock gets a conflict, not a wait.
+"""
+
+from collections.abc import Callable
+
+from django.db import IntegrityError, OperationalError, transaction
+from django.utils import timezone
+
+from cockpit.actors import Actor
+from cockpit.audit import Source, audit_record
+from cockpit.errors import ConcurrentChange, IllegalTransition, InvalidInput
+from cockpit.models import Employee, Organization
+from cockpit.selectors import groups_by_names
+from devices.models import (
+    AssignmentStatus,
+    AvailabilityStatus,
+    Device,
+    DeviceHistory,
+    EnrollmentStatus,
+    Ownership,
+    Platform,
+    Usage,
+)
+
+DESCRIPTIVE_FIELDS = ("serial_number", "name", "platform", "model", "os_version", "ownership", "usage", "notes")
+
+
+def device_enrollment_status(device: Device) -> str:
+    """The enrollment status that follows from the device's milestones and open issues (DESIGN §3).
+
+    Activation (MDM enrollment seen) and user assignment complete in either order; ``enrolled``
+    needs both. A shared device needs no owner.
+    """
+    if device.unenrolled_at:
+        return EnrollmentStatus.UNENROLLED
+    if device.enrollment_issues:
+        return EnrollmentStatus.PARTIALLY_ENROLLED
+    if not device.mdm_enrolled_at:
+        return EnrollmentStatus.AWAITING_ACTIVATION
+    if device.assignee_id is None and device.usage != Usage.SHARED:
+        return EnrollmentStatus.AWAITING_USER_ASSIGNMENT
+    return EnrollmentStatus.ENROLLED
+
+
+# --- descriptive data ------------------------------------------------------------------------
+
+
+def normalize_serial(serial: str | None) -> str:
+    return (serial or "").strip().upper()
+
+
+def _check_choice(value, choices, field):
+    if value not in choices.values:
+        allowed = ", ".join(choices.values)
+        raise InvalidInput(f"“{value}” is not a valid {field}: use one of {allowed}.", field=field)
+
+
+def _apply_descriptive_fields(device: Device, fields: dict) -> None:
+    unknown = set(fields) - set(DESCRIPTIVE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown device field: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    for key, value in fields.items():
+        if key == "serial_number":
+            value = normalize_serial(value)
+        elif key == "platform":
+            _check_choice(value, Platform, "platform")
+        elif key == "ownership":
+            _check_choice(value, Ownership, "ownership")
+        elif key == "usage":
+            _check_choice(value, Usage, "usage")
+        elif isinstance(value, str):
+            value = value.strip()
+        setattr(device, key, value)
+
+
+def _save_unique(device: Device) -> None:
+    if device.serial_number:
+        clash = Device.objects.for_org(device.organization).filter(serial_number=device.serial_number)
+        if device.pk:
+            clash = clash.exclude(pk=device.pk)
+        if clash.exists():
+            raise InvalidInput(
+                f"A device with the serial number {device.serial_number} already exists.", field="serial_number"
+            )
+    try:
+        with transaction.atomic():
+            device.save()
+    except IntegrityError as exc:
+        raise InvalidInput("A device with this serial number already exists.", field="serial_number") from exc
+
+
+def _descriptive_snapshot(device: Device) -> dict:
+    return {field: getattr(device, field) for field in DESCRIPTIVE_FIELDS}
+
+
+@transaction.atomic
+def device_create(
+    *, organization: Organization, actor: Actor, source: str = Source.MANUAL, groups=None,
+    responsible_technician=None, **fields,
+) -> Device:
+    """A device added by hand (or by API) starts in stock, to assign, awaiting activation."""
+    device = Device(organization=organization, responsible_technician=responsible_technician)
+    _apply_descriptive_fields(device, fields)
+    if not device.serial_number and not device.name:
+        raise InvalidInput("Give the device a serial number or a name.", field="serial_number")
+    group_objs = groups_by_names(organization=organization, names=groups or [])
+    device.enrollment_status = device_enrollment_status(device)
+    _save_unique(device)
+    device.groups.set(group_objs)
+    DeviceHistory.objects.create(
+        organization=organization, device=device, action=DeviceHistory.Action.CREATED, source=source,
+        actor_label=actor.label[:200], availability_after=device.availability_status,
+        assignment_after=device.assignment_status or "",
+    )
+    audit_record(
+        organization=organization, actor=actor, event="device.created", target=device, source=source,
+        after=_descriptive_snapshot(device) | {"groups": [g.name for g in group_objs]},
+    )
+    return device
+
+
+@transaction.atomic
+def device_update(*, device: Device, actor: Actor, groups=None, expected_version: int | None = None,
+                  **fields) -> Device:
+    """Edit what a device is (name, serial, platform…); its statuses change only through the moves below."""
+    locked = _lock(device, expected_version)
+    before = _descriptive_snapshot(locked) | {"groups": sorted(g.name for g in locked.groups.all())}
+    _apply_descriptive_fields(locked, fields)
+    group_objs = None if groups is None else groups_by_names(organization=locked.organization, names=groups)
+    locked.enrollment_status = device_enrollment_status(locked)
+    _save_unique(locked)
+    if group_objs is not None:
+        locked.groups.set(group_objs)
+    after = _descriptive_snapshot(locked) | {"groups": sorted(g.name for g in locked.groups.all())}
+    changed = {k for k in after if after[k] != before[k]}
+    if changed:
+        audit_record(
+            organization=locked.organization, actor=actor, event="device.updated", target=locked,
+            before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
+        )
+    return locked
+
+
+# --- status moves ----------------------------------------------------------------------------
+
+
+def _lock(device: Device, expected_version: int | None) -> Device:
+    try:
+        locked = (
+            Device.objects.select_for_update(nowait=True, of=("self",))
+            .select_related("assignee", "organization")
+            .get(pk=device.pk, organization_id=device.organization_id)
+        )
+    except OperationalError as exc:  # PostgreSQL: another transaction holds this device's row lock
+        raise ConcurrentChange("Another change to this device is in progress; try again in a moment.") from exc
+    if expected_version is not None and locked.version != expected_version:
+        raise ConcurrentChange("This device was changed by someone else since you opened it; reload and try again.")
+    return locked
+
+
+def _status_snapshot(device: Device) -> dict:
+    return {
+        "availability_status": device.availability_status,
+        "assignment_status": device.assignment_status,
+        "assignee": device.assignee.email if device.assignee_id else None,
+        "enrollment_status": device.enrollment_status,
+    }
+
+
+def _check_employee(device: Device, employee: Employee) -> None:
+    if employee is None or employee.organization_id != device.organization_id:
+        raise InvalidInput("Unknown employee.", field="employee")
+    if not employee.is_active:
+        raise InvalidInput(f"{employee.display_name} has been offboarded and cannot receive devices.", field="employee")
+
+
+def _move(
+    *, device: Device, actor: Actor, source: str, action: str, event: str, apply: Callable[[Device], None],
+    wipe: bool = False, reason: str = "", expected_version: int | None = None,
+) -> Device:
+    with transaction.atomic():
+        locked = _lock(device, expected_version)
+        before = _status_snapshot(locked)
+        assignee_before = locked.assignee
+        apply(locked)
+        locked.enrollment_status = device_enrollment_status(locked)
+        locked.version += 1
+        locked.save(update_fields=[
+            "availability_status", "assignment_status", "assignee", "assigned_at", "archived_at",
+            "enrollment_status", "version", "updated_at",
+        ])
+        after = _status_snapshot(locked)
+        DeviceHistory.objects.create(
+            organization=locked.organization, device=locked, action=action, source=source,
+            actor_label=actor.label[:200], reason=reason[:500],
+            availability_before=before["availability_status"], availability_after=after["availability_status"],
+            assignment_before=before["assignment_status"] or "", assignment_after=after["assignment_status"] or "",
+            assignee_before=assignee_before, assignee_after=locked.assignee, wipe_requested=wipe,
+        )
+        audit_record(
+            organization=locked.organization, actor=actor, event=event, target=locked, source=source,
+            before=before, after=after | ({"wipe_requested": True} if wipe else {}) | ({"reason": reason} if reason else {}),
+        )
+    return locked
+
+
+def _refuse_archived(device: Device, verb: str) -> None:
+    if device.is_archived:
+        raise IllegalTransition(f"{device} is archived; restore it before you {verb} it.")
+
+
+def device_assign(
+    *, device: Device, employee: Employee, actor: Actor, source: str = Source.MANUAL, reason: str = "",
+    expected_version: int | None = None,
+) -> Device:
+    """Give an unassigned device to an active employee; an in-stock device becomes in use."""
+
+    def apply(d: Device) -> None:
+        _refuse_archived(d, "assign")
+        _check_employee(d, employee)
+        if d.assignee_id is not None:
+            if d.assignee_id == employee.pk:
+                raise IllegalTransition(f"{d} is already assigned to {employee.display_name}.")
+            raise IllegalTransition(f"{d} is already assigned to {d.assignee.display_name}; reassign it instead.")
+        d.availability_status = AvailabilityStatus.IN_USE
+        d.assignment_status = AssignmentStatus.ASSIGNED
+        d.assignee = employee
+        d.assigned_at = timezone.now()
+
+    return _move(device=device, actor=actor, source=source, action=DeviceHistory.Action.ASSIGNED,
+                 event="device.assigned", apply=apply, reason=reason, expected_version=expected_version)
+
+
+def device_reassign(
+    *, device: Device, employee: Employee, actor: Actor, source: str = Source.MANUAL, wipe: bool = False,
+    reason: str = "", expected_version: int | None = None,
+) -> Device:
+    """Hand an assigned device from its owner to another active employee."""
+
+    def apply(d: Device) -> None:
+        _refuse_archived(d, "reassign")
+        _check_employee(d, employee)
+        if d.assignee_id is None:
+            raise IllegalTransition(f"{d} has no owner; assign it instead.")
+        if d.assignee_id == employee.pk:
+            raise InvalidInput(f"{d} is already assigned to {employee.display_name}.", field="employee")
+        d.assignee = employee
+        d.assigned_at = timezone.now()
+
+    return _move(device=device, actor=actor, source=source, action=DeviceHistory.Action.REASSIGNED,
+                 event="device.reassigned", apply=apply, wipe=wipe, reason=reason, expected_version=expected_version)
+
+
+def device_unassign(
+    *, device: Device, actor: Actor, source: str = Source.MANUAL, wipe: bool = False, reason: str = "",
+    expected_version: int | None = None,
+) -> Device:
+    """Remove the owner; the device stays in use, to assign."""
+
+    def apply(d: Device) -> None:
+        _refuse_archived(d, "unassign")
+        if d.assignee_id is None:
+            raise IllegalTransition(f"{d} is not assigned to anyone.")
+        d.assignment_status = AssignmentStatus.TO_ASSIGN
+        d.assignee = None
+        d.assigned_at = None
+
+    return _move(device=device, actor=actor, source=source, action=DeviceHistory.Action.UNASSIGNED,
+                 event="device.unassigned", apply=apply, wipe=wipe, reason=reason, expected_version=expected_version)
+
+
+def device_return_to_stock(
+    *, device: Device, actor: Actor, source: str = Source.MANUAL, wipe: bool = False, reason: str = "",
+    expected_version: int | None = None,
+) -> Device:
+    """Back on the shelf: in stock, nobody has it."""
+
+    def apply(d: Device) -> None:
+        _refuse_archived(d, "return to stock")
+        if d.availability_status == AvailabilityStatus.IN_STOCK:
+            raise IllegalTransition(f"{d} is already in stock.")
+        d.availability_status = AvailabilityStatus.IN_STOCK
+        d.assignment_status = AssignmentStatus.TO_ASSIGN
+        d.assignee = None
+        d.assigned_at = None
+
+    return _move(device=device, actor=actor, source=source, action=DeviceHistory.Action.RETURNED_TO_STOCK,
+                 event="device.returned_to_stock", apply=apply, wipe=wipe, reason=reason,
+                 expected_version=expected_version)
+
+
+def device_archive(
+    *, device: Device, actor: Actor, source: str = Source.MANUAL, wipe: bool = False, reason: str = "",
+    expected_version: int | None = None,
+) -> Device:
+    """Remove from the fleet; the device and its history are kept."""
+
+    def apply(d: Device) -> None:
+        if d.is_archived:
+            raise IllegalTransition(f"{d} is already archived.")
+        d.availability_status = AvailabilityStatus.ARCHIVED
+        d.assignment_status = None
+        d.assignee = None
+        d.assigned_at = None
+        d.archived_at = timezone.now()
+
+    return _move(device=device, actor=actor, source=source, action=DeviceHistory.Action.ARCHIVED,
+                 event="device.archived", apply=apply, wipe=wipe, reason=reason, expected_version=expected_version)
+
+
+def device_restore(
+    *, device: Device, actor: Actor, source: str = Source.MANUAL, reason: str = "",
+    expected_version: int | None = None,
+) -> Device:
+    """Bring an archived device back into stock."""
+
+    def apply(d: Device) -> None:
+        if not d.is_archived:
+            raise IllegalTransition(f"{d} is not archived.")
+        d.availability_status = AvailabilityStatus.IN_STOCK
+        d.assignment_status = AssignmentStatus.TO_ASSIGN
+        d.archived_at = None
+
+    return _move(device=device, actor=actor, source=source, action=DeviceHistory.Action.RESTORED,
+                 event="device.restored", apply=apply, reason=reason, expected_version=expected_version)

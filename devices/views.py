@@ -1,0 +1,193 @@
+"""Cockpit pages of the inventory: list (with CSV export), add, device page, status moves."""
+
+import csv
+from dataclasses import dataclass
+from typing import Callable
+
+from django.contrib import messages
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from cockpit.audit import Source
+from cockpit.errors import ConcurrentChange, DomainError
+from cockpit.models import AuditEvent, Employee
+from cockpit.web import actor_for, filterset_for, paginate, require_role
+from devices import services
+from devices.filtersets import DeviceFilterSet
+from devices.forms import DeviceForm, DeviceMoveForm
+from devices.models import AvailabilityStatus, Device
+from devices.selectors import device_get, device_queryset
+
+
+def device_list(request, org_slug):
+    filterset, rows = filterset_for(DeviceFilterSet, request, device_queryset(organization=request.organization))
+    return render(request, "devices/device_list.html", {"filter": filterset, "page": paginate(request, rows)})
+
+
+# --- CSV export ------------------------------------------------------------------------------
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(value) -> str:
+    """A cell a spreadsheet shows as text: a leading =, +, -, @, tab or CR would start a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+EXPORT_COLUMNS = [
+    ("Serial number", lambda d: d.serial_number),
+    ("Name", lambda d: d.name),
+    ("Platform", lambda d: d.get_platform_display()),
+    ("Model", lambda d: d.model),
+    ("OS version", lambda d: d.os_version),
+    ("Availability", lambda d: d.get_availability_status_display()),
+    ("Assignment", lambda d: d.get_assignment_status_display() if d.assignment_status else ""),
+    ("Enrollment", lambda d: d.get_enrollment_status_display()),
+    ("Enrollment issues", lambda d: "/".join(d.enrollment_issues)),
+    ("Assignee e-mail", lambda d: d.assignee.email if d.assignee_id else ""),
+    ("Assignee name", lambda d: d.assignee.full_name if d.assignee_id else ""),
+    ("Groups", lambda d: "/".join(g.name for g in d.groups.all())),
+    ("Ownership", lambda d: d.get_ownership_display()),
+    ("Usage", lambda d: d.get_usage_display()),
+    ("Last seen", lambda d: d.last_seen_at.isoformat() if d.last_seen_at else ""),
+    ("Fleet host id", lambda d: d.fleet_host_id or ""),
+]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def device_export(request, org_slug):
+    """The filtered inventory as CSV, streamed in chunks so 100,000 rows never sit in memory."""
+    _filterset, rows = filterset_for(DeviceFilterSet, request, device_queryset(organization=request.organization))
+    writer = csv.writer(_Echo())
+
+    def stream():
+        yield writer.writerow([title for title, _ in EXPORT_COLUMNS])
+        for device in rows.iterator(chunk_size=2000):
+            yield writer.writerow([formula_safe(get(device)) for _, get in EXPORT_COLUMNS])
+
+    filename = f"devices-{request.organization.slug}-{timezone.now():%Y%m%d-%H%M}.csv"
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- add, show ---------------------------------------------------------------------------------
+
+
+@require_role("can_act_on_devices")
+def device_create(request, org_slug):
+    form = DeviceForm(request.POST or None, organization=request.organization)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            device = services.device_create(
+                organization=request.organization, actor=actor_for(request), groups=list(data.pop("groups")), **data
+            )
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"{device} was added to the inventory, in stock.")
+            return redirect("device_detail", org_slug=org_slug, pk=device.pk)
+    return render(request, "devices/device_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _get_device(request, pk) -> Device:
+    try:
+        return device_get(organization=request.organization, pk=pk)
+    except Device.DoesNotExist as exc:
+        raise Http404("No such device") from exc
+
+
+@dataclass(frozen=True)
+class Move:
+    """A status move as the cockpit offers it."""
+
+    slug: str
+    title: str
+    service: Callable
+    needs_employee: bool = False
+    offers_wipe: bool = False
+    danger: bool = False
+
+    def allowed(self, device: Device) -> bool:
+        archived = device.is_archived
+        return {
+            "assign": not archived and device.assignee_id is None,
+            "reassign": not archived and device.assignee_id is not None,
+            "unassign": not archived and device.assignee_id is not None,
+            "return-to-stock": not archived and device.availability_status != AvailabilityStatus.IN_STOCK,
+            "archive": not archived,
+            "restore": archived,
+        }[self.slug]
+
+
+MOVES = {
+    move.slug: move
+    for move in (
+        Move("assign", "Assign", services.device_assign, needs_employee=True),
+        Move("reassign", "Reassign", services.device_reassign, needs_employee=True, offers_wipe=True),
+        Move("unassign", "Unassign", services.device_unassign, offers_wipe=True),
+        Move("return-to-stock", "Return to stock", services.device_return_to_stock, offers_wipe=True),
+        Move("archive", "Archive", services.device_archive, offers_wipe=True, danger=True),
+        Move("restore", "Restore", services.device_restore),
+    )
+}
+
+
+def device_detail(request, org_slug, pk):
+    device = _get_device(request, pk)
+    context = {
+        "device": device,
+        "moves": [m for m in MOVES.values() if m.allowed(device)],
+        "events": AuditEvent.objects.for_org(request.organization).for_target(device)[:100],
+        "now": timezone.now(),
+    }
+    return render(request, "devices/device_detail.html", context)
+
+
+@require_role("can_act_on_devices")
+def device_move(request, org_slug, pk, move):
+    device = _get_device(request, pk)
+    spec = MOVES.get(move)
+    if spec is None:
+        raise Http404("No such action")
+    # The cockpit recommends a wipe whenever the owner changes (DESIGN §4).
+    initial = {"version": device.version, "wipe": spec.offers_wipe and device.assignee_id is not None}
+    form = DeviceMoveForm(
+        request.POST or None, initial=initial, organization=request.organization,
+        needs_employee=spec.needs_employee, offers_wipe=spec.offers_wipe,
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            kwargs = {"reason": data.get("reason", ""), "expected_version": data["version"]}
+            if spec.needs_employee:
+                kwargs["employee"] = data["employee"]
+            if spec.offers_wipe:
+                kwargs["wipe"] = data.get("wipe", False)
+            try:
+                device = spec.service(device=device, actor=actor_for(request), source=Source.MANUAL, **kwargs)
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                status = 409 if isinstance(exc, ConcurrentChange) or exc.status == 409 else 400
+            else:
+                messages.success(request, f"{spec.title}: done for {device}.")
+                return redirect("device_detail", org_slug=org_slug, pk=device.pk)
+        else:
+            status = 400
+    employees = []
+    if spec.needs_employee:
+        employees = Employee.objects.for_org(request.organization).filter(status=Employee.Status.ACTIVE).only(
+            "email", "full_name"
+        )[:5000]
+    return render(
+        request, "devices/device_move.html",
+        {"device": device, "move": spec, "form": form, "employees": employees}, status=status,
+    )

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class MdmSyncConfig(AppConfig):
+    name = "mdm_sync"

@@ -1,0 +1,78 @@
+import pytest
+from rest_framework.test import APIClient
+
+from cockpit.actors import Actor
+from cockpit.models import Membership
+from cockpit.services import api_token_create
+from devices import services as device_services
+from tests.factories import DeviceFactory, EmployeeFactory, MembershipFactory, OrganizationFactory, UserFactory
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def org(db):
+    return OrganizationFactory(slug="acme", name="Acme")
+
+
+@pytest.fixture
+def other_org(db):
+    return OrganizationFactory(slug="globex", name="Globex")
+
+
+def member(organization, role=Membership.Role.ADMIN, **user_kwargs):
+    return MembershipFactory(organization=organization, role=role, user=UserFactory(**user_kwargs)).user
+
+
+@pytest.fixture
+def admin_user(org):
+    return member(org, Membership.Role.ADMIN)
+
+
+@pytest.fixture
+def actor(admin_user):
+    return Actor.for_user(admin_user)
+
+
+@pytest.fixture
+def cockpit_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def token_key(organization, scope="write", name="HR tool"):
+    _token, key = api_token_create(organization=organization, name=name, scope=scope, actor=Actor.system("tests"))
+    return key
+
+
+def api_client_for(key) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+@pytest.fixture
+def api(org):
+    """An API client holding a write token of ``org``."""
+    return api_client_for(token_key(org, "write"))
+
+
+@pytest.fixture
+def read_api(org):
+    return api_client_for(token_key(org, "read", name="Reporting"))
+
+
+@pytest.fixture
+def employee(org):
+    return EmployeeFactory(organization=org, full_name="Ada Lovelace", email="ada@acme.test")
+
+
+@pytest.fixture
+def device(org):
+    return DeviceFactory(organization=org, name="ada-mbp", serial_number="C02ADA001")
+
+
+@pytest.fixture
+def assigned_device(org, employee, actor):
+    device = DeviceFactory(organization=org, name="assigned-mbp", serial_number="C02ASG001")
+    return device_services.device_assign(device=device, employee=employee, actor=actor)
