@@ -1,0 +1,41 @@
+# Fleet Cockpit — the two set-up commands are `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the cockpit: migrate, seed the demo once, then web server + Celery worker + beat.
+run: install
+	DEBUG=1 $(PY) manage.py migrate --no-input
+	DEBUG=1 $(PY) manage.py seed_demo
+	@echo ""
+	@echo "  Fleet Cockpit: http://127.0.0.1:$(PORT)/   (API docs: http://127.0.0.1:$(PORT)/api/docs/)"
+	@echo ""
+	DEBUG=1 VENV=$(VENV) PORT=$(PORT) $(VENV)/bin/honcho start
+
+## Run the test suite (SQLite and an in-process broker unless DATABASE_URL / REDIS_URL are set).
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+## Benchmarks against PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cockpit_bench).
+bench: install
+	$(PY) benchmarks/bench_device_list.py
+
+clean:
+	rm -rf var staticfiles .pytest_cache

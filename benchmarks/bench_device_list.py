@@ -1,0 +1,743 @@
+"""Device list latency with a 100,000-device organization in PostgreSQL, next to a trivial view.
+
+Run from the project root::
+
+    .venv/bin/python -m benchmarks.bench_device_list                      # 100,000 devices, 200 requests
+    .venv/bin/python -m benchmarks.bench_device_list --devices 5000       # quick run
+
+What it does, in order:
+
+1. Creates (or reuses, when already seeded with exactly the same sizes) a dedicated database,
+   ``cockpit_bench`` by default, runs the migrations and seeds it: an organization ``bench`` with an
+   owner, a write API token, employees, groups and ``--devices`` devices written with ``COPY``, plus a
+   smaller second organization so that ``organization_id`` is not the same on every row. Then
+   ``VACUUM ANALYZE``.
+2. Starts gunicorn (``--workers`` sync workers, 127.0.0.1 on a free port, ``benchmarks.settings``).
+3. Warms up, then times ``--requests`` sequential requests per page, interleaved round-robin so
+   that every page sees the same machine noise: the trivial view, the API list (first page and
+   filtered) and the cockpit inventory (first page and filtered).
+4. Prints median, p95, req/s and the ratio of each median to the trivial view's median (target:
+   below 5), then the SQL each list runs per request (measured in-process), with ``--explain`` the
+   ``EXPLAIN (ANALYZE, BUFFERS)`` of each query.
+
+gunicorn is always stopped, even on error. The exit status is 0 when the measurements ran, whether
+or not a ratio meets the target (this is a report); it is 1 when the benchmark itself failed.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+if str(PROJECT_DIR) not in sys.path:
+    sys.path.insert(0, str(PROJECT_DIR))
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/cockpit_bench"
+SETTINGS_MODULE = "benchmarks.settings"
+TARGET_RATIO = 5.0
+HOST = "127.0.0.1"
+
+BENCH_ORG = "bench"
+OTHER_ORG = "bench-other"  # a second tenant, a tenth of the size, so the organization filter means something
+OWNER_USERNAME = "bench-owner@bench.example"
+TOKEN_NAME = "bench"
+GROUP_NAMES = ["Engineering", "Sales", "Support", "Finance", "Marketing", "People", "IT", "Kiosks"]
+FILTER_QUERY = "availability_status=in_use&platform=windows"
+
+# --- the data ---------------------------------------------------------------------------------
+
+PLATFORMS = [  # (platform, weight, name prefix, models, os versions)
+    (
+        "windows",
+        40,
+        "WIN",
+        ["Latitude 7440", "ThinkPad T14", "EliteBook 840", "Surface Laptop 5"],
+        ["10.0.19045", "10.0.22631"],
+    ),
+    (
+        "macos",
+        33,
+        "MAC",
+        ["MacBook Pro 14", "MacBook Air 13", "MacBook Pro 16", "Mac mini"],
+        ["14.6.1", "15.1", "15.2"],
+    ),
+    (
+        "linux",
+        9,
+        "LNX",
+        ["ThinkPad X1 Carbon", "XPS 13", "Framework 13"],
+        ["Ubuntu 22.04", "Ubuntu 24.04", "Fedora 40"],
+    ),
+    ("ios", 7, "IPH", ["iPhone 14", "iPhone 15", "iPhone SE"], ["17.6", "18.1"]),
+    ("ipados", 4, "IPD", ["iPad 10th gen", "iPad Air"], ["17.6", "18.1"]),
+    ("android", 4, "AND", ["Pixel 8", "Galaxy S23"], ["14", "15"]),
+    ("chromeos", 2, "CRB", ["Chromebook Plus"], ["126", "128"]),
+    ("other", 1, "DEV", [""], [""]),
+]
+# The only (availability, assignment, has assignee) triples the check constraint accepts, with weights.
+STATUS_PAIRS = [
+    (("in_use", "assigned", True), 62),
+    (("in_stock", "to_assign", False), 14),
+    (("in_use", "to_assign", False), 10),
+    (("archived", None, False), 14),
+]
+ENROLLMENT_BY_AVAILABILITY = {
+    "in_use": [
+        ("enrolled", 85),
+        ("partially_enrolled", 7),
+        ("awaiting_user_assignment", 4),
+        ("awaiting_activation", 4),
+    ],
+    "in_stock": [("awaiting_activation", 50), ("enrolled", 30), ("unenrolled", 20)],
+    "archived": [("unenrolled", 80), ("awaiting_activation", 20)],
+}
+FIRST_NAMES = "Alice Bruno Chloe David Emma Farid Gina Hugo Ines Jules Karim Lea Marc Nina Omar Paula".split()
+LAST_NAMES = "Martin Bernard Dubois Thomas Robert Petit Durand Leroy Moreau Simon Laurent Garcia".split()
+
+DEVICE_COLUMNS = (
+    "organization_id",
+    "created_at",
+    "updated_at",
+    "serial_number",
+    "name",
+    "platform",
+    "model",
+    "os_version",
+    "ownership",
+    "usage",
+    "notes",
+    "availability_status",
+    "assignment_status",
+    "assignee_id",
+    "assigned_at",
+    "archived_at",
+    "enrollment_status",
+    "enrollment_issues",
+    "mdm_enrolled_at",
+    "unenrolled_at",
+    "fleet_host_id",
+    "fleet_uuid",
+    "last_seen_at",
+    "version",
+)
+EMPLOYEE_COLUMNS = (
+    "organization_id",
+    "created_at",
+    "updated_at",
+    "email",
+    "full_name",
+    "username",
+    "domain_name",
+    "external_id",
+    "status",
+    "start_date",
+    "end_date",
+    "offboarded_at",
+)
+
+
+def _weighted(rng: random.Random, choices):
+    return rng.choices([c for c, _ in choices], weights=[w for _, w in choices], k=1)[0]
+
+
+def _employee_rows(org_id: int, count: int, rng: random.Random, now: datetime):
+    for i in range(count):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        created = now - timedelta(days=rng.randint(30, 2000))
+        offboarded = rng.random() < 0.05
+        yield (
+            org_id,
+            created,
+            created,
+            f"{first.lower()}.{last.lower()}.{i}@org{org_id}.bench.example",
+            f"{first} {last}",
+            f"{first[0].lower()}{last.lower()}{i}",
+            "CORP",
+            f"HR{org_id}-{i:06d}",
+            "offboarded" if offboarded else "active",
+            created.date(),
+            now.date() if offboarded else None,
+            now if offboarded else None,
+        )
+
+
+def _device_rows(org_id: int, count: int, employee_ids: list[int], rng: random.Random, now: datetime):
+    platform_choices = [(p, p[1]) for p in PLATFORMS]
+    for i in range(count):
+        platform, _weight, prefix, models, versions = _weighted(rng, platform_choices)
+        (availability, assignment, has_assignee) = _weighted(rng, STATUS_PAIRS)
+        enrollment = _weighted(rng, ENROLLMENT_BY_AVAILABILITY[availability])
+        created = now - timedelta(days=rng.uniform(1, 1100))
+        issues = []
+        if enrollment == "partially_enrolled":
+            issues = [rng.choice(["enrollment_incomplete", "agent_missing", "mdm_profile_missing"])]
+        elif enrollment == "enrolled" and rng.random() < 0.12:
+            issues = [rng.choice(["offline", "agent_inactive"])]
+        fleet_known = enrollment in {"enrolled", "partially_enrolled", "unenrolled"}
+        yield (
+            org_id,
+            created,
+            created + timedelta(days=rng.uniform(0, 30)),
+            f"SN{org_id:03d}{i:09d}",
+            f"{prefix}-{i:06d}",
+            platform,
+            rng.choice(models),
+            rng.choice(versions),
+            "personal" if rng.random() < 0.03 else "corporate",
+            "shared" if not has_assignee and rng.random() < 0.2 else "individual",
+            "",
+            availability,
+            assignment,
+            rng.choice(employee_ids) if has_assignee else None,
+            created + timedelta(days=rng.uniform(0, 5)) if has_assignee else None,
+            now - timedelta(days=rng.uniform(0, 300)) if availability == "archived" else None,
+            enrollment,
+            json.dumps(issues),
+            created + timedelta(hours=rng.uniform(1, 48)) if fleet_known else None,
+            now - timedelta(days=rng.uniform(0, 300)) if enrollment == "unenrolled" else None,
+            i + 1 if fleet_known else None,
+            str(uuid.UUID(int=rng.getrandbits(128), version=4)) if fleet_known else "",
+            now - timedelta(minutes=rng.uniform(1, 60 * 24 * 14))
+            if enrollment in {"enrolled", "partially_enrolled"}
+            else None,
+            1,
+        )
+
+
+# --- the database -----------------------------------------------------------------------------
+
+
+def _connect(database_url: str, dbname: str | None = None):
+    import psycopg
+
+    parts = urlsplit(database_url)
+    kwargs = {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 5432,
+        "user": parts.username or "postgres",
+        "dbname": dbname or parts.path.lstrip("/"),
+        "autocommit": True,
+        "connect_timeout": 10,
+    }
+    if parts.password:
+        kwargs["password"] = parts.password
+    return psycopg.connect(**kwargs)
+
+
+def _seeded_sizes(database_url: str) -> dict[str, tuple[int, int]] | None:
+    """Devices and employees per bench organization, or None if the database is not seeded."""
+    import psycopg
+
+    try:
+        with _connect(database_url) as conn:
+            rows = conn.execute(
+                "SELECT o.slug, (SELECT count(*) FROM devices_device d WHERE d.organization_id = o.id),"
+                " (SELECT count(*) FROM cockpit_employee e WHERE e.organization_id = o.id)"
+                " FROM cockpit_organization o WHERE o.slug IN (%s, %s)",
+                (BENCH_ORG, OTHER_ORG),
+            ).fetchall()
+    except psycopg.Error:
+        return None
+    return {slug: (devices, employees) for slug, devices, employees in rows}
+
+
+def prepare_database(database_url: str, *, devices: int, employees: int, reseed: bool) -> bool:
+    """Create the database unless it is already seeded with these sizes. True if it must be seeded."""
+    import psycopg
+    from psycopg import sql
+
+    dbname = urlsplit(database_url).path.lstrip("/")
+    if not dbname or dbname in {"postgres", "template0", "template1"}:
+        raise SystemExit(
+            f"Refusing to use database {dbname!r}: the benchmark drops and recreates its database."
+        )
+    expected = {BENCH_ORG: (devices, employees), OTHER_ORG: (devices // 10, max(employees // 10, 10))}
+    if not reseed and _seeded_sizes(database_url) == expected:
+        print(f"Reusing database {dbname}: already seeded with {devices:,} devices.")
+        return False
+    print(f"Creating database {dbname} (drops it if it exists)...")
+    try:
+        with _connect(database_url, dbname="postgres") as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(dbname)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    except psycopg.Error as exc:
+        raise SystemExit(f"Could not recreate database {dbname!r}: {exc}".strip()) from exc
+    return True
+
+
+def _copy(cursor, table: str, columns, rows) -> int:
+    """``COPY table (columns) FROM STDIN`` through the raw psycopg cursor; returns the row count."""
+    n = 0
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+            n += 1
+    return n
+
+
+def seed_organization(*, slug: str, name: str, devices: int, employees: int, rng: random.Random, owner=None):
+    from django.db import connection, transaction
+
+    from cockpit.actors import Actor
+    from cockpit.models import Group, Membership
+    from cockpit.services import membership_add, organization_create
+
+    actor = Actor.system("benchmark")
+    now = datetime.now(UTC)
+    with transaction.atomic():
+        organization = organization_create(slug=slug, name=name, actor=actor)
+        if owner is not None:
+            membership_add(organization=organization, user=owner, role=Membership.Role.OWNER, actor=actor)
+        Group.objects.bulk_create(Group(organization=organization, name=group) for group in GROUP_NAMES)
+        with connection.cursor() as cursor:
+            raw = cursor.cursor
+            _copy(
+                raw,
+                "cockpit_employee",
+                EMPLOYEE_COLUMNS,
+                _employee_rows(organization.pk, employees, rng, now),
+            )
+            raw.execute(
+                "SELECT id FROM cockpit_employee WHERE organization_id = %s AND status = 'active'"
+                " ORDER BY id",
+                (organization.pk,),
+            )
+            employee_ids = [row[0] for row in raw.fetchall()]
+            _copy(
+                raw,
+                "devices_device",
+                DEVICE_COLUMNS,
+                _device_rows(organization.pk, devices, employee_ids, rng, now),
+            )
+            # Four devices in five are in one group, one in four in a second one (never the same group).
+            raw.execute(
+                """
+                WITH g AS (SELECT array_agg(id ORDER BY id) AS ids
+                             FROM cockpit_group WHERE organization_id = %(org)s)
+                INSERT INTO devices_device_groups (device_id, group_id)
+                SELECT d.id, g.ids[1 + d.id %% array_length(g.ids, 1)]
+                  FROM devices_device d, g WHERE d.organization_id = %(org)s AND d.id %% 5 <> 0
+                UNION ALL
+                SELECT d.id, g.ids[1 + (d.id + 3) %% array_length(g.ids, 1)]
+                  FROM devices_device d, g WHERE d.organization_id = %(org)s AND d.id %% 4 = 0
+                """,
+                {"org": organization.pk},
+            )
+    return organization
+
+
+def seed(*, devices: int, employees: int):
+    from django.contrib.auth import get_user_model
+
+    rng = random.Random(20241121)
+    owner = get_user_model().objects.create_user(username=OWNER_USERNAME, email=OWNER_USERNAME)
+    started = time.perf_counter()
+    seed_organization(
+        slug=BENCH_ORG, name="Bench Corp", devices=devices, employees=employees, rng=rng, owner=owner
+    )
+    seed_organization(
+        slug=OTHER_ORG, name="Other Corp", devices=devices // 10, employees=max(employees // 10, 10), rng=rng
+    )
+    print(
+        f"Seeded {devices:,} + {devices // 10:,} devices and {employees:,} employees "
+        f"in {time.perf_counter() - started:.1f} s (COPY)."
+    )
+
+
+def vacuum_analyze():
+    from django.db import connection
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for table in ("devices_device", "devices_device_groups", "cockpit_employee", "cockpit_group"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    print(f"VACUUM ANALYZE in {time.perf_counter() - started:.1f} s.")
+
+
+def credentials() -> tuple[str, str]:
+    """A fresh owner password and a fresh write token for this run (earlier bench tokens are deleted)."""
+    import secrets
+
+    from django.contrib.auth import get_user_model
+
+    from cockpit.actors import Actor
+    from cockpit.models import ApiToken, Organization
+    from cockpit.services import api_token_create
+
+    organization = Organization.objects.get(slug=BENCH_ORG)
+    owner = get_user_model().objects.get(username=OWNER_USERNAME)
+    password = secrets.token_urlsafe(18)
+    owner.set_password(password)
+    owner.save(update_fields=["password"])
+    ApiToken.objects.filter(organization=organization, name=TOKEN_NAME).delete()
+    _token, key = api_token_create(
+        organization=organization,
+        name=TOKEN_NAME,
+        scope=ApiToken.Scope.WRITE,
+        actor=Actor.system("benchmark"),
+    )
+    return password, key
+
+
+# --- gunicorn ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    def __init__(self, *, workers: int, env: dict[str, str], log_path: Path):
+        self.port = free_port()
+        self.base_url = f"http://{HOST}:{self.port}"
+        self.log_path = log_path
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "cockpit.wsgi:application",
+            "--bind",
+            f"{HOST}:{self.port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+            "--chdir",
+            str(PROJECT_DIR),
+        ]
+        self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(
+            command,
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, session, timeout: float = 60.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"gunicorn exited with status {self.process.returncode}:\n{self.log_tail()}"
+                )
+            try:
+                if session.get(self.base_url + "/bench/trivial", timeout=2).status_code == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn not ready after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()  # the master stops its workers
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)  # the group started for this gunicorn only
+                self.process.wait(timeout=5)
+        self._log.close()
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    session: object
+    expect: str  # text every good response contains
+    timings: list[float] = field(default_factory=list)
+    errors: int = 0
+    wall: float = 0.0
+
+    def request(self, base_url: str) -> float:
+        started = time.perf_counter()
+        response = self.session.get(base_url + self.path, timeout=30, allow_redirects=False)
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200 or self.expect not in response.text:
+            raise RuntimeError(
+                f"{self.name}: GET {self.path} answered {response.status_code}: {response.text[:300]!r}"
+            )
+        return elapsed
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def cockpit_login(session, base_url: str, password: str):
+    page = session.get(f"{base_url}/login/", timeout=30)
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    if page.status_code != 200 or not match:
+        raise RuntimeError(f"Login page: {page.status_code}, no CSRF token")
+    response = session.post(
+        f"{base_url}/login/",
+        data={"username": OWNER_USERNAME, "password": password, "csrfmiddlewaretoken": match.group(1)},
+        timeout=30,
+        allow_redirects=False,
+    )
+    if response.status_code != 302 or "sessionid" not in session.cookies:
+        raise RuntimeError(f"Login failed: {response.status_code} {response.text[:300]!r}")
+
+
+def run_http(*, base_url: str, scenarios: list[Scenario], warmup: int, requests_per: int):
+    for scenario in scenarios:
+        for _ in range(warmup):
+            scenario.request(base_url)
+    # Round-robin: request i of every page runs under the same conditions as request i of the others.
+    for _ in range(requests_per):
+        for scenario in scenarios:
+            try:
+                elapsed = scenario.request(base_url)
+            except RuntimeError:
+                scenario.errors += 1
+                if scenario.errors > max(5, requests_per // 20):
+                    raise
+                continue
+            scenario.timings.append(elapsed)
+            scenario.wall += elapsed
+
+
+def report(scenarios: list[Scenario]):
+    baseline = statistics.median(scenarios[0].timings)
+    print()
+    print(
+        f"{'page':<34} {'median ms':>10} {'p95 ms':>9} {'req/s':>8} {'ratio':>7}  target < {TARGET_RATIO:g}"
+    )
+    print("-" * 84)
+    failures = []
+    for scenario in scenarios:
+        median = statistics.median(scenario.timings)
+        p95 = percentile(scenario.timings, 95)
+        rate = len(scenario.timings) / scenario.wall if scenario.wall else 0.0
+        ratio = median / baseline
+        if scenario is scenarios[0]:
+            verdict = "baseline"
+        else:
+            verdict = "PASS" if ratio < TARGET_RATIO else "FAIL"
+            if verdict == "FAIL":
+                failures.append(scenario.name)
+        errors = f"  ({scenario.errors} errors)" if scenario.errors else ""
+        print(
+            f"{scenario.name:<34} {median * 1000:>10.1f} {p95 * 1000:>9.1f} {rate:>8.1f} {ratio:>7.2f}  "
+            f"{verdict}{errors}"
+        )
+    print("-" * 84)
+    if failures:
+        print(f"RESULT: FAIL — median ratio >= {TARGET_RATIO:g} for: {', '.join(failures)}")
+    else:
+        print(f"RESULT: PASS — every list's median is below {TARGET_RATIO:g}x the trivial view's.")
+    return failures
+
+
+# --- SQL per request (in-process) -------------------------------------------------------------
+
+
+def query_report(*, key: str, explain: bool):
+    """The SQL each list runs, through Django's test client in this process (same code, same database)."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    cockpit = Client()
+    cockpit.force_login(get_user_model().objects.get(username=OWNER_USERNAME))
+    cases = [
+        ("api, page_size=10", api, "/api/v1/devices/?page_size=10"),
+        ("api, page_size=50 (default)", api, "/api/v1/devices/"),
+        ("api, page_size=500 (max)", api, "/api/v1/devices/?page_size=500"),
+        ("api filtered, page_size=50", api, f"/api/v1/devices/?{FILTER_QUERY}"),
+        ("cockpit, 50 rows (fixed)", cockpit, f"/o/{BENCH_ORG}/devices/"),
+        ("cockpit filtered, 50 rows", cockpit, f"/o/{BENCH_ORG}/devices/?{FILTER_QUERY}"),
+    ]
+    print()
+    print("SQL per request (in-process test client, DB time as Django measures it):")
+    print(f"{'request':<30} {'queries':>8} {'db ms':>8} {'total ms':>9}  slowest query")
+    for label, client, path in cases:
+        client.get(path)  # warm
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(path)
+            total = time.perf_counter() - started
+        if response.status_code != 200:
+            print(f"{label:<30} answered {response.status_code}")
+            continue
+        times = [float(q["time"]) for q in captured.captured_queries]
+        slowest = max(captured.captured_queries, key=lambda q: float(q["time"]))
+        print(
+            f"{label:<30} {len(times):>8} {sum(times) * 1000:>8.1f} {total * 1000:>9.1f}  "
+            f"{float(slowest['time']) * 1000:.1f} ms: {slowest['sql'][:70]}"
+        )
+        if explain:
+            for query in captured.captured_queries:
+                if not query["sql"].lstrip().upper().startswith("SELECT"):
+                    continue
+                print(f"\n  -- {label}: {float(query['time']) * 1000:.1f} ms\n  {query['sql'][:600]}")
+                with connection.cursor() as cursor:
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
+                    for (line,) in cursor.fetchall():
+                        print("    " + line)
+            print()
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=100_000, help="devices of the measured organization")
+    parser.add_argument("--employees", type=int, default=5_000)
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=200,
+        help="timed requests per page (at least 200 for the issue's figures)",
+    )
+    parser.add_argument("--warmup", type=int, default=20, help="untimed requests per page first")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--reseed", action="store_true", help="drop and seed the database even if it fits")
+    parser.add_argument(
+        "--explain", action="store_true", help="print EXPLAIN (ANALYZE, BUFFERS) of each list query"
+    )
+    parser.add_argument("--skip-sql", action="store_true", help="skip the in-process SQL-per-request report")
+    args = parser.parse_args(argv)
+    if args.devices < 1 or args.employees < 10 or args.requests < 1 or args.warmup < 0 or args.workers < 1:
+        parser.error("--devices >= 1, --employees >= 10, --requests >= 1, --warmup >= 0, --workers >= 1")
+    if args.requests > 100_000:
+        parser.error("--requests is capped at 100,000")
+    return args
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    if urlsplit(database_url).scheme not in {"postgres", "postgresql", "pgsql"}:
+        print(f"The benchmark needs PostgreSQL; DATABASE_URL is {database_url!r}.", file=sys.stderr)
+        return 1
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # SIGTERM (e.g. from make or CI) unwinds like Ctrl-C, so gunicorn is stopped in ``finally``.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    parts = urlsplit(database_url)
+    shown_url = urlunsplit(
+        parts._replace(netloc=f"{parts.username or ''}@{parts.hostname}:{parts.port or 5432}")
+    )
+    print(
+        f"Device list benchmark: {args.devices:,} devices, {args.requests} timed requests per page "
+        f"(+{args.warmup} warm-up), gunicorn {args.workers} workers, database {shown_url}"
+    )
+    if args.requests < 200:
+        print("Note: fewer than 200 requests per page; the issue's figures need --requests >= 200.")
+
+    must_seed = prepare_database(
+        database_url, devices=args.devices, employees=args.employees, reseed=args.reseed
+    )
+
+    import django
+    from django.core.management import call_command
+    from django.db import connection
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    if must_seed:
+        seed(devices=args.devices, employees=args.employees)
+    vacuum_analyze()
+    password, key = credentials()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        print(f"PostgreSQL {cursor.fetchone()[0]}, Django {django.get_version()}")
+    connection.close()
+
+    import requests
+
+    log_dir = Path(tempfile.mkdtemp(prefix="cockpit-bench-"))
+    env = dict(os.environ)
+    server = Gunicorn(workers=args.workers, env=env, log_path=log_dir / "gunicorn.log")
+    try:
+        anonymous, api, cockpit = requests.Session(), requests.Session(), requests.Session()
+        server.wait_ready(anonymous)
+        api.headers["Authorization"] = f"Bearer {key}"
+        cockpit_login(cockpit, server.base_url, password)
+        count = f'"count":{args.devices}'
+        scenarios = [
+            Scenario("trivial view (baseline)", "/bench/trivial", anonymous, "ok"),
+            Scenario("API list, first page", "/api/v1/devices/", api, count),
+            Scenario("API list, filtered", f"/api/v1/devices/?{FILTER_QUERY}", api, '"results":['),
+            Scenario(
+                "cockpit inventory, first page", f"/o/{BENCH_ORG}/devices/", cockpit, 'id="device-table"'
+            ),
+            Scenario(
+                "cockpit inventory, filtered",
+                f"/o/{BENCH_ORG}/devices/?{FILTER_QUERY}",
+                cockpit,
+                'id="device-table"',
+            ),
+        ]
+        print(f"gunicorn up on {server.base_url}; measuring...")
+        started = time.perf_counter()
+        run_http(
+            base_url=server.base_url, scenarios=scenarios, warmup=args.warmup, requests_per=args.requests
+        )
+        print(f"Measured in {time.perf_counter() - started:.1f} s; filter: ?{FILTER_QUERY}")
+    except (RuntimeError, OSError, requests.RequestException) as exc:
+        print(
+            f"\nBenchmark failed: {exc}\n--- gunicorn log ({server.log_path}) ---\n{server.log_tail()}",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        server.stop()
+
+    report(scenarios)
+    if not args.skip_sql:
+        query_report(key=key, explain=args.explain)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,123 @@
+"""A demo organization with people, groups and ~200 devices in every status, built through the services
+so that history and audit look as they would in real use."""
+
+import os
+import random
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from cockpit.actors import Actor
+from cockpit.audit import Source
+from cockpit.models import Membership, Organization
+from cockpit.services import employee_create, group_create, membership_add, organization_create
+from devices import services as devices
+from devices.models import Device, EnrollmentIssue, Platform, Usage
+
+DEMO_SLUG = "demo"
+FIRST = ["Ada", "Alan", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Radia", "Tim", "Frances",
+         "John", "Katherine", "Edsger", "Hedy", "Donald", "Sophie", "Guido", "Anita", "Vint"]
+LAST = ["Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie", "Perlman",
+        "Berners-Lee", "Allen", "McCarthy", "Johnson", "Dijkstra", "Lamarr", "Knuth", "Wilson", "Rossum", "Borg",
+        "Cerf"]
+GROUPS = ["Engineering", "Sales", "Marketing", "Finance", "Support", "Kiosks"]
+MODELS = {
+    Platform.MACOS: ["MacBook Pro 14\" M3", "MacBook Air 13\" M2", "MacBook Pro 16\" M4"],
+    Platform.WINDOWS: ["ThinkPad X1 Carbon Gen 11", "Dell Latitude 7440", "Surface Laptop 5"],
+    Platform.LINUX: ["ThinkPad T14 (Ubuntu)", "Framework 13 (Fedora)"],
+    Platform.IOS: ["iPhone 15", "iPhone 14"],
+    Platform.IPADOS: ["iPad Air (5th gen)"],
+    Platform.ANDROID: ["Pixel 8", "Galaxy S23"],
+    Platform.CHROMEOS: ["Chromebook Plus"],
+}
+PLATFORM_WEIGHTS = [(Platform.MACOS, 45), (Platform.WINDOWS, 30), (Platform.LINUX, 8), (Platform.IOS, 8),
+                    (Platform.IPADOS, 3), (Platform.ANDROID, 4), (Platform.CHROMEOS, 2)]
+
+
+class Command(BaseCommand):
+    help = "Create the demo organization (once) and print the cockpit login."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--devices", type=int, default=200)
+        parser.add_argument("--employees", type=int, default=50)
+
+    def handle(self, *args, devices: int, employees: int, **options):
+        email = os.environ.get("DEMO_ADMIN_EMAIL", "admin@demo.test")
+        password = os.environ.get("DEMO_ADMIN_PASSWORD", "demo-cockpit")
+        if Organization.objects.filter(slug=DEMO_SLUG).exists():
+            self.stdout.write("The demo organization already exists; nothing changed.")
+        else:
+            self._seed(email, password, devices, employees)
+            self.stdout.write(self.style.SUCCESS(f"Seeded the demo organization with {devices} devices."))
+        self.stdout.write(f"Cockpit login: {email} / {password}  (viewer: viewer@demo.test / {password})")
+
+    @transaction.atomic
+    def _seed(self, email, password, device_count, employee_count):
+        rng = random.Random(42)
+        system = Actor.system("seed_demo")
+        User = get_user_model()
+        admin, _ = User.objects.get_or_create(username=email, defaults={"email": email, "first_name": "Demo",
+                                                                         "last_name": "Admin"})
+        admin.set_password(password)
+        admin.save()
+        viewer, _ = User.objects.get_or_create(username="viewer@demo.test", defaults={"email": "viewer@demo.test"})
+        viewer.set_password(password)
+        viewer.save()
+
+        org = organization_create(slug=DEMO_SLUG, name="Demo Corp", actor=system)
+        membership_add(organization=org, user=admin, role=Membership.Role.OWNER, actor=system)
+        membership_add(organization=org, user=viewer, role=Membership.Role.VIEWER, actor=system)
+        labs = organization_create(slug="demo-labs", name="Demo Labs", actor=system)
+        membership_add(organization=labs, user=admin, role=Membership.Role.ADMIN, actor=system)
+
+        actor = Actor.for_user(admin)
+        groups = [group_create(organization=org, name=name, actor=actor) for name in GROUPS]
+        people = []
+        for index in range(employee_count):
+            first, last = FIRST[index % len(FIRST)], LAST[(index * 7 + index // len(FIRST)) % len(LAST)]
+            username = f"{first}.{last}".lower().replace("-", "") + (str(index) if index >= len(FIRST) else "")
+            people.append(employee_create(
+                organization=org, actor=actor, email=f"{username}@demo.test", full_name=f"{first} {last}",
+                username=username, domain_name="DEMO", external_id=f"HR-{1000 + index}",
+                start_date=(timezone.now() - timedelta(days=rng.randint(30, 2000))).date(),
+                groups=[rng.choice(groups[:5]).name],
+            ))
+
+        platforms, weights = zip(*PLATFORM_WEIGHTS, strict=True)
+        now = timezone.now()
+        for index in range(device_count):
+            platform = rng.choices(platforms, weights)[0]
+            owner = people[index % len(people)]
+            shared = index % 40 == 39
+            device = devices.device_create(
+                organization=org, actor=actor, source=Source.MANUAL,
+                serial_number=f"DEMO{rng.randrange(16**8):08X}{index:03d}",
+                name=f"{owner.username}-{platform}" if not shared else f"kiosk-{index}",
+                platform=platform, model=rng.choice(MODELS[platform]), os_version="",
+                usage=Usage.SHARED if shared else Usage.INDIVIDUAL, groups=[groups[5].name] if shared else [],
+            )
+            fate = index % 20
+            if fate < 12 and not shared:  # in use, assigned
+                device = devices.device_assign(device=device, employee=owner, actor=actor)
+            elif fate < 14 or shared:  # in use, owner unknown
+                device = devices.device_assign(device=device, employee=owner, actor=actor)
+                device = devices.device_unassign(device=device, actor=actor, reason="Owner left the team")
+            elif fate == 19:
+                device = devices.device_archive(device=device, actor=actor, reason="End of life")
+            # MDM facts the Fleet sync will own later: activation, issues, last contact.
+            facts = {"last_seen_at": now - timedelta(minutes=rng.randint(1, 600))}
+            if fate not in (14, 15):  # 14-15 stay awaiting activation (in stock, never enrolled)
+                facts["mdm_enrolled_at"] = now - timedelta(days=rng.randint(1, 400))
+            if fate == 16:
+                facts["enrollment_issues"] = [rng.choice([EnrollmentIssue.AGENT_MISSING, EnrollmentIssue.OFFLINE,
+                                                          EnrollmentIssue.MDM_PROFILE_MISSING])]
+                facts["last_seen_at"] = now - timedelta(days=rng.randint(8, 40))
+            if fate == 17:
+                facts["unenrolled_at"] = now - timedelta(days=3)
+            for key, value in facts.items():
+                setattr(device, key, value)
+            device.enrollment_status = devices.device_enrollment_status(device)
+            Device.objects.filter(pk=device.pk).update(enrollment_status=device.enrollment_status, **facts)
