@@ -28,13 +28,14 @@ def employee_list(*, organization):
         Employee.objects.for_org(organization)
         .prefetch_related("groups")
         .annotate(device_count=Count("devices", filter=~Q(devices__availability_status="archived")))
+        .order_by("full_name", "email", "id")  # aggregation drops Meta.ordering
     )
 
 
 def group_list(*, organization):
     return Group.objects.for_org(organization).annotate(
         employee_count=Count("employees", distinct=True), device_count=Count("devices", distinct=True)
-    )
+    ).order_by("name", "id")
 
 
 def audit_event_list(*, organization):

@@ -84,7 +84,9 @@ def api_token_create(*, organization: Organization, name: str, scope: str, actor
         key_hint=key[:10],
         created_by=actor.user,
     )
-    audit_record(organization=organization, actor=actor, event="api_token.created", target=token, after={"scope": scope})
+    audit_record(
+        organization=organization, actor=actor, event="api_token.created", target=token, after={"scope": scope}
+    )
     return token, key
 
 

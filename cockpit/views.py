@@ -7,15 +7,16 @@ from django.db import connection
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from cockpit import services
 from cockpit.errors import DomainError
 from cockpit.filtersets import AuditEventFilterSet, EmployeeFilterSet, GroupFilterSet
 from cockpit.forms import CockpitLoginForm, EmployeeForm, GroupForm
 from cockpit.models import AuditEvent
-from cockpit.selectors import audit_event_list, employee_list as select_employees, group_list as select_groups
-from cockpit.selectors import memberships_of
+from cockpit.selectors import audit_event_list, memberships_of
+from cockpit.selectors import employee_list as select_employees
+from cockpit.selectors import group_list as select_groups
 from cockpit.web import actor_for, filterset_for, paginate, require_role
 from devices.models import AssignmentStatus, AvailabilityStatus, EnrollmentStatus, Platform
 from devices.selectors import device_queryset, device_status_counts
@@ -110,6 +111,7 @@ def _bars(counter, choices, total):
     ]
 
 
+@require_safe
 def dashboard(request, org_slug):
     counts = device_status_counts(organization=request.organization)
     active_total = counts["total"] - counts["availability"].get(AvailabilityStatus.ARCHIVED, 0)
@@ -143,6 +145,7 @@ def dashboard(request, org_slug):
 # --- employees -------------------------------------------------------------------------------
 
 
+@require_safe
 def employee_list(request, org_slug):
     filterset, rows = filterset_for(EmployeeFilterSet, request, select_employees(organization=request.organization))
     return render(request, "cockpit/employee_list.html", {"filter": filterset, "page": paginate(request, rows)})
@@ -165,6 +168,7 @@ def employee_create(request, org_slug):
     return render(request, "cockpit/employee_form.html", {"form": form}, status=400 if form.errors else 200)
 
 
+@require_safe
 def employee_detail(request, org_slug, pk):
     employee = select_employees(organization=request.organization).filter(pk=pk).first()
     if employee is None:
@@ -199,6 +203,7 @@ def group_list(request, org_slug):
                   status=400 if form.errors else 200)
 
 
+@require_safe
 def group_detail(request, org_slug, pk):
     group = select_groups(organization=request.organization).filter(pk=pk).first()
     if group is None:
@@ -211,6 +216,7 @@ def group_detail(request, org_slug, pk):
 # --- audit log -------------------------------------------------------------------------------
 
 
+@require_safe
 def audit_list(request, org_slug):
     filterset, rows = filterset_for(AuditEventFilterSet, request, audit_event_list(organization=request.organization))
     return render(request, "cockpit/audit_list.html", {"filter": filterset, "page": paginate(request, rows)})

@@ -24,7 +24,9 @@ class DeviceFilterSet(django_filters.FilterSet):
     )
     platform = django_filters.ChoiceFilter(choices=Platform.choices)
     assignee = django_filters.ModelChoiceFilter(queryset=_org_employees, label="Assignee (id)")
-    assignee_email = django_filters.CharFilter(field_name="assignee__email", lookup_expr="iexact", label="Assignee e-mail")
+    assignee_email = django_filters.CharFilter(
+        field_name="assignee__email", lookup_expr="iexact", label="Assignee e-mail"
+    )
     group = django_filters.ModelChoiceFilter(
         queryset=_org_groups, to_field_name="name", field_name="groups", label="Group"
     )

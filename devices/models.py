@@ -130,7 +130,9 @@ class Device(TenantModel):
         ]
         indexes = [
             # Led by organization (PERF_NOTES): one per filter the inventory and dashboard count on.
-            models.Index(fields=["organization", "availability_status", "platform", "id"], name="device_org_avail_plat"),
+            models.Index(
+                fields=["organization", "availability_status", "platform", "id"], name="device_org_avail_plat"
+            ),
             models.Index(fields=["organization", "assignment_status", "id"], name="device_org_assign"),
             models.Index(fields=["organization", "enrollment_status", "id"], name="device_org_enroll"),
             models.Index(fields=["organization", "platform", "id"], name="device_org_platform"),
@@ -147,7 +149,8 @@ class Device(TenantModel):
 
     @property
     def enrollment_issue_choices(self) -> list[tuple[str, str]]:
-        return [(code, EnrollmentIssue(code).label) for code in self.enrollment_issues if code in EnrollmentIssue.values]
+        known = EnrollmentIssue.values
+        return [(code, EnrollmentIssue(code).label) for code in self.enrollment_issues if code in known]
 
 
 class DeviceHistory(TenantModel):

@@ -203,7 +203,8 @@ def _move(
         )
         audit_record(
             organization=locked.organization, actor=actor, event=event, target=locked, source=source,
-            before=before, after=after | ({"wipe_requested": True} if wipe else {}) | ({"reason": reason} if reason else {}),
+            before=before,
+            after=after | ({"wipe_requested": True} if wipe else {}) | ({"reason": reason} if reason else {}),
         )
     return locked
 

@@ -1,13 +1,14 @@
 """Cockpit pages of the inventory: list (with CSV export), add, device page, status moves."""
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from django.contrib import messages
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 
 from cockpit.audit import Source
 from cockpit.errors import ConcurrentChange, DomainError
@@ -20,6 +21,7 @@ from devices.models import AvailabilityStatus, Device
 from devices.selectors import device_get, device_queryset
 
 
+@require_safe
 def device_list(request, org_slug):
     filterset, rows = filterset_for(DeviceFilterSet, request, device_queryset(organization=request.organization))
     return render(request, "devices/device_list.html", {"filter": filterset, "page": paginate(request, rows)})
@@ -61,6 +63,7 @@ class _Echo:
         return value
 
 
+@require_safe
 def device_export(request, org_slug):
     """The filtered inventory as CSV, streamed in chunks so 100,000 rows never sit in memory."""
     _filterset, rows = filterset_for(DeviceFilterSet, request, device_queryset(organization=request.organization))
@@ -140,6 +143,7 @@ MOVES = {
 }
 
 
+@require_safe
 def device_detail(request, org_slug, pk):
     device = _get_device(request, pk)
     context = {

@@ -20,7 +20,8 @@ class TenantViewSetMixin:
 
     @property
     def organization(self):
-        return self.request.organization
+        # None while drf-spectacular builds the schema without a request of a real token.
+        return getattr(self.request, "organization", None)
 
     @property
     def actor(self) -> Actor:
@@ -42,7 +43,7 @@ class StrictSerializer(serializers.Serializer):
         if hasattr(data, "keys"):
             writable = {name for name, field in self.fields.items() if not field.read_only}
             errors = {}
-            for key in data.keys():
+            for key in data:
                 if key in writable:
                     continue
                 errors[key] = ["This field is read-only."] if key in self.fields else ["Unknown field."]

@@ -7,7 +7,7 @@
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -65,6 +65,3 @@ def api_exception_handler(exc, context):
         response.data = error_body(status_code=response.status_code, code=str(code), detail=str(detail))
     return response
 
-
-def json_not_found(request) -> Response:
-    return Response(error_body(status_code=404, code="not_found", detail="Not found."), status=status.HTTP_404_NOT_FOUND)

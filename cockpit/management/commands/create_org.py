@@ -20,7 +20,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, slug, name, owner_email=None, owner_password=None, **options):
-        if slugify(slug) != slug:
+        if not slug or slugify(slug) != slug:
             raise CommandError(f"“{slug}” is not a valid slug: use lower-case letters, digits and hyphens.")
         actor = Actor.system("create_org")
         try:

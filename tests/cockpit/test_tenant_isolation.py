@@ -1,0 +1,208 @@
+"""Tenant isolation, proven for every URL the project routes.
+
+The test walks the whole URL configuration. Each URL is either public (an explicit list below),
+Django admin (superusers only), or tenant-scoped; tenant URLs are requested by a member and a token
+of organization B against organization A's objects and must answer 404 (405 for a method the URL
+does not take). Lists reached with B's own slug or token must not show A's data. A URL whose
+object kwarg this test cannot fill fails the test: cover it here when you add it.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from cockpit.actors import Actor
+from cockpit.models import Membership
+from devices import services as device_services
+from devices.views import MOVES
+from tests.conftest import api_client_for, member, token_key
+from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory, OrganizationFactory
+
+PUBLIC = {"home", "login", "logout", "healthz", "schema", "api-docs"}
+SECRETS = ("C02SECRETA", "secret-a@acme.test", "Secret Group A", "Acme Secret Corp")
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def walk(patterns, namespace=None, inherited=()):
+    for pattern in patterns:
+        groups = tuple(pattern.pattern.regex.groupindex)
+        if isinstance(pattern, URLResolver):
+            ns = pattern.namespace
+            full = f"{namespace}:{ns}" if namespace and ns else (ns or namespace)
+            yield from walk(pattern.url_patterns, full, inherited + groups)
+        elif isinstance(pattern, URLPattern):
+            name = f"{namespace}:{pattern.name}" if namespace and pattern.name else pattern.name
+            yield namespace, name, set(inherited + groups)
+
+
+def tenant_urls():
+    urls = {}
+    for namespace, name, kwargs in walk(get_resolver().url_patterns):
+        if namespace == "admin":
+            continue  # Django admin: superusers (platform operators) only, behind its own login
+        if name is None:
+            raise AssertionError(f"An unnamed URL pattern (kwargs {kwargs}) cannot be checked: name it.")
+        if name in PUBLIC or "format" in kwargs:
+            continue  # public, or DRF's format-suffix twin of a named route
+        urls[name] = kwargs
+    return urls
+
+
+def object_key(name: str) -> str:
+    """Which of A's objects a URL's ``pk`` names: ``api:device-assign`` → device, ``employee_detail`` → employee."""
+    base = name.split(":")[-1]
+    return base.split("-")[0] if name.startswith("api:") else base.split("_")[0]
+
+
+@pytest.fixture
+def world(db):
+    system = Actor.system("tests")
+    org_a = OrganizationFactory(slug="acme", name="Acme Secret Corp")
+    org_b = OrganizationFactory(slug="globex", name="Globex")
+    group_a = GroupFactory(organization=org_a, name="Secret Group A")
+    employee_a = EmployeeFactory(organization=org_a, email="secret-a@acme.test", external_id="HR-A-1")
+    device_a = DeviceFactory(organization=org_a, serial_number="C02SECRETA", name="secret-mbp")
+    device_a.groups.add(group_a)
+    device_a = device_services.device_assign(device=device_a, employee=employee_a, actor=system)
+    from cockpit.models import AuditEvent
+
+    objects_a = {
+        "device": device_a,
+        "employee": employee_a,
+        "group": group_a,
+        "auditevent": AuditEvent.objects.for_org(org_a).first(),
+    }
+    # Organization B has data of its own, so its lists are not trivially empty.
+    EmployeeFactory(organization=org_b, email="bob@globex.test")
+    DeviceFactory(organization=org_b, serial_number="GLOBEX0001")
+    return {
+        "org_a": org_a,
+        "org_b": org_b,
+        "objects_a": objects_a,
+        "user_b": member(org_b, Membership.Role.OWNER),
+        "viewer_a": member(org_a, Membership.Role.VIEWER),
+        "token_b": token_key(org_b, "write"),
+        "read_token_a": token_key(org_a, "read"),
+    }
+
+
+def kwargs_for(name, needed, world, org_slug):
+    values = {}
+    for kwarg in needed:
+        if kwarg == "org_slug":
+            values[kwarg] = org_slug
+        elif kwarg == "pk":
+            key = object_key(name)
+            if key not in world["objects_a"]:
+                raise AssertionError(f"{name}: no object of organization A for pk ({key!r}); cover it in this test.")
+            values[kwarg] = world["objects_a"][key].pk
+        elif kwarg == "move":
+            values[kwarg] = "archive"
+        elif kwarg == "external_id":
+            values[kwarg] = world["objects_a"]["employee"].external_id
+        else:
+            raise AssertionError(f"{name}: kwarg {kwarg!r} is not covered by the tenant isolation test.")
+    return values
+
+
+def assert_denied(responses, name, allowed=(404,)):
+    statuses = {method: r.status_code for method, r in responses.items()}
+    assert all(code in (*allowed, 405) for code in statuses.values()), f"{name}: {statuses}"
+    assert any(code in allowed for code in statuses.values()), f"{name}: no method answered {allowed}: {statuses}"
+
+
+def assert_no_secrets(response, name):
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    for secret in SECRETS:
+        assert secret.encode() not in body, f"{name} shows organization A's {secret!r} to organization B"
+
+
+def test_every_url_is_public_admin_or_tenant_scoped():
+    urls = tenant_urls()
+    cockpit = [n for n in urls if not n.startswith("api:")]
+    api = [n for n in urls if n.startswith("api:")]
+    assert cockpit and api
+    for name in cockpit:
+        assert "org_slug" in urls[name], f"cockpit URL {name} is not under /o/<org_slug>/ and not public"
+
+
+def test_member_of_b_gets_404_on_every_cockpit_url_of_a(client, world):
+    client.force_login(world["user_b"])
+    for name, needed in tenant_urls().items():
+        if name.startswith("api:"):
+            continue
+        # A's slug: B's member is not a member of A.
+        url = reverse(name, kwargs=kwargs_for(name, needed, world, world["org_a"].slug))
+        assert_denied({m: getattr(client, m)(url) for m in ("get", "post")}, f"{name} (A's slug)")
+        if needed - {"org_slug"}:
+            # B's own slug with A's object ids: the object is looked up within B and not found.
+            url = reverse(name, kwargs=kwargs_for(name, needed, world, world["org_b"].slug))
+            assert_denied({m: getattr(client, m)(url) for m in ("get", "post")}, f"{name} (B's slug, A's object)")
+
+
+def test_cockpit_lists_of_b_show_nothing_of_a(client, world):
+    client.force_login(world["user_b"])
+    for name, needed in tenant_urls().items():
+        if name.startswith("api:") or needed != {"org_slug"}:
+            continue
+        response = client.get(reverse(name, kwargs={"org_slug": world["org_b"].slug}))
+        assert response.status_code in (200, 403), f"{name}: {response.status_code}"
+        assert_no_secrets(response, name)
+
+
+def test_token_of_b_gets_404_on_every_api_url_of_a(world):
+    api = api_client_for(world["token_b"])
+    for name, needed in tenant_urls().items():
+        if not name.startswith("api:") or not needed:
+            continue
+        url = reverse(name, kwargs=kwargs_for(name, needed, world, None))
+        if name == "api:employee-upsert-external":
+            # Upsert by external id acts within B: it creates B's own employee and leaves A's untouched.
+            response = api.put(url, {"email": "new@globex.test"}, format="json")
+            assert response.status_code == 201, response.content
+            assert response.json()["email"] == "new@globex.test"
+            a_employee = world["objects_a"]["employee"]
+            a_employee.refresh_from_db()
+            assert a_employee.email == "secret-a@acme.test" and a_employee.organization == world["org_a"]
+            continue
+        responses = {m: getattr(api, m)(url, {}, format="json") for m in METHODS}
+        assert_denied(responses, name)
+        for response in responses.values():
+            if response.status_code == 404:
+                assert response.json()["code"] == "not_found"
+
+
+def test_api_lists_of_b_show_nothing_of_a(world):
+    api = api_client_for(world["token_b"])
+    for name, needed in tenant_urls().items():
+        if name.startswith("api:") and not needed:
+            response = api.get(reverse(name))
+            assert response.status_code == 200, f"{name}: {response.status_code}"
+            assert_no_secrets(response, name)
+
+
+def test_viewer_of_a_is_refused_every_cockpit_write(client, world):
+    """A viewer reads its organization but every POST is 403 (405 where the URL takes no POST)."""
+    client.force_login(world["viewer_a"])
+    for name, needed in tenant_urls().items():
+        if name.startswith("api:"):
+            continue
+        kwargs = kwargs_for(name, needed, world, world["org_a"].slug)
+        if name == "device_move":
+            for move in MOVES:
+                response = client.post(reverse(name, kwargs=kwargs | {"move": move}))
+                assert response.status_code == 403, f"{name} {move}: {response.status_code}"
+            continue
+        url = reverse(name, kwargs=kwargs)
+        assert client.get(url).status_code in (200, 403), name
+        assert client.post(url).status_code in (403, 405), f"{name}: viewer POST {client.post(url).status_code}"
+
+
+def test_read_token_of_a_cannot_write_anywhere(world):
+    api = api_client_for(world["read_token_a"])
+    for name, needed in tenant_urls().items():
+        if not name.startswith("api:"):
+            continue
+        url = reverse(name, kwargs=kwargs_for(name, needed, world, None)) if needed else reverse(name)
+        for method in ("post", "put", "patch", "delete"):
+            response = getattr(api, method)(url, {}, format="json")
+            assert response.status_code in (403, 405), f"{name} {method}: {response.status_code}"
