@@ -1,22 +1,58 @@
 """FilterSets of the core lists; the API and the cockpit lists share them."""
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django_filters.fields import ModelChoiceField
 
 from cockpit.models import AuditEvent, Employee, Group
 
 
-def _org_groups(request):
+def org_groups(request):
     return Group.objects.for_org(request.organization) if request is not None else Group.objects.none()
+
+
+class _GroupNameField(ModelChoiceField):
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        group = self.queryset.filter(name__iexact=str(value).strip()).first()
+        if group is None:
+            raise ValidationError(f"Unknown group “{value}”.", code="invalid_choice")
+        return group
+
+
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """``?ordering=`` that ends with the primary key, so rows tied on the sort column keep one place
+    across pages (no device shown twice or never while paging by platform)."""
+
+    def filter(self, qs, value):
+        qs = super().filter(qs, value)
+        if value and not any(str(f).lstrip("-") in {"id", "pk"} for f in qs.query.order_by):
+            qs = qs.order_by(*qs.query.order_by, "-pk")
+        return qs
+
+
+class GroupFilter(django_filters.ModelChoiceFilter):
+    """A group of the organization, by name, case-insensitive as everywhere else; an unknown name is an error."""
+
+    field_class = _GroupNameField
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", org_groups)
+        kwargs.setdefault("to_field_name", "name")
+        kwargs.setdefault("field_name", "groups")
+        kwargs.setdefault("label", "Group")
+        super().__init__(**kwargs)
 
 
 class EmployeeFilterSet(django_filters.FilterSet):
     email = django_filters.CharFilter(field_name="email", lookup_expr="iexact")
     status = django_filters.ChoiceFilter(choices=Employee.Status.choices)
-    group = django_filters.ModelChoiceFilter(queryset=_org_groups, to_field_name="name", field_name="groups")
+    group = GroupFilter()
     external_id = django_filters.CharFilter(field_name="external_id")
-    search = django_filters.CharFilter(method="filter_search")
-    ordering = django_filters.OrderingFilter(
+    search = django_filters.CharFilter(method="filter_search", label="Search")
+    ordering = StableOrderingFilter(
         fields=(("full_name", "full_name"), ("email", "email"), ("status", "status"), ("created_at", "created_at"),
                 ("device_count", "device_count"))
     )

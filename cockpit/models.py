@@ -2,6 +2,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -23,10 +24,16 @@ class Organization(models.Model):
     assignment_suggestion_mode = models.CharField(
         max_length=10, choices=SuggestionMode.choices, default=SuggestionMode.SUGGEST
     )
-    offline_threshold_days = models.PositiveSmallIntegerField(default=7)
-    agent_inactive_threshold_hours = models.PositiveSmallIntegerField(default=24)
+    offline_threshold_days = models.PositiveSmallIntegerField(
+        default=7, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    agent_inactive_threshold_hours = models.PositiveSmallIntegerField(
+        default=24, validators=[MinValueValidator(1), MaxValueValidator(24 * 30)]
+    )
     auto_unenroll_enabled = models.BooleanField(default=False)
-    auto_unenroll_after_days = models.PositiveSmallIntegerField(default=30)
+    auto_unenroll_after_days = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
     auto_unenroll_reinvite = models.BooleanField(default=True)
 
     class Meta:

@@ -234,6 +234,10 @@ def employee_upsert_by_external_id(
     *, organization: Organization, external_id: str, actor: Actor, groups=None, **fields
 ) -> tuple[Employee, bool]:
     """HR tools push people by their own key: create if unknown, update otherwise. Returns (employee, created)."""
+    # Stored keys are stripped (``_apply_employee_fields``): look up the same form, or a repeat creates again.
+    external_id = (external_id or "").strip()
+    if not external_id:
+        raise InvalidInput("The external id is empty.", field="external_id")
     existing = Employee.objects.for_org(organization).filter(external_id=external_id).first()
     fields["external_id"] = external_id
     if existing is None:

@@ -84,7 +84,8 @@ class DeviceHistorySerializer(serializers.ModelSerializer):
 
 def _employee_ref(organization, value: str) -> Employee:
     value = (value or "").strip()
-    lookup = Q(pk=int(value)) if value.isdigit() else Q(email__iexact=value)
+    # isdigit() alone accepts "²" or "٣", which int() refuses (a 500); an id is ASCII digits.
+    lookup = Q(pk=int(value)) if value.isascii() and value.isdigit() else Q(email__iexact=value)
     employee = Employee.objects.for_org(organization).filter(lookup).first()
     if employee is None:
         raise InvalidInput(f"No employee “{value}” in this organization.", field="employee")

@@ -3,12 +3,9 @@
 import django_filters
 from django.db.models import Q
 
-from cockpit.models import Employee, Group
+from cockpit.filtersets import GroupFilter, StableOrderingFilter
+from cockpit.models import Employee
 from devices.models import AssignmentStatus, AvailabilityStatus, Device, EnrollmentIssue, EnrollmentStatus, Platform
-
-
-def _org_groups(request):
-    return Group.objects.for_org(request.organization) if request is not None else Group.objects.none()
 
 
 def _org_employees(request):
@@ -27,12 +24,10 @@ class DeviceFilterSet(django_filters.FilterSet):
     assignee_email = django_filters.CharFilter(
         field_name="assignee__email", lookup_expr="iexact", label="Assignee e-mail"
     )
-    group = django_filters.ModelChoiceFilter(
-        queryset=_org_groups, to_field_name="name", field_name="groups", label="Group"
-    )
+    group = GroupFilter()
     serial_number = django_filters.CharFilter(method="filter_serial_number", label="Serial number")
     search = django_filters.CharFilter(method="filter_search", label="Search")
-    ordering = django_filters.OrderingFilter(
+    ordering = StableOrderingFilter(
         fields=(
             ("name", "name"),
             ("serial_number", "serial_number"),

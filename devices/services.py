@@ -130,13 +130,21 @@ def device_update(*, device: Device, actor: Actor, groups=None, expected_version
     locked = _lock(device, expected_version)
     before = _descriptive_snapshot(locked) | {"groups": sorted(g.name for g in locked.groups.all())}
     _apply_descriptive_fields(locked, fields)
+    if not locked.serial_number and not locked.name:
+        raise InvalidInput("A device keeps a serial number or a name.", field="serial_number")
     group_objs = None if groups is None else groups_by_names(organization=locked.organization, names=groups)
+    after = _descriptive_snapshot(locked) | {
+        "groups": before["groups"] if group_objs is None else sorted(g.name for g in group_objs)
+    }
+    changed = {k for k in after if after[k] != before[k]}
+    if not changed:
+        return locked
+    # Any edit bumps the version, so a form opened before it is refused as stale.
+    locked.version += 1
     locked.enrollment_status = device_enrollment_status(locked)
     _save_unique(locked)
     if group_objs is not None:
         locked.groups.set(group_objs)
-    after = _descriptive_snapshot(locked) | {"groups": sorted(g.name for g in locked.groups.all())}
-    changed = {k for k in after if after[k] != before[k]}
     if changed:
         audit_record(
             organization=locked.organization, actor=actor, event="device.updated", target=locked,
@@ -150,9 +158,12 @@ def device_update(*, device: Device, actor: Actor, groups=None, expected_version
 
 def _lock(device: Device, expected_version: int | None) -> Device:
     try:
+        # No join on the assignee here: if another move commits between this statement's snapshot and
+        # its row lock, PostgreSQL re-reads the new device row but keeps the old, now unmatched, employee
+        # row (assignee_id set, assignee None). The assignee is loaded after the lock instead.
         locked = (
             Device.objects.select_for_update(nowait=True, of=("self",))
-            .select_related("assignee", "organization")
+            .select_related("organization")
             .get(pk=device.pk, organization_id=device.organization_id)
         )
     except OperationalError as exc:  # PostgreSQL: another transaction holds this device's row lock

@@ -26,6 +26,12 @@ pytestmark = pytest.mark.django_db
 STATES = ("in_stock", "in_use_unowned", "assigned", "archived")
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The shared ``admin_user`` fixture hashes a password; the production hasher costs ~0.5 s a test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def bob(org):
     return EmployeeFactory(organization=org, full_name="Bob Byte", email="bob@acme.test")
@@ -707,3 +713,16 @@ def test_update_cannot_change_statuses(device, actor):
 def test_update_with_stale_version_is_a_conflict(device, actor):
     with changes_nothing(device), pytest.raises(ConcurrentChange):
         services.device_update(device=device, actor=actor, name="renamed", expected_version=device.version + 1)
+
+
+def test_update_bumps_version_so_a_stale_form_is_refused(device, actor):
+    opened_at = device.version
+    updated = services.device_update(device=device, actor=actor, name="renamed")
+    assert updated.version == opened_at + 1
+    with changes_nothing(device), pytest.raises(ConcurrentChange):
+        services.device_update(device=device, actor=actor, name="again", expected_version=opened_at)
+
+
+def test_update_cannot_blank_both_serial_and_name(device, actor):
+    with changes_nothing(device), pytest.raises(InvalidInput):
+        services.device_update(device=device, actor=actor, serial_number="", name="")
