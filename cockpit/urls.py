@@ -13,6 +13,8 @@ org_patterns = [
     path("groups/", views.group_list, name="group_list"),
     path("groups/<int:pk>/", views.group_detail, name="group_detail"),
     path("audit/", views.audit_list, name="audit_list"),
+    path("settings/api-tokens/", views.token_list, name="token_list"),
+    path("settings/api-tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
 ]
 
 urlpatterns = [
@@ -32,3 +34,4 @@ urlpatterns = [
 ]
 
 handler404 = "cockpit.views.not_found"
+handler500 = "cockpit.views.server_error"

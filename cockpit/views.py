@@ -7,13 +7,13 @@ from django.db import connection
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_safe
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from cockpit import services
 from cockpit.errors import DomainError
 from cockpit.filtersets import AuditEventFilterSet, EmployeeFilterSet, GroupFilterSet
-from cockpit.forms import CockpitLoginForm, EmployeeForm, GroupForm
-from cockpit.models import AuditEvent
+from cockpit.forms import ApiTokenForm, CockpitLoginForm, EmployeeForm, GroupForm
+from cockpit.models import ApiToken, AuditEvent
 from cockpit.selectors import audit_event_list, memberships_of
 from cockpit.selectors import employee_list as select_employees
 from cockpit.selectors import group_list as select_groups
@@ -90,6 +90,16 @@ def healthz(request):
         checks["broker"] = f"error: {exc.__class__.__name__}"
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+
+
+def server_error(request):
+    """A 500 in the API keeps the API's error shape; the cockpit shows a plain page."""
+    if request.path.startswith("/api/"):
+        from cockpit.api.errors import error_body
+
+        body = error_body(status_code=500, code="server_error", detail="Internal error; it has been logged.")
+        return JsonResponse(body, status=500)
+    return HttpResponse(render(request, "500.html").content, status=500)
 
 
 def not_found(request, exception=None):
@@ -221,3 +231,37 @@ def audit_list(request, org_slug):
     filterset, rows = filterset_for(AuditEventFilterSet, request, audit_event_list(organization=request.organization))
     return render(request, "cockpit/audit_list.html", {"filter": filterset, "page": paginate(request, rows)})
 
+
+
+# --- API tokens ------------------------------------------------------------------------------
+
+
+@require_role("can_manage_settings")
+def token_list(request, org_slug):
+    """The organization's API tokens. A new key is shown once, on the answer to its creation, and never stored."""
+    form = ApiTokenForm(request.POST or None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, new_key = services.api_token_create(
+                organization=request.organization, actor=actor_for(request), **form.cleaned_data
+            )
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            form = ApiTokenForm()
+            messages.success(request, f"The token “{token.name}” was created. Copy its key now.")
+    tokens = ApiToken.objects.for_org(request.organization).select_related("created_by")
+    return render(request, "cockpit/token_list.html", {"form": form, "tokens": tokens, "new_key": new_key},
+                  status=400 if form.errors else 200)
+
+
+@require_role("can_manage_settings")
+@require_POST
+def token_revoke(request, org_slug, pk):
+    token = ApiToken.objects.for_org(request.organization).filter(pk=pk).first()
+    if token is None:
+        raise Http404("No such token")
+    services.api_token_revoke(token=token, actor=actor_for(request))
+    messages.success(request, f"The token “{token.name}” was revoked; requests with it now fail.")
+    return redirect("token_list", org_slug=org_slug)

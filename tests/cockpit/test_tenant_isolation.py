@@ -63,13 +63,16 @@ def world(db):
     device_a = DeviceFactory(organization=org_a, serial_number="C02SECRETA", name="secret-mbp")
     device_a.groups.add(group_a)
     device_a = device_services.device_assign(device=device_a, employee=employee_a, actor=system)
-    from cockpit.models import AuditEvent
+    from cockpit.models import ApiToken, AuditEvent
+
+    token_key(org_a, "write", name="A's integration")
 
     objects_a = {
         "device": device_a,
         "employee": employee_a,
         "group": group_a,
         "auditevent": AuditEvent.objects.for_org(org_a).first(),
+        "token": ApiToken.objects.for_org(org_a).get(name="A's integration"),
     }
     # Organization B has data of its own, so its lists are not trivially empty.
     EmployeeFactory(organization=org_b, email="bob@globex.test")
