@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 
 from cockpit.models import Employee, Group
@@ -6,6 +7,24 @@ from cockpit.models import Employee, Group
 
 class CockpitLoginForm(AuthenticationForm):
     username = forms.CharField(label="E-mail or user name", widget=forms.TextInput(attrs={"autofocus": True}))
+
+    def clean(self):
+        typed = (self.cleaned_data.get("username") or "").strip()
+        if typed:
+            self.cleaned_data["username"] = _username_for_login(typed)
+        return super().clean()
+
+
+def _username_for_login(typed: str) -> str:
+    """The user name to authenticate: what was typed, or the user whose e-mail it is (when exactly one)."""
+    user_model = get_user_model()
+    manager = user_model._default_manager
+    if "@" not in typed or manager.filter(**{user_model.USERNAME_FIELD: typed}).exists():
+        return typed
+    matches = list(
+        manager.filter(email__iexact=typed, is_active=True).values_list(user_model.USERNAME_FIELD, flat=True)[:2]
+    )
+    return matches[0] if len(matches) == 1 else typed
 
 
 class EmployeeForm(forms.Form):
@@ -19,6 +38,7 @@ class EmployeeForm(forms.Form):
     groups = forms.ModelMultipleChoiceField(queryset=Group.objects.none(), required=False)
 
     def __init__(self, *args, organization, **kwargs):
+        kwargs.setdefault("label_suffix", "")  # labels read like the rest of the cockpit: no trailing colon
         super().__init__(*args, **kwargs)
         self.fields["groups"].queryset = Group.objects.for_org(organization)
 
@@ -26,6 +46,10 @@ class EmployeeForm(forms.Form):
 class GroupForm(forms.Form):
     name = forms.CharField(max_length=150)
     description = forms.CharField(max_length=500, required=False)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
 
 class EmployeeChoiceField(forms.CharField):
@@ -44,3 +68,8 @@ class EmployeeChoiceField(forms.CharField):
         if employee is None:
             raise forms.ValidationError(f"No employee with the e-mail {email}.")
         return employee
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Who uses it, e.g. “Workday sync”")
+    scope = forms.ChoiceField(choices=[("read", "Read only"), ("write", "Read and write")], initial="read")
