@@ -17,6 +17,7 @@ class DeviceForm(forms.Form):
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
     def __init__(self, *args, organization, **kwargs):
+        kwargs.setdefault("label_suffix", "")  # labels read like the rest of the cockpit: no trailing colon
         super().__init__(*args, **kwargs)
         self.fields["groups"].queryset = Group.objects.for_org(organization)
 

@@ -1,5 +1,6 @@
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 register = template.Library()
@@ -15,7 +16,7 @@ BADGE_TONES = {
 def badge(value, label=None):
     """A coloured status pill; the tone follows the status value."""
     if value in (None, ""):
-        return format_html('<span class="badge badge-muted">—</span>')
+        return mark_safe('<span class="badge badge-muted">—</span>')
     return format_html('<span class="badge badge-{}">{}</span>', BADGE_TONES.get(value, "info"), label or value)
 
 
