@@ -1,6 +1,7 @@
 """One FilterSet for the device list: the API (``/api/v1/devices/``) and the cockpit inventory use it."""
 
 import django_filters
+from django import forms
 from django.db.models import Q
 
 from cockpit.filtersets import GroupFilter, StableOrderingFilter
@@ -20,7 +21,10 @@ class DeviceFilterSet(django_filters.FilterSet):
         choices=EnrollmentIssue.choices, method="filter_enrollment_issue", label="Enrollment issue"
     )
     platform = django_filters.ChoiceFilter(choices=Platform.choices)
-    assignee = django_filters.ModelChoiceFilter(queryset=_org_employees, label="Assignee (id)")
+    # A text box, not a <select>: an organization has thousands of employees (the id is still checked).
+    assignee = django_filters.ModelChoiceFilter(
+        queryset=_org_employees, label="Assignee (id)", widget=forms.TextInput(attrs={"inputmode": "numeric"})
+    )
     assignee_email = django_filters.CharFilter(
         field_name="assignee__email", lookup_expr="iexact", label="Assignee e-mail"
     )

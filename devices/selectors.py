@@ -8,13 +8,35 @@ from devices.models import Device, DeviceHistory
 
 
 def device_queryset(*, organization):
-    """The organization's devices with what a list row shows, in a constant number of queries."""
-    return Device.objects.for_org(organization).select_related("assignee").prefetch_related("groups")
+    """The organization's devices with their assignee; group names come per page (:func:`with_group_names`)."""
+    return Device.objects.for_org(organization).select_related("assignee")
+
+
+def with_group_names(devices) -> list[Device]:
+    """Sets ``group_names`` on each device from one query for the whole page.
+
+    A ``prefetch_related("groups")`` builds a Group object per link; a list row needs only the names,
+    and the tuples cost a fraction of it (measured in benchmarks/).
+    """
+    devices = list(devices)
+    names: dict[int, list[str]] = {device.pk: [] for device in devices}
+    if names:
+        links = (
+            Device.groups.through.objects.filter(device_id__in=names)
+            .order_by("group__name")
+            .values_list("device_id", "group__name")
+        )
+        for device_id, group_name in links:
+            names[device_id].append(group_name)
+    for device in devices:
+        device.group_names = names[device.pk]
+    return devices
 
 
 def device_get(*, organization, pk) -> Device:
     """One device of this organization, or ``Device.DoesNotExist`` (a 404 for callers)."""
-    return device_queryset(organization=organization).select_related("responsible_technician").get(pk=pk)
+    device = device_queryset(organization=organization).select_related("responsible_technician").get(pk=pk)
+    return with_group_names([device])[0]
 
 
 def device_history(*, device: Device):

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from cockpit.audit import Source
+from cockpit.counts import CachedCountList
 from cockpit.errors import ConcurrentChange, DomainError
 from cockpit.models import AuditEvent, Employee
 from cockpit.web import actor_for, filterset_for, paginate, require_role
@@ -18,13 +19,16 @@ from devices import services
 from devices.filtersets import DeviceFilterSet
 from devices.forms import DeviceForm, DeviceMoveForm
 from devices.models import AvailabilityStatus, Device
-from devices.selectors import device_get, device_queryset
+from devices.selectors import device_get, device_queryset, with_group_names
 
 
 @require_safe
 def device_list(request, org_slug):
     filterset, rows = filterset_for(DeviceFilterSet, request, device_queryset(organization=request.organization))
-    return render(request, "devices/device_list.html", {"filter": filterset, "page": paginate(request, rows)})
+    counted = CachedCountList(rows, organization_id=request.organization.pk, list_name="devices", params=request.GET)
+    page = paginate(request, counted)
+    page.object_list = with_group_names(page.object_list)
+    return render(request, "devices/device_list.html", {"filter": filterset, "page": page})
 
 
 # --- CSV export ------------------------------------------------------------------------------
@@ -50,7 +54,7 @@ EXPORT_COLUMNS = [
     ("Enrollment issues", lambda d: "/".join(d.enrollment_issues)),
     ("Assignee e-mail", lambda d: d.assignee.email if d.assignee_id else ""),
     ("Assignee name", lambda d: d.assignee.full_name if d.assignee_id else ""),
-    ("Groups", lambda d: "/".join(g.name for g in d.groups.all())),
+    ("Groups", lambda d: "/".join(d.group_names)),
     ("Ownership", lambda d: d.get_ownership_display()),
     ("Usage", lambda d: d.get_usage_display()),
     ("Last seen", lambda d: d.last_seen_at.isoformat() if d.last_seen_at else ""),
@@ -58,9 +62,17 @@ EXPORT_COLUMNS = [
 ]
 
 
+EXPORT_CHUNK = 2000
+
+
 class _Echo:
     def write(self, value):
         return value
+
+
+def _export_rows(writer, devices):
+    for device in with_group_names(devices):
+        yield writer.writerow([formula_safe(get(device)) for _, get in EXPORT_COLUMNS])
 
 
 @require_safe
@@ -71,8 +83,13 @@ def device_export(request, org_slug):
 
     def stream():
         yield writer.writerow([title for title, _ in EXPORT_COLUMNS])
-        for device in rows.iterator(chunk_size=2000):
-            yield writer.writerow([formula_safe(get(device)) for _, get in EXPORT_COLUMNS])
+        chunk = []
+        for device in rows.iterator(chunk_size=EXPORT_CHUNK):
+            chunk.append(device)
+            if len(chunk) == EXPORT_CHUNK:
+                yield from _export_rows(writer, chunk)
+                chunk = []
+        yield from _export_rows(writer, chunk)
 
     filename = f"devices-{request.organization.slug}-{timezone.now():%Y%m%d-%H%M}.csv"
     response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")

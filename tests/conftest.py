@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from cockpit.actors import Actor
@@ -8,6 +9,13 @@ from devices import services as device_services
 from tests.factories import DeviceFactory, EmployeeFactory, MembershipFactory, OrganizationFactory, UserFactory
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: ids repeat between tests, cached counts must not."""
+    cache.clear()
+    yield
 
 
 @pytest.fixture
