@@ -89,6 +89,12 @@ TEMPLATES = [
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # SSD storage: with PostgreSQL's spinning-disk default (4) the planner walks the primary key
+        # through other tenants' rows instead of the (organization, status, platform, id) index of a
+        # filtered inventory page (2.3 ms against 0.1 ms at 100k devices, benchmarks/).
+        page_cost = os.environ.get("DB_RANDOM_PAGE_COST", "1.1")
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c random_page_cost={float(page_cost)}"
 else:
     DATABASES = {
         "default": {
@@ -204,6 +210,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+FILTERS_EMPTY_CHOICE_LABEL = "Any"
 
 LOGGING = {
     "version": 1,

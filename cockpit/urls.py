@@ -10,6 +10,7 @@ org_patterns = [
     path("employees/", views.employee_list, name="employee_list"),
     path("employees/new/", views.employee_create, name="employee_create"),
     path("employees/<int:pk>/", views.employee_detail, name="employee_detail"),
+    path("employees/<int:pk>/edit/", views.employee_edit, name="employee_edit"),
     path("groups/", views.group_list, name="group_list"),
     path("groups/<int:pk>/", views.group_detail, name="group_detail"),
     path("audit/", views.audit_list, name="audit_list"),

@@ -5,19 +5,18 @@ from django.contrib.auth import views as auth_views
 from django.core.cache import cache
 from django.db import connection
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from cockpit import services
-from cockpit.errors import DomainError
 from cockpit.filtersets import AuditEventFilterSet, EmployeeFilterSet, GroupFilterSet
 from cockpit.forms import ApiTokenForm, CockpitLoginForm, EmployeeForm, GroupForm
-from cockpit.models import ApiToken, AuditEvent
+from cockpit.models import ApiToken, AuditEvent, Employee
 from cockpit.selectors import audit_event_list, memberships_of
 from cockpit.selectors import employee_list as select_employees
 from cockpit.selectors import group_list as select_groups
-from cockpit.web import actor_for, filterset_for, paginate, require_role
+from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role
 from devices.models import AssignmentStatus, AvailabilityStatus, EnrollmentStatus, Platform
 from devices.selectors import device_queryset, device_status_counts
 
@@ -165,17 +164,31 @@ def employee_list(request, org_slug):
 def employee_create(request, org_slug):
     form = EmployeeForm(request.POST or None, organization=request.organization)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            employee = services.employee_create(
-                organization=request.organization, actor=actor_for(request), groups=list(data.pop("groups")), **data
-            )
-        except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
+        employee = call_service(form, lambda data: services.employee_create(
+            organization=request.organization, actor=actor_for(request), groups=list(data.pop("groups")), **data
+        ))
+        if employee:
             messages.success(request, f"{employee.display_name} was added.")
             return redirect("employee_detail", org_slug=org_slug, pk=employee.pk)
     return render(request, "cockpit/employee_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_role("can_manage_people")
+def employee_edit(request, org_slug, pk):
+    employee = get_object_or_404(Employee.objects.for_org(request.organization), pk=pk)
+    initial = {field: getattr(employee, field) for field in services.EMPLOYEE_FIELDS} | {
+        "groups": list(employee.groups.all())
+    }
+    form = EmployeeForm(request.POST or None, initial=initial, organization=request.organization)
+    if request.method == "POST" and form.is_valid():
+        updated = call_service(form, lambda data: services.employee_update(
+            employee=employee, actor=actor_for(request), groups=list(data.pop("groups")), **data
+        ))
+        if updated:
+            messages.success(request, f"{updated.display_name} was updated.")
+            return redirect("employee_detail", org_slug=org_slug, pk=employee.pk)
+    return render(request, "cockpit/employee_form.html", {"form": form, "employee": employee},
+                  status=400 if form.errors else 200)
 
 
 @require_safe
@@ -199,12 +212,10 @@ def group_list(request, org_slug):
 
             raise PermissionDenied("Your role does not allow this.")
         if form.is_valid():
-            try:
-                group = services.group_create(organization=request.organization, actor=actor_for(request),
-                                              **form.cleaned_data)
-            except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-            else:
+            group = call_service(form, lambda data: services.group_create(
+                organization=request.organization, actor=actor_for(request), **data
+            ))
+            if group:
                 messages.success(request, f"The group {group.name} was created.")
                 return redirect("group_list", org_slug=org_slug)
     filterset, rows = filterset_for(GroupFilterSet, request, select_groups(organization=request.organization))
@@ -242,13 +253,11 @@ def token_list(request, org_slug):
     form = ApiTokenForm(request.POST or None)
     new_key = None
     if request.method == "POST" and form.is_valid():
-        try:
-            token, new_key = services.api_token_create(
-                organization=request.organization, actor=actor_for(request), **form.cleaned_data
-            )
-        except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
+        created = call_service(form, lambda data: services.api_token_create(
+            organization=request.organization, actor=actor_for(request), **data
+        ))
+        if created:
+            token, new_key = created
             form = ApiTokenForm()
             messages.success(request, f"The token “{token.name}” was created. Copy its key now.")
     tokens = ApiToken.objects.for_org(request.organization).select_related("created_by")

@@ -33,6 +33,22 @@ def paginate(request, queryset, per_page: int = PAGE_SIZE):
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
+def call_service(form, call):
+    """Run ``call(cleaned_data)``; a domain error becomes an error on the form field it names.
+
+    Returns the service's result, or None when the form now carries the error (kept as
+    ``form.domain_error``, whose ``status`` a view answers with: 409 for a conflict).
+    """
+    from cockpit.errors import DomainError
+
+    try:
+        return call(dict(form.cleaned_data))
+    except DomainError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        form.domain_error = exc
+        return None
+
+
 def filterset_for(filterset_class, request, queryset):
     """Bind the list's FilterSet to the query string; invalid filters show their errors and no rows."""
     filterset = filterset_class(request.GET or None, queryset=queryset, request=request)

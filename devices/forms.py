@@ -16,10 +16,12 @@ class DeviceForm(forms.Form):
     groups = forms.ModelMultipleChoiceField(queryset=Group.objects.none(), required=False)
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
-    def __init__(self, *args, organization, **kwargs):
+    def __init__(self, *args, organization, editing: bool = False, **kwargs):
         kwargs.setdefault("label_suffix", "")  # labels read like the rest of the cockpit: no trailing colon
         super().__init__(*args, **kwargs)
         self.fields["groups"].queryset = Group.objects.for_org(organization)
+        if editing:  # the version the form was opened on: a later edit by someone else makes this one stale
+            self.fields["version"] = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class DeviceMoveForm(forms.Form):

@@ -14,7 +14,7 @@ from cockpit.audit import Source
 from cockpit.counts import CachedCountList
 from cockpit.errors import ConcurrentChange, DomainError
 from cockpit.models import AuditEvent, Employee
-from cockpit.web import actor_for, filterset_for, paginate, require_role
+from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role
 from devices import services
 from devices.filtersets import DeviceFilterSet
 from devices.forms import DeviceForm, DeviceMoveForm
@@ -104,17 +104,33 @@ def device_export(request, org_slug):
 def device_create(request, org_slug):
     form = DeviceForm(request.POST or None, organization=request.organization)
     if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        try:
-            device = services.device_create(
-                organization=request.organization, actor=actor_for(request), groups=list(data.pop("groups")), **data
-            )
-        except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
+        device = call_service(form, lambda data: services.device_create(
+            organization=request.organization, actor=actor_for(request), groups=list(data.pop("groups")), **data
+        ))
+        if device:
             messages.success(request, f"{device} was added to the inventory, in stock.")
             return redirect("device_detail", org_slug=org_slug, pk=device.pk)
     return render(request, "devices/device_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_role("can_act_on_devices")
+def device_edit(request, org_slug, pk):
+    device = _get_device(request, pk)
+    initial = {field: getattr(device, field) for field in services.DESCRIPTIVE_FIELDS} | {
+        "groups": list(device.groups.all()), "version": device.version,
+    }
+    form = DeviceForm(request.POST or None, initial=initial, organization=request.organization, editing=True)
+    if request.method == "POST" and form.is_valid():
+        updated = call_service(form, lambda data: services.device_update(
+            device=device, actor=actor_for(request), groups=list(data.pop("groups")),
+            expected_version=data.pop("version"), **data,
+        ))
+        if updated:
+            messages.success(request, f"{updated} was updated.")
+            return redirect("device_detail", org_slug=org_slug, pk=device.pk)
+    error = getattr(form, "domain_error", None)
+    status = error.status if error else (400 if form.errors else 200)
+    return render(request, "devices/device_form.html", {"form": form, "device": device}, status=status)
 
 
 def _get_device(request, pk) -> Device:
