@@ -1,6 +1,7 @@
 """``/api/v1/devices/``: list, create, read, edit, the status moves, and history (DESIGN §10)."""
 
 from django.db.models import Q
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
@@ -34,11 +35,12 @@ class AssigneeField(EmployeeRefField):
     pass
 
 
-_datetime = serializers.DateTimeField()
-
-
 def _iso(value):
-    return None if value is None else _datetime.to_representation(value)
+    """DRF's datetime format (ISO 8601 in the current time zone, UTC written ``Z``) without its field machinery."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class DeviceSerializer(StrictModelSerializer):
