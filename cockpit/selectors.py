@@ -1,5 +1,6 @@
 """Reads of the core models that more than one caller needs."""
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
 
 from cockpit.models import ApiToken, AuditEvent, Employee, Group, Membership
@@ -11,6 +12,14 @@ def membership_for(*, user, org_slug: str) -> Membership | None:
 
 def memberships_of(*, user) -> list[Membership]:
     return list(Membership.objects.select_related("organization").filter(user=user).order_by("organization__name"))
+
+
+def device_technicians(*, organization):
+    """Cockpit users who may answer for a shared device: members whose role may act on devices."""
+    roles = [Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.TECHNICIAN]
+    return get_user_model().objects.filter(
+        memberships__organization=organization, memberships__role__in=roles, is_active=True
+    ).order_by("username")
 
 
 def api_token_for_key(key: str) -> ApiToken | None:

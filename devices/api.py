@@ -18,6 +18,7 @@ from cockpit.audit import Source
 from cockpit.counts import CachedCountList
 from cockpit.errors import InvalidInput
 from cockpit.models import Employee
+from cockpit.selectors import device_technicians
 from devices import services
 from devices.filtersets import DeviceFilterSet
 from devices.models import Device, DeviceHistory, Ownership, Platform, Usage
@@ -49,14 +50,18 @@ class DeviceSerializer(StrictModelSerializer):
     usage = serializers.ChoiceField(choices=Usage.choices, required=False)
     assignee = AssigneeField(read_only=True)
     groups = GroupNamesField(required=False)
+    responsible_technician = serializers.CharField(
+        required=False, allow_null=True, max_length=150, source="responsible_technician.username",
+        help_text="Shared devices: the login of the technician who answers for it",
+    )
 
     class Meta:
         model = Device
         fields = [
             "id", "serial_number", "name", "platform", "model", "os_version", "ownership", "usage", "notes",
             "availability_status", "assignment_status", "enrollment_status", "enrollment_issues",
-            "assignee", "assigned_at", "archived_at", "groups", "last_seen_at", "fleet_host_id", "fleet_uuid",
-            "version", "created_at", "updated_at",
+            "assignee", "assigned_at", "archived_at", "groups", "responsible_technician", "last_seen_at",
+            "fleet_host_id", "fleet_uuid", "version", "created_at", "updated_at",
         ]
         read_only_fields = [
             "id", "availability_status", "assignment_status", "enrollment_status", "enrollment_issues",
@@ -93,6 +98,9 @@ class DeviceSerializer(StrictModelSerializer):
             "assigned_at": _iso(device.assigned_at),
             "archived_at": _iso(device.archived_at),
             "groups": list(group_names),
+            "responsible_technician": (
+                device.responsible_technician.get_username() if device.responsible_technician_id else None
+            ),
             "last_seen_at": _iso(device.last_seen_at),
             "fleet_host_id": device.fleet_host_id,
             "fleet_uuid": device.fleet_uuid,
@@ -141,6 +149,15 @@ def _employee_ref(organization, value: str) -> Employee:
     return employee
 
 
+def _technician_ref(organization, login: str):
+    technician = device_technicians(organization=organization).filter(
+        Q(username__iexact=login.strip()) | Q(email__iexact=login.strip())
+    ).first()
+    if technician is None:
+        raise InvalidInput(f"No technician “{login}” in this organization.", field="responsible_technician")
+    return technician
+
+
 class DeviceViewSet(TenantModelViewSet):
     serializer_class = DeviceSerializer
     filterset_class = DeviceFilterSet
@@ -156,14 +173,22 @@ class DeviceViewSet(TenantModelViewSet):
         page = super().paginate_queryset(counted)
         return None if page is None else with_group_names(page)
 
+    def _service_kwargs(self, validated: dict) -> dict:
+        data = dict(validated)
+        if "responsible_technician" in data:
+            login = (data.pop("responsible_technician") or {}).get("username")
+            data["responsible_technician"] = _technician_ref(self.organization, login) if login else None
+        return data
+
     def perform_create(self, serializer):
         serializer.instance = services.device_create(
-            organization=self.organization, actor=self.actor, source=Source.API, **serializer.validated_data
+            organization=self.organization, actor=self.actor, source=Source.API,
+            **self._service_kwargs(serializer.validated_data),
         )
 
     def perform_update(self, serializer):
         serializer.instance = services.device_update(
-            device=serializer.instance, actor=self.actor, **serializer.validated_data
+            device=serializer.instance, actor=self.actor, **self._service_kwargs(serializer.validated_data)
         )
 
     def _move(self, request, move, serializer_class=DeviceMoveSerializer, **extra):

@@ -2,6 +2,7 @@ from django import forms
 
 from cockpit.forms import EmployeeChoiceField
 from cockpit.models import Group
+from cockpit.selectors import device_technicians
 from devices.models import Ownership, Platform, Usage
 
 
@@ -13,6 +14,9 @@ class DeviceForm(forms.Form):
     os_version = forms.CharField(max_length=100, required=False, label="OS version")
     ownership = forms.ChoiceField(choices=Ownership.choices, initial=Ownership.CORPORATE)
     usage = forms.ChoiceField(choices=Usage.choices, initial=Usage.INDIVIDUAL)
+    responsible_technician = forms.ModelChoiceField(
+        queryset=None, required=False, help_text="Shared or kiosk devices only: who in IT answers for it"
+    )
     groups = forms.ModelMultipleChoiceField(queryset=Group.objects.none(), required=False)
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
@@ -20,6 +24,7 @@ class DeviceForm(forms.Form):
         kwargs.setdefault("label_suffix", "")  # labels read like the rest of the cockpit: no trailing colon
         super().__init__(*args, **kwargs)
         self.fields["groups"].queryset = Group.objects.for_org(organization)
+        self.fields["responsible_technician"].queryset = device_technicians(organization=organization)
         if editing:  # the version the form was opened on: a later edit by someone else makes this one stale
             self.fields["version"] = forms.IntegerField(widget=forms.HiddenInput)
 

@@ -9,7 +9,7 @@ from devices.models import Device, DeviceHistory
 
 def device_queryset(*, organization):
     """The organization's devices with their assignee; group names come per page (:func:`with_group_names`)."""
-    return Device.objects.for_org(organization).select_related("assignee")
+    return Device.objects.for_org(organization).select_related("assignee", "responsible_technician")
 
 
 def with_group_names(devices) -> list[Device]:
@@ -35,7 +35,7 @@ def with_group_names(devices) -> list[Device]:
 
 def device_get(*, organization, pk) -> Device:
     """One device of this organization, or ``Device.DoesNotExist`` (a 404 for callers)."""
-    device = device_queryset(organization=organization).select_related("responsible_technician").get(pk=pk)
+    device = device_queryset(organization=organization).get(pk=pk)
     return with_group_names([device])[0]
 
 

@@ -14,7 +14,7 @@ from cockpit.actors import Actor
 from cockpit.audit import Source, audit_record
 from cockpit.errors import ConcurrentChange, IllegalTransition, InvalidInput
 from cockpit.models import Employee, Organization
-from cockpit.selectors import groups_by_names
+from cockpit.selectors import device_technicians, groups_by_names
 from devices.models import (
     AssignmentStatus,
     AvailabilityStatus,
@@ -94,7 +94,30 @@ def _save_unique(device: Device) -> None:
 
 
 def _descriptive_snapshot(device: Device) -> dict:
-    return {field: getattr(device, field) for field in DESCRIPTIVE_FIELDS}
+    technician = device.responsible_technician.get_username() if device.responsible_technician_id else None
+    return {field: getattr(device, field) for field in DESCRIPTIVE_FIELDS} | {"responsible_technician": technician}
+
+
+_UNSET = object()
+
+
+def _set_technician(device: Device, technician, *, given: bool) -> None:
+    """A shared or kiosk device answers to an IT technician instead of an owner (DESIGN §3).
+
+    Switching a device back to individual use drops its technician unless one is given with it.
+    """
+    if given:
+        device.responsible_technician = technician
+    elif device.usage != Usage.SHARED:
+        device.responsible_technician = None
+    if device.responsible_technician_id is None:
+        return
+    if device.usage != Usage.SHARED:
+        raise InvalidInput("Only a shared device has a responsible technician; an individual one has an owner.",
+                           field="responsible_technician")
+    if not device_technicians(organization=device.organization).filter(pk=device.responsible_technician_id).exists():
+        raise InvalidInput("The responsible technician must be a technician, admin or owner of this organization.",
+                           field="responsible_technician")
 
 
 @transaction.atomic
@@ -103,10 +126,11 @@ def device_create(
     responsible_technician=None, **fields,
 ) -> Device:
     """A device added by hand (or by API) starts in stock, to assign, awaiting activation."""
-    device = Device(organization=organization, responsible_technician=responsible_technician)
+    device = Device(organization=organization)
     _apply_descriptive_fields(device, fields)
     if not device.serial_number and not device.name:
         raise InvalidInput("Give the device a serial number or a name.", field="serial_number")
+    _set_technician(device, responsible_technician, given=True)
     group_objs = groups_by_names(organization=organization, names=groups or [])
     device.enrollment_status = device_enrollment_status(device)
     _save_unique(device)
@@ -125,13 +149,15 @@ def device_create(
 
 @transaction.atomic
 def device_update(*, device: Device, actor: Actor, groups=None, expected_version: int | None = None,
-                  **fields) -> Device:
+                  responsible_technician=_UNSET, **fields) -> Device:
     """Edit what a device is (name, serial, platform…); its statuses change only through the moves below."""
     locked = _lock(device, expected_version)
     before = _descriptive_snapshot(locked) | {"groups": sorted(g.name for g in locked.groups.all())}
     _apply_descriptive_fields(locked, fields)
     if not locked.serial_number and not locked.name:
         raise InvalidInput("A device keeps a serial number or a name.", field="serial_number")
+    given = responsible_technician is not _UNSET
+    _set_technician(locked, responsible_technician if given else None, given=given)
     group_objs = None if groups is None else groups_by_names(organization=locked.organization, names=groups)
     after = _descriptive_snapshot(locked) | {
         "groups": before["groups"] if group_objs is None else sorted(g.name for g in group_objs)
@@ -145,11 +171,10 @@ def device_update(*, device: Device, actor: Actor, groups=None, expected_version
     _save_unique(locked)
     if group_objs is not None:
         locked.groups.set(group_objs)
-    if changed:
-        audit_record(
-            organization=locked.organization, actor=actor, event="device.updated", target=locked,
-            before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
-        )
+    audit_record(
+        organization=locked.organization, actor=actor, event="device.updated", target=locked,
+        before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
+    )
     return locked
 
 

@@ -118,6 +118,7 @@ def device_edit(request, org_slug, pk):
     device = _get_device(request, pk)
     initial = {field: getattr(device, field) for field in services.DESCRIPTIVE_FIELDS} | {
         "groups": list(device.groups.all()), "version": device.version,
+        "responsible_technician": device.responsible_technician,
     }
     form = DeviceForm(request.POST or None, initial=initial, organization=request.organization, editing=True)
     if request.method == "POST" and form.is_valid():

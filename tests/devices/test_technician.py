@@ -1,0 +1,78 @@
+"""Shared and kiosk devices answer to a responsible IT technician instead of an owner (DESIGN §3)."""
+
+import pytest
+
+from cockpit.errors import InvalidInput
+from cockpit.models import AuditEvent, Membership
+from devices import services
+from devices.models import EnrollmentStatus, Usage
+from tests.conftest import member
+from tests.factories import DeviceFactory
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def technician(org):
+    return member(org, Membership.Role.TECHNICIAN, username="tech@acme.test", email="tech@acme.test")
+
+
+def test_a_shared_device_gets_a_technician_and_needs_no_owner(org, actor, technician):
+    device = services.device_create(organization=org, actor=actor, name="kiosk-1", platform="ipados",
+                                    usage=Usage.SHARED, responsible_technician=technician)
+    assert device.responsible_technician == technician
+    device.mdm_enrolled_at = device.created_at
+    assert services.device_enrollment_status(device) == EnrollmentStatus.ENROLLED
+    event = AuditEvent.objects.for_org(org).get(event="device.created")
+    assert event.after["responsible_technician"] == "tech@acme.test"
+
+
+def test_an_individual_device_refuses_a_technician(org, actor, technician):
+    with pytest.raises(InvalidInput) as error:
+        services.device_create(organization=org, actor=actor, name="laptop", responsible_technician=technician)
+    assert error.value.field == "responsible_technician"
+
+
+@pytest.mark.parametrize("role", [Membership.Role.VIEWER, None])
+def test_the_technician_must_be_allowed_to_act_on_devices_in_this_organization(org, other_org, actor, role):
+    user = member(org, role) if role else member(other_org, Membership.Role.TECHNICIAN)
+    with pytest.raises(InvalidInput):
+        services.device_create(organization=org, actor=actor, name="kiosk", usage=Usage.SHARED,
+                               responsible_technician=user)
+
+
+def test_switching_back_to_individual_use_drops_the_technician(org, actor, technician):
+    device = DeviceFactory(organization=org, usage=Usage.SHARED, responsible_technician=technician)
+    device = services.device_update(device=device, actor=actor, usage=Usage.INDIVIDUAL)
+    assert device.responsible_technician is None
+    event = AuditEvent.objects.for_org(org).get(event="device.updated")
+    assert event.before["responsible_technician"] == "tech@acme.test" and event.after["responsible_technician"] is None
+
+
+def test_api_sets_and_shows_the_technician_by_login(api, org, technician):
+    response = api.post("/api/v1/devices/", {"name": "kiosk-2", "usage": "shared",
+                                             "responsible_technician": "TECH@acme.test"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["responsible_technician"] == "tech@acme.test"
+    listed = api.get("/api/v1/devices/").json()["results"][0]
+    assert listed["responsible_technician"] == "tech@acme.test"
+    cleared = api.patch(f"/api/v1/devices/{listed['id']}/", {"responsible_technician": None}, format="json")
+    assert cleared.status_code == 200 and cleared.json()["responsible_technician"] is None
+
+
+def test_api_unknown_technician_is_400_naming_the_field(api, org):
+    response = api.post("/api/v1/devices/", {"name": "kiosk-3", "usage": "shared",
+                                             "responsible_technician": "nobody@acme.test"}, format="json")
+    assert response.status_code == 400
+    assert "responsible_technician" in response.json()["fields"]
+
+
+def test_cockpit_form_offers_only_the_organizations_technicians(cockpit_client, org, other_org, technician):
+    outsider = member(other_org, Membership.Role.TECHNICIAN, username="outsider@globex.test")
+    viewer = member(org, Membership.Role.VIEWER, username="viewer@acme.test")
+    body = cockpit_client.get(f"/o/{org.slug}/devices/new/").content.decode()
+    assert "tech@acme.test" in body
+    assert outsider.username not in body and viewer.username not in body
