@@ -11,7 +11,7 @@ class CockpitConfig(AppConfig):
         from cockpit.models import Employee, Group
         from devices.models import Device
 
-        # Cache invalidation only (cockpit.counts): no business rule hangs on these signals.
+        # Cache invalidation only (cockpit.paging): no business rule hangs on these signals.
         for model in (Device, Employee, Group):
             post_save.connect(_org_data_changed, sender=model, dispatch_uid=f"counts-save-{model.__name__}")
             post_delete.connect(_org_data_changed, sender=model, dispatch_uid=f"counts-delete-{model.__name__}")
@@ -20,7 +20,7 @@ class CockpitConfig(AppConfig):
 
 
 def _org_data_changed(sender, instance, **kwargs):
-    from cockpit.counts import org_data_changed
+    from cockpit.paging import org_data_changed
 
     org_data_changed(instance.organization_id)
 

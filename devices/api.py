@@ -15,9 +15,9 @@ from cockpit.api.base import (
     TenantModelViewSet,
 )
 from cockpit.audit import Source
-from cockpit.counts import CachedCountList
 from cockpit.errors import InvalidInput
 from cockpit.models import Employee
+from cockpit.paging import PagedQuerySet
 from cockpit.selectors import device_technicians
 from devices import services
 from devices.filtersets import DeviceFilterSet
@@ -167,7 +167,7 @@ class DeviceViewSet(TenantModelViewSet):
         return device_queryset(organization=self.organization)
 
     def paginate_queryset(self, queryset):
-        counted = CachedCountList(
+        counted = PagedQuerySet(
             queryset, organization_id=self.organization.pk, list_name="devices", params=self.request.query_params
         )
         page = super().paginate_queryset(counted)

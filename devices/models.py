@@ -130,6 +130,7 @@ class Device(TenantModel):
         ]
         indexes = [
             # Led by organization (PERF_NOTES): one per filter the inventory and dashboard count on.
+            models.Index(fields=["organization", "id"], name="device_org_id"),
             models.Index(
                 fields=["organization", "availability_status", "platform", "id"], name="device_org_avail_plat"
             ),

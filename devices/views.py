@@ -11,9 +11,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from cockpit.audit import Source
-from cockpit.counts import CachedCountList
 from cockpit.errors import ConcurrentChange, DomainError
 from cockpit.models import AuditEvent, Employee
+from cockpit.paging import PagedQuerySet
 from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role
 from devices import services
 from devices.filtersets import DeviceFilterSet
@@ -25,7 +25,7 @@ from devices.selectors import device_get, device_queryset, with_group_names
 @require_safe
 def device_list(request, org_slug):
     filterset, rows = filterset_for(DeviceFilterSet, request, device_queryset(organization=request.organization))
-    counted = CachedCountList(rows, organization_id=request.organization.pk, list_name="devices", params=request.GET)
+    counted = PagedQuerySet(rows, organization_id=request.organization.pk, list_name="devices", params=request.GET)
     page = paginate(request, counted)
     page.object_list = with_group_names(page.object_list)
     return render(request, "devices/device_list.html", {"filter": filterset, "page": page})

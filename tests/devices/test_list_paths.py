@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cockpit.counts import org_data_changed
+from cockpit.paging import org_data_changed
 from cockpit.services import employee_update
 from devices import services
 from devices.api import DeviceSerializer

@@ -1,12 +1,17 @@
-"""Cached row counts for paginated lists, exact until the organization's data changes.
+"""Paginating large tenant lists: cached exact counts, and pages fetched by a deferred join.
 
-A page of 50 devices out of 100,000 costs a few milliseconds to fetch, and as much again to
-COUNT the whole filtered set: on every request, although the answer changes only when someone
+**Counts.** A page of 50 devices out of 100,000 costs a few milliseconds to fetch, and as much again
+to COUNT the whole filtered set: on every request, although the answer changes only when someone
 writes. So counts are cached per organization, filter and *data generation*; any save, delete or
 group-membership change of an organization's devices, employees or groups starts a new
 generation (``cockpit.apps`` connects the signals), and bulk writers that bypass model signals
 (``QuerySet.update``, ``bulk_create``, raw SQL in the Fleet sync) call :func:`org_data_changed`
 themselves. A short expiry bounds any write that slips past both.
+
+**Pages.** ``ORDER BY id DESC LIMIT 50`` for one tenant tempts PostgreSQL to walk the global primary
+key and discard other tenants' rows (10,000 of them, 2.5 ms, in benchmarks/). The page's ids are
+read first, an index-only scan of an index led by ``organization``; the rows are then fetched by
+primary key with their joins.
 """
 
 import hashlib
@@ -44,8 +49,8 @@ def _generation(organization_id) -> str:
     return generation
 
 
-class CachedCountList:
-    """A queryset whose ``count()`` comes from the cache; slicing and everything else go to the queryset.
+class PagedQuerySet:
+    """A queryset as paginators see it: ``count()`` from the cache, slices by deferred join.
 
     Django's Paginator and DRF's pagination take it where they take a queryset.
     """
@@ -64,7 +69,11 @@ class CachedCountList:
         return value
 
     def __getitem__(self, item):
-        return self.queryset[item]
+        if not isinstance(item, slice):
+            return self.queryset[item]
+        ids = list(self.queryset.values_list("pk", flat=True)[item])
+        rows = {row.pk: row for row in self.queryset.order_by().filter(pk__in=ids)}
+        return [rows[pk] for pk in ids if pk in rows]
 
     def __len__(self):
         return self.count()
