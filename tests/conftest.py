@@ -12,6 +12,12 @@ PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Test users get passwords; the production hasher would cost ~0.5 s per test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache: ids repeat between tests, cached counts must not."""
     cache.clear()
@@ -84,3 +90,21 @@ def device(org):
 def assigned_device(org, employee, actor):
     device = DeviceFactory(organization=org, name="assigned-mbp", serial_number="C02ASG001")
     return device_services.device_assign(device=device, employee=employee, actor=actor)
+
+
+def assert_error(response, status, *, code=None, field=None) -> dict:
+    """Every API error has the shape ``{status, code, detail, fields}``; returns the body."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"status", "code", "detail", "fields"}, body
+    assert body["status"] == status
+    assert isinstance(body["code"], str) and body["code"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert isinstance(body["fields"], dict)
+    if code is not None:
+        assert body["code"] == code, body
+    if field is not None:
+        assert field in body["fields"], body
+        assert body["fields"][field] and all(isinstance(m, str) for m in body["fields"][field])
+    return body

@@ -11,7 +11,7 @@ from cockpit import services as core_services
 from cockpit.actors import Actor
 from cockpit.models import AuditEvent, Employee, Group, Organization
 from devices import services as device_services
-from tests.conftest import api_client_for, token_key
+from tests.conftest import api_client_for, assert_error, token_key
 from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,29 +22,9 @@ AUDIT = "/api/v1/audit-events/"
 SETTINGS = "/api/v1/settings/"
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def other_api(other_org):
     return api_client_for(token_key(other_org, "write", name="Globex HR"))
-
-
-def assert_error(response, status, *, code=None, field=None) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"status", "code", "detail", "fields"}, body
-    assert body["status"] == status
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert isinstance(body["fields"], dict)
-    if code is not None:
-        assert body["code"] == code, body
-    if field is not None:
-        assert field in body["fields"], body
-        assert body["fields"][field]
-    return body
 
 
 def results(response) -> list[dict]:

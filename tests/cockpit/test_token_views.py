@@ -6,11 +6,6 @@ from cockpit.models import ApiToken, AuditEvent, Membership
 from tests.conftest import member
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def url(org, suffix=""):
     return f"/o/{org.slug}/settings/api-tokens/{suffix}"
 

@@ -27,12 +27,6 @@ def _clear_cache():
     cache.clear()
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Users are made with a password; a fast hasher keeps a hundred tests quick (autouse: set before them)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def url(name, org, *args, **query):
     path = reverse(name, args=[org.slug, *args])
     if query:

@@ -11,7 +11,7 @@ from cockpit.models import ApiToken, AuditEvent
 from cockpit.services import api_token_revoke
 from devices import services
 from devices.models import Device, DeviceHistory
-from tests.conftest import api_client_for, token_key
+from tests.conftest import api_client_for, assert_error, token_key
 from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,29 +25,6 @@ def detail(device) -> str:
 
 def action(device, verb) -> str:
     return f"{LIST}{device.pk}/{verb}/"
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def assert_error(response, status, *, code=None, field=None) -> dict:
-    """Every API error has the shape ``{status, code, detail, fields}``."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"status", "code", "detail", "fields"}, body
-    assert body["status"] == status
-    assert isinstance(body["code"], str) and body["code"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert isinstance(body["fields"], dict)
-    if code is not None:
-        assert body["code"] == code, body
-    if field is not None:
-        assert field in body["fields"], body
-        assert body["fields"][field] and all(isinstance(m, str) for m in body["fields"][field])
-    return body
 
 
 def names(response) -> set[str]:

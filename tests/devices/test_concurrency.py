@@ -27,11 +27,6 @@ pytestmark = [
 WAIT = 15  # seconds; generous, a stuck test fails instead of hanging
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def ada(org):
     return EmployeeFactory(organization=org, email="ada@acme.test")

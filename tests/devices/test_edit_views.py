@@ -1,14 +1,8 @@
-import pytest
 
 from cockpit.models import AuditEvent, Membership
 from devices.models import Device
 from tests.conftest import member
 from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def device_form(device, **changes):

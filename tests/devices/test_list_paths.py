@@ -1,6 +1,5 @@
 """The device list's fast paths: a lean serializer, group names per page, cached counts that never go stale."""
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -12,11 +11,6 @@ from devices.api import DeviceSerializer
 from devices.models import Device
 from devices.selectors import device_queryset, with_group_names
 from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def count(api, **params):

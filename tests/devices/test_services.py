@@ -26,12 +26,6 @@ pytestmark = pytest.mark.django_db
 STATES = ("in_stock", "in_use_unowned", "assigned", "archived")
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The shared ``admin_user`` fixture hashes a password; the production hasher costs ~0.5 s a test."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def bob(org):
     return EmployeeFactory(organization=org, full_name="Bob Byte", email="bob@acme.test")

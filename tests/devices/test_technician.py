@@ -10,11 +10,6 @@ from tests.conftest import member
 from tests.factories import DeviceFactory
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def technician(org):
     return member(org, Membership.Role.TECHNICIAN, username="tech@acme.test", email="tech@acme.test")
