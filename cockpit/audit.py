@@ -42,6 +42,8 @@ EVENTS: dict[str, str] = {
     "device.returned_to_stock": "{actor} returned {target} to stock",
     "device.archived": "{actor} archived {target}",
     "device.restored": "{actor} restored {target} from the archive",
+    "fleet_connection.saved": "{actor} connected the organization to Fleet at {after[url]}",
+    "fleet_connection.tested": "{actor} tested the Fleet connection: {after[result]}",
 }
 
 

@@ -150,6 +150,11 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# --- Secrets at rest (Fleet API tokens) ------------------------------------------------------
+# Comma-separated Fernet keys, newest first (rotation: prepend a new key, re-save, drop the old).
+# Unset: one key derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
+
 # --- E-mail (console by default) -------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

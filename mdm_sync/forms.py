@@ -1,0 +1,25 @@
+from django import forms
+
+
+class FleetConnectionForm(forms.Form):
+    url = forms.URLField(label="Fleet URL", max_length=500, assume_scheme="https",
+                         widget=forms.URLInput(attrs={"placeholder": "https://fleet.example.com"}))
+    token = forms.CharField(
+        label="API token", required=False, strip=True,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off", "placeholder": "Leave empty to keep the saved token"}),
+        help_text="The token of an API-only Fleet user. It is stored encrypted and never shown again.",
+    )
+    verify_tls = forms.BooleanField(label="Check Fleet's TLS certificate", required=False, initial=True)
+
+    def __init__(self, *args, has_token: bool, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.has_token = has_token
+        if not has_token:
+            self.fields["token"].widget.attrs["placeholder"] = ""
+
+    def clean_token(self):
+        token = self.cleaned_data["token"]
+        if not token and not self.has_token:
+            raise forms.ValidationError("Enter the Fleet API token.")
+        return token or None

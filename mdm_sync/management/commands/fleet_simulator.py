@@ -1,0 +1,40 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from mdm_sync.simulator import SITUATION_SHARES, FleetSimulator
+
+
+class Command(BaseCommand):
+    help = ("Run the Fleet simulator (a fake FleetDM REST API on loopback) in the foreground until Ctrl-C. "
+            "Point the cockpit's Fleet URL and API token at the printed values.")
+    requires_system_checks = []  # touches no models or database; starts in a blink
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, required=True, help="TCP port; 0 picks a free one")
+        parser.add_argument("--hosts", type=int, default=200, help="generated hosts (ids 1..N)")
+        parser.add_argument("--seed", type=int, default=1, help="same seed, same fleet")
+        parser.add_argument("--token", default="sim-token", help="the Bearer token the simulator accepts")
+        parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+        parser.add_argument("--email-domain", default="demo.test", help="domain of the generated employees' e-mails")
+
+    def handle(self, *args, port, hosts, seed, token, host, email_domain, **options):
+        if not 0 <= port <= 65535:
+            raise CommandError("--port must be between 0 and 65535.")
+        if hosts < 0:
+            raise CommandError("--hosts must be zero or more.")
+        simulator = FleetSimulator(hosts=hosts, seed=seed, token=token, host=host, port=port,
+                                   email_domain=email_domain)
+        try:
+            simulator.bind()
+        except OSError as exc:
+            raise CommandError(f"Cannot listen on {host}:{port}: {exc}") from exc
+        self.stdout.write(f"Fleet simulator listening on {simulator.base_url}")
+        self.stdout.write(f"API token: {token}")
+        self.stdout.write(f"{hosts} hosts (seed {seed}); employees 1..{simulator.employee_count} like "
+                          f"{FleetSimulator.employee_email(1, email_domain)}; "
+                          f"situations per 100 hosts: {', '.join(f'{k} {v}' for k, v in SITUATION_SHARES.items())}")
+        self.stdout.write("Press Ctrl-C to stop.")
+        self.stdout.flush()
+        try:
+            simulator.serve_forever()
+        except KeyboardInterrupt:
+            self.stdout.write("Fleet simulator stopped.")

@@ -1,0 +1,94 @@
+"""Fleet connection state changes. Other apps reach Fleet only through this app's services."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from cockpit.actors import Actor
+from cockpit.audit import audit_record
+from cockpit.crypto import SecretUnreadable
+from cockpit.errors import InvalidInput
+from cockpit.models import Organization
+from mdm_sync.fleet import FleetClient, FleetError
+from mdm_sync.models import FleetConnection
+
+
+def fleet_client_for(connection: FleetConnection, **options) -> FleetClient:
+    """A client for the organization's Fleet; raises :class:`FleetError` if the stored token is unreadable."""
+    try:
+        token = connection.token
+    except SecretUnreadable as exc:
+        raise FleetError(str(exc)) from exc
+    return FleetClient(connection.url, token, verify=connection.verify_tls, **options)
+
+
+def fleet_probe(*, url: str, token: str, verify_tls: bool = True) -> str:
+    """Ask Fleet for its host count: the cheapest call that proves URL, TLS and token. Returns a sentence."""
+    with FleetClient(url, token, verify=verify_tls, retries=1, timeout=15) as client:
+        count = client.count_hosts()
+    return f"Connected: Fleet reports {count} host{'s' if count != 1 else ''}."
+
+
+def fleet_connection_save(
+    *, organization: Organization, url: str, token: str | None, actor: Actor, verify_tls: bool = True,
+    test: bool = True,
+) -> FleetConnection:
+    """Create or update the connection. With ``test``, Fleet must answer first or nothing is saved.
+
+    ``token=None`` keeps the stored token (the settings form never shows it back). Fleet is asked
+    before the transaction opens: no row lock is held while waiting on the network.
+    """
+    url = (url or "").strip().rstrip("/")
+    existing = FleetConnection.objects.for_org(organization).first()
+    if token is None:
+        if existing is None:
+            raise InvalidInput("Enter the Fleet API token.", field="token")
+        token = fleet_client_token(existing)
+    token = token.strip()
+    if not token:
+        raise InvalidInput("Enter the Fleet API token.", field="token")
+    message = ""
+    try:
+        if test:
+            message = fleet_probe(url=url, token=token, verify_tls=verify_tls)
+        else:
+            FleetClient(url, token).close()  # validates the URL's form
+    except FleetError as exc:
+        raise InvalidInput(str(exc), field="url" if "URL" in str(exc) else "token") from exc
+    with transaction.atomic():
+        connection = (
+            FleetConnection.objects.for_org(organization).select_for_update().first()
+            or FleetConnection(organization=organization)
+        )
+        connection.url = url
+        connection.token = token
+        connection.verify_tls = verify_tls
+        if test:
+            connection.last_tested_at, connection.last_test_ok = timezone.now(), True
+            connection.last_test_message = message
+        connection.save()
+        audit_record(organization=organization, actor=actor, event="fleet_connection.saved", target=connection,
+                     after={"url": url, "verify_tls": verify_tls})
+    return connection
+
+
+def fleet_client_token(connection: FleetConnection) -> str:
+    try:
+        return connection.token
+    except SecretUnreadable as exc:
+        raise InvalidInput(str(exc), field="token") from exc
+
+
+def fleet_connection_test(*, connection: FleetConnection, actor: Actor) -> tuple[bool, str]:
+    """Probe the saved connection and record the outcome on it (shown on the settings page)."""
+    try:
+        message = fleet_probe(url=connection.url, token=fleet_client_token(connection),
+                              verify_tls=connection.verify_tls)
+        ok = True
+    except (FleetError, InvalidInput) as exc:
+        ok, message = False, str(exc)
+    FleetConnection.objects.filter(pk=connection.pk).update(
+        last_tested_at=timezone.now(), last_test_ok=ok, last_test_message=message[:500]
+    )
+    audit_record(organization=connection.organization, actor=actor, event="fleet_connection.tested",
+                 target=connection, after={"result": message[:200], "ok": ok})
+    return ok, message

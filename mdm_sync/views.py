@@ -1,0 +1,38 @@
+"""Cockpit pages of the Fleet connection (owners and admins)."""
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from cockpit.web import actor_for, call_service, require_role
+from mdm_sync import services
+from mdm_sync.forms import FleetConnectionForm
+from mdm_sync.models import FleetConnection
+
+
+@require_role("can_manage_settings")
+def fleet_settings(request, org_slug):
+    connection = FleetConnection.objects.for_org(request.organization).first()
+    initial = {"url": connection.url, "verify_tls": connection.verify_tls} if connection else {"verify_tls": True}
+    form = FleetConnectionForm(request.POST or None, initial=initial, has_token=connection is not None)
+    if request.method == "POST" and form.is_valid():
+        saved = call_service(form, lambda data: services.fleet_connection_save(
+            organization=request.organization, actor=actor_for(request), **data
+        ))
+        if saved:
+            messages.success(request, saved.last_test_message or "The Fleet connection was saved.")
+            return redirect("fleet_settings", org_slug=org_slug)
+    return render(request, "mdm_sync/fleet_settings.html", {"form": form, "connection": connection},
+                  status=400 if form.errors else 200)
+
+
+@require_role("can_manage_settings")
+@require_POST
+def fleet_test(request, org_slug):
+    connection = FleetConnection.objects.for_org(request.organization).first()
+    if connection is None:
+        messages.error(request, "Connect to Fleet first.")
+    else:
+        ok, message = services.fleet_connection_test(connection=connection, actor=actor_for(request))
+        (messages.success if ok else messages.error)(request, message)
+    return redirect("fleet_settings", org_slug=org_slug)
