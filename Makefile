@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
+FLEET_PORT ?= 8081
 PYTEST_ARGS ?=
 
 .PHONY: install run test lint bench clean
@@ -20,11 +21,12 @@ install: $(STAMP)
 ## Run the cockpit: migrate, seed the demo once, then web server + Celery worker + beat.
 run: install
 	DEBUG=1 $(PY) manage.py migrate --no-input
-	DEBUG=1 $(PY) manage.py seed_demo
+	DEBUG=1 DEMO_FLEET_URL=http://127.0.0.1:$(FLEET_PORT) $(PY) manage.py seed_demo
 	@echo ""
 	@echo "  Fleet Cockpit: http://127.0.0.1:$(PORT)/   (API docs: http://127.0.0.1:$(PORT)/api/docs/)"
+	@echo "  Fleet simulator: http://127.0.0.1:$(FLEET_PORT)/ (token demo-fleet-token)"
 	@echo ""
-	DEBUG=1 VENV=$(VENV) PORT=$(PORT) $(VENV)/bin/honcho start
+	DEBUG=1 VENV=$(VENV) PORT=$(PORT) FLEET_PORT=$(FLEET_PORT) $(VENV)/bin/honcho start
 
 ## Run the test suite (SQLite and an in-process broker unless DATABASE_URL / REDIS_URL are set).
 test: install

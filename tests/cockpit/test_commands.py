@@ -64,5 +64,8 @@ def test_seed_demo_builds_every_status_once(db):
     statuses = set(devices.values_list("enrollment_status", flat=True))
     assert {"awaiting_activation", "awaiting_user_assignment", "partially_enrolled", "enrolled",
             "unenrolled"} <= statuses
+    from mdm_sync.models import FleetConnection
+
+    assert FleetConnection.objects.for_org(org).get().token == "demo-fleet-token"  # `make run`'s simulator
     assert "already exists" in run("seed_demo")
     assert Device.objects.for_org(org).count() == 60

@@ -16,13 +16,15 @@ from cockpit.models import Membership, Organization
 from cockpit.services import employee_create, group_create, membership_add, organization_create
 from devices import services as devices
 from devices.models import Device, EnrollmentIssue, Platform, Usage
+from mdm_sync import simulator
+from mdm_sync.services import fleet_connection_save
+
+# What `make run` starts: the Fleet simulator on loopback with this fleet size, seed and token.
+DEMO_FLEET_URL = os.environ.get("DEMO_FLEET_URL", "http://127.0.0.1:8081")
+DEMO_FLEET_TOKEN = os.environ.get("DEMO_FLEET_TOKEN", "demo-fleet-token")
+DEMO_FLEET_HOSTS = 60
 
 DEMO_SLUG = "demo"
-FIRST = ["Ada", "Alan", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Radia", "Tim", "Frances",
-         "John", "Katherine", "Edsger", "Hedy", "Donald", "Sophie", "Guido", "Anita", "Vint"]
-LAST = ["Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie", "Perlman",
-        "Berners-Lee", "Allen", "McCarthy", "Johnson", "Dijkstra", "Lamarr", "Knuth", "Wilson", "Rossum", "Borg",
-        "Cerf"]
 GROUPS = ["Engineering", "Sales", "Marketing", "Finance", "Support", "Kiosks"]
 MODELS = {
     Platform.MACOS: ["MacBook Pro 14\" M3", "MacBook Air 13\" M2", "MacBook Pro 16\" M4"],
@@ -42,7 +44,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--devices", type=int, default=200)
-        parser.add_argument("--employees", type=int, default=50)
+        parser.add_argument("--employees", type=int, default=simulator.employee_count_for(DEMO_FLEET_HOSTS))
 
     def handle(self, *args, devices: int, employees: int, **options):
         email = os.environ.get("DEMO_ADMIN_EMAIL", "admin@demo.test")
@@ -74,13 +76,16 @@ class Command(BaseCommand):
         membership_add(organization=labs, user=admin, role=Membership.Role.ADMIN, actor=system)
 
         actor = Actor.for_user(admin)
+        # Saved without a probe: the simulator may start after the seeding (`make run` starts both).
+        fleet_connection_save(organization=org, url=DEMO_FLEET_URL, token=DEMO_FLEET_TOKEN, actor=system, test=False)
         groups = [group_create(organization=org, name=name, actor=actor) for name in GROUPS]
         people = []
         for index in range(employee_count):
-            first, last = FIRST[index % len(FIRST)], LAST[(index * 7 + index // len(FIRST)) % len(LAST)]
-            username = f"{first}.{last}".lower().replace("-", "") + (str(index) if index >= len(FIRST) else "")
+            # The Fleet simulator's employees, so its installer and SSO e-mails name real people here.
+            email = simulator.employee_email(index + 1, "demo.test")
+            username = email.split("@")[0]
             people.append(employee_create(
-                organization=org, actor=actor, email=f"{username}@demo.test", full_name=f"{first} {last}",
+                organization=org, actor=actor, email=email, full_name=simulator.employee_name(index + 1),
                 username=username, domain_name="DEMO", external_id=f"HR-{1000 + index}",
                 start_date=(timezone.now() - timedelta(days=rng.randint(30, 2000))).date(),
                 groups=[rng.choice(groups[:5]).name],
