@@ -18,6 +18,7 @@ from cockpit.web import actor_for, call_service, filterset_for, paginate, requir
 from devices import services
 from devices.filtersets import DeviceFilterSet
 from devices.forms import DeviceForm, DeviceMoveForm
+from devices.issues import issue_help
 from devices.models import AvailabilityStatus, Device
 from devices.selectors import device_get, device_queryset, with_group_names
 
@@ -184,6 +185,7 @@ def device_detail(request, org_slug, pk):
         "device": device,
         "moves": [m for m in MOVES.values() if m.allowed(device)],
         "events": AuditEvent.objects.for_org(request.organization).for_target(device)[:100],
+        "issues": issue_help(device.enrollment_issues),
         "now": timezone.now(),
     }
     return render(request, "devices/device_detail.html", context)
