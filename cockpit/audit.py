@@ -44,6 +44,8 @@ EVENTS: dict[str, str] = {
     "device.restored": "{actor} restored {target} from the archive",
     "fleet_connection.saved": "{actor} connected the organization to Fleet at {after[url]}",
     "fleet_connection.tested": "{actor} tested the Fleet connection: {after[result]}",
+    "sync_run.succeeded": "{actor} synced with Fleet: {after[created]} new, {after[updated]} updated, "
+    "{after[unchanged]} unchanged, {after[not_seen]} not seen",
 }
 
 

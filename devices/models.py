@@ -107,10 +107,23 @@ class Device(TenantModel):
     mdm_enrolled_at = models.DateTimeField(null=True, blank=True, help_text="Activation: MDM enrollment seen")
     unenrolled_at = models.DateTimeField(null=True, blank=True)
 
-    # Fleet identity and the MDM facts of the last sync (owned by mdm_sync).
+    # Fleet identity and the MDM facts of the last sync (owned by mdm_sync; people never edit them).
     fleet_host_id = models.BigIntegerField(null=True, blank=True)
     fleet_uuid = models.CharField(max_length=100, blank=True)
-    last_seen_at = models.DateTimeField(null=True, blank=True)
+    fleet_hostname = models.CharField(max_length=255, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True, help_text="The agent's last contact with Fleet")
+    agent_version = models.CharField(max_length=50, blank=True, help_text="fleetd (orbit) version; empty: none")
+    osquery_version = models.CharField(max_length=50, blank=True)
+    mdm_status = models.CharField(max_length=50, blank=True, help_text="Fleet's MDM enrollment status, verbatim")
+    mdm_name = models.CharField(max_length=100, blank=True)
+    mdm_device_status = models.CharField(max_length=20, blank=True, help_text="unlocked, locked, wiping, wiped…")
+    mdm_pending_action = models.CharField(max_length=20, blank=True)
+    fleet_emails = models.JSONField(default=list, blank=True, help_text="Fleet's device mapping: [{email, source}]")
+    fleet_synced_at = models.DateTimeField(null=True, blank=True)
+    fleet_missing_since = models.DateTimeField(
+        null=True, blank=True, help_text="Absent from Fleet's last complete listing (never unassigned for it)"
+    )
+    fleet_facts_hash = models.CharField(max_length=40, blank=True, editable=False)
 
     # Optimistic concurrency: bumped by every state change, so a stale form is refused.
     version = models.PositiveIntegerField(default=1)

@@ -31,3 +31,45 @@ class FleetConnection(TenantModel):
     @token.setter
     def token(self, value: str) -> None:
         self.token_encrypted = encrypt(value)
+
+
+class SyncRun(TenantModel):
+    """One Fleet sync of one organization: when, why, how it ended and what it did."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Cockpit"
+        API = "api", "API"
+        COMMAND = "command", "Command"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    actor_label = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pages = models.PositiveIntegerField(default=0)
+    hosts_listed = models.PositiveIntegerField(default=0)
+    fleet_count = models.PositiveIntegerField(null=True, blank=True, help_text="Fleet's own host count")
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    not_seen = models.PositiveIntegerField(default=0)
+    reenrolled = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-started_at"], name="syncrun_org_started")]
+
+    def __str__(self):
+        return f"Sync {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+    @property
+    def duration(self):
+        return (self.finished_at - self.started_at) if self.finished_at else None

@@ -1,0 +1,219 @@
+"""The sync end to end: simulator (real HTTP) → sync_organization → database."""
+
+from datetime import UTC, datetime
+from io import StringIO
+
+import pytest
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from cockpit.actors import Actor
+from cockpit.models import AuditEvent
+from devices import services as device_services
+from devices.models import Device
+from mdm_sync.fleet import FleetClient
+from mdm_sync.models import SyncRun
+from mdm_sync.services import fleet_connection_save
+from mdm_sync.simulator import FleetSimulator
+from mdm_sync.sync import sync_organization
+
+TOKEN = "sim-token"
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+SYSTEM = Actor.system("tests")
+
+
+@pytest.fixture
+def sim():
+    with FleetSimulator(hosts=120, seed=5, token=TOKEN, now=NOW) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def connected(org, sim):
+    fleet_connection_save(organization=org, url=sim.base_url, token=TOKEN, actor=SYSTEM, test=False)
+    return org
+
+
+def sync(org, sim, **kwargs):
+    client = FleetClient(sim.base_url, TOKEN, retries=0, backoff=0)
+    return sync_organization(organization=org, trigger=SyncRun.Trigger.COMMAND, actor=SYSTEM, client=client,
+                             per_page=kwargs.pop("per_page", 25), now=NOW, **kwargs)
+
+
+def snapshot(org):
+    return list(Device.objects.for_org(org).order_by("pk").values())
+
+
+def device_of(org, host_id):
+    return Device.objects.for_org(org).get(fleet_host_id=host_id)
+
+
+def one_host(sim, situation):
+    return next(h for h in sim.host_ids() if sim.situation(h) == situation)
+
+
+def test_first_sync_creates_a_device_per_physical_device(connected, sim):
+    run = sync(connected, sim)
+    assert run.status == "succeeded", run.error
+    pairs = sum(1 for h in sim.host_ids() if sim.situation(h) == "duplicate_stale")
+    assert run.created == len(sim.host_ids()) - pairs == Device.objects.for_org(connected).count()
+    assert (run.hosts_listed, run.fleet_count, run.pages) == (120, 120, 5)
+    healthy = device_of(connected, one_host(sim, "healthy"))
+    assert (healthy.availability_status, healthy.assignment_status) == ("in_use", "to_assign")
+    assert healthy.enrollment_status == "awaiting_user_assignment" and healthy.mdm_enrolled_at == NOW
+    assert healthy.fleet_emails and healthy.last_seen_at and healthy.agent_version
+    pending = device_of(connected, one_host(sim, "abm_pending"))
+    assert (pending.availability_status, pending.enrollment_status) == ("in_stock", "awaiting_activation")
+    assert AuditEvent.objects.for_org(connected).filter(event="sync_run.succeeded").count() == 1
+
+
+def test_second_sync_is_all_unchanged_and_writes_nothing(connected, sim):
+    sync(connected, sim)
+    before = snapshot(connected)
+    with CaptureQueriesContext(connection) as queries:
+        run = sync(connected, sim)
+    assert (run.created, run.updated, run.unchanged) == (0, 0, 120)  # hosts; duplicate pairs are one device
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("UPDATE", "INSERT"))
+              and '"devices_device"' in q["sql"]]
+    assert writes == []
+    assert snapshot(connected) == before
+
+
+def test_changed_hosts_are_updated(connected, sim):
+    sync(connected, sim)
+    host_id = one_host(sim, "healthy")
+    sim.update_host(host_id, os_version="macOS 26.1")
+    run = sync(connected, sim)
+    assert (run.updated, run.created) == (1, 0)
+    assert device_of(connected, host_id).os_version == "macOS 26.1"
+
+
+def test_reenrollment_under_a_new_id_is_the_same_device(connected, sim):
+    sync(connected, sim)
+    old_id = one_host(sim, "healthy")
+    device = device_of(connected, old_id)
+    new_id = sim.reenroll(old_id)
+    run = sync(connected, sim)
+    assert run.created == 0 and run.reenrolled == 1
+    device.refresh_from_db()
+    assert device.fleet_host_id == new_id and device.fleet_missing_since is None
+
+
+def test_duplicate_serials_follow_the_newest_host(connected, sim):
+    sync(connected, sim)
+    stale = one_host(sim, "duplicate_stale")
+    current = stale + 1
+    assert sim.situation(current) == "duplicate_current"
+    serial = sim.host_json(stale)["hardware_serial"]
+    device = Device.objects.for_org(connected).get(serial_number=serial.upper())
+    assert device.fleet_host_id == current and device.enrollment_issues == []
+
+
+def test_hosts_without_serial_are_kept_apart_and_found_again_by_id(connected, sim):
+    sync(connected, sim)
+    host_id = one_host(sim, "empty_serial")
+    device = device_of(connected, host_id)
+    assert device.serial_number == "" and device.name
+    assert sync(connected, sim).created == 0
+
+
+def test_a_host_deleted_in_fleet_is_marked_not_seen_and_keeps_its_owner(connected, sim, employee):
+    sync(connected, sim)
+    host_id = one_host(sim, "healthy")
+    device = device_services.device_assign(device=device_of(connected, host_id), employee=employee, actor=SYSTEM)
+    sim.delete_host(host_id)
+    run = sync(connected, sim)
+    device.refresh_from_db()
+    assert run.not_seen == 1 and device.fleet_missing_since == NOW
+    assert (device.availability_status, device.assignee) == ("in_use", employee)
+
+
+@pytest.mark.parametrize("situation,issues", [
+    ("no_agent", ["agent_missing"]), ("offline_weeks", ["offline"]), ("other_mdm", ["other_mdm"]),
+    ("healthy", []), ("personal", []),
+])
+def test_enrollment_issues_are_detected(connected, sim, situation, issues):
+    sync(connected, sim)
+    device = device_of(connected, one_host(sim, situation))
+    assert device.enrollment_issues == issues
+    assert device.enrollment_status == ("partially_enrolled" if issues else "awaiting_user_assignment")
+
+
+@pytest.mark.parametrize("fault", ["status", "garbage", "truncated"])
+def test_a_failure_on_page_3_of_5_changes_nothing(connected, sim, fault):
+    sync(connected, sim)
+    sim.update_host(one_host(sim, "healthy"), os_version="changed")
+    sim.delete_host(one_host(sim, "no_agent"))
+    before = snapshot(connected)
+    if fault == "status":
+        sim.faults.status_on_page = {2: 500}
+    elif fault == "garbage":
+        sim.faults.invalid_json_on_page = {2}
+    else:
+        sim.faults.truncated_json_on_page = {2}
+    run = sync(connected, sim)
+    assert run.status == "failed" and run.error
+    assert snapshot(connected) == before
+    assert (run.created, run.updated, run.not_seen) == (0, 0, 0)
+
+
+def test_hosts_removed_between_pages_never_mark_present_hosts_not_seen(connected, sim):
+    """Deleting hosts already listed shifts the later pages: present hosts slip between two of them."""
+    sync(connected, sim)
+    doomed = sim.host_ids()[:10]
+    sim.faults.mutate_after_page = {0: lambda s: [s.delete_host(h) for h in doomed]}
+    run = sync(connected, sim)
+    assert run.status == "succeeded", run.error
+    missing = set(Device.objects.for_org(connected).filter(fleet_missing_since__isnull=False)
+                  .values_list("fleet_host_id", flat=True))
+    assert missing <= set(doomed)  # only hosts really gone, never one that slipped between pages
+    sim.faults.mutate_after_page = {}
+    sync(connected, sim)
+    missing = set(Device.objects.for_org(connected).filter(fleet_missing_since__isnull=False)
+                  .values_list("fleet_host_id", flat=True))
+    assert missing == {h for h in doomed if sim.situation(h) != "duplicate_stale"}
+
+
+def test_a_listing_shorter_than_fleets_count_changes_nothing(connected, sim, monkeypatch):
+    sync(connected, sim)
+    sim.delete_host(one_host(sim, "healthy"))
+    before = snapshot(connected)
+    monkeypatch.setattr(FleetClient, "count_hosts", lambda self: 500)
+    run = sync(connected, sim)
+    assert run.status == "failed" and "incomplete" in run.error
+    assert snapshot(connected) == before
+
+
+def test_a_manual_assignment_survives_syncs(connected, sim, employee):
+    sync(connected, sim)
+    host_id = one_host(sim, "healthy")
+    device_services.device_assign(device=device_of(connected, host_id), employee=employee, actor=SYSTEM)
+    sim.update_host(host_id, os_version="new")
+    sync(connected, sim)
+    device = device_of(connected, host_id)
+    assert device.assignee == employee and device.enrollment_status == "enrolled"
+
+
+def test_two_syncs_at_once_one_is_skipped_and_recorded(connected, sim):
+    cache.add(f"fleet-sync-lock:{connected.pk}", "held by another worker", 60)
+    run = sync(connected, sim)
+    assert run.status == "skipped" and "Another sync" in run.error
+    assert not Device.objects.for_org(connected).exists()
+
+
+def test_an_unconnected_organization_fails_clearly(org):
+    run = sync_organization(organization=org, trigger="command", actor=SYSTEM)
+    assert run.status == "failed" and "not connected" in run.error
+
+
+def test_fleet_sync_command_prints_the_counts(connected, sim):
+    out = StringIO()
+    call_command("fleet_sync", connected.slug, stdout=out)
+    assert "created" in out.getvalue() and "120 hosts" in out.getvalue()
+
+
+def test_fleet_sync_command_fails_loudly(org):
+    with pytest.raises(CommandError, match="not connected"):
+        call_command("fleet_sync", org.slug, stdout=StringIO())
