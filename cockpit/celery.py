@@ -16,6 +16,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    # DESIGN §9: the Fleet sync, one task per connected organization.
+    "fleet-sync": {
+        "task": "mdm_sync.tasks.sync_all_organizations",
+        "schedule": crontab(minute="*/30"),
+    },
     "clear-expired-sessions": {
         "task": "cockpit.tasks.clear_expired_sessions",
         "schedule": crontab(minute=17, hour=3),

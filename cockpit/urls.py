@@ -14,7 +14,7 @@ org_patterns = [
     path("groups/", views.group_list, name="group_list"),
     path("groups/<int:pk>/", views.group_detail, name="group_detail"),
     path("audit/", views.audit_list, name="audit_list"),
-    path("settings/fleet/", include("mdm_sync.urls")),
+    path("", include("mdm_sync.urls")),
     path("settings/api-tokens/", views.token_list, name="token_list"),
     path("settings/api-tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
 ]

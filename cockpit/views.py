@@ -19,6 +19,7 @@ from cockpit.selectors import group_list as select_groups
 from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role
 from devices.models import AssignmentStatus, AvailabilityStatus, EnrollmentStatus, Platform
 from devices.selectors import device_queryset, device_status_counts
+from mdm_sync.selectors import sync_health
 
 # --- public ----------------------------------------------------------------------------------
 
@@ -146,6 +147,7 @@ def dashboard(request, org_slug):
         "platform_bars": [b for b in _bars(counts["platform"], Platform.choices, active_total) if b["count"]],
         "to_assign": counts["assignment"].get("in_use:to_assign", 0),
         "recent_events": audit_event_list(organization=request.organization)[:10],
+        "sync": sync_health(organization=request.organization),
         "AssignmentStatus": AssignmentStatus,
     }
     return render(request, "cockpit/dashboard.html", context)

@@ -92,3 +92,13 @@ def fleet_connection_test(*, connection: FleetConnection, actor: Actor) -> tuple
     audit_record(organization=connection.organization, actor=actor, event="fleet_connection.tested",
                  target=connection, after={"result": message[:200], "ok": ok})
     return ok, message
+
+
+def fleet_sync_queue(*, organization: Organization, trigger: str, actor: Actor) -> None:
+    """Start a sync now, in the worker, once the current transaction commits."""
+    if not FleetConnection.objects.for_org(organization).exists():
+        raise InvalidInput("This organization is not connected to Fleet.")
+    from mdm_sync.tasks import sync_organization_task
+
+    label = actor.label[:200]
+    transaction.on_commit(lambda: sync_organization_task.delay(organization.pk, trigger, label))

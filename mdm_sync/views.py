@@ -1,13 +1,15 @@
-"""Cockpit pages of the Fleet connection (owners and admins)."""
+"""Cockpit pages of the Fleet connection (owners and admins) and of the sync runs."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
-from cockpit.web import actor_for, call_service, require_role
+from cockpit.errors import DomainError
+from cockpit.web import actor_for, call_service, paginate, require_role
 from mdm_sync import services
 from mdm_sync.forms import FleetConnectionForm
-from mdm_sync.models import FleetConnection
+from mdm_sync.models import FleetConnection, SyncRun
+from mdm_sync.selectors import sync_health, sync_run_list
 
 
 @require_role("can_manage_settings")
@@ -36,3 +38,23 @@ def fleet_test(request, org_slug):
         ok, message = services.fleet_connection_test(connection=connection, actor=actor_for(request))
         (messages.success if ok else messages.error)(request, message)
     return redirect("fleet_settings", org_slug=org_slug)
+
+
+@require_safe
+def sync_list(request, org_slug):
+    runs = paginate(request, sync_run_list(organization=request.organization), per_page=25)
+    return render(request, "mdm_sync/syncrun_list.html",
+                  {"page": runs, "health": sync_health(organization=request.organization)})
+
+
+@require_role("can_act_on_devices")
+@require_POST
+def sync_now(request, org_slug):
+    try:
+        services.fleet_sync_queue(organization=request.organization, trigger=SyncRun.Trigger.MANUAL,
+                                  actor=actor_for(request))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "A sync was started. It shows here when the worker runs it (usually seconds).")
+    return redirect("sync_list", org_slug=org_slug)

@@ -9,11 +9,13 @@ object kwarg this test cannot fill fails the test: cover it here when you add it
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from cockpit.actors import Actor
 from cockpit.models import Membership
 from devices import services as device_services
 from devices.views import MOVES
+from mdm_sync.models import SyncRun
 from tests.conftest import api_client_for, member, token_key
 from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory, OrganizationFactory
 
@@ -73,6 +75,8 @@ def world(db):
         "group": group_a,
         "auditevent": AuditEvent.objects.for_org(org_a).first(),
         "token": ApiToken.objects.for_org(org_a).get(name="A's integration"),
+        "syncrun": SyncRun.objects.create(organization=org_a, trigger="manual", started_at=timezone.now(),
+                                          error="Acme Secret Corp fleet is down"),
     }
     # Organization B has data of its own, so its lists are not trivially empty.
     EmployeeFactory(organization=org_b, email="bob@globex.test")
