@@ -18,6 +18,7 @@ from devices import services as devices
 from devices.models import Device, EnrollmentIssue, Platform, Usage
 from mdm_sync import simulator
 from mdm_sync.services import fleet_connection_save
+from mdm_sync.tasks import sync_organization_task
 
 # What `make run` starts: the Fleet simulator on loopback with this fleet size, seed and token.
 DEMO_FLEET_URL = os.environ.get("DEMO_FLEET_URL", "http://127.0.0.1:8081")
@@ -78,6 +79,10 @@ class Command(BaseCommand):
         actor = Actor.for_user(admin)
         # Saved without a probe: the simulator may start after the seeding (`make run` starts both).
         fleet_connection_save(organization=org, url=DEMO_FLEET_URL, token=DEMO_FLEET_TOKEN, actor=system, test=False)
+        # The first sync should not wait for the next half hour: the worker runs it once everything is up.
+        transaction.on_commit(
+            lambda: sync_organization_task.apply_async((org.pk, "command", "seed_demo"), countdown=10)
+        )
         groups = [group_create(organization=org, name=name, actor=actor) for name in GROUPS]
         people = []
         for index in range(employee_count):
