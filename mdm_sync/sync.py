@@ -27,8 +27,8 @@ from cockpit.audit import audit_record
 from cockpit.paging import org_data_changed
 from devices.models import AssignmentStatus, AvailabilityStatus, Device, Usage
 from devices.services import device_enrollment_status, normalize_serial
-from mdm_sync.fleet import DEFAULT_PER_PAGE, FleetClient, FleetError, FleetHost, FleetNotFound
-from mdm_sync.health import HealthPolicy, assess, mdm_state
+from mdm_sync.fleet import DEFAULT_PER_PAGE, FleetAuthError, FleetClient, FleetError, FleetHost, FleetNotFound
+from mdm_sync.health import MDM_PLATFORMS, HealthPolicy, assess, mdm_state
 from mdm_sync.models import FleetConnection, SyncRun
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ LOCK_SECONDS = 2 * 60 * 60  # a crashed worker's lock expires; a real run is far
 CHUNK = 1000
 # Absences confirmed one by one (GET → 404) up to this many; past it, see ``_confirm_absences``.
 MAX_ABSENCE_CHECKS = 200
+# Changed hosts whose health the list view cannot settle get their Get-host details, up to this many a run.
+MAX_DETAIL_FETCHES = 500
 # ``last_seen_at`` moves at every check-in; counting it to the hour keeps an otherwise unchanged
 # fleet from rewriting every row every 30 minutes (the stored value is exact when a row is written).
 SEEN_RESOLUTION = timedelta(hours=1)
@@ -75,14 +77,18 @@ class HostFacts:
     digest: str
 
 
-def host_facts(host: FleetHost, *, policy: HealthPolicy, now: datetime, previously_enrolled: bool) -> HostFacts:
-    health = assess(host, policy=policy, now=now, previously_enrolled=previously_enrolled)
+def host_facts(host: FleetHost, *, policy: HealthPolicy, now: datetime, previously_enrolled: bool,
+               details: FleetHost | None = None) -> HostFacts:
+    """``details`` (Get host) sharpens the health; the digest stays the list view's, so a host whose
+    listing has not changed is skipped next time without asking for its details again."""
+    listed = assess(host, policy=policy, now=now, previously_enrolled=previously_enrolled)
+    health = assess(details, policy=policy, now=now, previously_enrolled=previously_enrolled) if details else listed
     emails = tuple(sorted({(m.email, m.source) for m in host.device_mapping}))
     values = (
         host.id, host.uuid, normalize_serial(host.hardware_serial), host.hostname, host.name[:200],
         host.product_platform, host.hardware_model[:200], host.os_version[:100], host.orbit_version or "",
         host.osquery_version[:50], host.mdm_enrollment_status or "", host.mdm_name[:100],
-        host.mdm_device_status or "", host.mdm_pending_action or "", emails, health.activated, health.issues,
+        host.mdm_device_status or "", host.mdm_pending_action or "", emails, listed.activated, listed.issues,
     )
     seen_bucket = int(host.seen_time.timestamp() // SEEN_RESOLUTION.total_seconds()) if host.seen_time else None
     digest = hashlib.sha1(repr((values, seen_bucket)).encode(), usedforsecurity=False).hexdigest()
@@ -179,8 +185,14 @@ def _list_hosts(client: FleetClient, *, organization, now: datetime, per_page: i
         .filter(fleet_host_id__isnull=False)
         .values_list("fleet_host_id", "fleet_facts_hash", "mdm_enrolled_at", "fleet_missing_since")
     }
+    # A device's current host by serial: an older host with that serial is a stale duplicate record.
+    newest_by_serial = dict(
+        Device.objects.for_org(organization).exclude(serial_number="").filter(fleet_host_id__isnull=False)
+        .values_list("serial_number", "fleet_host_id")
+    )
     count_before = client.count_hosts()
     listing = _Listing(seen=set(), changed=[])
+    details_budget = MAX_DETAIL_FETCHES
     for page in client.iter_host_pages(per_page=per_page):
         listing.pages += 1
         for host in page:
@@ -191,8 +203,16 @@ def _list_hosts(client: FleetClient, *, organization, now: datetime, per_page: i
             facts = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled)
             if facts.digest == digest:
                 listing.unchanged += 1
-            else:
-                listing.changed.append(facts)
+                continue
+            stale_duplicate = digest is None and newest_by_serial.get(facts.serial, 0) > host.id
+            if details_budget and not stale_duplicate and needs_details(
+                host, policy=policy, now=now, previously_enrolled=enrolled
+            ):
+                details_budget -= 1
+                details = _details(client, host.id)
+                if details is not None:
+                    facts = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled, details=details)
+            listing.changed.append(facts)
     count_after = client.count_hosts()
     listing.fleet_count = count_after
     run.pages, run.hosts_listed, run.fleet_count = listing.pages, len(listing.seen), count_after
@@ -204,6 +224,32 @@ def _list_hosts(client: FleetClient, *, organization, now: datetime, per_page: i
     absent = [host_id for host_id, (_, _, missing) in known.items() if host_id not in listing.seen and not missing]
     listing.gone = _confirm_absences(client, absent, fleet_shrank=count_after < count_before)
     return listing
+
+
+def needs_details(host: FleetHost, *, policy: HealthPolicy, now: datetime, previously_enrolled: bool) -> bool:
+    """Hosts whose list view leaves the health open, and that Get host settles (FLEET_API.md §3, §8):
+
+    * an MDM device whose agent is quiet: the MDM's own check-in (``last_mdm_checked_in_at``) tells an
+      inactive agent on a live device from a device that is offline;
+    * a Mac with MDM off, not known to us as enrolled before: ``last_mdm_enrolled_at`` tells a removed
+      profile from an enrollment that never finished.
+    """
+    platform, mdm = host.product_platform, mdm_state(host)
+    quiet = host.seen_time is not None and now - host.seen_time > policy.agent_inactive_after
+    if quiet and platform in MDM_PLATFORMS and mdm == "on":
+        return True
+    return platform == "macos" and mdm in ("off", "none") and not previously_enrolled and not quiet
+
+
+def _details(client: FleetClient, host_id: int) -> FleetHost | None:
+    """Get host, or None when it cannot be had now (the list view's health stands for this run)."""
+    try:
+        return client.get_host(host_id)
+    except FleetAuthError:
+        raise
+    except FleetError as exc:
+        logger.warning("Fleet host %s details unavailable: %s", host_id, exc)
+        return None
 
 
 def _confirm_absences(client: FleetClient, absent: list[int], *, fleet_shrank: bool) -> list[int]:

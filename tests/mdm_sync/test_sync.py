@@ -217,3 +217,27 @@ def test_fleet_sync_command_prints_the_counts(connected, sim):
 def test_fleet_sync_command_fails_loudly(org):
     with pytest.raises(CommandError, match="not connected"):
         call_command("fleet_sync", org.slug, stdout=StringIO())
+
+
+def test_details_settle_an_inactive_agent_and_a_removed_profile(connected, sim):
+    """Get host's MDM check-in and enrollment times sharpen what the list view alone would say."""
+    run = sync(connected, sim)
+    assert run.status == "succeeded"
+    for situation, issues in [("agent_stale", ["agent_inactive"]), ("profile_removed", ["mdm_profile_missing"])]:
+        for host_id in sim.ids_in_situation(situation):
+            assert device_of(connected, host_id).enrollment_issues == issues, (situation, host_id)
+
+
+def test_details_are_not_asked_again_for_an_unchanged_host(connected, sim):
+    sync(connected, sim)
+    sim.requests_log.clear()
+    sync(connected, sim)
+    gets = [path for method, path in sim.requests_log if method == "GET" and path.startswith("/api/v1/fleet/hosts/")
+            and "count" not in path]
+    assert gets == []
+
+
+def test_a_wrong_token_fails_the_run_with_fleets_words(connected, sim):
+    client = FleetClient(sim.base_url, "wrong", retries=0)
+    run = sync_organization(organization=connected, trigger="command", actor=SYSTEM, client=client)
+    assert run.status == "failed" and "refused the API token" in run.error
