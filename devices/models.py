@@ -162,6 +162,11 @@ class Device(TenantModel):
         return self.availability_status == AvailabilityStatus.ARCHIVED
 
     @property
+    def expects_agent(self) -> bool:
+        """Desktops run fleetd next to the MDM; phones and tablets are managed by the MDM alone."""
+        return self.platform in DESKTOP_PLATFORMS
+
+    @property
     def enrollment_issue_choices(self) -> list[tuple[str, str]]:
         known = EnrollmentIssue.values
         return [(code, EnrollmentIssue(code).label) for code in self.enrollment_issues if code in known]

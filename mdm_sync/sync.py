@@ -24,6 +24,8 @@ from django.utils import timezone
 
 from cockpit.actors import Actor
 from cockpit.audit import audit_record
+from cockpit.middleware import current_request_id
+from cockpit.models import AuditEvent
 from cockpit.paging import org_data_changed
 from devices.models import AssignmentStatus, AvailabilityStatus, Device, Usage
 from devices.services import device_enrollment_status, normalize_serial
@@ -144,7 +146,7 @@ def sync_organization(*, organization, trigger: str, actor: Actor, client: Fleet
             if own_client:
                 client.close()
         with transaction.atomic():
-            _apply(listing, organization=organization, now=now or started, run=run)
+            _apply(listing, organization=organization, now=now or started, run=run, actor=actor)
             run.status = SyncRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
             run.save()
@@ -274,7 +276,7 @@ def _confirm_absences(client: FleetClient, absent: list[int], *, fleet_shrank: b
 # --- phase 2: apply ------------------------------------------------------------------------------
 
 
-def _apply(listing: _Listing, *, organization, now: datetime, run: SyncRun) -> None:
+def _apply(listing: _Listing, *, organization, now: datetime, run: SyncRun, actor: Actor) -> None:
     devices = Device.objects.for_org(organization)
     by_host = dict(devices.filter(fleet_host_id__isnull=False).values_list("fleet_host_id", "pk"))
     device_host = {pk: host_id for host_id, pk in by_host.items()}
@@ -302,7 +304,7 @@ def _apply(listing: _Listing, *, organization, now: datetime, run: SyncRun) -> N
                 new_devices[key] = facts
 
     _update_devices(for_device, device_host=device_host, now=now, run=run)
-    _create_devices(new_devices.values(), organization=organization, now=now, run=run)
+    _create_devices(new_devices.values(), organization=organization, now=now, run=run, actor=actor)
     run.unchanged = listing.unchanged + (len(listing.changed) - len(for_device) - len(new_devices))
     _mark_presence(organization, seen=listing.seen, gone=listing.gone, now=now, run=run)
 
@@ -354,7 +356,8 @@ def _update_devices(for_device: dict[int, HostFacts], *, device_host: dict, now:
         run.updated += len(rows)
 
 
-def _create_devices(new: Iterable[HostFacts], *, organization, now: datetime, run: SyncRun) -> None:
+def _create_devices(new: Iterable[HostFacts], *, organization, now: datetime, run: SyncRun, actor: Actor) -> None:
+    """New devices in bulk, each with its ``device.created`` audit entry (also written in bulk)."""
     batch: list[Device] = []
     for facts in new:
         device = Device(
@@ -366,12 +369,26 @@ def _create_devices(new: Iterable[HostFacts], *, organization, now: datetime, ru
         _write_facts(device, facts, now)
         batch.append(device)
         if len(batch) >= CHUNK:
-            Device.objects.bulk_create(batch)
-            run.created += len(batch)
+            _insert(batch, organization=organization, run=run, actor=actor)
             batch = []
     if batch:
-        Device.objects.bulk_create(batch)
-        run.created += len(batch)
+        _insert(batch, organization=organization, run=run, actor=actor)
+
+
+def _insert(batch: list[Device], *, organization, run: SyncRun, actor: Actor) -> None:
+    Device.objects.bulk_create(batch)
+    request_id = current_request_id.get()
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            organization=organization, event="device.created", source="sync", target_type=Device._meta.label_lower,
+            target_id=str(device.pk), target_label=str(device)[:255], request_id=request_id,
+            after={"fleet_host_id": device.fleet_host_id, "serial_number": device.serial_number,
+                   "platform": device.platform},
+            **actor.audit_fields,
+        )
+        for device in batch
+    )
+    run.created += len(batch)
 
 
 def _mark_presence(organization, *, seen: set[int], gone: list[int], now: datetime, run: SyncRun) -> None:

@@ -241,3 +241,12 @@ def test_a_wrong_token_fails_the_run_with_fleets_words(connected, sim):
     client = FleetClient(sim.base_url, "wrong", retries=0)
     run = sync_organization(organization=connected, trigger="command", actor=SYSTEM, client=client)
     assert run.status == "failed" and "refused the API token" in run.error
+
+
+def test_devices_found_by_the_sync_have_their_creation_in_the_timeline(connected, sim, cockpit_client):
+    sync(connected, sim)
+    device = device_of(connected, one_host(sim, "healthy"))
+    event = AuditEvent.objects.for_org(connected).for_target(device).get()
+    assert (event.event, event.source, event.actor_type) == ("device.created", "sync", "system")
+    body = cockpit_client.get(f"/o/{connected.slug}/devices/{device.pk}/").content.decode()
+    assert "added the device" in body
