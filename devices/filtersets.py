@@ -30,6 +30,9 @@ class DeviceFilterSet(django_filters.FilterSet):
     )
     group = GroupFilter()
     serial_number = django_filters.CharFilter(method="filter_serial_number", label="Serial number")
+    not_seen_in_fleet = django_filters.BooleanFilter(
+        field_name="fleet_missing_since", lookup_expr="isnull", exclude=True, label="Not seen in Fleet"
+    )
     search = django_filters.CharFilter(method="filter_search", label="Search")
     ordering = StableOrderingFilter(
         fields=(

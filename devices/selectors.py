@@ -62,4 +62,8 @@ def device_status_counts(*, organization) -> dict[str, Counter]:
             counts["enrollment"][enrollment] += n
             counts["platform"][platform] += n
     counts["total"] = sum(counts["availability"].values())
+    counts["not_seen_in_fleet"] = (
+        Device.objects.for_org(organization).filter(fleet_missing_since__isnull=False).exclude(
+            availability_status="archived").count()
+    )
     return counts

@@ -250,3 +250,16 @@ def test_devices_found_by_the_sync_have_their_creation_in_the_timeline(connected
     assert (event.event, event.source, event.actor_type) == ("device.created", "sync", "system")
     body = cockpit_client.get(f"/o/{connected.slug}/devices/{device.pk}/").content.decode()
     assert "added the device" in body
+
+
+def test_devices_not_seen_in_fleet_can_be_listed(connected, sim, api, cockpit_client):
+    sync(connected, sim)
+    gone = one_host(sim, "healthy")
+    sim.delete_host(gone)
+    sync(connected, sim)
+    body = api.get("/api/v1/devices/", {"not_seen_in_fleet": "true"}).json()
+    assert [row["fleet_host_id"] for row in body["results"]] == [gone]
+    total = Device.objects.for_org(connected).count()
+    assert api.get("/api/v1/devices/", {"not_seen_in_fleet": "false"}).json()["count"] == total - 1
+    page = cockpit_client.get(f"/o/{connected.slug}/").content.decode()
+    assert "not seen in Fleet" in page
