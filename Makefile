@@ -35,9 +35,11 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-## Benchmarks against PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cockpit_bench).
+## Benchmarks against PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cockpit_bench;
+## the sync benchmark uses the same server, database cockpit_sync_bench).
 bench: install
 	$(PY) benchmarks/bench_device_list.py
+	$(PY) benchmarks/bench_sync.py
 
 clean:
 	rm -rf var staticfiles .pytest_cache

@@ -15,7 +15,7 @@ deletes a device, and a device keeps its name once it has one.
 import hashlib
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
@@ -39,8 +39,10 @@ LOCK_SECONDS = 2 * 60 * 60  # a crashed worker's lock expires; a real run is far
 CHUNK = 1000
 # Absences confirmed one by one (GET → 404) up to this many; past it, see ``_confirm_absences``.
 MAX_ABSENCE_CHECKS = 200
-# Changed hosts whose health the list view cannot settle get their Get-host details, up to this many a run.
-MAX_DETAIL_FETCHES = 500
+# Changed hosts whose health the list view cannot settle get their Get-host details, up to this many a run;
+# the others keep a pending digest and are asked for on the next runs.
+MAX_DETAIL_FETCHES = 200
+PENDING_DETAILS = "+details-pending"
 # ``last_seen_at`` moves at every check-in; counting it to the hour keeps an otherwise unchanged
 # fleet from rewriting every row every 30 minutes (the stored value is exact when a row is written).
 SEEN_RESOLUTION = timedelta(hours=1)
@@ -207,13 +209,18 @@ def _list_hosts(client: FleetClient, *, organization, now: datetime, per_page: i
                 listing.unchanged += 1
                 continue
             stale_duplicate = digest is None and newest_by_serial.get(facts.serial, 0) > host.id
-            if details_budget and not stale_duplicate and needs_details(
-                host, policy=policy, now=now, previously_enrolled=enrolled
-            ):
-                details_budget -= 1
-                details = _details(client, host.id)
+            if not stale_duplicate and needs_details(host, policy=policy, now=now, previously_enrolled=enrolled):
+                details = None
+                if details_budget:
+                    details_budget -= 1
+                    details = _details(client, host.id)
                 if details is not None:
                     facts = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled, details=details)
+                else:  # list-view health for now; the differing digest brings the host back next run
+                    facts = replace(facts, digest=facts.digest + PENDING_DETAILS)
+                    if facts.digest == digest:
+                        listing.unchanged += 1
+                        continue
             listing.changed.append(facts)
     count_after = client.count_hosts()
     listing.fleet_count = count_after
@@ -237,10 +244,12 @@ def needs_details(host: FleetHost, *, policy: HealthPolicy, now: datetime, previ
       profile from an enrollment that never finished.
     """
     platform, mdm = host.product_platform, mdm_state(host)
-    quiet = host.seen_time is not None and now - host.seen_time > policy.agent_inactive_after
-    if quiet and platform in MDM_PLATFORMS and mdm == "on":
+    # Quiet for less than the offline threshold, the list view's "agent inactive" already holds.
+    silent = host.seen_time is not None and now - host.seen_time > policy.offline_after
+    if silent and platform in MDM_PLATFORMS and mdm == "on":
         return True
-    return platform == "macos" and mdm in ("off", "none") and not previously_enrolled and not quiet
+    alive = host.seen_time is not None and now - host.seen_time <= policy.agent_inactive_after
+    return platform == "macos" and mdm in ("off", "none") and not previously_enrolled and alive
 
 
 def _details(client: FleetClient, host_id: int) -> FleetHost | None:

@@ -263,3 +263,22 @@ def test_devices_not_seen_in_fleet_can_be_listed(connected, sim, api, cockpit_cl
     assert api.get("/api/v1/devices/", {"not_seen_in_fleet": "false"}).json()["count"] == total - 1
     page = cockpit_client.get(f"/o/{connected.slug}/").content.decode()
     assert "not seen in Fleet" in page
+
+
+def test_hosts_past_the_details_budget_are_enriched_on_later_runs(connected, sim, monkeypatch):
+    from mdm_sync import sync as sync_module
+
+    def detail_requests():
+        return [p for m, p in sim.requests_log if m == "GET" and p.startswith("/api/v1/fleet/hosts/")
+                and "count" not in p]
+
+    monkeypatch.setattr(sync_module, "MAX_DETAIL_FETCHES", 1)
+    removed = sim.ids_in_situation("profile_removed")
+    assert len(removed) >= 2
+    for _ in range(60):  # one host's details a run; every waiting host gets its turn, then none is asked
+        sim.requests_log.clear()
+        assert sync(connected, sim).status == "succeeded"
+        if not detail_requests():
+            break
+    assert not detail_requests()
+    assert [device_of(connected, h).enrollment_issues for h in removed] == [["mdm_profile_missing"]] * len(removed)

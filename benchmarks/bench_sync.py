@@ -1,0 +1,617 @@
+"""Fleet sync throughput and memory with 100,000 simulated hosts in PostgreSQL, next to the client's floor.
+
+Run from the project root (``make bench`` runs the first form, as a script path)::
+
+    .venv/bin/python benchmarks/bench_sync.py                          # 100,000 hosts, and 50,000 for memory
+    .venv/bin/python benchmarks/bench_sync.py --hosts 10000            # quick run (and 5,000)
+    .venv/bin/python benchmarks/bench_sync.py --scale-hosts 200000     # memory compared with 200,000 hosts
+    .venv/bin/python benchmarks/bench_sync.py --profile                # + cProfile of every sync (slower)
+
+What it does, for ``--hosts`` and then for ``--scale-hosts`` (half of it by default):
+
+1. Drops and recreates a dedicated database, ``cockpit_sync_bench`` (on ``DATABASE_URL``'s server, or
+   ``--database-url``), migrates it, creates an organization and connects it to a Fleet simulator
+   started as a separate process (``manage.py fleet_simulator`` on 127.0.0.1, a free port, seed 1,
+   and a fixed clock, so that the same seed gives byte-identical pages in every phase).
+2. Runs each measured phase in a fresh process of this script (``--phase ...``), so that the peak
+   RSS (``ru_maxrss``) is that phase's own:
+
+   * ``floor``: the client alone downloads and parses every page (``FleetClient.iter_host_pages``,
+     ``FleetHost.from_json`` included): what no sync can beat;
+   * ``first``: ``sync_organization`` into the empty organization (every host new);
+   * ``second``: the same fleet again (nothing changed: must create and update nothing);
+   * ``third`` (``--hosts`` only): the simulator is restarted on the same port with ``--vary 10``,
+     which changes ``os_version`` of every 10th host; the rest of the fleet is identical.
+
+   Each sync runs with ``now`` set to the simulator's fixed clock, so health thresholds cannot tip
+   between phases. ``VACUUM ANALYZE`` runs after each sync, untimed (PERF_NOTES).
+3. Prints, per phase: seconds, hosts/s, the ratio to the floor measured in the same run, the peak RSS,
+   SQL queries and queries per page (target: the unchanged sync within 1.5x the floor, the first one
+   within 3x, peak RSS under 300 MB), then where the time went (HTTP, SQL, list and apply phases,
+   simulator CPU), the queries by kind, and the peak RSS of both fleet sizes side by side (target:
+   flat, at most 1.2x, when the fleet doubles).
+
+The simulator is always stopped, even on error. The exit status is 0 when the measurements ran,
+whether or not a target is met (this is a report); it is 1 when the benchmark itself failed.
+"""
+
+import argparse
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+if str(PROJECT_DIR) not in sys.path:
+    sys.path.insert(0, str(PROJECT_DIR))
+
+from benchmarks.bench_device_list import HOST, SETTINGS_MODULE, _connect, free_port  # noqa: E402
+
+DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432"
+DEFAULT_DBNAME = "cockpit_sync_bench"
+ORG_SLUG = "sync-bench"
+FLEET_TOKEN = "bench"
+SEED = 1
+VARY_PERCENT = 10
+PER_PAGE = 500  # mdm_sync.fleet.DEFAULT_PER_PAGE, what the sync uses
+
+TARGET_SECOND = 1.5  # unchanged sync, x floor
+TARGET_FIRST = 3.0  # first sync, x floor
+TARGET_RSS_MB = 300
+TARGET_FLAT = 1.2  # peak RSS at 2N / peak RSS at N
+
+PHASES = ("setup", "floor", "first", "second", "third")
+
+
+# --- measuring, in the phase's own process ------------------------------------------------------------
+
+
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"([^"]+)"', re.I)
+
+
+def _query_kind(sql: str) -> str:
+    """``SELECT devices_device``, ``UPDATE devices_device``, ``SAVEPOINT``…"""
+    words = sql.split(None, 1)
+    verb = words[0].upper() if words else "?"
+    match = _TABLE.search(sql)
+    return f"{verb} {match.group(1)}" if match and verb in {"SELECT", "INSERT", "UPDATE", "DELETE"} else verb
+
+
+class Probe:
+    """Counts SQL and HTTP calls and times the sync's two phases, without touching the app's code:
+    an ``execute_wrapper`` on the connection, and wrappers around module attributes of this process."""
+
+    def __init__(self):
+        self.stage = "other"
+        self.queries: Counter = Counter()  # (stage, kind) -> count
+        self.query_s: Counter = Counter()  # stage -> seconds
+        self.http: Counter = Counter()  # request kind -> count
+        self.http_kind_s: Counter = Counter()  # request kind -> seconds
+        self.http_s = 0.0
+        self.stage_s: dict[str, float] = {}
+        self.rss_after: dict[str, float] = {}
+
+    def execute(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.query_s[self.stage] += time.perf_counter() - started
+            self.queries[(self.stage, _query_kind(sql))] += 1
+
+    def wrap_client(self):
+        from mdm_sync.fleet import FleetClient
+
+        original = FleetClient._request
+        probe = self
+
+        def _request(client, method, path, **kwargs):
+            kind = "list page" if path.endswith("/hosts") else "count" if path.endswith("/count") else (
+                f"{method} host" if re.search(r"/hosts/\d+$", path) else f"{method} other")
+            started = time.perf_counter()
+            try:
+                return original(client, method, path, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - started
+                probe.http_s += elapsed
+                probe.http_kind_s[kind] += elapsed
+                probe.http[kind] += 1
+
+        FleetClient._request = _request
+
+    def wrap_stage(self, module, name: str, stage: str):
+        original = getattr(module, name)
+        probe = self
+
+        def wrapper(*args, **kwargs):
+            previous, probe.stage = probe.stage, stage
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                probe.stage_s[stage] = probe.stage_s.get(stage, 0.0) + time.perf_counter() - started
+                probe.rss_after[stage] = _maxrss_mb()
+                probe.stage = previous
+
+        setattr(module, name, wrapper)
+
+    def as_dict(self) -> dict:
+        return {
+            "queries": sum(self.queries.values()),
+            "queries_by": [[stage, kind, n] for (stage, kind), n in sorted(self.queries.items())],
+            "query_s": dict(self.query_s),
+            "http": dict(self.http),
+            "http_kind_s": dict(self.http_kind_s),
+            "http_s": self.http_s,
+            "stage_s": self.stage_s,
+            "rss_after": self.rss_after,
+        }
+
+
+def _setup_django():
+    import django
+
+    django.setup()
+
+
+def phase_setup(args) -> dict:
+    _setup_django()
+    from django.core.management import call_command
+
+    from cockpit.actors import Actor
+    from cockpit.services import organization_create
+    from mdm_sync.services import fleet_connection_save
+
+    call_command("migrate", verbosity=0, interactive=False)
+    actor = Actor.system("benchmark")
+    organization = organization_create(slug=ORG_SLUG, name="Sync Bench Corp", actor=actor)
+    fleet_connection_save(organization=organization, url=args.fleet_url, token=FLEET_TOKEN, actor=actor, test=False)
+    return {"organization": organization.pk}
+
+
+def phase_floor(args) -> dict:
+    _setup_django()  # the same baseline as the syncs' processes
+    from mdm_sync.fleet import FleetClient
+
+    probe = Probe()
+    probe.wrap_client()
+    rss_base, cpu = _maxrss_mb(), _cpu_s()
+    started = time.perf_counter()
+    pages = hosts = 0
+    with FleetClient(args.fleet_url, FLEET_TOKEN) as client:
+        for page in client.iter_host_pages(per_page=args.per_page):
+            pages += 1
+            hosts += len(page)
+    elapsed = time.perf_counter() - started
+    return {"seconds": elapsed, "cpu_s": _cpu_s() - cpu, "pages": pages, "hosts": hosts, "rss_base_mb": rss_base,
+            "rss_peak_mb": _maxrss_mb(), **probe.as_dict()}
+
+
+def phase_sync(args) -> dict:
+    _setup_django()
+    from django.db import connection
+
+    from cockpit.actors import Actor
+    from cockpit.models import Organization
+    from mdm_sync import sync
+    from mdm_sync.models import SyncRun
+
+    organization = Organization.objects.get(slug=ORG_SLUG)
+    now = datetime.fromisoformat(args.now)
+    probe = Probe()
+    probe.wrap_client()
+    probe.wrap_stage(sync, "_list_hosts", "list")
+    probe.wrap_stage(sync, "_apply", "apply")
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+    rss_base, cpu = _maxrss_mb(), _cpu_s()
+    started = time.perf_counter()
+    with connection.execute_wrapper(probe.execute):
+        if profiler:
+            profiler.enable()
+        run = sync.sync_organization(organization=organization, trigger=SyncRun.Trigger.COMMAND,
+                                     actor=Actor.system("bench"), now=now)
+        if profiler:
+            profiler.disable()
+    elapsed = time.perf_counter() - started
+    result = {"seconds": elapsed, "cpu_s": _cpu_s() - cpu, "pages": run.pages, "hosts": run.hosts_listed,
+              "rss_base_mb": rss_base, "rss_peak_mb": _maxrss_mb(), **probe.as_dict(),
+              "run": {"status": run.status, "error": run.error, "created": run.created, "updated": run.updated,
+                      "unchanged": run.unchanged, "not_seen": run.not_seen, "reenrolled": run.reenrolled,
+                      "fleet_count": run.fleet_count}}
+    if profiler:
+        path = Path(args.result).with_suffix(".prof")
+        profiler.dump_stats(path)
+        result["profile"] = str(path)
+    if run.status == SyncRun.Status.SUCCEEDED:
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE devices_device")
+    return result
+
+
+def run_phase(args) -> int:
+    handler = {"setup": phase_setup, "floor": phase_floor}.get(args.phase, phase_sync)
+    result = handler(args)
+    Path(args.result).write_text(json.dumps(result))
+    return 0
+
+
+# --- the simulator ------------------------------------------------------------------------------------
+
+
+class Simulator:
+    """``manage.py fleet_simulator`` in its own process (and session), so its CPU is not ours."""
+
+    def __init__(self, *, hosts: int, port: int, now: str, vary: float, env: dict, log_path: Path):
+        self.base_url = f"http://{HOST}:{port}"
+        self.hosts = hosts
+        self.log_path = log_path
+        command = [sys.executable, str(PROJECT_DIR / "manage.py"), "fleet_simulator", "--host", HOST,
+                   "--port", str(port), "--hosts", str(hosts), "--seed", str(SEED), "--token", FLEET_TOKEN,
+                   "--now", now, "--vary", str(vary)]
+        self._log = open(log_path, "ab")  # noqa: SIM115 (closed in stop())
+        self.process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=self._log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 60.0):
+        import requests
+
+        deadline = time.monotonic() + timeout
+        headers = {"Authorization": f"Bearer {FLEET_TOKEN}"}
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the simulator exited with status {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                response = requests.get(f"{self.base_url}/api/v1/fleet/hosts/count", headers=headers, timeout=2)
+                if response.status_code == 200 and response.json().get("count") == self.hosts:
+                    return
+            except (OSError, ValueError, requests.RequestException):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"the simulator did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def cpu_s(self) -> float | None:
+        """User + system CPU seconds of the simulator so far (Linux ``/proc``), or None."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # the command stops cleanly on Ctrl-C
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self._log.close()
+
+
+# --- the driver ---------------------------------------------------------------------------------------
+
+
+def recreate_database(database_url: str):
+    import psycopg
+    from psycopg import sql
+
+    dbname = urlsplit(database_url).path.lstrip("/")
+    if not dbname or dbname in {"postgres", "template0", "template1"}:
+        raise SystemExit(f"Refusing to use database {dbname!r}: the benchmark drops and recreates its database.")
+    try:
+        with _connect(database_url, dbname="postgres") as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(dbname)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    except psycopg.Error as exc:
+        raise SystemExit(f"Could not recreate database {dbname!r}: {exc}".strip()) from exc
+
+
+class Driver:
+    def __init__(self, args, *, env: dict, work_dir: Path):
+        self.args = args
+        self.env = env
+        self.work_dir = work_dir
+        self.now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        self.simulator: Simulator | None = None
+
+    def start_simulator(self, *, hosts: int, port: int, vary: float = 0.0):
+        self.stop_simulator()
+        self.simulator = Simulator(hosts=hosts, port=port, now=self.now, vary=vary, env=self.env,
+                                   log_path=self.work_dir / "simulator.log")
+        self.simulator.wait_ready()
+
+    def stop_simulator(self):
+        if self.simulator is not None:
+            self.simulator.stop()
+            self.simulator = None
+
+    def phase(self, name: str, *, hosts: int, fleet_url: str) -> dict:
+        result_path = self.work_dir / f"{name}-{hosts}.json"
+        command = [sys.executable, str(Path(__file__).resolve()), "--phase", name, "--hosts", str(hosts),
+                   "--fleet-url", fleet_url, "--now", self.now, "--per-page", str(self.args.per_page),
+                   "--result", str(result_path)]
+        if self.args.profile:
+            command.append("--profile")
+        sim_cpu = self.simulator.cpu_s() if self.simulator else None
+        completed = subprocess.run(command, cwd=PROJECT_DIR, env=self.env, timeout=self.args.phase_timeout)
+        if completed.returncode != 0 or not result_path.exists():
+            raise RuntimeError(f"phase {name} ({hosts:,} hosts) exited with status {completed.returncode}")
+        result = json.loads(result_path.read_text())
+        after = self.simulator.cpu_s() if self.simulator else None
+        result["sim_cpu_s"] = after - sim_cpu if sim_cpu is not None and after is not None else None
+        run = result.get("run")
+        if run and run["status"] != "succeeded":
+            raise RuntimeError(f"sync {name} ({hosts:,} hosts) {run['status']}: {run['error']}")
+        return result
+
+    def measure(self, hosts: int, *, third: bool) -> dict[str, dict]:
+        print(f"\n== {hosts:,} hosts ==")
+        started = time.perf_counter()
+        recreate_database(self.env["DATABASE_URL"])
+        port = free_port()
+        self.start_simulator(hosts=hosts, port=port)
+        fleet_url = self.simulator.base_url
+        print(f"Database recreated; simulator up on {fleet_url} in {time.perf_counter() - started:.1f} s.")
+        self.phase("setup", hosts=hosts, fleet_url=fleet_url)
+        results = {}
+        for name in ("floor", "first", "second"):
+            results[name] = self.phase(name, hosts=hosts, fleet_url=fleet_url)
+            print(_progress(name, results[name]))
+        if third:
+            self.start_simulator(hosts=hosts, port=port, vary=VARY_PERCENT)
+            results["third"] = self.phase("third", hosts=hosts, fleet_url=fleet_url)
+            print(_progress("third", results["third"]))
+        self.stop_simulator()
+        for name, result in results.items():
+            if result["hosts"] != hosts:
+                raise RuntimeError(f"{name}: {result['hosts']:,} hosts listed, not {hosts:,}")
+        second = results["second"]["run"]
+        if second["created"] or second["updated"]:
+            raise RuntimeError(f"the unchanged sync created {second['created']} and updated {second['updated']}")
+        return results
+
+
+def _progress(name: str, result: dict) -> str:
+    run = result.get("run")
+    counts = "" if not run else (
+        f": {run['created']:,} created, {run['updated']:,} updated, {run['unchanged']:,} unchanged, "
+        f"{run['not_seen']:,} not seen")
+    return f"  {name:<7} {result['seconds']:7.1f} s, peak RSS {result['rss_peak_mb']:.0f} MB{counts}"
+
+
+# --- the report ---------------------------------------------------------------------------------------
+
+TARGETS = {"first": TARGET_FIRST, "second": TARGET_SECOND}
+LABELS = {"floor": "floor (client only)", "first": "first sync (new)", "second": "second (unchanged)",
+          "third": f"third ({VARY_PERCENT} % changed)"}
+
+
+def report(all_results: dict[int, dict[str, dict]]) -> list[str]:
+    failures = []
+    header = (f"{'phase':<21} {'hosts':>8} {'s':>7} {'hosts/s':>8} {'x floor':>8} {'peak MB':>8} "
+              f"{'queries':>8} {'q/page':>7}  {'target':<20} verdict")
+    print()
+    print(header)
+    print("-" * len(header))
+    for hosts, results in all_results.items():
+        floor = results["floor"]["seconds"]
+        for name, result in results.items():
+            ratio = result["seconds"] / floor
+            queries = result["queries"] if name != "floor" else None
+            per_page = queries / result["pages"] if queries is not None and result["pages"] else None
+            verdict, target = "", ""
+            if name != "floor":
+                problems = []
+                if name in TARGETS:
+                    target = f"<= {TARGETS[name]:g}x, "
+                    if ratio > TARGETS[name]:
+                        problems.append("time")
+                target += f"< {TARGET_RSS_MB} MB"
+                if result["rss_peak_mb"] >= TARGET_RSS_MB:
+                    problems.append("memory")
+                verdict = "PASS" if not problems else f"FAIL ({', '.join(problems)})"
+                if problems:
+                    failures.append(f"{name} at {hosts:,}: {', '.join(problems)}")
+            print(
+                f"{LABELS[name]:<21} {hosts:>8,} {result['seconds']:>7.1f} "
+                f"{result['hosts'] / result['seconds']:>8,.0f} "
+                f"{'' if name == 'floor' else f'{ratio:.2f}':>8} {result['rss_peak_mb']:>8.0f} "
+                f"{'' if queries is None else queries:>8} {'' if per_page is None else f'{per_page:.1f}':>7}  "
+                f"{target:<20} {verdict or 'baseline'}"
+            )
+    print("-" * len(header))
+    print("peak MB: the phase's own process (ru_maxrss), Django and the client included; "
+          "x floor: seconds / the floor's seconds at the same size.")
+
+    print("\nWhere the time went (seconds; HTTP includes the simulator's answer and json.loads, not from_json):")
+    print(f"{'phase':<21} {'hosts':>8} {'total':>7} {'HTTP':>7} {'sim CPU':>8} {'list':>7} {'apply':>7} "
+          f"{'SQL':>7} {'our CPU':>8} {'base MB':>8} {'MB list':>8}  HTTP requests")
+    for hosts, results in all_results.items():
+        for name, result in results.items():
+            stage, sql = result.get("stage_s", {}), sum(result.get("query_s", {}).values())
+            rss_list = result.get("rss_after", {}).get("list")
+            sim_cpu = result.get("sim_cpu_s")
+            requests = ", ".join(f"{n} {kind} ({result['http_kind_s'][kind] * 1000 / n:.0f} ms each)"
+                                 for kind, n in sorted(result["http"].items()))
+            print(
+                f"{LABELS[name]:<21} {hosts:>8,} {result['seconds']:>7.1f} {result['http_s']:>7.1f} "
+                f"{'?' if sim_cpu is None else f'{sim_cpu:.1f}':>8} "
+                f"{_fmt(stage.get('list')):>7} {_fmt(stage.get('apply')):>7} "
+                f"{_fmt(sql if name != 'floor' else None):>7} "
+                f"{result['cpu_s']:>8.1f} {result['rss_base_mb']:>8.0f} {_fmt(rss_list, '.0f'):>8}  {requests}"
+            )
+    print("list/apply: sync phases 1 and 2; SQL: time in the database calls; our CPU: this process's CPU; "
+          "base MB: RSS before the measured call; MB list: peak RSS at the end of phase 1.")
+
+    main_hosts = next(iter(all_results))
+    print(f"\nSQL by kind at {main_hosts:,} hosts (stage: list = phase 1, apply = phase 2, other = run record, audit):")
+    for name, result in all_results[main_hosts].items():
+        if name == "floor":
+            continue
+        kinds = ", ".join(f"{stage}/{kind} {n}" for stage, kind, n in result["queries_by"])
+        print(f"  {name:<7} {kinds}")
+
+    print("\nPeak RSS when the fleet doubles (target: the larger fleet's peak at most "
+          f"{TARGET_FLAT:g}x the smaller's):")
+    sizes = sorted(all_results)
+    if len(sizes) == 2:
+        small, large = sizes
+        for name in ("floor", "first", "second"):
+            a, b = all_results[small][name], all_results[large][name]
+            ratio = b["rss_peak_mb"] / a["rss_peak_mb"]
+            growth_a, growth_b = a["rss_peak_mb"] - a["rss_base_mb"], b["rss_peak_mb"] - b["rss_base_mb"]
+            verdict = "PASS" if ratio <= TARGET_FLAT else "FAIL"
+            if name == "floor":
+                verdict = "(reference)"
+            elif verdict == "FAIL":
+                failures.append(f"{name}: memory not flat ({ratio:.2f}x from {small:,} to {large:,} hosts)")
+            print(f"  {LABELS[name]:<21} {small:>8,}: {a['rss_peak_mb']:5.0f} MB (+{growth_a:.0f})   "
+                  f"{large:>8,}: {b['rss_peak_mb']:5.0f} MB (+{growth_b:.0f})   ratio {ratio:.2f}  {verdict}")
+        print("  (+N: growth above the process's RSS before the measured call)")
+    else:
+        print("  (skipped: --scale-hosts 0)")
+
+    for hosts, results in all_results.items():
+        third = results.get("third", {}).get("run")
+        if third:
+            print(f"\nThird sync at {hosts:,}: {third['updated']:,} updated, {third['created']:,} created, "
+                  f"{third['unchanged']:,} unchanged (every {100 // VARY_PERCENT}th host's os_version changed; "
+                  "a changed older duplicate of a re-enrolled device counts as unchanged).")
+    print()
+    if failures:
+        print("RESULT: FAIL — " + "; ".join(failures))
+    else:
+        print("RESULT: PASS — every target met.")
+    return failures
+
+
+def _fmt(value, spec: str = ".1f") -> str:
+    return "" if value is None else format(value, spec)
+
+
+# --- main ---------------------------------------------------------------------------------------------
+
+
+def _database_url(explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    server = os.environ.get("DATABASE_URL") or DEFAULT_SERVER_URL
+    parts = urlsplit(server)
+    return urlunsplit(parts._replace(path=f"/{DEFAULT_DBNAME}", query="", fragment=""))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hosts", type=int, default=100_000, help="simulated hosts of the measured fleet")
+    parser.add_argument("--scale-hosts", type=int, default=None,
+                        help="second fleet size for the memory comparison (default: half of --hosts; 0: skip)")
+    parser.add_argument("--per-page", type=int, default=PER_PAGE, help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", default=None,
+                        help=f"default: DATABASE_URL's server (or {DEFAULT_SERVER_URL}), database {DEFAULT_DBNAME}")
+    parser.add_argument("--profile", action="store_true", help="cProfile every sync; the .prof files are kept")
+    parser.add_argument("--phase-timeout", type=float, default=1800, help=argparse.SUPPRESS)
+    # Internal: one measured phase in its own process.
+    parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
+    parser.add_argument("--fleet-url", help=argparse.SUPPRESS)
+    parser.add_argument("--now", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.scale_hosts is None:
+        args.scale_hosts = args.hosts // 2
+    if not 1 <= args.hosts <= 1_000_000 or not 0 <= args.scale_hosts <= 1_000_000 or args.per_page < 1:
+        parser.error("--hosts between 1 and 1,000,000, --scale-hosts between 0 and 1,000,000")
+    if args.scale_hosts == args.hosts:
+        parser.error("--scale-hosts must differ from --hosts")
+    return args
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.phase:
+        return run_phase(args)
+
+    database_url = _database_url(args.database_url)
+    parts = urlsplit(database_url)
+    if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
+        print(f"The benchmark needs PostgreSQL; the database URL is {database_url!r}.", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, _interrupt)  # unwinds like Ctrl-C: the simulator is stopped in ``finally``
+    work_dir = Path(tempfile.mkdtemp(prefix="cockpit-sync-bench-"))
+    env = dict(os.environ, DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE=SETTINGS_MODULE,
+               COCKPIT_VAR_DIR=str(work_dir / "var"), PYTHONUNBUFFERED="1")
+    env.setdefault("LOG_LEVEL", "WARNING")
+
+    import hashlib
+
+    import django
+
+    sync_digest = hashlib.sha1((PROJECT_DIR / "mdm_sync" / "sync.py").read_bytes()).hexdigest()[:12]
+    shown_url = urlunsplit(parts._replace(netloc=f"{parts.username or ''}@{parts.hostname}:{parts.port or 5432}"))
+    sizes = [args.hosts] + ([args.scale_hosts] if args.scale_hosts else [])
+    print(f"Fleet sync benchmark: {' and '.join(f'{n:,}' for n in sizes)} simulated hosts, {args.per_page} per "
+          f"page, database {shown_url}, Django {django.get_version()}, mdm_sync/sync.py sha1 {sync_digest}")
+    print(f"Each phase runs in its own process; logs and results in {work_dir}")
+    if args.profile:
+        print("Note: --profile slows the syncs down; their ratios are not the figures to report.")
+
+    driver = Driver(args, env=env, work_dir=work_dir)
+    all_results: dict[int, dict[str, dict]] = {}
+    started = time.perf_counter()
+    try:
+        for hosts in sizes:
+            all_results[hosts] = driver.measure(hosts, third=hosts == args.hosts)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        tail = driver.simulator.log_tail() if driver.simulator else ""
+        print(f"\nBenchmark failed: {exc}\n{tail}", file=sys.stderr)
+        return 1
+    finally:
+        driver.stop_simulator()
+    print(f"\nMeasured in {time.perf_counter() - started:.0f} s.")
+
+    report(all_results)
+    if args.profile:
+        for hosts, results in all_results.items():
+            for name, result in results.items():
+                if result.get("profile"):
+                    print(f"profile {name} at {hosts:,}: {result['profile']}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        sys.exit(130)
