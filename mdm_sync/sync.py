@@ -41,8 +41,12 @@ CHUNK = 1000
 MAX_ABSENCE_CHECKS = 200
 # Changed hosts whose health the list view cannot settle get their Get-host details, up to this many a run;
 # the others keep a pending digest and are asked for on the next runs.
-MAX_DETAIL_FETCHES = 200
-PENDING_DETAILS = "+details-pending"
+MAX_DETAIL_FETCHES = 2000
+
+
+def pending_digest(digest: str) -> str:
+    """The digest stored while a host still waits for its details: as long as any digest, never equal to it."""
+    return hashlib.sha1(f"{digest}:details-pending".encode(), usedforsecurity=False).hexdigest()
 # ``last_seen_at`` moves at every check-in; counting it to the hour keeps an otherwise unchanged
 # fleet from rewriting every row every 30 minutes (the stored value is exact when a row is written).
 SEEN_RESOLUTION = timedelta(hours=1)
@@ -217,7 +221,7 @@ def _list_hosts(client: FleetClient, *, organization, now: datetime, per_page: i
                 if details is not None:
                     facts = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled, details=details)
                 else:  # list-view health for now; the differing digest brings the host back next run
-                    facts = replace(facts, digest=facts.digest + PENDING_DETAILS)
+                    facts = replace(facts, digest=pending_digest(facts.digest))
                     if facts.digest == digest:
                         listing.unchanged += 1
                         continue
