@@ -11,7 +11,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from cockpit.audit import Source
-from cockpit.errors import ConcurrentChange, DomainError
 from cockpit.models import AuditEvent, Employee
 from cockpit.paging import PagedQuerySet
 from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role
@@ -191,6 +190,15 @@ def device_detail(request, org_slug, pk):
     return render(request, "devices/device_detail.html", context)
 
 
+def _move_arguments(spec: Move, data: dict) -> dict:
+    arguments = {"reason": data.get("reason", ""), "expected_version": data["version"]}
+    if spec.needs_employee:
+        arguments["employee"] = data["employee"]
+    if spec.offers_wipe:
+        arguments["wipe"] = data.get("wipe", False)
+    return arguments
+
+
 @require_role("can_act_on_devices")
 def device_move(request, org_slug, pk, move):
     device = _get_device(request, pk)
@@ -203,25 +211,15 @@ def device_move(request, org_slug, pk, move):
         request.POST or None, initial=initial, organization=request.organization,
         needs_employee=spec.needs_employee, offers_wipe=spec.offers_wipe,
     )
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            kwargs = {"reason": data.get("reason", ""), "expected_version": data["version"]}
-            if spec.needs_employee:
-                kwargs["employee"] = data["employee"]
-            if spec.offers_wipe:
-                kwargs["wipe"] = data.get("wipe", False)
-            try:
-                device = spec.service(device=device, actor=actor_for(request), source=Source.MANUAL, **kwargs)
-            except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-                status = 409 if isinstance(exc, ConcurrentChange) or exc.status == 409 else 400
-            else:
-                messages.success(request, f"{spec.title}: done for {device}.")
-                return redirect("device_detail", org_slug=org_slug, pk=device.pk)
-        else:
-            status = 400
+    if request.method == "POST" and form.is_valid():
+        moved = call_service(form, lambda data: spec.service(
+            device=device, actor=actor_for(request), source=Source.MANUAL, **_move_arguments(spec, data)
+        ))
+        if moved:
+            messages.success(request, f"{spec.title}: done for {moved}.")
+            return redirect("device_detail", org_slug=org_slug, pk=moved.pk)
+    error = getattr(form, "domain_error", None)
+    status = error.status if error else (400 if form.errors else 200)
     employees = []
     if spec.needs_employee:
         employees = Employee.objects.for_org(request.organization).filter(status=Employee.Status.ACTIVE).only(

@@ -11,12 +11,11 @@ whose MDM still checks in is alive with an inactive agent, not offline.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from devices.models import EnrollmentIssue
+from devices.models import DESKTOP_PLATFORMS, EnrollmentIssue
 from mdm_sync.fleet import FleetHost
 
-# Platforms where Fleet runs an MDM, and desktops where the agent (fleetd) is expected too.
+# Platforms where Fleet runs an MDM (desktops, DESKTOP_PLATFORMS, also run the fleetd agent).
 MDM_PLATFORMS = {"macos", "windows", "ios", "ipados", "android"}
-AGENT_PLATFORMS = {"macos", "windows", "linux"}
 APPLE_PLATFORMS = {"macos", "ios", "ipados"}
 
 
@@ -96,7 +95,7 @@ def assess(host: FleetHost, *, policy: HealthPolicy, now: datetime, previously_e
         issues.add(EnrollmentIssue.AGENT_INACTIVE)
 
     agent_alive = has_agent and agent_age is not None and agent_age <= policy.agent_inactive_after
-    if platform in AGENT_PLATFORMS and mdm == "on" and not has_agent:
+    if platform in DESKTOP_PLATFORMS and mdm == "on" and not has_agent:
         issues.add(EnrollmentIssue.AGENT_MISSING)
     mdm_missing = mdm in ("off", "none") and agent_alive and not other_mdm
     if platform == "macos" and mdm_missing:

@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -79,10 +80,11 @@ def test_hosts_carry_what_the_product_uses(simulator):
     assert any(host.seen_time for host in hosts) and any(host.orbit_version is None for host in hosts)
 
 
-def test_a_server_that_ignores_page_is_caught():
-    body = json.dumps({"hosts": [{"id": i} for i in range(1, 11)]}).encode()
+@contextmanager
+def fixed_answer(body: bytes):
+    """A loopback server answering every GET with ``body`` as JSON: a Fleet that misbehaves on purpose."""
 
-    class SamePage(BaseHTTPRequestHandler):
+    class Fixed(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's naming
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -93,15 +95,21 @@ def test_a_server_that_ignores_page_is_caught():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SamePage)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Fixed)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        client = FleetClient(f"http://127.0.0.1:{server.server_port}", TOKEN, retries=0)
-        with pytest.raises(FleetBadResponse, match="not paginating"):
-            list(client.iter_host_pages(per_page=10))
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_server_that_ignores_page_is_caught():
+    body = json.dumps({"hosts": [{"id": i} for i in range(1, 11)]}).encode()
+    with fixed_answer(body) as url:
+        client = FleetClient(url, TOKEN, retries=0)
+        with pytest.raises(FleetBadResponse, match="not paginating"):
+            list(client.iter_host_pages(per_page=10))
 
 
 # --- retries -------------------------------------------------------------------------------
@@ -271,23 +279,5 @@ def test_a_slow_fleet_times_out_with_or_without_retries(simulator, retries):
 
 
 def test_a_body_that_is_not_utf8_is_a_bad_response():
-    class Latin1(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            body = b'{"count": "\\xff\xff"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Latin1)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with pytest.raises(FleetBadResponse, match="not UTF-8"):
-            FleetClient(f"http://127.0.0.1:{server.server_port}", TOKEN, retries=0).count_hosts()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with fixed_answer(b'{"count": "\\xff\xff"}') as url, pytest.raises(FleetBadResponse, match="not UTF-8"):
+        FleetClient(url, TOKEN, retries=0).count_hosts()
