@@ -49,6 +49,14 @@ EVENTS: dict[str, str] = {
 }
 
 
+def register_events(events: dict[str, str]) -> None:
+    """Feature apps add their event codes from their ``AppConfig.ready``; a code is registered once."""
+    clashes = {code for code, sentence in events.items() if EVENTS.get(code, sentence) != sentence}
+    if clashes:
+        raise ValueError(f"Audit event codes registered twice with different sentences: {sorted(clashes)}")
+    EVENTS.update(events)
+
+
 class _Blank(dict):
     def __missing__(self, key):
         return "—"

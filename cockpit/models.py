@@ -17,6 +17,14 @@ class Organization(models.Model):
         SUGGEST = "suggest", "Suggest (admin validates)"
         AUTO = "auto", "Assign automatically"
 
+    class AutoUnenrollAction(models.TextChoices):
+        DELETE_HOST = "delete_host", "Delete the host from Fleet"
+        TURN_OFF_MDM = "turn_off_mdm", "Turn MDM off"
+
+    class OffboardingDefaultAction(models.TextChoices):
+        RETURN_TO_STOCK = "return_to_stock", "Return to stock"
+        REMOVE_FROM_FLEET = "remove_from_fleet", "Remove from the fleet"
+
     slug = models.SlugField(max_length=63, unique=True)
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -35,6 +43,27 @@ class Organization(models.Model):
         default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]
     )
     auto_unenroll_reinvite = models.BooleanField(default=True)
+    auto_unenroll_action = models.CharField(
+        max_length=15, choices=AutoUnenrollAction.choices, default=AutoUnenrollAction.DELETE_HOST
+    )
+    auto_unenroll_max_share_percent = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="A run that would purge more than this share of the enrolled devices stops and asks an admin",
+    )
+    suggestion_confidence_threshold = models.FloatField(
+        default=0.9, validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
+        help_text="In auto mode, only suggestions at least this confident are assigned",
+    )
+    invite_employees_on_create = models.BooleanField(
+        default=False, help_text="Send the enrollment invitation when HR (API) creates an employee"
+    )
+    offboarding_default_action = models.CharField(
+        max_length=20, choices=OffboardingDefaultAction.choices, default=OffboardingDefaultAction.RETURN_TO_STOCK,
+        help_text="The decision for devices an HR offboarding request does not name",
+    )
+    offboarding_hold_until_wipe = models.BooleanField(
+        default=False, help_text="A device reassigned by offboarding waits for its wipe to be confirmed"
+    )
 
     class Meta:
         ordering = ["name"]

@@ -22,6 +22,12 @@ ORGANIZATION_SETTINGS = (
     "auto_unenroll_enabled",
     "auto_unenroll_after_days",
     "auto_unenroll_reinvite",
+    "auto_unenroll_action",
+    "auto_unenroll_max_share_percent",
+    "suggestion_confidence_threshold",
+    "invite_employees_on_create",
+    "offboarding_default_action",
+    "offboarding_hold_until_wipe",
 )
 
 

@@ -15,6 +15,9 @@ org_patterns = [
     path("groups/<int:pk>/", views.group_detail, name="group_detail"),
     path("audit/", views.audit_list, name="audit_list"),
     path("", include("mdm_sync.urls")),
+    path("", include("enrollment.urls")),
+    path("", include("assignment.urls")),
+    path("", include("offboarding.urls")),
     path("settings/api-tokens/", views.token_list, name="token_list"),
     path("settings/api-tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
 ]
@@ -25,6 +28,7 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("o/<slug:org_slug>/", include(org_patterns)),
+    path("enroll/<slug:enroll_slug>/", include("enrollment.public_urls")),
     path("api/v1/", include(("cockpit.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(

@@ -13,6 +13,7 @@ from cockpit import services
 from cockpit.filtersets import AuditEventFilterSet, EmployeeFilterSet, GroupFilterSet
 from cockpit.forms import ApiTokenForm, CockpitLoginForm, EmployeeForm, GroupForm
 from cockpit.models import ApiToken, AuditEvent, Employee
+from cockpit.panels import employee_panels
 from cockpit.selectors import audit_event_list, memberships_of
 from cockpit.selectors import employee_list as select_employees
 from cockpit.selectors import group_list as select_groups
@@ -200,7 +201,9 @@ def employee_detail(request, org_slug, pk):
         raise Http404("No such employee")
     devices = device_queryset(organization=request.organization).filter(assignee=employee)
     events = AuditEvent.objects.for_org(request.organization).for_target(employee)[:50]
-    return render(request, "cockpit/employee_detail.html", {"employee": employee, "devices": devices, "events": events})
+    panels = employee_panels.panels_for(request, employee)  # added by enrollment, assignment, offboarding
+    return render(request, "cockpit/employee_detail.html",
+                  {"employee": employee, "devices": devices, "events": events, "panels": panels})
 
 
 # --- groups ----------------------------------------------------------------------------------

@@ -106,6 +106,12 @@ class Device(TenantModel):
     enrollment_issues = models.JSONField(default=list, blank=True)
     mdm_enrolled_at = models.DateTimeField(null=True, blank=True, help_text="Activation: MDM enrollment seen")
     unenrolled_at = models.DateTimeField(null=True, blank=True)
+    auto_unenroll_exempt = models.BooleanField(
+        default=False, help_text="Legal hold: the auto-unenrollment purge never removes this device"
+    )
+    auto_assignment_note = models.CharField(
+        max_length=255, blank=True, help_text="Why enrollment did not assign the device automatically"
+    )
 
     # Fleet identity and the MDM facts of the last sync (owned by mdm_sync; people never edit them).
     fleet_host_id = models.BigIntegerField(null=True, blank=True)
@@ -183,6 +189,7 @@ class DeviceHistory(TenantModel):
         RETURNED_TO_STOCK = "returned_to_stock", "Returned to stock"
         ARCHIVED = "archived", "Archived"
         RESTORED = "restored", "Restored"
+        UNENROLLED = "unenrolled", "Unenrolled"
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="history")
     action = models.CharField(max_length=20, choices=Action.choices)

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_safe
 from cockpit.audit import Source
 from cockpit.models import AuditEvent, Employee
 from cockpit.paging import PagedQuerySet
+from cockpit.panels import device_panels
 from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role
 from devices import services
 from devices.filtersets import DeviceFilterSet
@@ -186,6 +187,7 @@ def device_detail(request, org_slug, pk):
         "events": AuditEvent.objects.for_org(request.organization).for_target(device)[:100],
         "issues": issue_help(device.enrollment_issues),
         "now": timezone.now(),
+        "panels": device_panels.panels_for(request, device),  # added by enrollment, assignment, offboarding
     }
     return render(request, "devices/device_detail.html", context)
 

@@ -62,6 +62,9 @@ class SyncRun(TenantModel):
     not_seen = models.PositiveIntegerField(default=0)
     reenrolled = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    follow_ups = models.JSONField(
+        default=dict, blank=True, help_text="What each after-sync step (mdm_sync.hooks) did, or its error"
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]

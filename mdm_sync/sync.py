@@ -31,6 +31,7 @@ from devices.models import AssignmentStatus, AvailabilityStatus, Device, Usage
 from devices.services import device_enrollment_status, normalize_serial
 from mdm_sync.fleet import DEFAULT_PER_PAGE, FleetAuthError, FleetClient, FleetError, FleetHost, FleetNotFound
 from mdm_sync.health import MDM_PLATFORMS, HealthPolicy, assess, mdm_state
+from mdm_sync.hooks import after_sync
 from mdm_sync.models import FleetConnection, SyncRun
 
 logger = logging.getLogger(__name__)
@@ -152,13 +153,18 @@ def sync_organization(*, organization, trigger: str, actor: Actor, client: Fleet
             if own_client:
                 client.close()
         with transaction.atomic():
-            _apply(listing, organization=organization, now=now or started, run=run, actor=actor)
+            touched = _apply(listing, organization=organization, now=now or started, run=run, actor=actor)
             run.status = SyncRun.Status.SUCCEEDED
             run.finished_at = timezone.now()
             run.save()
             audit_record(organization=organization, actor=actor, event="sync_run.succeeded", target=run,
                          source="sync", after=_counts(run))
         org_data_changed(organization.pk)
+        # Pre-assignment, automatic assignment, wipe confirmation…: after the commit, so none can undo it.
+        run.follow_ups = after_sync.run(organization=organization, run=run, device_ids=touched, actor=actor)
+        if run.follow_ups:
+            run.save(update_fields=["follow_ups"])
+            org_data_changed(organization.pk)
     except FleetError as exc:
         _fail(run, str(exc))
     except Exception as exc:  # a bug must not leave the run "running" forever; it is logged in full
@@ -289,7 +295,8 @@ def _confirm_absences(client: FleetClient, absent: list[int], *, fleet_shrank: b
 # --- phase 2: apply ------------------------------------------------------------------------------
 
 
-def _apply(listing: _Listing, *, organization, now: datetime, run: SyncRun, actor: Actor) -> None:
+def _apply(listing: _Listing, *, organization, now: datetime, run: SyncRun, actor: Actor) -> list[int]:
+    """Write the listing; returns the ids of the devices created or updated."""
     devices = Device.objects.for_org(organization)
     by_host = dict(devices.filter(fleet_host_id__isnull=False).values_list("fleet_host_id", "pk"))
     device_host = {pk: host_id for host_id, pk in by_host.items()}
@@ -316,10 +323,12 @@ def _apply(listing: _Listing, *, organization, now: datetime, run: SyncRun, acto
             if best is None or facts.host_id > best.host_id:
                 new_devices[key] = facts
 
+    touched = list(for_device)
     _update_devices(for_device, device_host=device_host, now=now, run=run)
-    _create_devices(new_devices.values(), organization=organization, now=now, run=run, actor=actor)
+    touched += _create_devices(new_devices.values(), organization=organization, now=now, run=run, actor=actor)
     run.unchanged = listing.unchanged + (len(listing.changed) - len(for_device) - len(new_devices))
     _mark_presence(organization, seen=listing.seen, gone=listing.gone, now=now, run=run)
+    return touched
 
 
 def _write_facts(device: Device, facts: HostFacts, now: datetime) -> None:
@@ -369,8 +378,10 @@ def _update_devices(for_device: dict[int, HostFacts], *, device_host: dict, now:
         run.updated += len(rows)
 
 
-def _create_devices(new: Iterable[HostFacts], *, organization, now: datetime, run: SyncRun, actor: Actor) -> None:
-    """New devices in bulk, each with its ``device.created`` audit entry (also written in bulk)."""
+def _create_devices(new: Iterable[HostFacts], *, organization, now: datetime, run: SyncRun,
+                    actor: Actor) -> list[int]:
+    """New devices in bulk, each with its ``device.created`` audit entry (also written in bulk); returns their ids."""
+    created: list[int] = []
     batch: list[Device] = []
     for facts in new:
         device = Device(
@@ -383,9 +394,12 @@ def _create_devices(new: Iterable[HostFacts], *, organization, now: datetime, ru
         batch.append(device)
         if len(batch) >= CHUNK:
             _insert(batch, organization=organization, run=run, actor=actor)
+            created += [device.pk for device in batch]
             batch = []
     if batch:
         _insert(batch, organization=organization, run=run, actor=actor)
+        created += [device.pk for device in batch]
+    return created
 
 
 def _insert(batch: list[Device], *, organization, run: SyncRun, actor: Actor) -> None:

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -6,6 +8,10 @@ from cockpit.actors import Actor
 from cockpit.models import Membership
 from cockpit.services import api_token_create
 from devices import services as device_services
+from mdm_sync.fleet import FleetClient
+from mdm_sync.models import SyncRun
+from mdm_sync.services import fleet_connection_save
+from mdm_sync.simulator import FleetSimulator
 from tests.factories import DeviceFactory, EmployeeFactory, MembershipFactory, OrganizationFactory, UserFactory
 
 PASSWORD = "correct-horse-battery"
@@ -108,3 +114,34 @@ def assert_error(response, status, *, code=None, field=None) -> dict:
         assert field in body["fields"], body
         assert body["fields"][field] and all(isinstance(m, str) for m in body["fields"][field])
     return body
+
+
+# --- Fleet: the project's simulator on loopback, and a sync against it ------------------------------
+
+SIM_TOKEN = "sim-token"
+SIM_NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def sim():
+    """A Fleet simulator with 120 hosts in every health situation (``sim.situation(host_id)``)."""
+    with FleetSimulator(hosts=120, seed=5, token=SIM_TOKEN, now=SIM_NOW) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def connected(org, sim):
+    """``org``, connected to the simulator."""
+    fleet_connection_save(organization=org, url=sim.base_url, token=SIM_TOKEN, actor=Actor.system("tests"),
+                          test=False)
+    return org
+
+
+def sync_now(org, sim, **kwargs) -> SyncRun:
+    """One sync of ``org`` against ``sim`` at ``SIM_NOW`` (no retries), with small pages."""
+    from mdm_sync.sync import sync_organization
+
+    client = FleetClient(sim.base_url, SIM_TOKEN, retries=0, backoff=0)
+    return sync_organization(organization=org, trigger=SyncRun.Trigger.COMMAND, actor=Actor.system("tests"),
+                             client=client, per_page=kwargs.pop("per_page", 25), now=kwargs.pop("now", SIM_NOW),
+                             **kwargs)

@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
@@ -13,7 +15,13 @@ router.register("groups", GroupViewSet, basename="group")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
 router.register("sync-runs", SyncRunViewSet, basename="syncrun")
 
+# The feature apps built on the core add their own endpoints (each module: ``register(router)``, ``urlpatterns``).
+FEATURE_API_MODULES = [import_module(f"{app}.api") for app in ("enrollment", "assignment", "offboarding")]
+for module in FEATURE_API_MODULES:
+    module.register(router)
+
 urlpatterns = [
     path("settings/", OrganizationSettingsView.as_view(), name="settings"),
+    *(pattern for module in FEATURE_API_MODULES for pattern in module.urlpatterns),
     *router.urls,
 ]

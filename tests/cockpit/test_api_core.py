@@ -473,7 +473,10 @@ def test_settings_get(api, read_api, org):
         assert response.json() == {
             "slug": "acme", "name": "Acme", "assignment_suggestion_mode": "suggest", "offline_threshold_days": 7,
             "agent_inactive_threshold_hours": 24, "auto_unenroll_enabled": False, "auto_unenroll_after_days": 30,
-            "auto_unenroll_reinvite": True,
+            "auto_unenroll_reinvite": True, "auto_unenroll_action": "delete_host",
+            "auto_unenroll_max_share_percent": 10, "suggestion_confidence_threshold": 0.9,
+            "invite_employees_on_create": False, "offboarding_default_action": "return_to_stock",
+            "offboarding_hold_until_wipe": False,
         }
 
 

@@ -7,6 +7,8 @@ does not take). Lists reached with B's own slug or token must not show A's data.
 object kwarg this test cannot fill fails the test: cover it here when you add it.
 """
 
+from importlib import import_module
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -19,7 +21,29 @@ from mdm_sync.models import SyncRun
 from tests.conftest import api_client_for, member, token_key
 from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory, OrganizationFactory
 
+
+def _feature_extensions():
+    """``tests/<app>/tenant_objects.py`` of the feature apps, each optionally defining:
+
+    * ``PUBLIC``: URL names reachable without a cockpit login (the app proves their isolation itself);
+    * ``objects(base) -> dict``: organization A's objects keyed as :func:`object_key` names them, given
+      ``base`` = {"org", "employee", "device", "group"} of organization A;
+    * ``KWARGS``: {kwarg name: function(objects_a) -> value} for URL kwargs other than ``org_slug``/``pk``.
+    """
+    modules = []
+    for app in ("enrollment", "assignment", "offboarding"):
+        try:
+            modules.append(import_module(f"tests.{app}.tenant_objects"))
+        except ModuleNotFoundError as exc:
+            if exc.name not in (f"tests.{app}", f"tests.{app}.tenant_objects"):
+                raise
+    return modules
+
+
+EXTENSIONS = _feature_extensions()
+EXTRA_KWARGS = {name: fn for module in EXTENSIONS for name, fn in getattr(module, "KWARGS", {}).items()}
 PUBLIC = {"home", "login", "logout", "healthz", "schema", "api-docs"}
+PUBLIC |= {name for module in EXTENSIONS for name in getattr(module, "PUBLIC", ())}
 SECRETS = ("C02SECRETA", "secret-a@acme.test", "Secret Group A", "Acme Secret Corp")
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -78,6 +102,10 @@ def world(db):
         "syncrun": SyncRun.objects.create(organization=org_a, trigger="manual", started_at=timezone.now(),
                                           error="Acme Secret Corp fleet is down"),
     }
+    base = {"org": org_a, "employee": employee_a, "device": device_a, "group": group_a}
+    for module in EXTENSIONS:
+        if hasattr(module, "objects"):
+            objects_a.update(module.objects(base))
     # Organization B has data of its own, so its lists are not trivially empty.
     EmployeeFactory(organization=org_b, email="bob@globex.test")
     DeviceFactory(organization=org_b, serial_number="GLOBEX0001")
@@ -106,6 +134,8 @@ def kwargs_for(name, needed, world, org_slug):
             values[kwarg] = "archive"
         elif kwarg == "external_id":
             values[kwarg] = world["objects_a"]["employee"].external_id
+        elif kwarg in EXTRA_KWARGS:
+            values[kwarg] = EXTRA_KWARGS[kwarg](world["objects_a"])
         else:
             raise AssertionError(f"{name}: kwarg {kwarg!r} is not covered by the tenant isolation test.")
     return values

@@ -1,6 +1,5 @@
 """The sync end to end: simulator (real HTTP) → sync_organization → database."""
 
-from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
@@ -14,32 +13,12 @@ from cockpit.models import AuditEvent
 from devices import services as device_services
 from devices.models import Device
 from mdm_sync.fleet import FleetClient
-from mdm_sync.models import SyncRun
-from mdm_sync.services import fleet_connection_save
-from mdm_sync.simulator import FleetSimulator
 from mdm_sync.sync import sync_organization
+from tests.conftest import SIM_NOW, SIM_TOKEN, sync_now
 
-TOKEN = "sim-token"
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+TOKEN, NOW = SIM_TOKEN, SIM_NOW
 SYSTEM = Actor.system("tests")
-
-
-@pytest.fixture
-def sim():
-    with FleetSimulator(hosts=120, seed=5, token=TOKEN, now=NOW) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def connected(org, sim):
-    fleet_connection_save(organization=org, url=sim.base_url, token=TOKEN, actor=SYSTEM, test=False)
-    return org
-
-
-def sync(org, sim, **kwargs):
-    client = FleetClient(sim.base_url, TOKEN, retries=0, backoff=0)
-    return sync_organization(organization=org, trigger=SyncRun.Trigger.COMMAND, actor=SYSTEM, client=client,
-                             per_page=kwargs.pop("per_page", 25), now=NOW, **kwargs)
+sync = sync_now
 
 
 def snapshot(org):

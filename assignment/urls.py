@@ -1,0 +1,3 @@
+"""Cockpit pages of assignment (mounted under /o/<org_slug>/)."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Cockpit pages of enrollment (mounted under /o/<org_slug>/)."""
+
+urlpatterns = []

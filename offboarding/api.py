@@ -1,0 +1,7 @@
+"""REST API of offboarding: ``register(router)`` adds its viewsets, ``urlpatterns`` its other routes (cockpit.api.urls)."""
+
+urlpatterns = []
+
+
+def register(router) -> None:
+    """Add this app's viewsets to the API router."""

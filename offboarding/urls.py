@@ -1,0 +1,3 @@
+"""Cockpit pages of offboarding (mounted under /o/<org_slug>/)."""
+
+urlpatterns = []
