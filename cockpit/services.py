@@ -10,6 +10,7 @@ from django.utils import timezone
 from cockpit.actors import Actor
 from cockpit.audit import audit_record
 from cockpit.errors import InvalidInput
+from cockpit.hooks import employee_created
 from cockpit.models import ApiToken, Employee, Group, Membership, Organization
 from cockpit.selectors import groups_by_names
 
@@ -212,6 +213,8 @@ def employee_create(*, organization: Organization, actor: Actor, groups=None, **
     employee.groups.set(group_objs)
     after = _employee_snapshot(employee) | {"groups": [g.name for g in group_objs]}
     audit_record(organization=organization, actor=actor, event="employee.created", target=employee, after=after)
+    # After commit: e.g. enrollment invites the new employee when the organization asks for it.
+    transaction.on_commit(lambda: employee_created.run(employee=employee, actor=actor))
     return employee
 
 

@@ -1,4 +1,4 @@
-"""REST API of enrollment: ``register(router)`` adds its viewsets, ``urlpatterns`` its other routes (cockpit.api.urls)."""
+"""REST API of enrollment: ``register(router)`` adds its viewsets, ``urlpatterns`` its other routes."""
 
 urlpatterns = []
 

@@ -2,15 +2,16 @@
 
 import pytest
 
+from cockpit.hooks import Steps
 from devices.models import Device
-from mdm_sync.hooks import AfterSyncSteps, after_sync
+from mdm_sync.hooks import after_sync
 from mdm_sync.models import SyncRun
 from tests.conftest import sync_now as sync
 
 
 @pytest.fixture
 def recorded(monkeypatch):
-    steps = AfterSyncSteps()
+    steps = Steps("after_sync", isolated=True)
     monkeypatch.setattr("mdm_sync.sync.after_sync", steps)
     return steps
 

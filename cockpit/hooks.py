@@ -1,0 +1,65 @@
+"""Ordered steps that later apps plug into an earlier app's flow, so the earlier app never imports them.
+
+``mdm_sync.hooks.after_sync`` (after each successful sync) and the two below are instances. An app
+registers from its ``AppConfig.ready``::
+
+    employee_offboarded.register(cancel_pre_assignments, order=10)
+
+Steps run in ``order``. ``isolated`` registries (after a commit, e.g. after a sync) log and record a
+failing step and go on; the others let the error propagate so the caller's transaction rolls back.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Step:
+    order: int
+    name: str
+    function: Callable
+
+
+class Steps:
+    def __init__(self, name: str, *, isolated: bool = False):
+        self.name = name
+        self.isolated = isolated
+        self._steps: list[_Step] = []
+
+    def register(self, function: Callable, *, order: int = 100, name: str | None = None) -> Callable:
+        name = name or f"{function.__module__}.{function.__qualname__}"
+        if all(step.name != name for step in self._steps):
+            self._steps.append(_Step(order, name, function))
+            self._steps.sort(key=lambda step: step.order)
+        return function
+
+    @property
+    def names(self) -> list[str]:
+        return [step.name for step in self._steps]
+
+    def run(self, **kwargs) -> dict:
+        """Call every step with ``kwargs``; returns {step name: {"ok": bool, **what it returned or the error}}."""
+        results = {}
+        for step in self._steps:
+            if not self.isolated:
+                results[step.name] = {"ok": True, **(step.function(**kwargs) or {})}
+                continue
+            try:
+                outcome = step.function(**kwargs)
+                results[step.name] = {"ok": True, **(outcome or {})}
+            except Exception as exc:  # one step's bug must not hide the others' work
+                logger.exception("%s step %s failed", self.name, step.name)
+                results[step.name] = {"ok": False, "error": f"{exc.__class__.__name__}: {exc}"[:500]}
+        return results
+
+
+# Called by cockpit.services after an employee is created (HR API, cockpit, CSV import), after commit,
+# with ``employee=``, ``actor=``, ``source=``: e.g. enrollment sends the invitation when the organization asks.
+employee_created = Steps("employee_created", isolated=True)
+
+# Called by offboarding's completion inside its transaction, with ``employee=``, ``actor=``: e.g. assignment
+# cancels the leaver's pending pre-assignments and suggestions. A failing step rolls the completion back.
+employee_offboarded = Steps("employee_offboarded")
