@@ -1,3 +1,7 @@
-"""Cockpit pages of assignment (mounted under /o/<org_slug>/)."""
+"""Cockpit pages of assignment (mounted under /o/<org_slug>/): pre-assignments, CSV import, suggestions."""
 
-urlpatterns = []
+from assignment.suggestion_views import urlpatterns as suggestion_urlpatterns
+
+urlpatterns = [
+    *suggestion_urlpatterns,
+]

@@ -8,6 +8,7 @@ object kwarg this test cannot fill fails the test: cover it here when you add it
 """
 
 from importlib import import_module
+from pathlib import Path
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -23,21 +24,19 @@ from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory, Organi
 
 
 def _feature_extensions():
-    """``tests/<app>/tenant_objects.py`` of the feature apps, each optionally defining:
+    """``tests/<app>/tenant_objects*.py`` of the feature apps, each optionally defining:
 
     * ``PUBLIC``: URL names reachable without a cockpit login (the app proves their isolation itself);
     * ``objects(base) -> dict``: organization A's objects keyed as :func:`object_key` names them, given
       ``base`` = {"org", "employee", "device", "group"} of organization A;
     * ``KWARGS``: {kwarg name: function(objects_a) -> value} for URL kwargs other than ``org_slug``/``pk``.
     """
-    modules = []
-    for app in ("enrollment", "assignment", "offboarding"):
-        try:
-            modules.append(import_module(f"tests.{app}.tenant_objects"))
-        except ModuleNotFoundError as exc:
-            if exc.name not in (f"tests.{app}", f"tests.{app}.tenant_objects"):
-                raise
-    return modules
+    tests_dir = Path(__file__).resolve().parent.parent
+    return [
+        import_module(f"tests.{path.parent.name}.{path.stem}")
+        for app in ("enrollment", "assignment", "offboarding")
+        for path in sorted((tests_dir / app).glob("tenant_objects*.py"))
+    ]
 
 
 EXTENSIONS = _feature_extensions()

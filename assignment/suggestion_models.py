@@ -1,0 +1,1 @@
+"""Assignment suggestion models (DESIGN §7), imported by ``assignment.models``."""

@@ -1,0 +1,5 @@
+"""Pre-assignment's audit events, after-sync step and panels, connected from ``AssignmentConfig.ready``."""
+
+
+def connect() -> None:
+    pass
