@@ -121,6 +121,17 @@ def parse_time(value) -> datetime | None:
     return parsed
 
 
+def _parse_any_time(value) -> datetime | None:
+    """An RFC 3339 timestamp (any year), or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _str(value) -> str:
     return value.strip() if isinstance(value, str) else ""
 
@@ -290,6 +301,23 @@ def _end_user(item: dict) -> EndUser:
         idp_groups=tuple(str(group) for group in groups),
         other_emails=_mappings(item.get("other_emails")),
     )
+
+
+@dataclass(frozen=True)
+class ApnsCertificate:
+    """Fleet's Apple Push Notification service certificate (``GET /api/v1/fleet/apns``).
+
+    Once ``renew_date`` (the certificate's NotAfter) has passed, no Apple device with MDM on
+    receives a command until an admin renews it in Fleet.
+    """
+
+    renew_date: datetime | None
+    common_name: str = ""
+    serial_number: str = ""
+    issuer: str = ""
+
+    def expired(self, now: datetime) -> bool:
+        return self.renew_date is not None and self.renew_date <= now
 
 
 @dataclass(frozen=True)
@@ -471,6 +499,32 @@ class FleetClient:
         if not isinstance(data, dict) or "host" not in data:
             raise FleetBadResponse(f"Fleet's answer for host {host_id} has no “host” object.")
         return FleetHost.from_json(data["host"])
+
+    def get_apns(self) -> ApnsCertificate | None:
+        """The Apple push certificate, or None when Fleet has none (Apple MDM not set up).
+
+        Fleet answers 404 when no APNs certificate is configured (newer versions 400).
+        """
+        try:
+            data = self._request("GET", "/api/v1/fleet/apns")
+        except FleetNotFound:
+            return None
+        except FleetError as exc:
+            if exc.status == 400:
+                return None
+            raise
+        if not isinstance(data, dict):
+            raise FleetBadResponse(f"Fleet's APNs certificate is not an object: {str(data)[:80]!r}")
+        # An absurd or missing date is unknown, not "expired": parse_time only refuses dates before
+        # 2000 or more than a year ahead, and an APNs certificate lasts a year.
+        raw = data.get("renew_date")
+        renew_date = _parse_any_time(raw)
+        if raw and renew_date is None:
+            raise FleetBadResponse(f"Fleet's APNs renew date is not a date: {str(raw)[:40]!r}")
+        return ApnsCertificate(
+            renew_date=renew_date, common_name=_str(data.get("common_name")),
+            serial_number=_str(data.get("serial_number")), issuer=_str(data.get("issuer")),
+        )
 
     def get_device_mapping(self, host_id: int) -> tuple[DeviceMapping, ...]:
         data = self._request("GET", f"/api/v1/fleet/hosts/{int(host_id)}/device_mapping")

@@ -1,4 +1,7 @@
+from datetime import datetime, timedelta
+
 from django.db import models
+from django.utils import timezone
 
 from cockpit.crypto import decrypt, encrypt
 from cockpit.tenancy import TenantModel
@@ -14,12 +17,30 @@ class FleetConnection(TenantModel):
     last_tested_at = models.DateTimeField(null=True, blank=True)
     last_test_ok = models.BooleanField(null=True, blank=True)
     last_test_message = models.CharField(max_length=500, blank=True)
+    # Fleet's Apple push (APNs) certificate, read at each sync (``GET /api/v1/fleet/apns``).
+    apns_configured = models.BooleanField(
+        null=True, blank=True, help_text="Fleet has an Apple push certificate; None until a sync has read it"
+    )
+    apns_expires_at = models.DateTimeField(null=True, blank=True, help_text="The APNs certificate's renew date")
+    apns_checked_at = models.DateTimeField(null=True, blank=True, help_text="When the sync last read it")
+    apns_error = models.CharField(max_length=500, blank=True, help_text="Why the last read failed, if it did")
+
+    APNS_WARNING = timedelta(days=30)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization"], name="fleetconnection_one_per_org")]
 
     def __str__(self):
         return self.url
+
+    def apns_expired(self, now: datetime | None = None) -> bool:
+        return bool(self.apns_configured and self.apns_expires_at and self.apns_expires_at <= (now or timezone.now()))
+
+    def apns_expiring_soon(self, now: datetime | None = None) -> bool:
+        """Not expired yet, but within 30 days of it: time to renew in Fleet."""
+        now = now or timezone.now()
+        return bool(self.apns_configured and self.apns_expires_at and not self.apns_expired(now)
+                    and self.apns_expires_at - now <= self.APNS_WARNING)
 
     def __repr__(self):  # the default repr is fine, but make sure no secret ever lands in a log line
         return f"<FleetConnection {self.organization_id} {self.url}>"

@@ -13,6 +13,15 @@ class SyncHealth:
     last_run: SyncRun | None
     last_success: SyncRun | None
     failing_since: SyncRun | None  # the first failed run after the last success
+    connection: FleetConnection | None = None
+
+    @property
+    def apns_expired(self) -> bool:
+        return bool(self.connection and self.connection.apns_expired())
+
+    @property
+    def apns_expiring_soon(self) -> bool:
+        return bool(self.connection and self.connection.apns_expiring_soon())
 
     @property
     def ok(self) -> bool:
@@ -25,8 +34,10 @@ def sync_health(*, organization) -> SyncHealth:
     failures = runs.filter(status=SyncRun.Status.FAILED)
     if last_success is not None:
         failures = failures.filter(started_at__gt=last_success.started_at)
+    connection = FleetConnection.objects.for_org(organization).first()
     return SyncHealth(
-        connected=FleetConnection.objects.for_org(organization).exists(),
+        connected=connection is not None,
+        connection=connection,
         last_run=runs.first(),
         last_success=last_success,
         failing_since=failures.order_by("started_at", "id").first(),

@@ -648,6 +648,7 @@ class Faults:
     # Called once per entry, after the page's hosts are captured and before the answer is sent, so the
     # client's next request already sees the change (hosts enrolled or deleted between two pages).
     mutate_after_page: dict[int, Callable[[FleetSimulator], None]] = field(default_factory=dict)
+    apns_status: int | None = None  # GET /apns answers this status (Fleet's error JSON) until cleared
     fired: int = 0  # how many status_on_page faults were answered (read by tests; counts toward fail_times)
 
     def take_status(self, page: int) -> int | None:
@@ -784,6 +785,28 @@ class FleetSimulator:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self.apns = "valid"
+        self.apns_renew_date: datetime | None = None
+
+    # ---- Apple push certificate ------------------------------------------------------------------
+
+    APNS_STATES = ("valid", "expiring", "expired", "not_configured")
+
+    def set_apns(self, state: str, *, renew_date: datetime | None = None) -> None:
+        """``valid`` (renews in 200 days), ``expiring`` (in 10 days), ``expired`` (3 days ago) or
+        ``not_configured`` (Fleet answers 404, as when Apple MDM is not set up); ``renew_date`` overrides."""
+        if state not in self.APNS_STATES:
+            raise ValueError(f"APNs state must be one of {', '.join(self.APNS_STATES)}")
+        self.apns, self.apns_renew_date = state, renew_date
+
+    def apns_json(self) -> dict | None:
+        """``GET /api/v1/fleet/apns``'s body, or None when no certificate is configured."""
+        if self.apns == "not_configured":
+            return None
+        offsets = {"valid": timedelta(days=200), "expiring": timedelta(days=10), "expired": timedelta(days=-3)}
+        renew = self.apns_renew_date or self.now() + offsets[self.apns]
+        return {"common_name": f"APSP:{uuid.UUID(int=self.seed)}", "serial_number": str(7_000_000 + self.seed),
+                "issuer": "Apple Application Integration 2 Certification Authority", "renew_date": rfc3339(renew)}
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -1159,6 +1182,7 @@ _ROUTES: tuple[tuple[re.Pattern, dict[str, str]], ...] = (
     (re.compile(_PREFIX + r"/hosts/(\d+)/device_mapping$"), {"GET": "get_device_mapping"}),
     (re.compile(_PREFIX + r"/hosts/(\d+)/mdm$"), {"DELETE": "turn_off_mdm"}),
     (re.compile(_PREFIX + r"/hosts/(\d+)/(lock|unlock|wipe)$"), {"POST": "device_action"}),
+    (re.compile(_PREFIX + r"/(?:apns|mdm/apple)$"), {"GET": "get_apns"}),
 )
 
 
@@ -1377,6 +1401,15 @@ class _Handler(BaseHTTPRequestHandler):
         if host is None:
             return self._error(404, "Host was not found in the datastore")
         self._json(200, {"host": host})
+
+    def get_apns(self, *, params) -> None:
+        status = self.sim.faults.apns_status
+        if status is not None:
+            return self._fault_status(status)
+        body = self.sim.apns_json()
+        if body is None:  # Fleet: "if there is no apple mdm config, fail with a 404"
+            return self._error(404, "Resource Not Found")
+        self._json(200, body)
 
     def host_by_identifier(self, identifier, *, params) -> None:
         """Lookup by hostname, uuid or serial; with duplicates the oldest (lowest id) wins, as in Fleet."""

@@ -148,7 +148,8 @@ def sync_organization(*, organization, trigger: str, actor: Actor, client: Fleet
         own_client = client is None
         client = client or fleet_client_for(connection)
         try:
-            listing = _list_hosts(client, organization=organization, now=now or started, per_page=per_page, run=run)
+            listing = _list_hosts(client, organization=organization, now=now or started, per_page=per_page, run=run,
+                                  connection=connection)
         finally:
             if own_client:
                 client.close()
@@ -191,8 +192,12 @@ def _fail(run: SyncRun, message: str) -> None:
 # --- phase 1: list ------------------------------------------------------------------------------
 
 
-def _list_hosts(client: FleetClient, *, organization, now: datetime, per_page: int, run: SyncRun) -> _Listing:
-    policy = HealthPolicy.for_organization(organization)
+def _list_hosts(client: FleetClient, *, organization, now: datetime, per_page: int, run: SyncRun,
+                connection: FleetConnection) -> _Listing:
+    count_before = client.count_hosts()
+    policy = HealthPolicy.for_organization(
+        organization, apns_certificate_expired=_apns_expired(client, connection, now=now)
+    )
     known = {
         host_id: (digest, enrolled is not None, missing is not None)
         for host_id, digest, enrolled, missing in Device.objects.for_org(organization)
@@ -204,7 +209,6 @@ def _list_hosts(client: FleetClient, *, organization, now: datetime, per_page: i
         Device.objects.for_org(organization).exclude(serial_number="").filter(fleet_host_id__isnull=False)
         .values_list("serial_number", "fleet_host_id")
     )
-    count_before = client.count_hosts()
     listing = _Listing(seen=set(), changed=[])
     details_budget = MAX_DETAIL_FETCHES
     for page in client.iter_host_pages(per_page=per_page):
@@ -243,6 +247,29 @@ def _list_hosts(client: FleetClient, *, organization, now: datetime, per_page: i
     absent = [host_id for host_id, (_, _, missing) in known.items() if host_id not in listing.seen and not missing]
     listing.gone = _confirm_absences(client, absent, fleet_shrank=count_after < count_before)
     return listing
+
+
+def _apns_expired(client: FleetClient, connection: FleetConnection, *, now: datetime) -> bool:
+    """Read Fleet's Apple push certificate, record it on the connection, and say whether it has expired.
+
+    A failed read (no permission, Fleet down, garbage) never fails the sync: the error is recorded
+    and the last known expiry date stands.
+    """
+    try:
+        certificate = client.get_apns()
+    except FleetError as exc:
+        logger.warning("Fleet APNs certificate of %s unreadable: %s", connection.organization_id, exc)
+        connection.apns_error = f"Could not read the Apple push certificate: {exc}"[:500]
+        FleetConnection.objects.filter(pk=connection.pk).update(apns_error=connection.apns_error)
+        return connection.apns_expired(now)
+    connection.apns_configured = certificate is not None
+    connection.apns_expires_at = certificate.renew_date if certificate else None
+    connection.apns_checked_at, connection.apns_error = timezone.now(), ""
+    FleetConnection.objects.filter(pk=connection.pk).update(
+        apns_configured=connection.apns_configured, apns_expires_at=connection.apns_expires_at,
+        apns_checked_at=connection.apns_checked_at, apns_error="",
+    )
+    return connection.apns_expired(now)
 
 
 def needs_details(host: FleetHost, *, policy: HealthPolicy, now: datetime, previously_enrolled: bool) -> bool:

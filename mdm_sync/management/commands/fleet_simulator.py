@@ -23,8 +23,11 @@ class Command(BaseCommand):
         parser.add_argument("--vary", type=float, default=0.0, metavar="PERCENT",
                             help="change os_version of this share of the hosts, spread evenly over the ids "
                                  "(benchmarks: a fleet where PERCENT %% of the hosts changed)")
+        parser.add_argument("--apns", choices=FleetSimulator.APNS_STATES, default="valid",
+                            help="the Apple push certificate GET /api/v1/fleet/apns reports: valid (200 days "
+                                 "left), expiring (10 days), expired, or not_configured (404)")
 
-    def handle(self, *args, port, hosts, seed, token, host, email_domain, now, vary, **options):
+    def handle(self, *args, port, hosts, seed, token, host, email_domain, now, vary, apns="valid", **options):
         if not 0 <= port <= 65535:
             raise CommandError("--port must be between 0 and 65535.")
         if hosts < 0:
@@ -33,6 +36,7 @@ class Command(BaseCommand):
             raise CommandError("--vary must be between 0 and 100.")
         simulator = FleetSimulator(hosts=hosts, seed=seed, token=token, host=host, port=port,
                                    email_domain=email_domain, now=now)
+        simulator.set_apns(apns)
         # Host i is varied when the running count floor(i * PERCENT / 100) steps up: exactly
         # floor(hosts * PERCENT / 100) hosts, evenly spread (every 10th id for 10 %).
         varied = [i for i in range(1, hosts + 1)
@@ -45,6 +49,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot listen on {host}:{port}: {exc}") from exc
         self.stdout.write(f"Fleet simulator listening on {simulator.base_url}")
         self.stdout.write(f"API token: {token}")
+        self.stdout.write(f"Apple push certificate: {apns}")
         if varied:
             self.stdout.write(f"{len(varied)} hosts varied (os_version changed).")
         self.stdout.write(f"{hosts} hosts (seed {seed}); employees 1..{simulator.employee_count} like "
