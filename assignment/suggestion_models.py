@@ -1,1 +1,86 @@
 """Assignment suggestion models (DESIGN §7), imported by ``assignment.models``."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from cockpit.models import Employee
+from cockpit.tenancy import TenantModel
+from devices.models import Device
+
+__all__ = ["Suggestion"]
+
+
+class Suggestion(TenantModel):
+    """"This device is probably ``employee``'s": one employee, a confidence 0–1 and the evidence behind it.
+
+    ``pending`` until an admin (or ``auto`` mode) accepts it (the device is assigned, source
+    ``suggestion``) or rejects it (remembered by ``fingerprint``: not proposed again on the same
+    evidence); ``superseded`` when the evidence changed, the device was assigned otherwise, became
+    shared or archived, or the employee left. At most one pending suggestion per device.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded"
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="assignment_suggestions")
+    employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="assignment_suggestions")
+    confidence = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    evidence = models.JSONField(
+        default=list, blank=True, help_text="[{kind, value, detail, employee_id, employee, active, weight}]"
+    )
+    evidence_kinds = models.CharField(
+        max_length=200, blank=True, editable=False,
+        help_text="Kinds of the evidence for the suggested employee, comma-framed (“,sso_email,device_name,”)",
+    )
+    fingerprint = models.CharField(
+        max_length=40, help_text="The device, the employee and the facts for them (rejection memory)"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=200, blank=True, help_text="Who, as shown at the time")
+    decided_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    automatic = models.BooleanField(default=False, help_text="Accepted by auto mode")
+    note = models.CharField(max_length=255, blank=True, help_text="Why it was rejected or superseded")
+
+    class Meta:
+        ordering = ["-confidence", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "device"], condition=Q(status="pending"),
+                name="suggestion_one_pending_per_device",
+            ),
+            models.CheckConstraint(condition=Q(confidence__gte=0.0, confidence__lte=1.0),
+                                   name="suggestion_confidence_0_1"),
+            models.CheckConstraint(
+                condition=Q(status="pending", decided_at__isnull=True)
+                | (~Q(status="pending") & Q(decided_at__isnull=False)),
+                name="suggestion_decided_unless_pending",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status", "-confidence", "-id"], name="suggestion_org_queue"),
+            models.Index(fields=["organization", "device", "status"], name="suggestion_org_device"),
+            models.Index(fields=["organization", "employee", "status"], name="suggestion_org_employee"),
+        ]
+
+    def __str__(self):
+        return f"{self.device} → {self.employee} ({self.confidence:.0%})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+    @property
+    def evidence_for(self) -> list[dict]:
+        return [e for e in self.evidence if e.get("employee_id") == self.employee_id]
+
+    @property
+    def evidence_against(self) -> list[dict]:
+        return [e for e in self.evidence if e.get("employee_id") != self.employee_id]

@@ -1,1 +1,36 @@
-"""Celery tasks of assignment suggestion."""
+"""Celery tasks of assignment suggestion.
+
+Beat (``cockpit/celery.py``) runs :func:`suggestions_refresh_all` on its own schedule; it queues one
+:func:`suggestions_refresh_organization` per organization whose mode is not ``off``. After each sync
+the same service runs inline as the sync's after-sync step (order 50).
+"""
+
+from celery import shared_task
+
+from cockpit.actors import Actor
+from cockpit.models import Organization
+
+__all__ = ["suggestions_refresh_all", "suggestions_refresh_organization"]
+
+
+@shared_task
+def suggestions_refresh_all() -> dict:
+    organization_ids = list(
+        Organization.objects.exclude(assignment_suggestion_mode=Organization.SuggestionMode.OFF)
+        .order_by("pk").values_list("pk", flat=True)
+    )
+    for organization_id in organization_ids:
+        suggestions_refresh_organization.delay(organization_id)
+    return {"queued": len(organization_ids)}
+
+
+@shared_task(acks_late=True)
+def suggestions_refresh_organization(organization_id: int) -> dict:
+    """Idempotent: a redelivered run finds the same facts and changes nothing; two at once, the second skips."""
+    from assignment.suggestion_services import suggestions_refresh
+
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        return {"organization": organization_id, "status": "gone"}
+    counts = suggestions_refresh(organization=organization, actor=Actor.system("assignment_suggestion"))
+    return {"organization": organization_id, **counts}

@@ -1,3 +1,153 @@
 """Cockpit pages of assignment suggestion: review queue, settings and the "what would auto do" preview."""
 
-urlpatterns = []
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST, require_safe
+
+from assignment import suggestion_services as services
+from assignment.scoring import KIND_LABELS
+from assignment.suggestion_filtersets import SuggestionFilterSet
+from assignment.suggestion_forms import SuggestionBulkForm, SuggestionRejectForm, SuggestionSettingsForm
+from assignment.suggestion_models import Suggestion
+from assignment.suggestion_selectors import auto_mode_preview, suggestion_queryset
+from cockpit.errors import DomainError
+from cockpit.services import organization_update_settings
+from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role
+
+PREVIEW_ROWS = 200
+
+
+@require_safe
+def suggestion_list(request, org_slug):
+    """The review queue: pending suggestions by default, filterable like the API."""
+    params = request.GET.copy()
+    if "status" not in params:
+        params["status"] = Suggestion.Status.PENDING
+    request.GET = params
+    queryset = suggestion_queryset(organization=request.organization)
+    filterset, rows = filterset_for(SuggestionFilterSet, request, queryset)
+    context = {"filter": filterset, "page": paginate(request, rows), "kind_labels": KIND_LABELS,
+               "mode": request.organization.get_assignment_suggestion_mode_display()}
+    return render(request, "assignment/suggestion_list.html", context)
+
+
+def _get(request, pk) -> Suggestion:
+    suggestion = suggestion_queryset(organization=request.organization).filter(pk=pk).first()
+    if suggestion is None:
+        raise Http404("No such suggestion")
+    return suggestion
+
+
+def _back(request, org_slug):
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("suggestion_list", org_slug=org_slug)
+
+
+@require_role("can_act_on_devices")
+@require_POST
+def suggestion_accept(request, org_slug, pk):
+    suggestion = _get(request, pk)
+    try:
+        services.suggestion_accept(suggestion=suggestion, actor=actor_for(request))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{suggestion.device} was assigned to {suggestion.employee.display_name}.")
+    return _back(request, org_slug)
+
+
+@require_role("can_act_on_devices")
+@require_POST
+def suggestion_reject(request, org_slug, pk):
+    suggestion = _get(request, pk)
+    form = SuggestionRejectForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        services.suggestion_reject(suggestion=suggestion, actor=actor_for(request), reason=reason)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Rejected: {suggestion.device} will not be suggested for "
+                                  f"{suggestion.employee.display_name} again on the same evidence.")
+    return _back(request, org_slug)
+
+
+@require_role("can_act_on_devices")
+@require_POST
+def suggestion_bulk(request, org_slug):
+    form = SuggestionBulkForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return _back(request, org_slug)
+    result = call_service(form, lambda data: services.suggestions_decide_bulk(
+        organization=request.organization, actor=actor_for(request), **data
+    ))
+    if result is None:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return _back(request, org_slug)
+    done = result.get("accepted", result.get("rejected"))
+    verb = "accepted" if "accepted" in result else "rejected"
+    messages.success(request, f"{done} suggestion{'s' if done != 1 else ''} {verb}.")
+    for pk, message in result["failed"].items():
+        messages.error(request, f"Suggestion #{pk}: {message}")
+    return _back(request, org_slug)
+
+
+@require_role("can_act_on_devices")
+@require_POST
+def suggestion_refresh(request, org_slug):
+    """Run the scoring now (the same bulk run as after each sync)."""
+    counts = services.suggestions_refresh(organization=request.organization, actor=actor_for(request))
+    if counts.get("mode") == "off":
+        messages.error(request, "Assignment suggestion is off for this organization; turn it on in its settings.")
+    elif counts.get("skipped"):
+        messages.error(request, "A run is already in progress; its results show here in a moment.")
+    else:
+        text = f"{counts['created']} new suggestion(s), {counts['superseded']} withdrawn"
+        if "auto_assigned" in counts:
+            text += f", {counts['auto_assigned']} device(s) assigned automatically"
+        messages.success(request, text + ".")
+    return redirect("suggestion_list", org_slug=org_slug)
+
+
+@require_role("can_manage_settings")
+def suggestion_settings(request, org_slug):
+    """Mode and threshold, with what ``auto`` would assign now (``?threshold=`` previews another value)."""
+    organization = request.organization
+    initial = {"assignment_suggestion_mode": organization.assignment_suggestion_mode,
+               "suggestion_confidence_threshold": organization.suggestion_confidence_threshold}
+    form = SuggestionSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        saved = call_service(form, lambda data: organization_update_settings(
+            organization=organization, actor=actor_for(request), **data
+        ))
+        if saved:
+            messages.success(request, f"Assignment suggestion: {saved.get_assignment_suggestion_mode_display()}, "
+                                      f"threshold {saved.suggestion_confidence_threshold:.2f}.")
+            return redirect("suggestion_settings", org_slug=org_slug)
+    threshold = organization.suggestion_confidence_threshold
+    asked = request.GET.get("threshold", "")
+    try:
+        threshold = min(max(float(asked), 0.5), 1.0) if asked else threshold
+    except ValueError:
+        messages.error(request, f"“{asked}” is not a threshold; showing the saved one.")
+    preview = auto_mode_preview(organization=organization, threshold=threshold)
+    context = {"form": form, "preview": preview[:PREVIEW_ROWS], "preview_total": len(preview),
+               "threshold": threshold, "kind_labels": KIND_LABELS}
+    return render(request, "assignment/suggestion_settings.html", context, status=400 if form.errors else 200)
+
+
+urlpatterns = [
+    path("suggestions/", suggestion_list, name="suggestion_list"),
+    path("suggestions/bulk/", suggestion_bulk, name="suggestion_bulk"),
+    path("suggestions/refresh/", suggestion_refresh, name="suggestion_refresh"),
+    path("suggestions/<int:pk>/accept/", suggestion_accept, name="suggestion_accept"),
+    path("suggestions/<int:pk>/reject/", suggestion_reject, name="suggestion_reject"),
+    path("settings/suggestions/", suggestion_settings, name="suggestion_settings"),
+]

@@ -1,0 +1,41 @@
+"""One FilterSet for suggestions: the API (``/api/v1/suggestions/``) and the cockpit review queue use it."""
+
+import django_filters
+from django.db.models import Q
+
+from assignment.scoring import KIND_LABELS
+from assignment.suggestion_models import Suggestion
+from cockpit.filtersets import StableOrderingFilter
+
+
+class SuggestionFilterSet(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Suggestion.Status.choices)
+    min_confidence = django_filters.NumberFilter(field_name="confidence", lookup_expr="gte", label="Confidence ≥")
+    evidence = django_filters.ChoiceFilter(
+        choices=list(KIND_LABELS.items()), method="filter_evidence", label="Evidence"
+    )
+    device = django_filters.NumberFilter(field_name="device_id", label="Device (id)")
+    employee = django_filters.NumberFilter(field_name="employee_id", label="Employee (id)")
+    employee_email = django_filters.CharFilter(field_name="employee__email", lookup_expr="iexact",
+                                               label="Employee e-mail")
+    search = django_filters.CharFilter(method="filter_search", label="Search")
+    ordering = StableOrderingFilter(
+        fields=(("confidence", "confidence"), ("created_at", "created_at"), ("device__name", "device"),
+                ("employee__full_name", "employee"), ("decided_at", "decided_at"), ("id", "id"))
+    )
+
+    class Meta:
+        model = Suggestion
+        fields = []
+
+    def filter_evidence(self, queryset, name, value):
+        return queryset.filter(evidence_kinds__contains=f",{value},")
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(device__name__icontains=value) | Q(device__serial_number__icontains=value)
+            | Q(employee__email__icontains=value) | Q(employee__full_name__icontains=value)
+        )

@@ -1,0 +1,147 @@
+"""Reads of assignment suggestion: the facts the scorer needs, loaded in bulk, and the review lists.
+
+:func:`suggestion_facts` loads everything one scoring run needs in a fixed number of queries,
+whatever the number of devices and employees: the devices that may get a suggestion (with their
+previous owner from a correlated subquery), the directory, and the fingerprints of rejected
+suggestions. The scorer then works in memory (``assignment.scoring``).
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import OuterRef, Q, Subquery
+
+from assignment.scoring import DeviceFacts, Directory, Person, Score, score_devices
+from assignment.suggestion_models import Suggestion
+from cockpit.models import Employee
+from devices.models import AvailabilityStatus, Device, DeviceHistory, Usage
+
+CHUNK = 2000
+
+
+def suggestable_devices(*, organization):
+    """Devices a suggestion may be made for: not archived, not shared (kiosk), nobody assigned."""
+    return (
+        Device.objects.for_org(organization)
+        .filter(assignee__isnull=True)
+        .exclude(availability_status=AvailabilityStatus.ARCHIVED)
+        .exclude(usage=Usage.SHARED)
+    )
+
+
+def _still_valid():
+    """A pending suggestion whose device and employee still allow it (stale ones disappear at once)."""
+    return (
+        Q(device__assignee__isnull=True, employee__status=Employee.Status.ACTIVE)
+        & ~Q(device__availability_status=AvailabilityStatus.ARCHIVED)
+        & ~Q(device__usage=Usage.SHARED)
+    )
+
+
+@dataclass
+class SuggestionFacts:
+    devices: list[DeviceFacts]
+    directory: Directory
+    rejected: dict[int, set[str]]
+    labels: dict[int, str]  # device id → what the cockpit calls it
+
+
+def _device_facts(organization) -> tuple[list[DeviceFacts], dict[int, str]]:
+    previous_owner = (
+        DeviceHistory.objects.filter(organization=organization, device=OuterRef("pk"), assignee_before__isnull=False)
+        .order_by("-created_at", "-id")
+        .values("assignee_before")[:1]
+    )
+    rows = (
+        suggestable_devices(organization=organization)
+        .annotate(previous_owner_id=Subquery(previous_owner))
+        .order_by("id")
+        .values_list("id", "name", "fleet_hostname", "serial_number", "fleet_emails", "previous_owner_id")
+    )
+    devices, labels = [], {}
+    for pk, name, hostname, serial, emails, previous in rows.iterator(chunk_size=CHUNK):
+        mapped = tuple(
+            (str(item.get("email") or ""), str(item.get("source") or ""))
+            for item in (emails or []) if isinstance(item, dict) and item.get("email")
+        )
+        # The sync does not store the hosts' local accounts (FleetHost.local_users is read, not kept).
+        devices.append(DeviceFacts(pk, name, hostname, mapped, (), previous))
+        labels[pk] = name or serial or f"Device #{pk}"
+    return devices, labels
+
+
+def suggestion_directory(*, organization) -> Directory:
+    """Every employee (offboarded ones too: their e-mails count against the others, never for them)."""
+    rows = Employee.objects.for_org(organization).order_by().values_list(
+        "id", "email", "full_name", "username", "status"
+    )
+    return Directory(
+        Person(pk, email, full_name, username, status == Employee.Status.ACTIVE,
+               f"{full_name} <{email}>" if full_name else email)
+        for pk, email, full_name, username, status in rows.iterator(chunk_size=CHUNK)
+    )
+
+
+def rejected_fingerprints(*, organization) -> dict[int, set[str]]:
+    rejected: dict[int, set[str]] = {}
+    rows = Suggestion.objects.for_org(organization).filter(status=Suggestion.Status.REJECTED).order_by()
+    for device_id, mark in rows.values_list("device_id", "fingerprint").iterator(chunk_size=CHUNK):
+        rejected.setdefault(device_id, set()).add(mark)
+    return rejected
+
+
+def suggestion_facts(*, organization) -> SuggestionFacts:
+    """What one scoring run needs, in three queries (plus chunk fetches on PostgreSQL's server-side cursors)."""
+    devices, labels = _device_facts(organization)
+    return SuggestionFacts(devices, suggestion_directory(organization=organization),
+                           rejected_fingerprints(organization=organization), labels)
+
+
+def suggestion_scores(*, organization, facts: SuggestionFacts | None = None) -> dict[int, Score]:
+    """{device id: score} for every suggestable device the facts point to someone for (nothing written)."""
+    facts = facts or suggestion_facts(organization=organization)
+    return score_devices(facts.devices, facts.directory, facts.rejected)
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    device_id: int
+    device: str
+    employee_id: int
+    employee: str
+    confidence: float
+    kinds: list[str]
+
+
+def auto_mode_preview(*, organization, threshold: float | None = None) -> list[PreviewRow]:
+    """What ``auto`` mode would assign now: the unassigned devices whose suggestion reaches the threshold."""
+    threshold = organization.suggestion_confidence_threshold if threshold is None else threshold
+    facts = suggestion_facts(organization=organization)
+    scores = suggestion_scores(organization=organization, facts=facts)
+    rows = [
+        PreviewRow(score.device_id, facts.labels[score.device_id], score.employee_id,
+                   facts.directory.people[score.employee_id].label, score.confidence, score.kinds)
+        for score in scores.values() if score.confidence >= threshold
+    ]
+    return sorted(rows, key=lambda row: (-row.confidence, row.device.lower(), row.device_id))
+
+
+def suggestion_queryset(*, organization):
+    """Suggestions with their device and employee; pending ones whose device or employee no longer allows
+    them (assigned otherwise, archived, shared, offboarded) are left out until the next run supersedes them."""
+    return (
+        Suggestion.objects.for_org(organization)
+        .select_related("device", "employee")
+        .filter(~Q(status=Suggestion.Status.PENDING) | _still_valid())
+    )
+
+
+def pending_suggestion_for_device(*, organization, device) -> Suggestion | None:
+    return (
+        suggestion_queryset(organization=organization)
+        .filter(device=device, status=Suggestion.Status.PENDING)
+        .first()
+    )
+
+
+def pending_suggestion_count(*, organization) -> int:
+    return suggestion_queryset(organization=organization).filter(status=Suggestion.Status.PENDING).count()

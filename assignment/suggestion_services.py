@@ -1,0 +1,248 @@
+"""State changes of assignment suggestion (DESIGN §7): compute in bulk, accept, reject, withdraw.
+
+The organization's ``assignment_suggestion_mode`` decides what a run does: ``off`` nothing,
+``suggest`` keeps one pending suggestion per device for an admin, ``auto`` also assigns (source
+``suggestion``) every device not yet assigned whose suggestion reaches
+``suggestion_confidence_threshold``. Accepting assigns through ``devices.services.device_assign``;
+it never touches an assigned device (that move refuses it).
+"""
+
+import logging
+from collections import defaultdict
+
+from django.core.cache import cache
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from assignment.scoring import Score
+from assignment.suggestion_models import Suggestion
+from assignment.suggestion_selectors import suggestion_facts, suggestion_queryset, suggestion_scores
+from cockpit.actors import Actor
+from cockpit.audit import Source, audit_record
+from cockpit.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
+from cockpit.models import Organization
+from devices.models import Device, Usage
+from devices.services import device_assign
+
+logger = logging.getLogger(__name__)
+
+LOCK_SECONDS = 30 * 60
+BATCH = 1000
+MAX_BULK = 500
+
+NOTE_DEVICE_GONE = "The device was assigned otherwise, archived or made shared"
+NOTE_NO_EVIDENCE = "The facts no longer point to anyone"
+NOTE_REPLACED = "Replaced by a suggestion on newer evidence"
+NOTE_OFFBOARDED = "The employee was offboarded"
+
+
+def _kinds_text(score: Score) -> str:
+    return "," + ",".join(score.kinds) + "," if score.kinds else ""
+
+
+def _new_suggestion(organization, score: Score) -> Suggestion:
+    return Suggestion(
+        organization=organization, device_id=score.device_id, employee_id=score.employee_id,
+        confidence=score.confidence, evidence=score.evidence, evidence_kinds=_kinds_text(score),
+        fingerprint=score.fingerprint,
+    )
+
+
+def _chunks(items: list, size: int = BATCH):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _supersede(ids_by_note: dict[str, list[int]], *, actor: Actor, now) -> int:
+    count = 0
+    for note, ids in ids_by_note.items():
+        for chunk in _chunks(ids):
+            count += Suggestion.objects.filter(pk__in=chunk, status=Suggestion.Status.PENDING).update(
+                status=Suggestion.Status.SUPERSEDED, decided_at=now, decided_by=actor.label[:200], note=note,
+                updated_at=now,
+            )
+    return count
+
+
+def suggestions_refresh(*, organization: Organization, actor: Actor) -> dict:
+    """Score every device that may get a suggestion, reconcile the pending ones, and in ``auto`` mode assign.
+
+    Reads are a fixed number of queries (``suggestion_facts``); writes are batched. Two runs of one
+    organization never overlap (the second reports ``skipped``).
+    """
+    organization = Organization.objects.get(pk=organization.pk)  # the settings as they are now
+    mode = organization.assignment_suggestion_mode
+    if mode == Organization.SuggestionMode.OFF:
+        return {"mode": mode}
+    lock_key = f"suggestion-lock:{organization.pk}"
+    if not cache.add(lock_key, timezone.now().isoformat(), LOCK_SECONDS):
+        return {"mode": mode, "skipped": True}
+    try:
+        counts = _reconcile(organization, actor=actor)
+        if mode == Organization.SuggestionMode.AUTO:
+            counts |= _auto_assign(organization, actor=actor)
+    finally:
+        cache.delete(lock_key)
+    if counts["created"] or counts["superseded"] or counts.get("auto_assigned"):
+        audit_record(organization=organization, actor=actor, event="suggestion.refreshed", target=organization,
+                     source=Source.SUGGESTION, after=counts)
+    logger.info("Suggestions of %s: %s", organization.slug, counts)
+    return counts
+
+
+def _reconcile(organization: Organization, *, actor: Actor) -> dict:
+    facts = suggestion_facts(organization=organization)
+    scores = suggestion_scores(organization=organization, facts=facts)
+    now = timezone.now()
+    pending = {
+        device_id: (pk, employee_id, mark, confidence, evidence)
+        for pk, device_id, employee_id, mark, confidence, evidence in Suggestion.objects.for_org(organization)
+        .filter(status=Suggestion.Status.PENDING).order_by()
+        .values_list("pk", "device_id", "employee_id", "fingerprint", "confidence", "evidence")
+        .iterator(chunk_size=BATCH)
+    }
+    stale: dict[str, list[int]] = defaultdict(list)
+    changed: list[Suggestion] = []
+    for device_id, (pk, employee_id, mark, confidence, evidence) in pending.items():
+        score = scores.get(device_id)
+        if score is None:
+            stale[NOTE_NO_EVIDENCE if device_id in facts.labels else NOTE_DEVICE_GONE].append(pk)
+        elif (score.employee_id, score.fingerprint) != (employee_id, mark):
+            stale[NOTE_REPLACED].append(pk)
+        elif (score.confidence, score.evidence) != (confidence, evidence):
+            # Same person on the same facts; only the evidence about others moved the confidence.
+            changed.append(Suggestion(pk=pk, confidence=score.confidence, evidence=score.evidence, updated_at=now))
+    stale_pks = {pk for ids in stale.values() for pk in ids}
+    keep = {device_id for device_id, row in pending.items() if row[0] not in stale_pks}
+    new = [_new_suggestion(organization, score) for device_id, score in scores.items() if device_id not in keep]
+    with transaction.atomic():
+        superseded = _supersede(stale, actor=actor, now=now)
+        for chunk in _chunks(changed):
+            Suggestion.objects.bulk_update(chunk, ["confidence", "evidence", "updated_at"])
+        Suggestion.objects.bulk_create(new, batch_size=BATCH)
+    return {"mode": organization.assignment_suggestion_mode, "devices": len(facts.devices), "suggested": len(scores),
+            "created": len(new), "updated": len(changed), "superseded": superseded}
+
+
+def _auto_assign(organization: Organization, *, actor: Actor) -> dict:
+    """``auto``: assign each device not yet assigned whose pending suggestion reaches the threshold."""
+    threshold = organization.suggestion_confidence_threshold
+    confident = (
+        suggestion_queryset(organization=organization)
+        .filter(status=Suggestion.Status.PENDING, confidence__gte=threshold)
+        .order_by("-confidence", "id")
+    )
+    assigned, failed = 0, 0
+    for suggestion in confident:
+        try:
+            suggestion_accept(suggestion=suggestion, actor=actor, automatic=True)
+            assigned += 1
+        except DomainError as exc:  # assigned meanwhile, employee left, someone else is acting on it
+            failed += 1
+            logger.info("Auto mode left %s: %s", suggestion, exc.message)
+    return {"auto_assigned": assigned, "auto_failed": failed}
+
+
+def _lock(suggestion: Suggestion) -> Suggestion:
+    try:
+        return (
+            Suggestion.objects.select_for_update(nowait=True)
+            .get(pk=suggestion.pk, organization_id=suggestion.organization_id)
+        )
+    except OperationalError as exc:  # PostgreSQL: someone else is deciding it right now
+        raise ConcurrentChange("Someone else is deciding this suggestion right now; try again in a moment.") from exc
+
+
+def _decide(suggestion: Suggestion, *, status: str, actor: Actor, note: str = "", automatic: bool = False) -> None:
+    suggestion.status = status
+    suggestion.decided_at = timezone.now()
+    suggestion.decided_by = actor.label[:200]
+    suggestion.decided_by_user = actor.user if actor.kind == "user" else None
+    suggestion.automatic = automatic
+    suggestion.note = note[:255]
+    suggestion.save(update_fields=["status", "decided_at", "decided_by", "decided_by_user", "automatic", "note",
+                                   "updated_at"])
+
+
+def _refuse_decided(suggestion: Suggestion) -> None:
+    if not suggestion.is_pending:
+        raise IllegalTransition(f"This suggestion is already {suggestion.get_status_display().lower()}.")
+
+
+def _decision_after(suggestion: Suggestion) -> dict:
+    return {"suggestion": suggestion.pk, "employee": suggestion.employee.email, "confidence": suggestion.confidence,
+            "evidence": sorted({e["kind"] for e in suggestion.evidence_for})}
+
+
+def suggestion_accept(*, suggestion: Suggestion, actor: Actor, automatic: bool = False) -> Suggestion:
+    """Assign the device to the suggested employee (source ``suggestion``) and mark the suggestion accepted."""
+    with transaction.atomic():
+        locked = _lock(suggestion)
+        _refuse_decided(locked)
+        device = Device.objects.get(pk=locked.device_id, organization_id=locked.organization_id)
+        if device.usage == Usage.SHARED:
+            raise IllegalTransition(f"{device} is a shared device: it has a responsible technician, not an owner.")
+        confidence = f"{locked.confidence:.0%}"
+        device_assign(
+            device=device, employee=locked.employee, actor=actor, source=Source.SUGGESTION,
+            reason=f"{'Auto mode: s' if automatic else 'S'}uggestion #{locked.pk}, confidence {confidence}",
+        )
+        _decide(locked, status=Suggestion.Status.ACCEPTED, actor=actor, automatic=automatic)
+        audit_record(
+            organization=device.organization, actor=actor, target=device, source=Source.SUGGESTION,
+            event="suggestion.auto_assigned" if automatic else "suggestion.accepted",
+            after=_decision_after(locked) | {"confidence": confidence},
+        )
+    return locked
+
+
+def suggestion_reject(*, suggestion: Suggestion, actor: Actor, reason: str = "") -> Suggestion:
+    """Not this person: remembered by fingerprint, so the same evidence never proposes them again."""
+    with transaction.atomic():
+        locked = _lock(suggestion)
+        _refuse_decided(locked)
+        _decide(locked, status=Suggestion.Status.REJECTED, actor=actor, note=reason.strip())
+        audit_record(
+            organization=locked.organization, actor=actor, target=locked.device, source=Source.SUGGESTION,
+            event="suggestion.rejected",
+            after=_decision_after(locked) | ({"reason": reason.strip()} if reason.strip() else {}),
+        )
+    return locked
+
+
+def suggestions_decide_bulk(*, organization: Organization, ids, decision: str, actor: Actor, reason: str = "") -> dict:
+    """Accept or reject many pending suggestions; each is its own change, so one that someone else settled
+    meanwhile is reported (``failed``) without undoing the others. Unknown ids change nothing."""
+    if decision not in {"accept", "reject"}:
+        raise InvalidInput("Choose accept or reject.", field="decision")
+    wanted = sorted({int(pk) for pk in ids})
+    if not wanted:
+        raise InvalidInput("Select at least one suggestion.", field="ids")
+    if len(wanted) > MAX_BULK:
+        raise InvalidInput(f"At most {MAX_BULK} suggestions at once.", field="ids")
+    found = {
+        s.pk: s for s in suggestion_queryset(organization=organization)
+        .filter(pk__in=wanted, status=Suggestion.Status.PENDING)
+    }
+    missing = [pk for pk in wanted if pk not in found]
+    if missing:
+        shown = ", ".join(f"#{pk}" for pk in missing[:10])
+        raise InvalidInput(f"Not pending suggestions of this organization: {shown}.", field="ids")
+    done, failed = 0, {}
+    for pk in wanted:
+        try:
+            if decision == "accept":
+                suggestion_accept(suggestion=found[pk], actor=actor)
+            else:
+                suggestion_reject(suggestion=found[pk], actor=actor, reason=reason)
+            done += 1
+        except DomainError as exc:
+            failed[pk] = exc.message
+    return {"accepted" if decision == "accept" else "rejected": done, "failed": failed}
+
+
+def suggestions_withdraw_for_employee(*, employee, actor: Actor) -> int:
+    """Offboarding: the leaver's pending suggestions are superseded (inside the offboarding's transaction)."""
+    ids = list(Suggestion.objects.for_org(employee.organization)
+               .filter(employee=employee, status=Suggestion.Status.PENDING).values_list("pk", flat=True))
+    return _supersede({NOTE_OFFBOARDED: ids}, actor=actor, now=timezone.now()) if ids else 0
