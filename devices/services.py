@@ -364,3 +364,34 @@ def device_restore(
 
     return _move(device=device, actor=actor, source=source, action=DeviceHistory.Action.RESTORED,
                  event="device.restored", apply=apply, reason=reason, expected_version=expected_version)
+
+
+def device_mark_unenrolled(
+    *, device: Device, actor: Actor, source: str = Source.ENROLLMENT, reason: str = "",
+) -> Device:
+    """The host was removed from the MDM (auto-unenrollment purge): ``unenrolled``, owner and availability kept.
+
+    Idempotent: an already unenrolled device is returned unchanged. A later sync that sees the device
+    enrolled again clears ``unenrolled_at``.
+    """
+    with transaction.atomic():
+        locked = _lock(device, None)
+        if locked.unenrolled_at is not None:
+            return locked
+        _refuse_archived(locked, "unenroll")
+        before = _status_snapshot(locked)
+        locked.unenrolled_at = timezone.now()
+        locked.enrollment_status = device_enrollment_status(locked)
+        locked.version += 1
+        locked.save(update_fields=["unenrolled_at", "enrollment_status", "version", "updated_at"])
+        after = _status_snapshot(locked)
+        DeviceHistory.objects.create(
+            organization=locked.organization, device=locked, action=DeviceHistory.Action.UNENROLLED, source=source,
+            actor_label=actor.label[:200], reason=reason[:500],
+            availability_before=before["availability_status"], availability_after=after["availability_status"],
+            assignment_before=before["assignment_status"] or "", assignment_after=after["assignment_status"] or "",
+            assignee_before=locked.assignee, assignee_after=locked.assignee,
+        )
+        audit_record(organization=locked.organization, actor=actor, event="device.unenrolled", target=locked,
+                     source=source, before=before, after=after | ({"reason": reason} if reason else {}))
+    return locked

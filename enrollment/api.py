@@ -1,6 +1,51 @@
-"""REST API of enrollment: ``register(router)`` adds its viewsets, ``urlpatterns`` its other routes."""
+"""REST API of enrollment: ``POST /api/v1/employees/{id}/invite/`` (DESIGN §10)."""
 
-urlpatterns = []
+from django.http import Http404
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cockpit.api.base import TenantViewSetMixin
+from cockpit.errors import InvalidInput
+from cockpit.models import Employee
+from enrollment import services
+from enrollment.models import Invitation
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    employee = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "employee", "kind", "reason", "email", "sent_by", "created_at", "used_at"]
+
+    def get_employee(self, invitation) -> dict:
+        return {"id": invitation.employee_id, "email": invitation.employee.email,
+                "name": invitation.employee.display_name}
+
+
+class EmployeeInviteView(TenantViewSetMixin, APIView):
+    """Send (or resend) the enrollment invitation to one employee."""
+
+    serializer_class = InvitationSerializer
+
+    @extend_schema(request=None, responses={201: InvitationSerializer})
+    def post(self, request, pk):
+        employee = Employee.objects.for_org(self.organization).filter(pk=pk).first()
+        if employee is None:
+            raise Http404("No such employee")
+        if request.data:
+            raise InvalidInput("Inviting takes no body.", field=next(iter(request.data)))
+        invitation = services.invitation_send(employee=employee, actor=self.actor,
+                                              reason=Invitation.Reason.API)
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+
+urlpatterns = [
+    path("employees/<int:pk>/invite/", EmployeeInviteView.as_view(), name="employee-invite"),
+]
 
 
 def register(router) -> None:

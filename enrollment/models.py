@@ -1,0 +1,143 @@
+"""Enrollment: invitations, employee sign-in, installer downloads, the enroll secret, auto-unenrollment runs."""
+
+from django.db import models
+
+from cockpit.crypto import decrypt, encrypt
+from cockpit.models import Employee
+from cockpit.tenancy import TenantModel
+
+
+class EnrollmentSettings(TenantModel):
+    """What the installers carry besides the Fleet URL: the enroll secret (encrypted, never shown) and
+    where the organization's fleetd packages are downloaded from."""
+
+    enroll_secret_encrypted = models.TextField(blank=True, editable=False)
+    fleet_url = models.URLField(
+        max_length=500, blank=True,
+        help_text="The Fleet URL agents enroll against; empty: the URL of the Fleet connection",
+    )
+    package_url_macos = models.URLField(max_length=500, blank=True, help_text="fleetd .pkg for macOS")
+    package_url_windows = models.URLField(max_length=500, blank=True, help_text="fleetd .msi for Windows")
+    package_url_linux = models.URLField(max_length=500, blank=True, help_text="fleetd .deb for Linux")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization"], name="enrollmentsettings_one_per_org")]
+
+    def __str__(self):
+        return f"Enrollment settings of {self.organization_id}"
+
+    def __repr__(self):
+        return f"<EnrollmentSettings {self.organization_id}>"
+
+    @property
+    def has_enroll_secret(self) -> bool:
+        return bool(self.enroll_secret_encrypted)
+
+    @property
+    def enroll_secret(self) -> str:
+        return decrypt(self.enroll_secret_encrypted) if self.enroll_secret_encrypted else ""
+
+    @enroll_secret.setter
+    def enroll_secret(self, value: str) -> None:
+        self.enroll_secret_encrypted = encrypt(value) if value else ""
+
+
+class Invitation(TenantModel):
+    """One e-mail sent to an employee about enrollment: an invitation, a re-sent one, or fix instructions."""
+
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", "Invitation"
+        REINVITATION = "reinvitation", "Invitation resent"
+        FIX_INSTRUCTIONS = "fix_instructions", "Fix instructions"
+
+    class Reason(models.TextChoices):
+        MANUAL = "manual", "Sent from the cockpit"
+        API = "api", "Sent by the API"
+        ON_CREATE = "on_create", "Sent when HR created the employee"
+        AUTO_UNENROLL = "auto_unenroll", "Device purged by auto-unenrollment"
+        TROUBLESHOOTING = "troubleshooting", "Troubleshooting"
+
+    employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="invitations")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    sent_by = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254, help_text="The address it went to")
+    detail = models.CharField(max_length=255, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True, help_text="The employee signed in after it")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "employee", "-created_at"], name="invitation_org_employee")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.email}"
+
+
+class SignInToken(TenantModel):
+    """A one-time sign-in code and link for the enrollment page. Only hashes are stored."""
+
+    employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="+")
+    code_hash = models.CharField(max_length=64)
+    link_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "employee", "expires_at"], name="signintoken_org_employee")]
+
+    def __str__(self):
+        return f"Sign-in of {self.employee_id} until {self.expires_at:%H:%M}"
+
+
+class InstallerDownload(TenantModel):
+    """An installer an employee downloaded (DESIGN §5.3): who, which platform and format, built how."""
+
+    employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="installer_downloads")
+    platform = models.CharField(max_length=10)
+    format = models.CharField(max_length=20)
+    backend = models.CharField(max_length=20)
+    filename = models.CharField(max_length=200)
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "employee", "-created_at"], name="download_org_employee")]
+
+    def __str__(self):
+        return f"{self.filename} for {self.employee_id}"
+
+
+class AutoUnenrollRun(TenantModel):
+    """One auto-unenrollment run (DESIGN §9): what it found, what it did, or why it stopped."""
+
+    class Status(models.TextChoices):
+        SUCCEEDED = "succeeded", "Purged"
+        NOTHING = "nothing", "Nothing to purge"
+        STALE_SYNC = "stale_sync", "Skipped: the last sync is too old"
+        BLOCKED = "blocked", "Stopped: too many devices, an admin must confirm"
+        CONFIRMED = "confirmed", "Confirmed by an admin and purged"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=12, choices=Status.choices)
+    actor_label = models.CharField(max_length=200)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    threshold_days = models.PositiveSmallIntegerField()
+    enrolled_count = models.PositiveIntegerField(default=0)
+    candidate_ids = models.JSONField(default=list, blank=True)
+    purged_ids = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=dict, blank=True, help_text="{device id: Fleet's answer}")
+    reinvited = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="A blocked run an admin then confirmed")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="autounenroll_org_created")]
+
+    def __str__(self):
+        return f"Auto-unenrollment {self.created_at:%Y-%m-%d %H:%M} ({self.status})"
+
+    @property
+    def share_percent(self) -> float:
+        return round(100 * len(self.candidate_ids) / self.enrolled_count, 1) if self.enrolled_count else 0.0

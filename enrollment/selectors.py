@@ -1,0 +1,65 @@
+"""Reads of enrollment that more than one caller needs; each starts from the organization."""
+
+from django.db.models import Exists, OuterRef
+
+from cockpit.models import Employee
+from devices.issues import ISSUE_HELP
+from devices.models import AvailabilityStatus, Device, EnrollmentIssue, EnrollmentStatus, Usage
+from enrollment.models import AutoUnenrollRun, InstallerDownload, Invitation
+
+
+def invitations_of(*, employee: Employee):
+    return Invitation.objects.for_org(employee.organization).filter(employee=employee)
+
+
+def installer_downloads_of(*, employee: Employee):
+    return InstallerDownload.objects.for_org(employee.organization).filter(employee=employee)
+
+
+def employee_devices(*, organization, employee: Employee):
+    """The devices an employee holds, as their enrollment page lists them."""
+    return (Device.objects.for_org(organization).filter(assignee=employee)
+            .exclude(availability_status=AvailabilityStatus.ARCHIVED).order_by("name", "id"))
+
+
+def employees_not_enrolled(*, organization):
+    """Active employees who hold no device that is enrolled in the MDM right now."""
+    enrolled = Device.objects.filter(
+        organization=organization, assignee=OuterRef("pk"), mdm_enrolled_at__isnull=False, unenrolled_at__isnull=True,
+    ).exclude(availability_status=AvailabilityStatus.ARCHIVED)
+    return (Employee.objects.for_org(organization).filter(status=Employee.Status.ACTIVE)
+            .exclude(Exists(enrolled)).order_by("full_name", "email", "id"))
+
+
+def troubleshooting_groups(*, organization) -> list[tuple]:
+    """Partially enrolled devices grouped by issue: [(IssueHelp, [devices])], in the issues' order.
+
+    A device with two issues appears under both."""
+    devices = list(
+        Device.objects.for_org(organization).filter(enrollment_status=EnrollmentStatus.PARTIALLY_ENROLLED)
+        .exclude(availability_status=AvailabilityStatus.ARCHIVED).select_related("assignee").order_by("name", "id")
+    )
+    groups = []
+    for code in EnrollmentIssue.values:
+        members = [device for device in devices if code in device.enrollment_issues]
+        if members:
+            groups.append((ISSUE_HELP[code], members))
+    return groups
+
+
+def auto_unenroll_runs(*, organization):
+    return AutoUnenrollRun.objects.for_org(organization)
+
+
+def readiness_steps(device: Device) -> list[dict]:
+    """DESIGN §3: activation and user assignment complete in either order; ``enrolled`` needs both."""
+    shared = device.usage == Usage.SHARED
+    return [
+        {"key": "activation", "title": "Device activation", "done": device.mdm_enrolled_at is not None
+         and device.unenrolled_at is None,
+         "detail": "Enrolled in the MDM" if device.mdm_enrolled_at and not device.unenrolled_at
+         else "Waiting for the device to enroll in the MDM"},
+        {"key": "user_assignment", "title": "User assignment", "done": device.assignee_id is not None or shared,
+         "detail": (f"Assigned to {device.assignee.display_name}" if device.assignee_id
+                    else ("Shared device: no owner needed" if shared else "Waiting for an owner"))},
+    ]

@@ -1,0 +1,354 @@
+"""Enrollment state changes (DESIGN §5, §9): invitations, employee sign-in, installers, the enroll secret,
+fix instructions and the legal-hold exemption. Automatic assignment and auto-unenrollment live in
+``enrollment.autoassign`` and ``enrollment.unenroll``.
+
+Keyword-only, one transaction each, an audit entry per change; e-mails leave after the commit.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.core import signing
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from cockpit.actors import Actor
+from cockpit.audit import audit_record
+from cockpit.errors import DomainError, InvalidInput
+from cockpit.models import Employee, Organization
+from devices.issues import issue_help
+from devices.models import Device
+from enrollment import emails
+from enrollment.installers import InstallerFile, InstallerRequest, InstallerUnavailable, installer_backend
+from enrollment.models import EnrollmentSettings, InstallerDownload, Invitation, SignInToken
+
+SIGNIN_TTL = timedelta(minutes=15)
+SIGNIN_REQUESTS_PER_EMAIL = (5, 15 * 60)  # (requests, seconds)
+SIGNIN_REQUESTS_PER_ADDRESS = (30, 15 * 60)
+SIGNIN_ATTEMPTS_PER_EMAIL = (10, 15 * 60)
+SIGNIN_ATTEMPTS_PER_ADDRESS = (50, 15 * 60)
+SIGNIN_MAX_FAILURES_PER_TOKEN = 5
+INSTALLER_LINK_MAX_AGE = 24 * 60 * 60
+INSTALLER_LINK_SALT = "enrollment.installer-link"
+GENERIC_SIGNIN_ERROR = "This code or link is not valid, has expired, or was already used. Ask for a new one."
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+
+
+def _actor_for_employee(employee: Employee) -> Actor:
+    return Actor.system(f"enrollment page, {employee.email}")
+
+
+# --- settings ------------------------------------------------------------------------------
+
+
+def enrollment_settings_save(*, organization: Organization, actor: Actor, enroll_secret: str | None = None,
+                             **fields) -> EnrollmentSettings:
+    """``enroll_secret=None`` keeps the stored secret; the other fields are the package URLs and Fleet URL."""
+    allowed = {"fleet_url", "package_url_macos", "package_url_windows", "package_url_linux"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise InvalidInput(f"Unknown setting: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    with transaction.atomic():
+        current = (EnrollmentSettings.objects.for_org(organization).select_for_update().first()
+                   or EnrollmentSettings(organization=organization))
+        before = {key: getattr(current, key) for key in sorted(allowed)}
+        for key, value in fields.items():
+            setattr(current, key, (value or "").strip())
+        secret_changed = False
+        if enroll_secret is not None:
+            enroll_secret = enroll_secret.strip()
+            if not enroll_secret:
+                raise InvalidInput("The enroll secret cannot be empty.", field="enroll_secret")
+            secret_changed = True
+            current.enroll_secret = enroll_secret
+        current.save()
+        after = {key: getattr(current, key) for key in sorted(allowed)}
+        changed = {k for k in after if after[k] != before[k]}
+        if changed or secret_changed:
+            audit_record(
+                organization=organization, actor=actor, event="enrollment.settings_updated", target=organization,
+                before={k: before[k] for k in changed},
+                after={k: after[k] for k in changed} | ({"enroll_secret": "changed"} if secret_changed else {}),
+            )
+    return current
+
+
+def _enrollment_settings(organization) -> EnrollmentSettings | None:
+    return EnrollmentSettings.objects.for_org(organization).first()
+
+
+def installer_fleet_url(organization) -> str:
+    from mdm_sync.models import FleetConnection
+
+    stored = _enrollment_settings(organization)
+    if stored and stored.fleet_url:
+        return stored.fleet_url
+    connection = FleetConnection.objects.for_org(organization).first()
+    return connection.url if connection else ""
+
+
+def installers_ready(organization) -> bool:
+    stored = _enrollment_settings(organization)
+    return bool(stored and stored.has_enroll_secret and installer_fleet_url(organization))
+
+
+# --- invitations -----------------------------------------------------------------------------
+
+
+def invitation_send(*, employee: Employee, actor: Actor, reason: str = Invitation.Reason.MANUAL,
+                    detail: str = "") -> Invitation:
+    """E-mail the employee the link to the enrollment page; a second one is recorded as resent."""
+    with transaction.atomic():
+        locked = Employee.objects.select_for_update().get(pk=employee.pk, organization_id=employee.organization_id)
+        if not locked.is_active:
+            raise InvalidInput(f"{locked.display_name} has been offboarded and is not invited.", field="employee")
+        invited_before = Invitation.objects.for_org(locked.organization).filter(
+            employee=locked, kind__in=[Invitation.Kind.INVITATION, Invitation.Kind.REINVITATION]
+        ).exists()
+        kind = Invitation.Kind.REINVITATION if invited_before else Invitation.Kind.INVITATION
+        invitation = Invitation.objects.create(
+            organization=locked.organization, employee=locked, kind=kind, reason=reason, sent_by=actor.label[:200],
+            email=locked.email, detail=detail[:255],
+        )
+        audit_record(organization=locked.organization, actor=actor, event="enrollment.invitation_sent",
+                     target=locked, source="enrollment", after={"kind": kind, "reason": reason, "email": locked.email})
+        emails.send_on_commit("invitation", to=locked.email, context={
+            "organization": locked.organization, "employee": locked, "url": emails.enrollment_page_url(
+                locked.organization), "resent": invited_before, "detail": detail,
+        })
+    return invitation
+
+
+def invitation_send_many(*, organization: Organization, employees, actor: Actor,
+                         reason: str = Invitation.Reason.MANUAL) -> dict:
+    """Invite each active employee given (offboarded ones are skipped and counted)."""
+    sent = skipped = 0
+    for employee in employees:
+        if employee.organization_id != organization.pk:
+            raise InvalidInput("Unknown employee.", field="employees")
+        if not employee.is_active:
+            skipped += 1
+            continue
+        invitation_send(employee=employee, actor=actor, reason=reason)
+        sent += 1
+    return {"sent": sent, "skipped": skipped}
+
+
+def invite_on_create(*, employee: Employee, actor: Actor, **_kwargs) -> dict:
+    """``cockpit.hooks.employee_created`` step: HR (API) created an employee and the organization asks for it."""
+    organization = Organization.objects.get(pk=employee.organization_id)
+    if not organization.invite_employees_on_create or actor.kind != "token":
+        return {"invited": 0}
+    invitation_send(employee=employee, actor=actor, reason=Invitation.Reason.ON_CREATE)
+    return {"invited": 1}
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+
+def _normalize_email(email: str) -> str:
+    return (email or "").strip().lower()[:254]
+
+
+def _code_hash(organization_id: int, email: str, code: str) -> str:
+    return salted_hmac("enrollment.signin-code", f"{organization_id}:{email}:{code}", algorithm="sha256").hexdigest()
+
+
+def _link_hash(link: str) -> str:
+    return hashlib.sha256(link.encode()).hexdigest()
+
+
+def _over_limit(key: str, limit: tuple[int, int]) -> bool:
+    """Count one hit on ``key``; True once more than the allowed number happened in the window."""
+    allowed, window = limit
+    cache.add(key, 0, window)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, window)
+        count = 1
+    return count > allowed
+
+
+def signin_request(*, organization: Organization, email: str, client_address: str = "") -> None:
+    """Send a one-time code and link to the employee with this e-mail. The caller answers the same way
+    whether the e-mail is known or not; the rate limit counts every e-mail, known or not."""
+    email = _normalize_email(email)
+    if not email or "@" not in email:
+        raise InvalidInput("Enter your work e-mail address.", field="email")
+    limited = [
+        _over_limit(f"enroll-request:email:{organization.pk}:{email}", SIGNIN_REQUESTS_PER_EMAIL),
+        _over_limit(f"enroll-request:ip:{client_address}", SIGNIN_REQUESTS_PER_ADDRESS),
+    ]
+    if any(limited):
+        raise RateLimited("Too many sign-in requests. Wait a few minutes and try again.")
+    employee = Employee.objects.for_org(organization).filter(email__iexact=email, status=Employee.Status.ACTIVE).first()
+    if employee is None:
+        return
+    code = f"{secrets.randbelow(10**6):06d}"
+    link = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        SignInToken.objects.create(
+            organization=organization, employee=employee, code_hash=_code_hash(organization.pk, email, code),
+            link_hash=_link_hash(link), expires_at=timezone.now() + SIGNIN_TTL,
+        )
+        from django.urls import reverse
+
+        link_url = emails.site_url() + reverse("enroll_link", kwargs={"enroll_slug": organization.slug, "link": link})
+        emails.send_on_commit("signin", to=employee.email, context={
+            "organization": organization, "employee": employee, "code": code, "link": link_url,
+            "minutes": int(SIGNIN_TTL.total_seconds() // 60),
+        })
+
+
+def _complete_signin(token: SignInToken) -> Employee:
+    employee = Employee.objects.get(pk=token.employee_id)
+    if not employee.is_active:
+        raise InvalidInput(GENERIC_SIGNIN_ERROR, field="code")
+    now = timezone.now()
+    token.used_at = now
+    token.save(update_fields=["used_at", "updated_at"])
+    # Any other open code of the employee dies with this sign-in.
+    SignInToken.objects.filter(employee=employee, used_at__isnull=True).update(used_at=now)
+    Invitation.objects.filter(employee=employee, used_at__isnull=True).update(used_at=now)
+    audit_record(organization=employee.organization, actor=_actor_for_employee(employee),
+                 event="enrollment.signed_in", target=employee, source="enrollment")
+    return employee
+
+
+def signin_with_code(*, organization: Organization, email: str, code: str, client_address: str = "") -> Employee:
+    email = _normalize_email(email)
+    code = "".join((code or "").split())
+    limited = [
+        _over_limit(f"enroll-attempt:email:{organization.pk}:{email}", SIGNIN_ATTEMPTS_PER_EMAIL),
+        _over_limit(f"enroll-attempt:ip:{client_address}", SIGNIN_ATTEMPTS_PER_ADDRESS),
+    ]
+    if any(limited):
+        raise RateLimited("Too many attempts. Wait a few minutes and ask for a new code.")
+    expected = _code_hash(organization.pk, email, code)
+    with transaction.atomic():
+        tokens = list(
+            SignInToken.objects.for_org(organization).select_for_update()
+            .filter(employee__email__iexact=email, used_at__isnull=True, expires_at__gt=timezone.now(),
+                    failed_attempts__lt=SIGNIN_MAX_FAILURES_PER_TOKEN)
+        )
+        for token in tokens:
+            if constant_time_compare(token.code_hash, expected):
+                return _complete_signin(token)
+        for token in tokens:
+            token.failed_attempts += 1
+            token.save(update_fields=["failed_attempts", "updated_at"])
+    raise InvalidInput(GENERIC_SIGNIN_ERROR, field="code")
+
+
+def signin_with_link(*, organization: Organization, link: str) -> Employee:
+    with transaction.atomic():
+        token = (SignInToken.objects.for_org(organization).select_for_update()
+                 .filter(link_hash=_link_hash(link or ""), used_at__isnull=True, expires_at__gt=timezone.now())
+                 .first())
+        if token is None:
+            raise InvalidInput(GENERIC_SIGNIN_ERROR, field="link")
+        return _complete_signin(token)
+
+
+# --- installers ------------------------------------------------------------------------------
+
+
+def installer_link_token(*, employee: Employee, platform: str, fmt: str) -> str:
+    """A personal, unguessable, expiring link token (signed with the server's key)."""
+    payload = {"o": employee.organization_id, "e": employee.pk, "p": platform, "f": fmt}
+    return signing.dumps(payload, salt=INSTALLER_LINK_SALT, compress=True)
+
+
+def installer_link_resolve(*, organization: Organization, token: str) -> tuple[Employee, str, str]:
+    """The active employee, platform and format a link names; InvalidInput for anything else (the view: 404)."""
+    try:
+        payload = signing.loads(token, salt=INSTALLER_LINK_SALT, max_age=INSTALLER_LINK_MAX_AGE)
+    except signing.BadSignature as exc:
+        raise InvalidInput("Unknown or expired installer link.") from exc
+    if not isinstance(payload, dict) or payload.get("o") != organization.pk:
+        raise InvalidInput("Unknown or expired installer link.")
+    employee = Employee.objects.for_org(organization).filter(pk=payload.get("e"), status=Employee.Status.ACTIVE).first()
+    platform, fmt = payload.get("p"), payload.get("f")
+    if employee is None or fmt not in {f for f, _ in installer_backend().formats(platform)}:
+        raise InvalidInput("Unknown or expired installer link.")
+    return employee, platform, fmt
+
+
+def installer_build(*, employee: Employee, platform: str, fmt: str, client_address: str | None = None) -> InstallerFile:
+    """Build the employee's installer and record the download (DESIGN §5.3)."""
+    organization = employee.organization
+    stored = _enrollment_settings(organization)
+    fleet_url = installer_fleet_url(organization)
+    if stored is None or not stored.has_enroll_secret or not fleet_url:
+        raise InvalidInput("Installers are not set up yet: ask your IT team.")
+    backend = installer_backend()
+    request = InstallerRequest(
+        organization_name=organization.name, fleet_url=fleet_url, enroll_secret=stored.enroll_secret,
+        end_user_email=employee.email, platform=platform, format=fmt,
+        package_url=getattr(stored, f"package_url_{platform}", ""),
+    )
+    try:
+        built = backend.build(request)
+    except InstallerUnavailable as exc:
+        raise InvalidInput(str(exc)) from exc
+    with transaction.atomic():
+        InstallerDownload.objects.create(
+            organization=organization, employee=employee, platform=platform, format=fmt, backend=backend.name,
+            filename=built.filename, client_address=client_address or None,
+        )
+        audit_record(organization=organization, actor=_actor_for_employee(employee),
+                     event="enrollment.installer_downloaded", target=employee, source="enrollment",
+                     after={"platform": platform, "format": fmt, "backend": backend.name})
+    return built
+
+
+# --- fix instructions and legal hold -----------------------------------------------------------
+
+
+def fix_instructions_send(*, organization: Organization, devices, actor: Actor) -> dict:
+    """E-mail each device's owner the step(s) they can take for its enrollment issues (DESIGN §3)."""
+    sent, skipped = 0, []
+    url = emails.enrollment_page_url(organization)
+    for device in devices:
+        if device.organization_id != organization.pk:
+            raise InvalidInput("Unknown device.", field="devices")
+        steps = [help for help in issue_help(device.enrollment_issues) if help.employee]
+        employee = device.assignee
+        if employee is None or not employee.is_active or not steps:
+            skipped.append(device.pk)
+            continue
+        with transaction.atomic():
+            Invitation.objects.create(
+                organization=organization, employee=employee, kind=Invitation.Kind.FIX_INSTRUCTIONS,
+                reason=Invitation.Reason.TROUBLESHOOTING, sent_by=actor.label[:200], email=employee.email,
+                detail=f"{device}: {', '.join(h.title for h in steps)}"[:255],
+            )
+            audit_record(organization=organization, actor=actor, event="enrollment.fix_instructions_sent",
+                         target=device, source="enrollment",
+                         after={"employee": employee.email, "issues": [h.code for h in steps]})
+            emails.send_on_commit("fix_instructions", to=employee.email, context={
+                "organization": organization, "employee": employee, "device": device, "steps": steps, "url": url,
+            })
+        sent += 1
+    return {"sent": sent, "skipped": len(skipped)}
+
+
+def device_set_auto_unenroll_exempt(*, device: Device, exempt: bool, actor: Actor) -> Device:
+    """Legal hold: an exempt device is never purged by auto-unenrollment."""
+    with transaction.atomic():
+        locked = Device.objects.select_for_update().get(pk=device.pk, organization_id=device.organization_id)
+        if locked.auto_unenroll_exempt == exempt:
+            return locked
+        locked.auto_unenroll_exempt = exempt
+        locked.save(update_fields=["auto_unenroll_exempt", "updated_at"])
+        audit_record(organization=locked.organization, actor=actor, event="enrollment.exemption_changed",
+                     target=locked, before={"exempt": not exempt}, after={"exempt": exempt})
+    return locked

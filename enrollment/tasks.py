@@ -1,0 +1,30 @@
+"""Enrollment jobs: the hourly auto-unenrollment purge (DESIGN §9), one task per organization that enabled it."""
+
+from celery import shared_task
+
+from cockpit.actors import Actor
+from cockpit.errors import IllegalTransition
+from cockpit.models import Organization
+from enrollment.unenroll import auto_unenroll_run
+
+
+@shared_task
+def auto_unenroll_all_organizations() -> dict:
+    organization_ids = list(Organization.objects.filter(auto_unenroll_enabled=True).values_list("pk", flat=True))
+    for organization_id in organization_ids:
+        auto_unenroll_organization_task.delay(organization_id)
+    return {"queued": len(organization_ids)}
+
+
+@shared_task(acks_late=True)
+def auto_unenroll_organization_task(organization_id: int) -> dict:
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        return {"organization": organization_id, "status": "gone"}
+    try:
+        run = auto_unenroll_run(organization=organization, actor=Actor.system("auto-unenrollment"))
+    except IllegalTransition:  # a redelivered task while the first still runs
+        return {"organization": organization_id, "status": "running"}
+    if run is None:
+        return {"organization": organization_id, "status": "disabled"}
+    return {"organization": organization_id, "run": run.pk, "status": run.status, "purged": len(run.purged_ids)}

@@ -1,0 +1,190 @@
+"""Auto-unenrollment (DESIGN §9): devices silent for the organization's threshold are removed from Fleet
+(host deleted, or MDM turned off, per setting), marked ``unenrolled`` with their owner kept, and
+their employee re-invited when the organization asks for it.
+
+Guards: nothing happens when the last successful sync is older than two sync periods (the silence
+could be ours); a run that would purge more than the allowed share of the enrolled devices stops and
+records itself as ``blocked`` for an admin to confirm; exempt devices (legal hold) are never purged.
+:func:`auto_unenroll_plan` is both the preview and what the run purges.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from cockpit.actors import Actor
+from cockpit.audit import Source, audit_record
+from cockpit.errors import IllegalTransition, InvalidInput
+from cockpit.models import Organization
+from devices import services as device_services
+from devices.models import AvailabilityStatus, Device
+from enrollment.models import AutoUnenrollRun, Invitation
+
+SYNC_PERIOD = timedelta(minutes=30)
+LOCK_SECONDS = 60 * 60
+
+
+@dataclass
+class Plan:
+    threshold_days: int
+    enrolled_count: int
+    devices: list[Device] = field(default_factory=list)
+    stale_sync: bool = False
+    last_sync_at: datetime | None = None
+    max_share_percent: int = 10
+
+    @property
+    def share_percent(self) -> float:
+        return round(100 * len(self.devices) / self.enrolled_count, 1) if self.enrolled_count else 0.0
+
+    @property
+    def over_share(self) -> bool:
+        return bool(self.devices) and self.share_percent > self.max_share_percent
+
+    @property
+    def device_ids(self) -> list[int]:
+        return [device.pk for device in self.devices]
+
+
+def _managed(organization):
+    """Devices the MDM currently holds: known to Fleet, not unenrolled, not archived."""
+    return (Device.objects.for_org(organization).filter(fleet_host_id__isnull=False, unenrolled_at__isnull=True)
+            .exclude(availability_status=AvailabilityStatus.ARCHIVED))
+
+
+def auto_unenroll_plan(*, organization: Organization, now: datetime | None = None) -> Plan:
+    """Which devices a run now would purge, and whether a guard stops it. The preview shows exactly this."""
+    from mdm_sync.selectors import sync_health
+
+    now = now or timezone.now()
+    managed = _managed(organization)
+    plan = Plan(threshold_days=organization.auto_unenroll_after_days, enrolled_count=managed.count(),
+                max_share_percent=organization.auto_unenroll_max_share_percent)
+    health = sync_health(organization=organization)
+    last = health.last_success
+    plan.last_sync_at = (last.finished_at or last.started_at) if last else None
+    plan.stale_sync = plan.last_sync_at is None or now - plan.last_sync_at > 2 * SYNC_PERIOD
+    cutoff = now - timedelta(days=organization.auto_unenroll_after_days)
+    plan.devices = list(
+        managed.filter(auto_unenroll_exempt=False, last_seen_at__lt=cutoff)
+        .select_related("assignee").order_by("last_seen_at", "id")
+    )
+    return plan
+
+
+def _fleet_remove(client, device: Device, action: str) -> str | None:
+    """Ask Fleet to let the host go; returns an error sentence, or None when done (or already gone)."""
+    from mdm_sync.fleet import FleetError, FleetNotFound
+
+    try:
+        if action == Organization.AutoUnenrollAction.TURN_OFF_MDM:
+            client.turn_off_mdm(device.fleet_host_id)
+        else:
+            client.delete_host(device.fleet_host_id)
+    except FleetNotFound:
+        return None  # already gone from Fleet: the purge's goal holds
+    except FleetError as exc:
+        return str(exc)[:300]
+    return None
+
+
+def auto_unenroll_run(*, organization: Organization, actor: Actor, now: datetime | None = None,
+                      confirm_run: AutoUnenrollRun | None = None, client=None) -> AutoUnenrollRun | None:
+    """One run; returns its record (None when the organization has auto-unenrollment off).
+
+    ``confirm_run``: an admin confirms a blocked run; only the devices it listed that the plan still
+    purges are purged, past the share guard (never past the stale-sync guard).
+    """
+    if not organization.auto_unenroll_enabled and confirm_run is None:
+        return None
+    lock_key = f"auto-unenroll-lock:{organization.pk}"
+    if not cache.add(lock_key, "1", LOCK_SECONDS):
+        raise IllegalTransition("An auto-unenrollment run of this organization is already in progress.")
+    try:
+        return _run(organization=organization, actor=actor, now=now or timezone.now(), confirm_run=confirm_run,
+                    client=client)
+    finally:
+        cache.delete(lock_key)
+
+
+def _run(*, organization, actor, now, confirm_run, client) -> AutoUnenrollRun:
+    plan = auto_unenroll_plan(organization=organization, now=now)
+    run = AutoUnenrollRun(organization=organization, actor_label=actor.label[:200], threshold_days=plan.threshold_days,
+                          enrolled_count=plan.enrolled_count, candidate_ids=plan.device_ids)
+    if confirm_run is not None:
+        if confirm_run.organization_id != organization.pk or confirm_run.status != AutoUnenrollRun.Status.BLOCKED:
+            raise IllegalTransition("Only a stopped run can be confirmed, once.")
+        approved = set(confirm_run.candidate_ids)
+        plan.devices = [device for device in plan.devices if device.pk in approved]
+        run.candidate_ids = plan.device_ids
+    if plan.stale_sync:
+        run.status = AutoUnenrollRun.Status.STALE_SYNC
+        run.message = ("The last successful Fleet sync is older than two sync periods: devices may look silent "
+                       "because of us. Nothing was purged.")
+    elif not plan.devices:
+        run.status = AutoUnenrollRun.Status.NOTHING
+    elif plan.over_share and confirm_run is None:
+        run.status = AutoUnenrollRun.Status.BLOCKED
+        run.message = (f"{len(plan.devices)} of {plan.enrolled_count} enrolled devices ({plan.share_percent} %) "
+                       f"would be purged, more than the {plan.max_share_percent} % allowed: an admin must confirm.")
+    else:
+        run.status = AutoUnenrollRun.Status.CONFIRMED if confirm_run else AutoUnenrollRun.Status.SUCCEEDED
+        _purge(run, plan, organization=organization, actor=actor, client=client)
+    run.finished_at = timezone.now()
+    with transaction.atomic():
+        run.save()
+        if confirm_run is not None and run.status == AutoUnenrollRun.Status.CONFIRMED:
+            confirm_run.confirmed_at = run.finished_at
+            confirm_run.save(update_fields=["confirmed_at", "updated_at"])
+        if run.status == AutoUnenrollRun.Status.NOTHING:
+            return run  # recorded for the job's health, not worth an audit line every hour
+        audit_record(organization=organization, actor=actor, event=f"auto_unenroll.{run.status}", target=run,
+                     source=Source.ENROLLMENT,
+                     after={"candidates": len(run.candidate_ids), "purged": len(run.purged_ids),
+                            "failed": len(run.errors), "enrolled": run.enrolled_count})
+    return run
+
+
+def _purge(run: AutoUnenrollRun, plan: Plan, *, organization, actor, client) -> None:
+    from mdm_sync.models import FleetConnection
+    from mdm_sync.services import fleet_client_for
+
+    own_client = client is None
+    if own_client:
+        connection = FleetConnection.objects.for_org(organization).first()
+        if connection is None:
+            run.status, run.message = AutoUnenrollRun.Status.FAILED, "This organization is not connected to Fleet."
+            return
+        client = fleet_client_for(connection)
+    reinvite = organization.auto_unenroll_reinvite
+    invited: set[int] = set()
+    reason = f"Not seen for more than {plan.threshold_days} days (auto-unenrollment)"
+    try:
+        for device in plan.devices:
+            error = _fleet_remove(client, device, organization.auto_unenroll_action)
+            if error:
+                run.errors[str(device.pk)] = error
+                continue
+            device_services.device_mark_unenrolled(device=device, actor=actor, source=Source.ENROLLMENT, reason=reason)
+            run.purged_ids.append(device.pk)
+            employee = device.assignee
+            if reinvite and employee is not None and employee.is_active and employee.pk not in invited:
+                from enrollment.services import invitation_send
+
+                try:
+                    invitation_send(employee=employee, actor=actor, reason=Invitation.Reason.AUTO_UNENROLL,
+                                    detail=f"{device} was removed after {plan.threshold_days} days offline")
+                except InvalidInput:
+                    continue
+                invited.add(employee.pk)
+    finally:
+        if own_client:
+            client.close()
+    run.reinvited = len(invited)
+    if run.errors and not run.purged_ids:
+        run.status = AutoUnenrollRun.Status.FAILED
+    if run.errors:
+        run.message = f"Fleet refused {len(run.errors)} device(s); they are tried again next run."
