@@ -1,0 +1,93 @@
+from django import forms
+
+from cockpit.forms import EmployeeChoiceField
+from offboarding.models import WIPE_BY_DEFAULT, DeviceAction
+
+NO_CHANGE = ""
+
+
+class DecisionsForm(forms.Form):
+    """One row per device the leaver holds: decision, receiver (for reassign), wipe; plus "apply to all".
+
+    Fields per device ``d``: ``action_d``, ``reassign_to_d``, ``wipe_d``. The "apply to all" row
+    (``all_action``, ``all_reassign_to``, ``all_wipe``) is applied by the view when its button is
+    pressed, and the form is shown again: it works without JavaScript.
+    """
+
+    all_action = forms.ChoiceField(choices=[(NO_CHANGE, "—"), *DeviceAction.choices], required=False,
+                                   label="Decision for every device")
+    all_reassign_to = EmployeeChoiceField(required=False, label="Receiver (reassign)")
+    all_wipe = forms.BooleanField(required=False, label="Wipe every device")
+
+    def __init__(self, *args, organization, devices, initial_rows: dict, with_date: bool = False, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.devices = list(devices)
+        self.fields["all_reassign_to"].organization = organization
+        for device in self.devices:
+            row = initial_rows.get(device.pk, {})
+            self.fields[f"action_{device.pk}"] = forms.ChoiceField(
+                choices=DeviceAction.choices, initial=row.get("action"), label=f"Decision for {device}")
+            field = EmployeeChoiceField(required=False, label=f"Receiver of {device}",
+                                        initial=row.get("reassign_to_email", ""))
+            field.organization = organization
+            self.fields[f"reassign_to_{device.pk}"] = field
+            self.fields[f"wipe_{device.pk}"] = forms.BooleanField(
+                required=False, initial=row.get("wipe", False), label=f"Wipe {device}")
+        if with_date:
+            self.fields["effective_date"] = forms.DateField(
+                required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Effective date",
+                help_text="Empty or today: complete from the summary now. A later day: scheduled for it.")
+
+    def rows(self):
+        """For the template: (device, action field, receiver field, wipe field)."""
+        for device in self.devices:
+            yield (device, self[f"action_{device.pk}"], self[f"reassign_to_{device.pk}"], self[f"wipe_{device.pk}"])
+
+    def decisions(self) -> list[dict]:
+        data = self.cleaned_data
+        return [
+            {"device": device, "action": data[f"action_{device.pk}"],
+             "reassign_to": data[f"reassign_to_{device.pk}"] if data[f"action_{device.pk}"] == "reassign" else None,
+             "wipe": data[f"wipe_{device.pk}"]}
+            for device in self.devices
+        ]
+
+    def applied_to_all(self) -> dict:
+        """The POST data with the "apply to all" row copied onto every device row."""
+        data = self.data.copy()
+        action = self.data.get("all_action") or NO_CHANGE
+        for device in self.devices:
+            if action:
+                data[f"action_{device.pk}"] = action
+                if action == DeviceAction.REASSIGN:
+                    data[f"reassign_to_{device.pk}"] = self.data.get("all_reassign_to", "")
+            if self.data.get("all_wipe"):
+                data[f"wipe_{device.pk}"] = "on"
+            elif action:
+                data.pop(f"wipe_{device.pk}", None)
+        data["all_action"] = ""
+        data.pop("all_wipe", None)
+        return data
+
+
+def default_rows(decisions=None, devices=(), default=None) -> dict:
+    """Initial rows: the case's decisions, else the organization's default with the action's wipe default."""
+    rows = {}
+    for decision in decisions or ():
+        rows[decision.device_id] = {
+            "action": decision.action, "wipe": decision.wipe,
+            "reassign_to_email": decision.reassign_to.email if decision.reassign_to_id else "",
+        }
+    for device in devices:
+        if device.pk not in rows and default:
+            rows[device.pk] = {"action": default, "wipe": WIPE_BY_DEFAULT[DeviceAction(default)]}
+    return rows
+
+
+class ScheduleForm(forms.Form):
+    effective_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Effective date")
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=500, required=False, label="Why (optional)")

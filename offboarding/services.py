@@ -1,0 +1,623 @@
+"""Offboarding state changes (DESIGN §8).
+
+A case is drafted with one decision per device the leaver holds (the organization's default fills
+what nobody chose), then completed at once or scheduled for its effective date. Completion is one
+transaction: the employee becomes ``offboarded``, every decision goes through ``devices.services``
+(history and audit with source ``offboarding``), and ``cockpit.hooks.employee_offboarded`` lets the
+assignment app cancel the leaver's pre-assignments and suggestions. After commit the wipes go to
+Fleet (``wipe_send_due``), each tracked on its :class:`WipeRequest`; a refused wipe fails alone and
+undoes nothing. A later sync confirms the erase (``wipe_confirm_from_sync``, an after-sync step).
+
+Hold until wipe (organization setting ``offboarding_hold_until_wipe``): a device reassigned *with*
+a wipe is first returned to stock (it is coming back to IT to be erased), its decision waits
+``awaiting_wipe``, and the sync that confirms the wipe assigns it to the new owner. If by then the
+device has another owner, is archived, or the new owner has left, the hand-over is not forced: the
+decision ends ``hold_failed`` with the reason, for an admin to settle. Without a wipe there is
+nothing to wait for, so the device is reassigned at once.
+"""
+
+import hashlib
+import json
+import logging
+from datetime import date, datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from cockpit.actors import Actor
+from cockpit.audit import Source, audit_record
+from cockpit.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
+from cockpit.hooks import employee_offboarded
+from cockpit.models import Employee, Organization
+from devices import services as device_services
+from devices.models import Device
+from offboarding.models import (
+    MAX_WIPE_ATTEMPTS,
+    WIPE_BY_DEFAULT,
+    DeviceAction,
+    Offboarding,
+    OffboardingDevice,
+    WipeRequest,
+)
+
+logger = logging.getLogger(__name__)
+
+WIPE_BACKOFF_BASE = timedelta(minutes=2)
+WIPE_BACKOFF_MAX = timedelta(hours=6)
+WIPE_SEND_LEASE = timedelta(minutes=5)  # a claimed wipe is not claimed again while its call may be running
+AUTO_KEY_PREFIX = "auto:"
+
+
+# --- decisions -------------------------------------------------------------------------------
+
+
+def default_decision(organization: Organization) -> tuple[str, bool]:
+    action = organization.offboarding_default_action
+    return action, WIPE_BY_DEFAULT[DeviceAction(action)]
+
+
+def held_devices(employee: Employee):
+    """The devices the employee holds now (archived devices have no owner)."""
+    return Device.objects.for_org(employee.organization).filter(assignee=employee).order_by("pk")
+
+
+def _resolve_employee(organization, value, *, field: str) -> Employee:
+    if isinstance(value, Employee):
+        employee = value if value.organization_id == organization.pk else None
+    else:
+        text = str(value or "").strip()
+        lookup = Q(pk=int(text)) if text.isascii() and text.isdigit() else Q(email__iexact=text)
+        employee = Employee.objects.for_org(organization).filter(lookup).first() if text else None
+    if employee is None:
+        raise InvalidInput(f"No employee “{value}” in this organization.", field=field)
+    return employee
+
+
+def _resolve_device(organization, value, *, field: str) -> Device:
+    if isinstance(value, Device):
+        device = value if value.organization_id == organization.pk else None
+    else:
+        text = str(value or "").strip()
+        device = None
+        if text.isascii() and text.isdigit():
+            device = Device.objects.for_org(organization).filter(pk=int(text)).first()
+        if device is None and text:
+            device = Device.objects.for_org(organization).filter(serial_number=text.upper()).first()
+    if device is None:
+        raise InvalidInput(f"No device “{value}” in this organization.", field=field)
+    return device
+
+
+def normalize_decisions(*, organization, employee: Employee, decisions) -> list[dict]:
+    """Check each wanted decision and resolve its references; the first bad one raises, naming it.
+
+    ``decisions``: [{device (Device, id or serial), action, reassign_to (Employee, id or e-mail), wipe}];
+    ``wipe`` None or absent takes the action's default.
+    """
+    resolved, seen = [], set()
+    for position, item in enumerate(decisions or []):
+        label = f"devices[{position}]"
+        device = _resolve_device(organization, item.get("device"), field="devices")
+        if device.pk in seen:
+            raise InvalidInput(f"{label}: {device} is named twice.", field="devices")
+        seen.add(device.pk)
+        if device.assignee_id != employee.pk:
+            raise InvalidInput(f"{label}: {device} is not held by {employee.display_name}.", field="devices")
+        action = item.get("action")
+        if action not in DeviceAction.values:
+            raise InvalidInput(f"{label}: “{action}” is not a decision; use one of {', '.join(DeviceAction.values)}.",
+                               field="devices")
+        target = item.get("reassign_to")
+        if action == DeviceAction.REASSIGN:
+            if target in (None, ""):
+                raise InvalidInput(f"{label}: say who receives {device} (reassign_to).", field="devices")
+            target = _resolve_employee(organization, target, field="devices")
+            if target.pk == employee.pk:
+                raise InvalidInput(f"{label}: {device} cannot be reassigned to the leaver.", field="devices")
+            if not target.is_active:
+                raise InvalidInput(f"{label}: {target.display_name} has been offboarded and cannot receive {device}.",
+                                   field="devices")
+        elif target not in (None, ""):
+            raise InvalidInput(f"{label}: reassign_to is only for the reassign decision.", field="devices")
+        else:
+            target = None
+        wipe = item.get("wipe")
+        resolved.append({"device": device, "action": action, "reassign_to": target,
+                         "wipe": WIPE_BY_DEFAULT[DeviceAction(action)] if wipe is None else bool(wipe)})
+    return resolved
+
+
+def _decision_rows(case: Offboarding) -> list[dict]:
+    return [
+        {"device": d.device_id, "action": d.action, "reassign_to": d.reassign_to_id, "wipe": d.wipe,
+         "default": d.by_default}
+        for d in case.decisions.all()
+    ]
+
+
+def _fill_defaults(case: Offboarding, employee: Employee) -> list[OffboardingDevice]:
+    """A default decision for each held device the case does not cover yet."""
+    action, wipe = default_decision(case.organization)
+    covered = set(case.decisions.values_list("device_id", flat=True))
+    added = [
+        OffboardingDevice(organization=case.organization, offboarding=case, device=device, action=action,
+                          wipe=wipe, by_default=True)
+        for device in held_devices(employee) if device.pk not in covered
+    ]
+    OffboardingDevice.objects.bulk_create(added)
+    return added
+
+
+# --- the case --------------------------------------------------------------------------------
+
+
+def _lock_case(offboarding: Offboarding) -> Offboarding:
+    return (
+        Offboarding.objects.select_for_update(of=("self",))
+        .select_related("organization", "employee")
+        .get(pk=offboarding.pk, organization_id=offboarding.organization_id)
+    )
+
+
+def _require_open(case: Offboarding, verb: str) -> None:
+    if not case.is_open:
+        raise IllegalTransition(f"This offboarding is {case.get_status_display().lower()}; it cannot be {verb}.")
+
+
+def _snapshot(case: Offboarding) -> dict:
+    return {"employee": case.employee.email, "status": case.status,
+            "effective_date": case.effective_date.isoformat() if case.effective_date else None}
+
+
+def _check_date(effective_date: date | None, today: date) -> None:
+    if effective_date is not None and effective_date < today:
+        raise InvalidInput(f"The effective date {effective_date:%Y-%m-%d} is in the past; leave it empty to "
+                           "offboard now.", field="effective_date")
+
+
+def request_key(*, employee: Employee, effective_date, decisions) -> str:
+    """The idempotency key of an HR request without its own key: the same request gives the same key."""
+    canonical = json.dumps(
+        {"employee": employee.pk, "effective_date": str(effective_date) if effective_date else None,
+         "devices": sorted(json.dumps(d, sort_keys=True, default=str) for d in decisions or [])},
+        sort_keys=True,
+    )
+    return AUTO_KEY_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def offboarding_start(
+    *, organization: Organization, employee: Employee, actor: Actor, origin: str = Offboarding.Origin.COCKPIT,
+    effective_date: date | None = None, decisions=None, idempotency_key: str = "", today: date | None = None,
+) -> Offboarding:
+    """Draft a case for an active employee: the decisions given, the organization's default for the rest."""
+    today = today or timezone.localdate()
+    if employee.organization_id != organization.pk:
+        raise InvalidInput("Unknown employee.", field="employee")
+    with transaction.atomic():
+        employee = Employee.objects.select_for_update().get(pk=employee.pk)
+        if not employee.is_active:
+            raise IllegalTransition(f"{employee.display_name} has already been offboarded.")
+        open_case = Offboarding.objects.for_org(organization).filter(
+            employee=employee, status__in=Offboarding.OPEN).first()
+        if open_case is not None:
+            raise IllegalTransition(
+                f"{employee.display_name} already has an open offboarding (#{open_case.pk}, "
+                f"{open_case.get_status_display().lower()}); change or cancel it instead."
+            )
+        _check_date(effective_date, today)
+        resolved = normalize_decisions(organization=organization, employee=employee, decisions=decisions)
+        case = Offboarding(
+            organization=organization, employee=employee, origin=origin, effective_date=effective_date,
+            started_by_label=actor.label[:200], idempotency_key=idempotency_key,
+            started_by_user=actor.user if actor.kind == "user" else None,
+            started_by_token=actor.token if actor.kind == "token" else None,
+        )
+        try:
+            with transaction.atomic():
+                case.save()
+        except IntegrityError as exc:  # a concurrent twin of this request, or a second open case
+            raise ConcurrentChange("The same offboarding is being started right now; try again.") from exc
+        OffboardingDevice.objects.bulk_create([
+            OffboardingDevice(organization=organization, offboarding=case, **row) for row in resolved
+        ])
+        _fill_defaults(case, employee)
+        audit_record(organization=organization, actor=actor, event="offboarding.started", target=case,
+                     source=Source.OFFBOARDING, after=_snapshot(case) | {"origin": origin,
+                                                                         "decisions": _decision_rows(case)})
+    return case
+
+
+def offboarding_set_decisions(*, offboarding: Offboarding, actor: Actor, decisions) -> Offboarding:
+    """Change the decisions of an open case for the devices named; the others keep theirs."""
+    with transaction.atomic():
+        case = _lock_case(offboarding)
+        _require_open(case, "changed")
+        before = _decision_rows(case)
+        resolved = normalize_decisions(organization=case.organization, employee=case.employee, decisions=decisions)
+        for row in resolved:
+            OffboardingDevice.objects.update_or_create(
+                offboarding=case, device=row["device"],
+                defaults={"organization": case.organization, "action": row["action"],
+                          "reassign_to": row["reassign_to"], "wipe": row["wipe"], "by_default": False},
+            )
+        _fill_defaults(case, case.employee)
+        after = _decision_rows(case)
+        if after != before:
+            audit_record(organization=case.organization, actor=actor, event="offboarding.decisions_changed",
+                         target=case, source=Source.OFFBOARDING, before={"decisions": before},
+                         after={"employee": case.employee.email, "decisions": after})
+    return case
+
+
+def offboarding_schedule(*, offboarding: Offboarding, actor: Actor, effective_date: date,
+                         today: date | None = None) -> Offboarding:
+    """Complete the case by the daily job on ``effective_date`` (a future day)."""
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        case = _lock_case(offboarding)
+        _require_open(case, "scheduled")
+        if effective_date is None or effective_date <= today:
+            raise InvalidInput("Schedule for a future day, or complete the offboarding now.", field="effective_date")
+        before = _snapshot(case)
+        case.status, case.effective_date = Offboarding.Status.SCHEDULED, effective_date
+        case.scheduled_at, case.last_error = timezone.now(), ""
+        case.save(update_fields=["status", "effective_date", "scheduled_at", "last_error", "updated_at"])
+        audit_record(organization=case.organization, actor=actor, event="offboarding.scheduled", target=case,
+                     source=Source.OFFBOARDING, before=before, after=_snapshot(case))
+    return case
+
+
+def offboarding_cancel(*, offboarding: Offboarding, actor: Actor, reason: str = "") -> Offboarding:
+    """Drop an open case; the employee and their devices stay as they are."""
+    with transaction.atomic():
+        case = _lock_case(offboarding)
+        _require_open(case, "cancelled")
+        before = _snapshot(case)
+        case.status, case.cancelled_at, case.cancel_reason = Offboarding.Status.CANCELLED, timezone.now(), reason[:500]
+        if case.idempotency_key.startswith(AUTO_KEY_PREFIX):
+            case.idempotency_key = ""  # the same HR request sent again after a cancel starts a new case
+        case.save(update_fields=["status", "cancelled_at", "cancel_reason", "idempotency_key", "updated_at"])
+        audit_record(organization=case.organization, actor=actor, event="offboarding.cancelled", target=case,
+                     source=Source.OFFBOARDING, before=before,
+                     after=_snapshot(case) | ({"reason": reason} if reason else {}))
+    return case
+
+
+def offboarding_complete(*, offboarding: Offboarding, actor: Actor) -> Offboarding:
+    """Offboard the employee and apply every decision, in one transaction; the wipes leave after commit."""
+    with transaction.atomic():
+        case = _lock_case(offboarding)
+        _require_open(case, "completed")
+        organization = case.organization
+        employee = Employee.objects.select_for_update().get(pk=case.employee_id)
+        if not employee.is_active:
+            raise IllegalTransition(f"{employee.display_name} has already been offboarded.")
+        _fill_defaults(case, employee)  # devices received since the case was drafted
+        decisions = list(case.decisions.select_related("device", "reassign_to").order_by("pk"))
+        held = set(held_devices(employee).values_list("pk", flat=True))
+        for decision in decisions:
+            target = decision.reassign_to
+            if decision.device_id in held and target is not None and not target.is_active:
+                raise InvalidInput(f"{target.display_name} has been offboarded and cannot receive {decision.device}; "
+                                   "change that decision.", field="devices")
+        now = timezone.now()
+        employee.status, employee.offboarded_at = Employee.Status.OFFBOARDED, now
+        employee.save(update_fields=["status", "offboarded_at", "updated_at"])
+        reason = f"Offboarding of {employee.display_name}"
+        wipe_ids = []
+        for decision in decisions:
+            if decision.device_id not in held:
+                decision.status, decision.note = OffboardingDevice.Status.SKIPPED, "No longer held at completion."
+                decision.save(update_fields=["status", "note", "updated_at"])
+                continue
+            _apply_decision(decision, actor=actor, reason=reason, hold=organization.offboarding_hold_until_wipe)
+            if decision.wipe:
+                wipe = WipeRequest.objects.create(
+                    organization=organization, device=decision.device, decision=decision,
+                    fleet_host_id=decision.device.fleet_host_id,
+                )
+                wipe_ids.append(wipe.pk)
+        case.status, case.completed_at = Offboarding.Status.COMPLETED, now
+        case.completed_by_label, case.last_error = actor.label[:200], ""
+        case.save(update_fields=["status", "completed_at", "completed_by_label", "last_error", "updated_at"])
+        audit_record(organization=organization, actor=actor, event="employee.offboarded", target=employee,
+                     source=Source.OFFBOARDING, before={"status": Employee.Status.ACTIVE},
+                     after={"status": employee.status, "offboarding": case.pk})
+        audit_record(organization=organization, actor=actor, event="offboarding.completed", target=case,
+                     source=Source.OFFBOARDING, after=_snapshot(case) | {"decisions": _decision_rows(case),
+                                                                         "wipes": len(wipe_ids)})
+        employee_offboarded.run(employee=employee, actor=actor)
+        if wipe_ids:
+            organization_id = organization.pk
+            transaction.on_commit(lambda: _queue_wipes(organization_id))
+    return case
+
+
+def _apply_decision(decision: OffboardingDevice, *, actor: Actor, reason: str, hold: bool) -> None:
+    common = {"device": decision.device, "actor": actor, "source": Source.OFFBOARDING, "wipe": decision.wipe}
+    status = OffboardingDevice.Status.APPLIED
+    if decision.action == DeviceAction.RETURN_TO_STOCK:
+        device = device_services.device_return_to_stock(**common, reason=reason)
+    elif decision.action == DeviceAction.REMOVE_FROM_FLEET:
+        device = device_services.device_archive(**common, reason=reason)
+    elif hold and decision.wipe:
+        device = device_services.device_return_to_stock(
+            **common, reason=f"{reason}: held until its wipe is confirmed, then goes to "
+                             f"{decision.reassign_to.display_name}"[:500])
+        status = OffboardingDevice.Status.AWAITING_WIPE
+    else:
+        device = device_services.device_reassign(**common, employee=decision.reassign_to, reason=reason)
+    decision.device = device
+    decision.status, decision.applied_at = status, timezone.now()
+    decision.save(update_fields=["status", "applied_at", "updated_at"])
+
+
+def offboarding_request(
+    *, organization: Organization, employee: Employee, actor: Actor, effective_date: date | None = None,
+    decisions=None, idempotency_key: str = "", today: date | None = None,
+) -> tuple[Offboarding, bool]:
+    """The HR API's offboard: start, then complete now or schedule. The same request again → the same case.
+
+    Without ``effective_date`` the employee's end date is used when it is still ahead, else now.
+    Returns ``(case, created)``.
+    """
+    today = today or timezone.localdate()
+    key = idempotency_key.strip()[:120] or request_key(employee=employee, effective_date=effective_date,
+                                                        decisions=decisions)
+    existing = Offboarding.objects.for_org(organization).filter(idempotency_key=key).first()
+    if existing is not None:
+        if existing.employee_id != employee.pk:
+            raise InvalidInput("This Idempotency-Key was already used for another employee.", field="idempotency_key")
+        return existing, False
+    if effective_date is None and employee.end_date and employee.end_date > today:
+        effective_date = employee.end_date
+    with transaction.atomic():
+        case = offboarding_start(organization=organization, employee=employee, actor=actor,
+                                 origin=Offboarding.Origin.API, effective_date=effective_date, decisions=decisions,
+                                 idempotency_key=key, today=today)
+        if effective_date is not None and effective_date > today:
+            case = offboarding_schedule(offboarding=case, actor=actor, effective_date=effective_date, today=today)
+        else:
+            case = offboarding_complete(offboarding=case, actor=actor)
+    return case, True
+
+
+def offboarding_run_due(*, organization: Organization, today: date | None = None) -> dict:
+    """The daily job: complete every scheduled case whose day has come; a refused one keeps its error."""
+    today = today or timezone.localdate()
+    actor = Actor.system("scheduled offboarding")
+    due = Offboarding.objects.for_org(organization).filter(
+        status=Offboarding.Status.SCHEDULED, effective_date__lte=today
+    ).order_by("effective_date", "pk")
+    done, failed = 0, 0
+    for case in due:
+        try:
+            offboarding_complete(offboarding=case, actor=actor)
+            done += 1
+        except DomainError as exc:
+            failed += 1
+            Offboarding.objects.filter(pk=case.pk).update(last_error=exc.message[:500], updated_at=timezone.now())
+    return {"completed": done, "failed": failed}
+
+
+def organizations_with_due_offboardings(*, today: date | None = None) -> list[int]:
+    today = today or timezone.localdate()
+    return sorted(set(Offboarding.objects.filter(
+        status=Offboarding.Status.SCHEDULED, effective_date__lte=today).values_list("organization_id", flat=True)))
+
+
+# --- wipes -----------------------------------------------------------------------------------
+
+
+def _queue_wipes(organization_id: int) -> None:
+    from offboarding.tasks import send_wipes_task
+
+    send_wipes_task.delay(organization_id)
+
+
+def wipe_backoff(attempts: int) -> timedelta:
+    """2 min, 6 min, 18 min, 54 min, 2 h 42, then 6 h between tries."""
+    return min(WIPE_BACKOFF_BASE * (3 ** max(attempts - 1, 0)), WIPE_BACKOFF_MAX)
+
+
+def _due_wipes(organization, now: datetime):
+    return WipeRequest.objects.for_org(organization).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), status=WipeRequest.Status.REQUESTED
+    )
+
+
+def _claim(wipe_id: int, now: datetime) -> WipeRequest | None:
+    """Take one due wipe for this worker: a redelivered task or a second worker finds it leased."""
+    with transaction.atomic():
+        wipe = (
+            WipeRequest.objects.select_for_update(skip_locked=True).select_related("device", "organization")
+            .filter(pk=wipe_id, status=WipeRequest.Status.REQUESTED)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .first()
+        )
+        if wipe is None:
+            return None
+        wipe.attempts += 1
+        wipe.next_attempt_at = now + WIPE_SEND_LEASE
+        wipe.save(update_fields=["attempts", "next_attempt_at", "updated_at"])
+    return wipe
+
+
+def _finish(wipe: WipeRequest, *, actor: Actor, status: str, error: str = "", retry_at: datetime | None = None,
+            device_status: str = "") -> None:
+    now = timezone.now()
+    wipe.status, wipe.last_error, wipe.next_attempt_at = status, error[:500], retry_at
+    if status == WipeRequest.Status.SENT:
+        wipe.sent_at, wipe.status_at_send = now, device_status[:20]
+    elif status == WipeRequest.Status.FAILED:
+        wipe.failed_at = now
+    wipe.save(update_fields=["status", "last_error", "next_attempt_at", "sent_at", "status_at_send", "failed_at",
+                             "updated_at"])
+    if status == WipeRequest.Status.SENT:
+        audit_record(organization=wipe.organization, actor=actor, event="wipe.sent", target=wipe.device,
+                     source=Source.OFFBOARDING, after={"host": wipe.fleet_host_id, "attempt": wipe.attempts})
+    elif status == WipeRequest.Status.FAILED:
+        audit_record(organization=wipe.organization, actor=actor, event="wipe.failed", target=wipe.device,
+                     source=Source.OFFBOARDING, after={"error": wipe.last_error, "attempts": wipe.attempts})
+
+
+def wipe_send_due(*, organization: Organization, client=None, now: datetime | None = None) -> dict:
+    """Send every due ``requested`` wipe of the organization to Fleet, one by one, each recorded on its own.
+
+    Fleet refusing (the host cannot be wiped, unknown host) fails that wipe with Fleet's message; Fleet
+    unreachable or failing keeps it ``requested`` with a backoff, and fails it after ``MAX_WIPE_ATTEMPTS``.
+    """
+    from mdm_sync.fleet import FleetAuthError, FleetBadResponse, FleetError, FleetUnavailable
+    from mdm_sync.models import FleetConnection
+    from mdm_sync.services import fleet_client_for
+
+    now = now or timezone.now()
+    actor = Actor.system("offboarding wipes")
+    counts = {"sent": 0, "failed": 0, "retrying": 0}
+    wipe_ids = list(_due_wipes(organization, now).order_by("pk").values_list("pk", flat=True))
+    if not wipe_ids:
+        return counts
+    connection = FleetConnection.objects.for_org(organization).first()
+    own_client = None
+    try:
+        for wipe_id in wipe_ids:
+            wipe = _claim(wipe_id, now)
+            if wipe is None:
+                continue
+            host_id = wipe.fleet_host_id or wipe.device.fleet_host_id
+            if host_id is None:
+                _finish(wipe, actor=actor, status=WipeRequest.Status.FAILED,
+                        error="This device is not known to Fleet (no host id): wipe it by hand.")
+                counts["failed"] += 1
+                continue
+            if connection is None and client is None:
+                _finish(wipe, actor=actor, status=WipeRequest.Status.FAILED,
+                        error="This organization is not connected to Fleet: wipe the device by hand.")
+                counts["failed"] += 1
+                continue
+            try:
+                if client is None:
+                    client = own_client = fleet_client_for(connection, retries=1)
+                wipe.fleet_host_id = host_id
+                result = client.wipe(host_id)
+            except (FleetUnavailable, FleetAuthError, FleetBadResponse) as exc:
+                if wipe.attempts >= MAX_WIPE_ATTEMPTS:
+                    _finish(wipe, actor=actor, status=WipeRequest.Status.FAILED,
+                            error=f"Gave up after {wipe.attempts} attempts: {exc}")
+                    counts["failed"] += 1
+                else:
+                    _finish(wipe, actor=actor, status=WipeRequest.Status.REQUESTED, error=str(exc),
+                            retry_at=now + wipe_backoff(wipe.attempts))
+                    counts["retrying"] += 1
+            except FleetError as exc:  # Fleet refused this wipe: retrying would get the same answer
+                _finish(wipe, actor=actor, status=WipeRequest.Status.FAILED, error=str(exc))
+                counts["failed"] += 1
+            else:
+                _finish(wipe, actor=actor, status=WipeRequest.Status.SENT, device_status=result.device_status)
+                counts["sent"] += 1
+    finally:
+        if own_client is not None:
+            own_client.close()
+    return counts
+
+
+def organizations_with_due_wipes(*, now: datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    return sorted(set(WipeRequest.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), status=WipeRequest.Status.REQUESTED
+    ).values_list("organization_id", flat=True)))
+
+
+def wipe_retry(*, wipe: WipeRequest, actor: Actor) -> WipeRequest:
+    """An admin asks again for a failed wipe (e.g. after fixing the device in Fleet); it is sent after commit."""
+    with transaction.atomic():
+        locked = WipeRequest.objects.select_for_update().select_related("device").get(
+            pk=wipe.pk, organization_id=wipe.organization_id)
+        if locked.status != WipeRequest.Status.FAILED:
+            raise IllegalTransition(
+                f"This wipe is {locked.get_status_display().lower()}; only a failed one is retried.")
+        before = {"status": locked.status, "error": locked.last_error}
+        locked.status, locked.attempts, locked.next_attempt_at, locked.failed_at = (
+            WipeRequest.Status.REQUESTED, 0, None, None)
+        locked.fleet_host_id = locked.device.fleet_host_id or locked.fleet_host_id
+        locked.save(update_fields=["status", "attempts", "next_attempt_at", "failed_at", "fleet_host_id",
+                                   "updated_at"])
+        audit_record(organization=locked.organization, actor=actor, event="wipe.retried", target=locked.device,
+                     source=Source.OFFBOARDING, before=before, after={"status": locked.status})
+        organization_id = locked.organization_id
+        transaction.on_commit(lambda: _queue_wipes(organization_id))
+    return locked
+
+
+def wipe_confirm_from_sync(*, organization: Organization, run=None, device_ids=(), actor: Actor | None = None) -> dict:
+    """After-sync step (order 30): a sent wipe whose host the sync now shows ``wiped`` is confirmed.
+
+    Fleet refuses to wipe a host that is already wiped, so ``wiped`` seen after Fleet accepted ours is
+    our erase; only if our copy already said ``wiped`` when we sent (stale facts) do we wait for a run
+    that actually changed the device.
+    """
+    actor = actor or Actor.system("fleet sync")
+    touched = set(device_ids or ())
+    confirmed = handed_over = 0
+    sent = WipeRequest.objects.for_org(organization).filter(status=WipeRequest.Status.SENT).select_related("device")
+    for wipe in sent:
+        device = wipe.device
+        if device.mdm_device_status != "wiped" or device.mdm_pending_action:
+            continue
+        if wipe.status_at_send == "wiped" and device.pk not in touched:
+            continue
+        with transaction.atomic():
+            locked = WipeRequest.objects.select_for_update().filter(pk=wipe.pk, status=WipeRequest.Status.SENT).first()
+            if locked is None:
+                continue
+            locked.status, locked.confirmed_at = WipeRequest.Status.CONFIRMED, timezone.now()
+            locked.save(update_fields=["status", "confirmed_at", "updated_at"])
+            audit_record(organization=organization, actor=actor, event="wipe.confirmed", target=device,
+                         source=Source.SYNC, after={"host": locked.fleet_host_id})
+            confirmed += 1
+        if locked.decision_id and _release_hold(locked.decision_id, actor=actor):
+            handed_over += 1
+    return {"wipes_confirmed": confirmed, "handed_over": handed_over}
+
+
+def _release_hold(decision_id: int, *, actor: Actor) -> bool:
+    """Give a held device to its new owner now that its wipe is confirmed; never forced over someone else."""
+    decision = OffboardingDevice.objects.select_related("device", "reassign_to", "offboarding__employee").get(
+        pk=decision_id)
+    if decision.status != OffboardingDevice.Status.AWAITING_WIPE:
+        return False
+    return offboarding_hand_over(decision=decision, actor=actor)
+
+
+def offboarding_hand_over(*, decision: OffboardingDevice, actor: Actor) -> bool:
+    """Assign a held device to the employee its decision names (after the wipe, or by an admin's choice).
+
+    Returns True when handed over; otherwise the decision ends ``hold_failed`` with the reason.
+    """
+    with transaction.atomic():
+        locked = OffboardingDevice.objects.select_for_update(of=("self",)).select_related(
+            "device", "reassign_to", "offboarding__employee",
+        ).get(pk=decision.pk, organization_id=decision.organization_id)
+        if locked.status != OffboardingDevice.Status.AWAITING_WIPE:
+            raise IllegalTransition("This device is not waiting to be handed over.")
+        device, target = Device.objects.get(pk=locked.device_id), locked.reassign_to
+        note = ""
+        if device.assignee_id == target.pk:
+            pass  # already with its new owner (e.g. enrollment assigned it after the wipe)
+        elif device.assignee_id is not None:
+            note = f"{device} was assigned to {device.assignee.display_name} meanwhile; not handed over."
+        else:
+            try:
+                with transaction.atomic():
+                    device_services.device_assign(
+                        device=device, employee=target, actor=actor, source=Source.OFFBOARDING,
+                        reason=f"Wipe confirmed: handed over after the offboarding of "
+                               f"{locked.offboarding.employee.display_name}"[:500],
+                    )
+            except DomainError as exc:
+                note = f"Not handed over: {exc.message}"
+        locked.status = OffboardingDevice.Status.HOLD_FAILED if note else OffboardingDevice.Status.APPLIED
+        locked.note, locked.applied_at = note[:500], timezone.now()
+        locked.save(update_fields=["status", "note", "applied_at", "updated_at"])
+    return not note

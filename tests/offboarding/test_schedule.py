@@ -1,0 +1,77 @@
+"""The daily job: a scheduled case completes on its effective date (time frozen), not before."""
+
+from datetime import date, datetime
+
+import pytest
+
+from cockpit.errors import InvalidInput
+from cockpit.models import Employee
+from devices.models import AvailabilityStatus
+from offboarding import services, tasks
+from offboarding.models import Offboarding
+from tests.offboarding.conftest import hand
+
+
+@pytest.fixture(autouse=True)
+def _tasks_inline(monkeypatch):
+    monkeypatch.setattr(tasks.run_due_offboardings_for, "delay",
+                        lambda *a: tasks.run_due_offboardings_for.apply(args=a).get())
+    monkeypatch.setattr(services, "_queue_wipes", lambda organization_id: None)
+
+
+def test_scheduled_case_runs_on_its_date_and_not_before(org, actor, leaver, freeze):
+    [device] = hand(org, leaver, actor)
+    freeze(datetime(2026, 11, 21, 9, 0))
+    case = services.offboarding_start(organization=org, employee=leaver, actor=actor)
+    services.offboarding_schedule(offboarding=case, actor=actor, effective_date=date(2026, 11, 30))
+
+    freeze(datetime(2026, 11, 29, 23, 59))  # the day before: nothing happens
+    assert tasks.run_due_offboardings() == {"queued": 0}
+    case.refresh_from_db()
+    device.refresh_from_db()
+    assert case.status == Offboarding.Status.SCHEDULED and device.assignee == leaver
+
+    freeze(datetime(2026, 11, 30, 3, 0))  # its day: the daily job completes it
+    assert tasks.run_due_offboardings() == {"queued": 1}
+    case.refresh_from_db()
+    device.refresh_from_db()
+    leaver.refresh_from_db()
+    assert case.status == Offboarding.Status.COMPLETED
+    assert case.completed_by_label == "System (scheduled offboarding)"
+    assert leaver.status == Employee.Status.OFFBOARDED
+    assert device.availability_status == AvailabilityStatus.IN_STOCK
+    assert tasks.run_due_offboardings() == {"queued": 0}  # redelivered: nothing twice
+
+
+def test_a_case_the_job_cannot_complete_keeps_its_error_and_stays_scheduled(org, actor, leaver, bob, freeze):
+    [device] = hand(org, leaver, actor)
+    freeze(datetime(2026, 11, 21, 9, 0))
+    case = services.offboarding_start(organization=org, employee=leaver, actor=actor, decisions=[
+        {"device": device.pk, "action": "reassign", "reassign_to": bob.pk}])
+    services.offboarding_schedule(offboarding=case, actor=actor, effective_date=date(2026, 11, 22))
+    Employee.objects.filter(pk=bob.pk).update(status=Employee.Status.OFFBOARDED)
+    freeze(datetime(2026, 11, 22, 3, 0))
+    assert tasks.run_due_offboardings_for(org.pk) == {"organization": org.pk, "completed": 0, "failed": 1}
+    case.refresh_from_db()
+    assert case.status == Offboarding.Status.SCHEDULED and "Bob Builder has been offboarded" in case.last_error
+
+
+def test_schedule_needs_a_future_day(org, actor, leaver, freeze):
+    freeze(datetime(2026, 11, 21, 9, 0))
+    case = services.offboarding_start(organization=org, employee=leaver, actor=actor)
+    for day in (date(2026, 11, 21), date(2026, 11, 1)):
+        with pytest.raises(InvalidInput, match="future day"):
+            services.offboarding_schedule(offboarding=case, actor=actor, effective_date=day)
+    case.refresh_from_db()
+    assert case.status == Offboarding.Status.DRAFT
+
+
+def test_cancelled_scheduled_case_never_runs(org, actor, leaver, freeze):
+    freeze(datetime(2026, 11, 21, 9, 0))
+    case = services.offboarding_start(organization=org, employee=leaver, actor=actor)
+    services.offboarding_schedule(offboarding=case, actor=actor, effective_date=date(2026, 11, 25))
+    services.offboarding_cancel(offboarding=case, actor=actor)
+    freeze(datetime(2026, 11, 26, 3, 0))
+    assert tasks.run_due_offboardings() == {"queued": 0}
+    leaver.refresh_from_db()
+    assert leaver.is_active
