@@ -1,0 +1,424 @@
+"""CSV files of pre-assignments and of serial numbers: decoding, parsing and row validation (DESIGN §6).
+
+Two steps, both without per-row queries:
+
+* :func:`parse` turns the uploaded bytes into rows (UTF-8 with or without BOM, UTF-16 from Excel,
+  ``,`` ``;`` or tab separated, CRLF, trailing empty lines), checks the header (any order, case- and
+  space-insensitive names, unknown columns ignored and reported) and each row on its own (mandatory
+  fields, e-mail, ownership, duplicates in the file). A file it cannot read raises :class:`CsvFileError`.
+* :func:`classify` looks every row up against the organization in a few bulk queries per chunk and
+  gives it its action: ``create``, ``update``, ``assign_now``, ``conflict``, ``unchanged`` or ``error``
+  (and ``unassign`` / ``return_to_stock`` for the bulk moves).
+
+Messages name the file's line; a row is a plain dict so it can be stored between preview and commit.
+"""
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db.models.functions import Lower
+
+from assignment.models import DEFAULT_DOMAIN_NAME, CsvImport, PreAssignment
+from cockpit.errors import InvalidInput
+from cockpit.models import Employee, Group
+from devices.models import AvailabilityStatus, Device, Ownership, Usage
+from devices.services import normalize_serial
+
+# Header names as DESIGN §6 writes them; matched without case and spaces.
+COLUMNS = {
+    "serial_number": "Serial Number",
+    "username": "User Name",
+    "domain_name": "Domain Name",
+    "email": "Email Address",
+    "groups": "Group Name",
+    "ownership": "Owned By",
+}
+ASSIGN_COLUMNS = list(COLUMNS)
+ASSIGN_REQUIRED = ("serial_number", "username", "email", "groups")
+SERIAL_COLUMNS = ["serial_number"]
+TEMPLATE_HEADER = [COLUMNS[key] for key in ASSIGN_COLUMNS]
+MAX_LENGTHS = {"serial_number": 100, "username": 150, "domain_name": 150, "email": 254}
+SEPARATOR_NAMES = {",": ",", ";": ";", "\t": "tab"}
+OWNERSHIP_VALUES = {"corporate": Ownership.CORPORATE, "personal": Ownership.PERSONAL}
+LOOKUP_CHUNK = 2000  # values per IN (...) list: well under SQLite's and PostgreSQL's limits
+
+
+class Action:
+    CREATE = "create"
+    UPDATE = "update"
+    ASSIGN_NOW = "assign_now"
+    CONFLICT = "conflict"
+    UNCHANGED = "unchanged"
+    ERROR = "error"
+    UNASSIGN = "unassign"
+    RETURN_TO_STOCK = "return_to_stock"
+
+
+ACTION_LABELS = {
+    Action.CREATE: "Pre-assign (device not seen yet)",
+    Action.UPDATE: "Update the pre-assignment",
+    Action.ASSIGN_NOW: "Assign now",
+    Action.CONFLICT: "Conflict (assigned to someone else)",
+    Action.UNCHANGED: "Nothing to change",
+    Action.ERROR: "Error",
+    Action.UNASSIGN: "Unassign",
+    Action.RETURN_TO_STOCK: "Return to stock",
+}
+
+
+class CsvFileError(InvalidInput):
+    """The whole file is refused (unreadable, no header, too large): nothing of it is kept."""
+
+    def __init__(self, message: str):
+        super().__init__(message, field="file")
+
+
+class FileTooLarge(CsvFileError):
+    status = 413
+    code = "too_large"
+
+
+def normalize_header(title: str) -> str:
+    return "".join((title or "").replace("\ufeff", "").split()).lower()
+
+
+HEADER_KEYS = {normalize_header(title): key for key, title in COLUMNS.items()}
+
+
+# --- decoding ----------------------------------------------------------------------------------
+
+BINARY_SIGNATURES = {
+    b"PK\x03\x04": "This looks like an Excel workbook or a ZIP archive, not a CSV file: in Excel, use "
+                   "File › Save As › “CSV UTF-8 (comma delimited)”.",
+    b"\xd0\xcf\x11\xe0": "This looks like an old Excel (.xls) workbook, not a CSV file: save it as “CSV UTF-8”.",
+    b"%PDF": "This is a PDF document, not a CSV file.",
+}
+CONTROL_CHARACTERS = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The file's text and the encoding it was read with; binary or unknown encodings are refused."""
+    for signature, message in BINARY_SIGNATURES.items():
+        if data.startswith(signature):
+            raise CsvFileError(message)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif b"\x00" in data[:4096]:
+        head = data[:4096]
+        # UTF-16 without a byte-order mark: ASCII text has a zero in every other byte.
+        if head[1::2].count(0) > len(head) * 0.4:
+            encoding = "utf-16-le"
+        elif head[0::2].count(0) > len(head) * 0.4:
+            encoding = "utf-16-be"
+        else:
+            raise CsvFileError("This is a binary file, not a CSV text file.")
+    else:
+        encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise CsvFileError(
+            "The file is neither UTF-8 nor UTF-16 text (or is binary): save it as “CSV UTF-8” and upload it again."
+        ) from exc
+    if any(ch in CONTROL_CHARACTERS for ch in text[:65536]) or "\x00" in text:
+        raise CsvFileError("This is a binary file, not a CSV text file.")
+    return text, {"utf-8-sig": "utf-8 (BOM)"}.get(encoding, encoding)
+
+
+def sniff_delimiter(text: str) -> str:
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {sep: first.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ParsedFile:
+    encoding: str
+    delimiter: str
+    header: list[str]
+    ignored_columns: list[str]
+    rows: list[dict] = field(default_factory=list)
+
+
+def parse(data: bytes, *, kind: str, max_rows: int) -> ParsedFile:
+    """Read the file into validated rows (``{"line", "values", "errors", ...}``), or raise :class:`CsvFileError`."""
+    text, encoding = decode(data)
+    if not text.strip():
+        raise CsvFileError("The file is empty: it needs a header row and at least one row.")
+    delimiter = sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    wanted = ASSIGN_COLUMNS if kind == CsvImport.Kind.ASSIGN else SERIAL_COLUMNS
+    required = ASSIGN_REQUIRED if kind == CsvImport.Kind.ASSIGN else SERIAL_COLUMNS
+    header, positions, ignored = None, {}, []
+    rows: list[dict] = []
+    first_line = {}
+    last_line = 0
+    try:
+        for cells in reader:
+            line, last_line = last_line + 1, reader.line_num
+            if not any(cell.strip() for cell in cells):
+                continue  # empty lines, trailing ones included
+            if header is None:
+                header, positions, ignored = _read_header(cells, line, wanted, required)
+                continue
+            if len(rows) >= max_rows:
+                raise CsvFileError(
+                    f"The file has more than {max_rows:,} rows: split it into smaller files."
+                )
+            rows.append(_read_row(cells, line, header, positions, kind, first_line, delimiter))
+    except csv.Error as exc:
+        raise CsvFileError(f"Line {reader.line_num}: the file is not valid CSV ({exc}).") from exc
+    if header is None:
+        raise CsvFileError("The file is empty: it needs a header row and at least one row.")
+    if not rows:
+        raise CsvFileError("The file has a header row but no rows.")
+    return ParsedFile(encoding=encoding, delimiter=delimiter, header=header, ignored_columns=ignored, rows=rows)
+
+
+def _read_header(cells, line, wanted, required):
+    header = [cell.replace("\ufeff", "").strip() for cell in cells]
+    positions, ignored = {}, []
+    for index, title in enumerate(header):
+        key = HEADER_KEYS.get(normalize_header(title))
+        if key is None or key not in wanted:
+            if title:
+                ignored.append(title)
+            continue
+        if key in positions:
+            raise CsvFileError(f"Line {line}: the column “{COLUMNS[key]}” appears twice in the header.")
+        positions[key] = index
+    missing = [COLUMNS[key] for key in required if key not in positions]
+    if missing and not positions:
+        expected = ", ".join(COLUMNS[key] for key in required)
+        raise CsvFileError(
+            f"Line {line}: the header row is missing. The first line must name the columns ({expected}"
+            f"{', Domain Name, Owned By' if len(wanted) > 1 else ''}); download the template."
+        )
+    if missing:
+        raise CsvFileError(f"Line {line}: the header lacks the mandatory column(s): {', '.join(missing)}.")
+    return header, positions, ignored
+
+
+def _read_row(cells, line, header, positions, kind, first_line, delimiter) -> dict:
+    values = {title or f"Column {i + 1}": (cells[i] if i < len(cells) else "") for i, title in enumerate(header)}
+    row = {"line": line, "values": values, "errors": [], "notes": []}
+    extra = [cell for cell in cells[len(header):] if cell.strip()]
+    if extra:
+        row["errors"].append(
+            f"{len(cells)} values for {len(header)} columns: a value containing "
+            f"“{SEPARATOR_NAMES.get(delimiter, delimiter)}” must be quoted."
+        )
+
+    def get(key):
+        index = positions.get(key)
+        return cells[index].strip() if index is not None and index < len(cells) else ""
+
+    serial = normalize_serial(get("serial_number"))
+    row["serial"] = serial
+    if not serial:
+        row["errors"].append("Serial Number is empty.")
+    elif serial in first_line:
+        row["errors"].append(
+            f"The serial number {serial} appears twice in the file (first on line {first_line[serial]})."
+        )
+    else:
+        first_line[serial] = line
+    if kind == CsvImport.Kind.ASSIGN:
+        _read_assignment(row, get)
+    for key, limit in MAX_LENGTHS.items():
+        value = row.get({"serial_number": "serial", "domain_name": "domain"}.get(key, key)) or ""
+        if len(value) > limit:
+            row["errors"].append(f"{COLUMNS[key]} is longer than {limit} characters.")
+    row["parse_errors"] = row.pop("errors")
+    return row
+
+
+def _read_assignment(row: dict, get) -> None:
+    errors = row["errors"]
+    row["username"] = get("username")
+    if not row["username"]:
+        errors.append("User Name is empty.")
+    email = get("email").lower()
+    row["email"] = email
+    if not email:
+        errors.append("Email Address is empty.")
+    else:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors.append(f"“{email}” is not a valid e-mail address.")
+    row["domain"] = get("domain_name") or DEFAULT_DOMAIN_NAME
+    owned = get("ownership").lower() or Ownership.CORPORATE
+    row["ownership"] = OWNERSHIP_VALUES.get(owned, "")
+    if not row["ownership"]:
+        errors.append(f"Owned By “{get('ownership')}” is not valid: use Corporate or Personal.")
+    groups = [name.strip() for name in get("groups").split("/") if name.strip()]
+    row["groups"] = list(dict.fromkeys(groups))
+    if not groups:
+        errors.append("Group Name is empty: every row names at least one group (several separated by “/”).")
+
+
+# --- classification against the organization (bulk) --------------------------------------------------------
+
+
+def _chunks(values, size=LOOKUP_CHUNK):
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _lookups(organization, rows: list[dict], kind: str) -> dict:
+    serials = {row["serial"] for row in rows if row["serial"]}
+    devices = {}
+    for chunk in _chunks(serials):
+        for device in (
+            Device.objects.for_org(organization).filter(serial_number__in=chunk)
+            .values("pk", "serial_number", "assignee_id", "assignee__email", "availability_status", "usage")
+        ):
+            devices[device["serial_number"]] = device
+    found = {"devices": devices}
+    if kind != CsvImport.Kind.ASSIGN:
+        return found
+    emails = {row["email"] for row in rows if row.get("email")}
+    employees = {}
+    for chunk in _chunks(emails):
+        for employee in (
+            Employee.objects.for_org(organization).annotate(lowered=Lower("email")).filter(lowered__in=chunk)
+            .values("pk", "lowered", "status")
+        ):
+            employees[employee["lowered"]] = employee
+    active = {}
+    for chunk in _chunks(serials):
+        pre_assignments = (
+            PreAssignment.objects.for_org(organization).filter(status__in=PreAssignment.ACTIVE, serial_number__in=chunk)
+            .select_related("employee").prefetch_related("groups")
+        )
+        for pa in pre_assignments:
+            active[pa.serial_number] = pa
+    groups = {group.name.lower(): group for group in Group.objects.for_org(organization)}
+    return found | {"employees": employees, "active": active, "groups": groups}
+
+
+def classify(organization, rows: list[dict], kind: str) -> None:
+    """Set each row's ``action`` (and what the commit needs: ids, canonical group names) in place."""
+    found = _lookups(organization, rows, kind)
+    for row in rows:
+        row["errors"] = list(row["parse_errors"])
+        row["notes"] = []
+        if kind == CsvImport.Kind.ASSIGN:
+            _classify_assignment(row, found)
+        else:
+            _classify_move(row, found, kind)
+        if row["errors"]:
+            row["action"] = Action.ERROR
+
+
+def _classify_assignment(row: dict, found: dict) -> None:
+    errors, notes = row["errors"], row["notes"]
+    row.pop("new_employee", None)
+    missing = [name for name in row["groups"] if name.lower() not in found["groups"]]
+    if missing:
+        errors.append(f"Unknown group: {', '.join(missing)} (create it first).")
+    else:
+        row["groups"] = [found["groups"][name.lower()].name for name in row["groups"]]
+    employee = found["employees"].get(row["email"]) if row["email"] else None
+    if employee is None and row["email"] and not errors:
+        row["new_employee"] = True
+        notes.append(f"New employee {row['email']} will be created.")
+    elif employee is not None and employee["status"] != Employee.Status.ACTIVE:
+        errors.append(f"{row['email']} has been offboarded and cannot receive devices.")
+    if errors:
+        return
+    row["employee_id"] = employee["pk"] if employee else None
+    device = found["devices"].get(row["serial"])
+    active = found["active"].get(row["serial"])
+    row["device_id"] = device["pk"] if device else None
+    if active is not None and active.employee.email.lower() != row["email"]:
+        errors.append(
+            f"The serial number {row['serial']} is already pre-assigned to {active.employee.email} "
+            f"({active.get_status_display().lower()}); cancel that pre-assignment first."
+        )
+        return
+    if device is not None and device["availability_status"] == AvailabilityStatus.ARCHIVED:
+        errors.append(f"The device {row['serial']} is archived: restore it before assigning it.")
+        return
+    if device is not None and device["assignee_id"] is not None:
+        if device["assignee__email"].lower() == row["email"]:
+            row["action"] = Action.UNCHANGED
+            notes.append(f"Already assigned to {row['email']}.")
+        elif active is not None:
+            row["action"] = Action.UNCHANGED
+            notes.append(f"Already a conflict with the current owner {device['assignee__email']}, to settle.")
+        else:
+            row["action"] = Action.CONFLICT
+            notes.append(f"Assigned to {device['assignee__email']}: an admin settles the conflict.")
+        return
+    if active is not None:
+        row["pre_assignment_id"] = active.pk
+        same = (
+            sorted(g.name for g in active.groups.all()) == sorted(row["groups"])
+            and active.domain_name == row["domain"] and active.ownership == row["ownership"]
+        )
+        if device is not None:
+            row["action"] = Action.ASSIGN_NOW
+            notes.append("The device is here and unassigned: assigned at commit.")
+        else:
+            row["action"] = Action.UNCHANGED if same else Action.UPDATE
+            if same:
+                notes.append("Already pre-assigned, waiting for the device.")
+        return
+    if device is not None and device["usage"] == Usage.SHARED:
+        row["action"] = Action.CONFLICT
+        notes.append("A shared device has a responsible technician, not an owner: an admin settles it.")
+        return
+    row["action"] = Action.ASSIGN_NOW if device is not None else Action.CREATE
+
+
+def _classify_move(row: dict, found: dict, kind: str) -> None:
+    device = found["devices"].get(row["serial"])
+    if row["errors"]:
+        return
+    if device is None:
+        row["errors"].append(f"No device with the serial number {row['serial']}.")
+        return
+    row["device_id"] = device["pk"]
+    if device["availability_status"] == AvailabilityStatus.ARCHIVED:
+        row["errors"].append(f"The device {row['serial']} is archived.")
+        return
+    owner = device["assignee__email"]
+    if kind == CsvImport.Kind.UNASSIGN:
+        if owner is None:
+            row["action"] = Action.UNCHANGED
+            row["notes"].append("Not assigned to anyone.")
+        else:
+            row["action"] = Action.UNASSIGN
+            row["notes"].append(f"Currently assigned to {owner}.")
+    elif device["availability_status"] == AvailabilityStatus.IN_STOCK:
+        row["action"] = Action.UNCHANGED
+        row["notes"].append("Already in stock.")
+    else:
+        row["action"] = Action.RETURN_TO_STOCK
+        if owner:
+            row["notes"].append(f"Currently assigned to {owner}.")
+
+
+def count_actions(rows: list[dict]) -> dict:
+    counts: dict[str, int] = {}
+    for row in rows:
+        action = row.get("action")
+        if action:
+            counts[action] = counts.get(action, 0) + 1
+    counts["new_employees"] = len({row["email"] for row in rows if row.get("new_employee") and not row["errors"]})
+    return counts
+
+
+def row_message(row: dict) -> str:
+    """``line 4: …`` as the command, the API and the rejected-rows file write it."""
+    return f"line {row['line']}: " + " ".join(row["errors"])

@@ -1,0 +1,49 @@
+from django import forms
+
+from assignment.models import CsvImport
+from assignment.services import SettleDecision
+from cockpit.forms import EmployeeChoiceField
+from cockpit.models import Group
+from devices.models import Ownership
+
+
+class PreAssignmentForm(forms.Form):
+    serial_number = forms.CharField(max_length=100)
+    employee = EmployeeChoiceField(label="Employee (e-mail)")
+    groups = forms.ModelMultipleChoiceField(queryset=Group.objects.none(), required=False)
+    domain_name = forms.CharField(max_length=150, required=False, help_text="Empty: MDM")
+    ownership = forms.ChoiceField(choices=Ownership.choices, initial=Ownership.CORPORATE)
+
+    def __init__(self, *args, organization, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.fields["employee"].organization = organization
+        self.fields["groups"].queryset = Group.objects.for_org(organization)
+
+
+class SettleForm(forms.Form):
+    decision = forms.ChoiceField(choices=SettleDecision.choices, widget=forms.RadioSelect)
+    wipe = forms.BooleanField(required=False, initial=True,
+                              label="Wipe the device (erase all data) when it changes owner")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class CsvUploadForm(forms.Form):
+    kind = forms.ChoiceField(choices=CsvImport.Kind.choices, initial=CsvImport.Kind.ASSIGN, label="What the file does")
+    file = forms.FileField(label="CSV file")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class CsvCommitForm(forms.Form):
+    skip_errors = forms.BooleanField(required=False, label="Skip the rows in error and import the others")
+    wipe = forms.BooleanField(required=False, label="Wipe the devices that lose their owner")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)

@@ -1,0 +1,185 @@
+"""``/api/v1/pre-assignments/`` (list, create, read, edit, cancel, settle) and ``POST .../import/`` (DESIGN §10)."""
+
+from django.db.models import Q
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from assignment import services
+from assignment.csv_import import FileTooLarge, row_message
+from assignment.filtersets import PreAssignmentFilterSet
+from assignment.models import CsvImport, PreAssignment
+from assignment.selectors import csv_import_list, pre_assignment_list
+from assignment.services import SettleDecision
+from assignment.views import LimitedUploadHandler, declared_too_large
+from cockpit.api.base import (
+    EmployeeRefField,
+    GroupNamesField,
+    StrictModelSerializer,
+    StrictSerializer,
+    TenantModelViewSet,
+)
+from cockpit.audit import Source
+from cockpit.errors import InvalidInput
+from cockpit.models import Employee
+from devices.models import Ownership
+
+MAX_ROWS_IN_ANSWER = 1000
+
+
+class PreAssignmentSerializer(StrictModelSerializer):
+    employee = serializers.CharField(write_only=True, help_text="The employee's id or e-mail")
+    employee_ref = EmployeeRefField(source="employee", read_only=True)
+    groups = GroupNamesField(required=False)
+    ownership = serializers.ChoiceField(choices=Ownership.choices, required=False)
+    device = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = PreAssignment
+        fields = [
+            "id", "serial_number", "employee", "employee_ref", "groups", "domain_name", "ownership", "status",
+            "source", "device", "note", "created_by", "applied_at", "conflict_at", "cancelled_at", "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "status", "source", "device", "note", "created_by", "applied_at", "conflict_at",
+                            "cancelled_at", "created_at", "updated_at"]
+        extra_kwargs = {"domain_name": {"required": False, "allow_blank": True}}
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["employee"] = data.pop("employee_ref")
+        return data
+
+
+class CsvImportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CsvImport
+        fields = ["id", "kind", "status", "source", "filename", "row_count", "counts", "ignored_columns", "created_by",
+                  "created_at", "committed_at", "committed_by", "result"]
+
+
+class SettleSerializer(StrictSerializer):
+    decision = serializers.ChoiceField(choices=SettleDecision.choices)
+    wipe = serializers.BooleanField(required=False, default=False)
+
+
+class ImportSerializer(StrictSerializer):
+    file = serializers.FileField()
+    dry_run = serializers.BooleanField(required=False, default=False)
+    skip_errors = serializers.BooleanField(required=False, default=False)
+    kind = serializers.ChoiceField(choices=CsvImport.Kind.choices, required=False, default=CsvImport.Kind.ASSIGN)
+
+
+def _employee_ref(organization, value: str) -> Employee:
+    value = (value or "").strip()
+    lookup = Q(pk=int(value)) if value.isascii() and value.isdigit() else Q(email__iexact=value)
+    employee = Employee.objects.for_org(organization).filter(lookup).first()
+    if employee is None:
+        raise InvalidInput(f"No employee “{value}” in this organization.", field="employee")
+    return employee
+
+
+def import_answer(record: CsvImport, *, result: dict | None = None) -> dict:
+    rows = [
+        {"line": row["line"], "serial_number": row["serial"], "action": row.get("action"), "errors": row["errors"],
+         "notes": row["notes"], "new_employee": bool(row.get("new_employee"))}
+        for row in record.rows[:MAX_ROWS_IN_ANSWER]
+    ]
+    return {
+        "id": record.pk, "kind": record.kind, "status": record.status, "row_count": record.row_count,
+        "counts": record.counts, "ignored_columns": record.ignored_columns, "encoding": record.encoding,
+        "rows": rows, "rows_truncated": record.row_count > MAX_ROWS_IN_ANSWER, "result": result,
+    }
+
+
+class PreAssignmentViewSet(TenantModelViewSet):
+    serializer_class = PreAssignmentSerializer
+    filterset_class = PreAssignmentFilterSet
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return pre_assignment_list(organization=self.organization)
+
+    def _fields(self, validated: dict) -> dict:
+        data = dict(validated)
+        if "employee" in data:
+            data["employee"] = _employee_ref(self.organization, data["employee"])
+        return data
+
+    def _answer(self, pa, code=status.HTTP_200_OK):
+        return Response(PreAssignmentSerializer(self.get_queryset().get(pk=pa.pk)).data, status=code)
+
+    def create(self, request, *args, **kwargs):
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        pa = services.pre_assignment_create(organization=self.organization, actor=self.actor, source=Source.API,
+                                            **self._fields(body.validated_data))
+        return self._answer(pa, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        body = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        pa = services.pre_assignment_update(pre_assignment=body.instance, actor=self.actor,
+                                            **self._fields(body.validated_data))
+        return self._answer(pa)
+
+    @extend_schema(request=None, responses=PreAssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        pa = self.get_object()
+        StrictSerializer(data=request.data).is_valid(raise_exception=True)
+        return self._answer(services.pre_assignment_cancel(pre_assignment=pa, actor=self.actor))
+
+    @extend_schema(request=SettleSerializer, responses=PreAssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def settle(self, request, pk=None):
+        pa = self.get_object()
+        body = SettleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        pa = services.pre_assignment_settle(pre_assignment=pa, actor=self.actor, **body.validated_data)
+        return self._answer(pa)
+
+    @extend_schema(methods=["GET"], request=None, responses=CsvImportSerializer(many=True), filters=False)
+    @extend_schema(methods=["POST"], request={"multipart/form-data": ImportSerializer},
+                   responses=OpenApiTypes.OBJECT, filters=False)
+    @action(detail=False, methods=["get", "post"], url_path="import", url_name="import",
+            parser_classes=[MultiPartParser], filterset_class=None, filter_backends=[])
+    def import_csv(self, request):
+        """``POST``: upload a pre-assignment CSV (``file``): ``dry_run`` answers the preview, otherwise it is
+        committed in one transaction (or nothing is, and the rows in error are in ``fields.file``).
+        ``GET``: the organization's recent imports."""
+        if request.method == "GET":
+            page = self.paginator.paginate_queryset(csv_import_list(organization=self.organization), request, self)
+            return self.paginator.get_paginated_response(CsvImportSerializer(page, many=True).data)
+        if declared_too_large(request):
+            raise FileTooLarge(services.size_message())
+        request._request.upload_handlers.insert(0, LimitedUploadHandler(request._request, services.csv_max_bytes()))
+        body = ImportSerializer(data=request.data)
+        if getattr(request._request, "upload_too_large", False):
+            raise FileTooLarge(services.size_message())
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        record = services.csv_import_start(
+            organization=self.organization, actor=self.actor, data=data["file"].read(), filename=data["file"].name,
+            kind=data["kind"], source=Source.API,
+        )
+        errors = [row for row in record.rows if row["action"] == "error"]
+        if data["dry_run"]:
+            return Response(import_answer(record))
+        if errors and not data["skip_errors"]:
+            services.csv_import_discard(csv_import=record, actor=self.actor)
+            detail = f"{len(errors)} row(s) are in error; nothing was imported (send skip_errors to import the rest)."
+            lines = [row_message(row) for row in errors[:MAX_ROWS_IN_ANSWER]]
+            raise serializers.ValidationError({"file": [detail, *lines]})
+        result = services.csv_import_commit(csv_import=record, actor=self.actor, skip_errors=data["skip_errors"])
+        record.refresh_from_db()
+        return Response(import_answer(record, result=result), status=status.HTTP_201_CREATED)
+
+
+def register(router) -> None:
+    router.register("pre-assignments", PreAssignmentViewSet, basename="preassignment")
+
+
+urlpatterns = []

@@ -1,0 +1,557 @@
+"""Pre-assignment and CSV import state changes (DESIGN §6).
+
+A pre-assignment is applied only to a device that exists, is not archived and has no owner (source
+``pre_assignment``, through ``devices.services.device_assign``, groups and ownership set); a device
+that belongs to someone else makes it a ``conflict`` an admin settles: never a silent reassignment.
+
+A CSV import is parsed and classified once (the preview, stored as a :class:`CsvImport`), then
+committed in one transaction after the rows are classified again: if anything changed since the
+preview, nothing is applied and the admin previews again.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from assignment import csv_import as csv_rules
+from assignment.csv_import import Action, FileTooLarge
+from assignment.models import DEFAULT_DOMAIN_NAME, CsvImport, PreAssignment
+from cockpit.actors import Actor
+from cockpit.audit import Source, audit_record
+from cockpit.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
+from cockpit.hooks import employee_created
+from cockpit.middleware import current_request_id
+from cockpit.models import AuditEvent, Employee, Group, Organization
+from cockpit.selectors import groups_by_names
+from devices import services as device_services
+from devices.models import Device, Ownership, Usage
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_ROWS = 100_000
+ANALYSE_CHUNK = 20_000
+
+
+def csv_max_bytes() -> int:
+    return getattr(settings, "ASSIGNMENT_CSV_MAX_BYTES", DEFAULT_MAX_BYTES)
+
+
+def csv_max_rows() -> int:
+    return getattr(settings, "ASSIGNMENT_CSV_MAX_ROWS", DEFAULT_MAX_ROWS)
+
+
+# --- pre-assignments -------------------------------------------------------------------------
+
+
+def _snapshot(pa: PreAssignment, groups=None) -> dict:
+    names = sorted(g.name for g in (groups if groups is not None else pa.groups.all()))
+    return {
+        "serial_number": pa.serial_number, "employee": pa.employee.email, "groups": names,
+        "domain_name": pa.domain_name, "ownership": pa.ownership, "status": pa.status,
+    }
+
+
+def _check_fields(*, organization, serial_number, employee, ownership, domain_name, groups):
+    serial = device_services.normalize_serial(serial_number)
+    if not serial:
+        raise InvalidInput("Give the serial number of the device.", field="serial_number")
+    if len(serial) > 100:
+        raise InvalidInput("A serial number has at most 100 characters.", field="serial_number")
+    if employee is None or employee.organization_id != organization.pk:
+        raise InvalidInput("Unknown employee.", field="employee")
+    if not employee.is_active:
+        raise InvalidInput(f"{employee.display_name} has been offboarded and cannot receive devices.", field="employee")
+    if ownership not in Ownership.values:
+        raise InvalidInput(f"“{ownership}” is not a valid ownership: use corporate or personal.", field="ownership")
+    domain = (domain_name or "").strip() or DEFAULT_DOMAIN_NAME
+    if len(domain) > 150:
+        raise InvalidInput("A domain name has at most 150 characters.", field="domain_name")
+    return serial, domain, groups_by_names(organization=organization, names=groups or [])
+
+
+def _refuse_active_twin(organization, serial, exclude_pk=None):
+    twins = PreAssignment.objects.for_org(organization).filter(serial_number=serial, status__in=PreAssignment.ACTIVE)
+    if exclude_pk:
+        twins = twins.exclude(pk=exclude_pk)
+    twin = twins.select_related("employee").first()
+    if twin is not None:
+        raise InvalidInput(
+            f"The serial number {serial} is already pre-assigned to {twin.employee.email}; cancel that one first.",
+            field="serial_number",
+        )
+
+
+def _save(pa: PreAssignment) -> None:
+    try:
+        with transaction.atomic():
+            pa.save()
+    except IntegrityError as exc:  # a concurrent pre-assignment of the same serial won
+        raise ConcurrentChange(f"The serial number {pa.serial_number} was just pre-assigned by someone else.") from exc
+
+
+@transaction.atomic
+def pre_assignment_create(
+    *, organization: Organization, actor: Actor, serial_number: str, employee: Employee, groups=None,
+    domain_name: str = "", ownership: str = Ownership.CORPORATE, source: str = Source.MANUAL,
+) -> PreAssignment:
+    """Bind a serial to an employee; applied at once if the device is already here and unassigned."""
+    serial, domain, group_objs = _check_fields(
+        organization=organization, serial_number=serial_number, employee=employee, ownership=ownership,
+        domain_name=domain_name, groups=groups,
+    )
+    _refuse_active_twin(organization, serial)
+    pa = PreAssignment(
+        organization=organization, serial_number=serial, employee=employee, domain_name=domain, ownership=ownership,
+        source=source, created_by=actor.label[:200],
+    )
+    _save(pa)
+    pa.groups.set(group_objs)
+    audit_record(organization=organization, actor=actor, event="pre_assignment.created", target=pa, source=source,
+                 after=_snapshot(pa, group_objs))
+    _apply_if_device(pa, actor=actor)
+    return pa
+
+
+def _lock(pa: PreAssignment) -> PreAssignment:
+    return (
+        PreAssignment.objects.select_for_update(of=("self",)).select_related("employee", "organization")
+        .get(pk=pa.pk, organization_id=pa.organization_id)
+    )
+
+
+@transaction.atomic
+def pre_assignment_update(*, pre_assignment: PreAssignment, actor: Actor, **changes) -> PreAssignment:
+    """Edit a waiting or conflicting pre-assignment (serial, employee, groups, domain, ownership)."""
+    pa = _lock(pre_assignment)
+    if not pa.is_active:
+        raise IllegalTransition(f"This pre-assignment is {pa.get_status_display().lower()}: it can no longer change.")
+    unknown = set(changes) - {"serial_number", "employee", "groups", "domain_name", "ownership"}
+    if unknown:
+        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    before = _snapshot(pa)
+    serial, domain, group_objs = _check_fields(
+        organization=pa.organization, serial_number=changes.get("serial_number", pa.serial_number),
+        employee=changes.get("employee", pa.employee), ownership=changes.get("ownership", pa.ownership),
+        domain_name=changes.get("domain_name", pa.domain_name),
+        groups=changes["groups"] if "groups" in changes else list(pa.groups.all()),
+    )
+    if serial != pa.serial_number:
+        _refuse_active_twin(pa.organization, serial, exclude_pk=pa.pk)
+    pa.serial_number, pa.domain_name = serial, domain
+    pa.employee = changes.get("employee", pa.employee)
+    pa.ownership = changes.get("ownership", pa.ownership)
+    after = _snapshot(pa, group_objs)
+    changed = {k for k in after if after[k] != before[k]}
+    if not changed:
+        return pa
+    if {"serial_number", "employee"} & changed:  # a new target: look for its device afresh
+        pa.status, pa.device, pa.note, pa.conflict_at = PreAssignment.Status.WAITING, None, "", None
+    _save(pa)
+    pa.groups.set(group_objs)
+    audit_record(organization=pa.organization, actor=actor, event="pre_assignment.updated", target=pa,
+                 before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
+    if pa.status == PreAssignment.Status.WAITING:
+        _apply_if_device(pa, actor=actor)
+    return pa
+
+
+@transaction.atomic
+def pre_assignment_cancel(*, pre_assignment: PreAssignment, actor: Actor, note: str = "") -> PreAssignment:
+    pa = _lock(pre_assignment)
+    if not pa.is_active:
+        raise IllegalTransition(f"This pre-assignment is already {pa.get_status_display().lower()}.")
+    before = {"status": pa.status}
+    pa.status, pa.cancelled_at, pa.settled_by = PreAssignment.Status.CANCELLED, timezone.now(), actor.label[:200]
+    if note:
+        pa.note = note[:255]
+    pa.save(update_fields=["status", "cancelled_at", "settled_by", "note", "updated_at"])
+    audit_record(organization=pa.organization, actor=actor, event="pre_assignment.cancelled", target=pa,
+                 before=before, after={"status": pa.status} | ({"note": note} if note else {}))
+    return pa
+
+
+@transaction.atomic
+def pre_assignment_apply(*, pre_assignment: PreAssignment, actor: Actor) -> str:
+    """Apply a waiting pre-assignment now if its device is here (e.g. just added by hand). Returns the outcome."""
+    pa = _lock(pre_assignment)
+    if pa.status != PreAssignment.Status.WAITING:
+        raise IllegalTransition(f"This pre-assignment is {pa.get_status_display().lower()}, not waiting.")
+    outcome = _apply_if_device(pa, actor=actor)
+    if outcome == "waiting":
+        raise IllegalTransition(f"No device with the serial number {pa.serial_number} is in the inventory yet.")
+    return outcome
+
+
+class SettleDecision:
+    ASSIGN = "assign"  # give the device to the pre-assigned employee (a reassignment, wipe offered)
+    KEEP = "keep"  # keep the current owner; the pre-assignment is cancelled
+    choices = [(ASSIGN, "Assign to the pre-assigned employee"), (KEEP, "Keep the current owner (cancel)")]
+
+
+@transaction.atomic
+def pre_assignment_settle(
+    *, pre_assignment: PreAssignment, actor: Actor, decision: str, wipe: bool = False,
+) -> PreAssignment:
+    """An admin settles a conflict: reassign the device to the pre-assigned employee, or keep its owner."""
+    pa = _lock(pre_assignment)
+    if pa.status != PreAssignment.Status.CONFLICT:
+        raise IllegalTransition("Only a pre-assignment in conflict can be settled.")
+    if decision == SettleDecision.KEEP:
+        device = pa.device
+        owner = device.assignee.email if device and device.assignee_id else "the current owner"
+        pa = pre_assignment_cancel(pre_assignment=pa, actor=actor, note=f"Conflict settled: kept {owner}.")
+        audit_record(organization=pa.organization, actor=actor, event="pre_assignment.settled", target=pa,
+                     after={"decision": "kept the current owner"})
+        return pa
+    if decision != SettleDecision.ASSIGN:
+        raise InvalidInput("Choose assign or keep.", field="decision")
+    device = Device.objects.for_org(pa.organization).filter(serial_number=pa.serial_number).first()
+    if device is None or device.is_archived:
+        raise IllegalTransition(f"No active device with the serial number {pa.serial_number} any more.")
+    reason = f"Pre-assignment conflict settled by {actor.label}"[:500]
+    if device.assignee_id is None:
+        device = device_services.device_assign(device=device, employee=pa.employee, actor=actor,
+                                               source=Source.PRE_ASSIGNMENT, reason=reason)
+    elif device.assignee_id != pa.employee_id:
+        device = device_services.device_reassign(device=device, employee=pa.employee, actor=actor,
+                                                 source=Source.PRE_ASSIGNMENT, wipe=wipe, reason=reason)
+    _set_device_fields(pa, device, actor)
+    _mark_applied(pa, device, note="Conflict settled: assigned to the pre-assigned employee.", actor=actor)
+    audit_record(organization=pa.organization, actor=actor, event="pre_assignment.settled", target=pa,
+                 after={"decision": f"assigned to {pa.employee.email}"} | ({"wipe_requested": True} if wipe else {}))
+    return pa
+
+
+def _set_device_fields(pa: PreAssignment, device: Device, actor: Actor) -> None:
+    groups = list(pa.groups.all())
+    fields = {"ownership": pa.ownership}
+    device_services.device_update(device=device, actor=actor, groups=groups or None, **fields)
+
+
+def _mark_applied(pa: PreAssignment, device: Device, *, note: str = "", actor: Actor) -> None:
+    pa.status, pa.device, pa.applied_at, pa.note = PreAssignment.Status.APPLIED, device, timezone.now(), note[:255]
+    pa.settled_by = pa.settled_by or actor.label[:200]
+    pa.save(update_fields=["status", "device", "applied_at", "note", "settled_by", "updated_at"])
+
+
+def _mark_conflict(pa: PreAssignment, device: Device, note: str, actor: Actor) -> None:
+    if pa.status == PreAssignment.Status.CONFLICT and pa.device_id == device.pk and pa.note == note[:255]:
+        return
+    pa.status, pa.device, pa.conflict_at, pa.note = PreAssignment.Status.CONFLICT, device, timezone.now(), note[:255]
+    pa.save(update_fields=["status", "device", "conflict_at", "note", "updated_at"])
+    audit_record(organization=pa.organization, actor=actor, event="pre_assignment.conflict", target=pa,
+                 source=Source.PRE_ASSIGNMENT, after={"note": pa.note, "device": str(device)})
+
+
+def _apply_if_device(pa: PreAssignment, *, actor: Actor, source: str = Source.PRE_ASSIGNMENT) -> str:
+    """Apply a waiting (or conflicting) pre-assignment to its device if one exists. Returns the outcome.
+
+    Called inside the caller's transaction with ``pa`` locked or just created.
+    """
+    device = (
+        Device.objects.for_org(pa.organization).filter(serial_number=pa.serial_number)
+        .select_related("assignee").first()
+    )
+    if device is None or device.is_archived:
+        return "waiting"
+    if device.assignee_id == pa.employee_id:
+        _set_device_fields(pa, device, actor)
+        _mark_applied(pa, device, note="The device was already assigned to this employee.", actor=actor)
+    elif device.assignee_id is not None:
+        _mark_conflict(pa, device, f"The device is assigned to {device.assignee.email}.", actor)
+        return "conflict"
+    elif device.usage == Usage.SHARED:
+        _mark_conflict(pa, device, "The device is shared: it has a responsible technician, not an owner.", actor)
+        return "conflict"
+    else:
+        device = device_services.device_assign(
+            device=device, employee=pa.employee, actor=actor, source=source, reason=f"Pre-assignment #{pa.pk}",
+        )
+        _set_device_fields(pa, device, actor)
+        _mark_applied(pa, device, actor=actor)
+    audit_record(organization=pa.organization, actor=actor, event="pre_assignment.applied", target=pa,
+                 source=source, after={"device": str(device), "employee": pa.employee.email})
+    return "applied"
+
+
+def pre_assignments_apply(*, organization: Organization, actor: Actor, device_ids=None) -> dict:
+    """Apply every waiting pre-assignment whose device now exists (the after-sync step, order 10).
+
+    Looks at all waiting pre-assignments with a matching device, not only ``device_ids``: a device added
+    by hand since the last run is picked up too. Each one is its own transaction; one failure is counted
+    and logged, the others go on.
+    """
+    waiting = PreAssignment.objects.for_org(organization).filter(
+        status=PreAssignment.Status.WAITING,
+        serial_number__in=Device.objects.for_org(organization).exclude(serial_number="").values("serial_number"),
+    )
+    counts = {"applied": 0, "conflict": 0, "failed": 0}
+    for pk in list(waiting.values_list("pk", flat=True)):
+        try:
+            with transaction.atomic():
+                pa = _lock(PreAssignment(pk=pk, organization=organization))
+                if pa.status != PreAssignment.Status.WAITING:
+                    continue
+                outcome = _apply_if_device(pa, actor=actor)
+        except DomainError as exc:
+            logger.warning("Pre-assignment %s not applied: %s", pk, exc.message)
+            counts["failed"] += 1
+            continue
+        if outcome in counts:
+            counts[outcome] += 1
+    return counts
+
+
+@transaction.atomic
+def pre_assignments_cancel_for_employee(*, employee: Employee, actor: Actor) -> int:
+    """Offboarding cancels the leaver's pending pre-assignments (DESIGN §8)."""
+    pending = list(
+        PreAssignment.objects.for_org(employee.organization).select_for_update()
+        .filter(employee=employee, status__in=PreAssignment.ACTIVE)
+    )
+    for pa in pending:
+        pa.employee = employee
+        pre_assignment_cancel(pre_assignment=pa, actor=actor, note="The employee was offboarded.")
+    return len(pending)
+
+
+# --- CSV imports -----------------------------------------------------------------------------
+
+
+def csv_import_start(
+    *, organization: Organization, actor: Actor, data: bytes, filename: str = "", kind: str = CsvImport.Kind.ASSIGN,
+    source: str = Source.CSV_IMPORT, analyse_all: bool = True,
+) -> CsvImport:
+    """Parse an uploaded file and store its rows for the preview. A file it cannot read raises CsvFileError.
+
+    ``analyse_all=False`` (the cockpit) classifies the first chunk only; :func:`csv_import_analyse` goes on.
+    """
+    if kind not in CsvImport.Kind.values:
+        raise InvalidInput(f"Unknown import kind “{kind}”.", field="kind")
+    if len(data) > csv_max_bytes():
+        raise FileTooLarge(size_message(len(data)))
+    parsed = csv_rules.parse(data, kind=kind, max_rows=csv_max_rows())
+    record = CsvImport.objects.create(
+        organization=organization, kind=kind, source=source, filename=(filename or "")[:255], size_bytes=len(data),
+        encoding=parsed.encoding, delimiter=parsed.delimiter, header=parsed.header,
+        ignored_columns=parsed.ignored_columns, rows=parsed.rows, row_count=len(parsed.rows),
+        created_by=actor.label[:200], created_by_user=actor.user if actor.kind == "user" else None,
+    )
+    return csv_import_analyse(csv_import=record, chunk=None if analyse_all else ANALYSE_CHUNK)
+
+
+def size_message(size: int | None = None) -> str:
+    from django.template.defaultfilters import filesizeformat
+
+    told = f" ({filesizeformat(size)})" if size else ""
+    return (f"The file is too large{told}: the limit is {filesizeformat(csv_max_bytes())}. "
+            "Split it into smaller files.")
+
+
+def csv_import_analyse(*, csv_import: CsvImport, chunk: int | None = None) -> CsvImport:
+    """Classify the next ``chunk`` rows (all when None); the preview is ready when every row is done."""
+    with transaction.atomic():
+        try:
+            record = CsvImport.objects.select_for_update(nowait=True).get(pk=csv_import.pk)
+        except Exception:  # another request is analysing this import right now: show its progress
+            return csv_import
+        if record.status != CsvImport.Status.ANALYSING:
+            return record
+        start = record.processed_rows
+        end = record.row_count if chunk is None else min(record.row_count, start + chunk)
+        rows = record.rows
+        # Duplicates and e-mails seen across chunks are settled by the parse; lookups are per chunk.
+        csv_rules.classify(record.organization, rows[start:end], record.kind)
+        record.processed_rows = end
+        if end >= record.row_count:
+            record.status = CsvImport.Status.PREVIEWED
+            record.counts = csv_rules.count_actions(rows)
+        record.save(update_fields=["rows", "processed_rows", "status", "counts", "updated_at"])
+    return record
+
+
+@transaction.atomic
+def csv_import_discard(*, csv_import: CsvImport, actor: Actor) -> CsvImport:
+    record = CsvImport.objects.select_for_update().get(pk=csv_import.pk)
+    if record.status == CsvImport.Status.COMMITTED:
+        raise IllegalTransition("This import was committed; it cannot be discarded.")
+    record.status, record.rows = CsvImport.Status.DISCARDED, []
+    record.save(update_fields=["status", "rows", "updated_at"])
+    return record
+
+
+def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool = False, wipe: bool = False) -> dict:
+    """Apply every previewed row in one transaction, or nothing. Rows in error block it unless skipped.
+
+    The rows are classified again first; any row whose action changed since the preview stops the
+    commit (ConcurrentChange): the admin previews again and sees what will really happen.
+    """
+    with transaction.atomic():
+        try:
+            record = CsvImport.objects.select_for_update(nowait=True).select_related("organization").get(
+                pk=csv_import.pk, organization_id=csv_import.organization_id
+            )
+        except CsvImport.DoesNotExist:
+            raise
+        except Exception as exc:
+            raise ConcurrentChange("This import is being committed by someone else right now.") from exc
+        if record.status == CsvImport.Status.COMMITTED:
+            raise IllegalTransition("This import was already committed.")
+        if record.status != CsvImport.Status.PREVIEWED:
+            raise IllegalTransition(f"This import is {record.get_status_display().lower()}: it cannot be committed.")
+        errors = [row for row in record.rows if row["action"] == Action.ERROR]
+        if errors and not skip_errors:
+            raise InvalidInput(
+                f"{len(errors)} row(s) are in error (first: {csv_rules.row_message(errors[0])}). Nothing was "
+                "imported: fix the file, or choose to skip the rows in error.", field="file",
+            )
+        previewed = {row["line"]: row["action"] for row in record.rows}
+        rows = [dict(row) for row in record.rows]
+        csv_rules.classify(record.organization, rows, record.kind)
+        changed = [row for row in rows if row["action"] != previewed[row["line"]]]
+        if changed:
+            row = changed[0]
+            raise ConcurrentChange(
+                f"The inventory changed since the preview (line {row['line']} was “{previewed[row['line']]}”, now "
+                f"“{row['action']}”). Nothing was imported: upload the file again to see a fresh preview."
+            )
+        try:
+            if record.kind == CsvImport.Kind.ASSIGN:
+                result = _commit_assignments(record, rows, actor)
+            else:
+                result = _commit_moves(record, rows, actor, wipe=wipe)
+        except IntegrityError as exc:
+            raise ConcurrentChange("Someone changed the same serial numbers at the same time; nothing was "
+                                   "imported. Upload the file again.") from exc
+        result["skipped"] = len(errors)
+        record.status, record.committed_at = CsvImport.Status.COMMITTED, timezone.now()
+        record.committed_by, record.skipped_errors, record.result = actor.label[:200], bool(errors), result
+        record.save(update_fields=["status", "committed_at", "committed_by", "skipped_errors", "result", "updated_at"])
+        audit_record(organization=record.organization, actor=actor, event="csv_import.committed", target=record,
+                     source=Source.CSV_IMPORT, after=result | {"summary": import_summary(result)})
+    return result
+
+
+def import_summary(result: dict) -> str:
+    parts = [f"{value} {key.replace('_', ' ')}" for key, value in result.items() if value and key != "skipped"]
+    if result.get("skipped"):
+        parts.append(f"{result['skipped']} row(s) in error skipped")
+    return ", ".join(parts) or "nothing to change"
+
+
+def _bulk_audit(organization, actor: Actor, event: str, targets_and_after, source=Source.CSV_IMPORT) -> None:
+    request_id = current_request_id.get()
+    AuditEvent.objects.bulk_create([
+        AuditEvent(
+            organization=organization, event=event, source=source, target_type=target._meta.label_lower,
+            target_id=str(target.pk), target_label=str(target)[:255], after=after, request_id=request_id,
+            **actor.audit_fields,
+        )
+        for target, after in targets_and_after
+    ], batch_size=1000)
+
+
+def _new_employees(organization, rows: list[dict], actor: Actor) -> dict[str, Employee]:
+    """Create, in bulk, the employees whose e-mail the organization does not know yet."""
+    wanted: dict[str, dict] = {}
+    for row in rows:
+        if row.get("new_employee"):
+            wanted.setdefault(row["email"], row)
+    if not wanted:
+        return {}
+    created = Employee.objects.bulk_create([
+        Employee(organization=organization, email=email, username=row["username"], domain_name=row["domain"])
+        for email, row in wanted.items()
+    ], batch_size=1000)
+    if not all(e.pk for e in created):  # SQLite < 3.35 does not return ids: read them back
+        by_email = dict(
+            Employee.objects.for_org(organization).filter(email__in=list(wanted)).values_list("email", "pk")
+        )
+        for employee in created:
+            employee.pk = by_email[employee.email]
+    _bulk_audit(organization, actor, "employee.created", [
+        (e, {"email": e.email, "username": e.username, "domain_name": e.domain_name}) for e in created
+    ])
+    # After commit, as employee_create does: e.g. enrollment invites the new employees.
+    transaction.on_commit(lambda: [employee_created.run(employee=e, actor=actor) for e in created])
+    return {e.email: e for e in created}
+
+
+def _commit_assignments(record: CsvImport, rows: list[dict], actor: Actor) -> dict:
+    organization = record.organization
+    rows = [row for row in rows if row["action"] not in (Action.ERROR, Action.UNCHANGED)]
+    new = _new_employees(organization, rows, actor)
+    employee_ids = {row["employee_id"] for row in rows if row.get("employee_id")}
+    employees = {e.pk: e for e in Employee.objects.for_org(organization).filter(pk__in=employee_ids)}
+    group_ids = dict(Group.objects.for_org(organization).values_list("name", "pk"))
+
+    def employee_of(row):
+        return employees[row["employee_id"]] if row.get("employee_id") else new[row["email"]]
+
+    result = {"created": 0, "updated": 0, "assigned": 0, "conflicts": 0, "new_employees": len(new)}
+    fresh, existing = [], {}
+    for row in rows:
+        if row.get("pre_assignment_id"):
+            existing[row["pre_assignment_id"]] = row
+        else:
+            fresh.append(row)
+    label = actor.label[:200]
+    created = PreAssignment.objects.bulk_create([
+        PreAssignment(
+            organization=organization, serial_number=row["serial"], employee=employee_of(row),
+            domain_name=row["domain"], ownership=row["ownership"], source=Source.CSV_IMPORT, created_by=label,
+        )
+        for row in fresh
+    ], batch_size=1000)
+    if created and not all(pa.pk for pa in created):
+        by_serial = dict(PreAssignment.objects.for_org(organization).filter(
+            status=PreAssignment.Status.WAITING, serial_number__in=[r["serial"] for r in fresh]
+        ).values_list("serial_number", "pk"))
+        for pa in created:
+            pa.pk = by_serial[pa.serial_number]
+    updated = list(PreAssignment.objects.for_org(organization).filter(pk__in=list(existing)).select_related("employee"))
+    for pa in updated:
+        row = existing[pa.pk]
+        pa.domain_name, pa.ownership = row["domain"], row["ownership"]
+    PreAssignment.objects.bulk_update(updated, ["domain_name", "ownership"], batch_size=1000)
+    through = PreAssignment.groups.through
+    through.objects.filter(preassignment_id__in=[pa.pk for pa in updated]).delete()
+    pairs = [(pa, row) for pa, row in zip(created, fresh, strict=True)] + [(pa, existing[pa.pk]) for pa in updated]
+    through.objects.bulk_create([
+        through(preassignment_id=pa.pk, group_id=group_ids[name]) for pa, row in pairs for name in row["groups"]
+    ], batch_size=2000)
+    _bulk_audit(organization, actor, "pre_assignment.created", [
+        (pa, {"serial_number": pa.serial_number, "employee": pa.employee.email, "groups": row["groups"]})
+        for pa, row in zip(created, fresh, strict=True)
+    ])
+    _bulk_audit(organization, actor, "pre_assignment.updated", [
+        (pa, {"groups": row["groups"], "domain_name": pa.domain_name, "ownership": pa.ownership})
+        for pa, row in ((pa, existing[pa.pk]) for pa in updated)
+    ])
+    result["created"] = sum(1 for row in fresh if row["action"] == Action.CREATE)
+    result["updated"] = sum(1 for row in existing.values() if row["action"] == Action.UPDATE)
+    # Devices already here: each goes through the device moves (row lock, history, audit).
+    for pa, row in pairs:
+        if row["action"] in (Action.ASSIGN_NOW, Action.CONFLICT):
+            outcome = _apply_if_device(pa, actor=actor, source=Source.CSV_IMPORT)
+            if outcome == "applied":
+                result["assigned"] += 1
+            elif outcome == "conflict":
+                result["conflicts"] += 1
+            else:
+                raise ConcurrentChange(f"Line {row['line']}: the device {row['serial']} changed during the import.")
+    return result
+
+
+def _commit_moves(record: CsvImport, rows: list[dict], actor: Actor, *, wipe: bool) -> dict:
+    move = (device_services.device_unassign if record.kind == CsvImport.Kind.UNASSIGN
+            else device_services.device_return_to_stock)
+    to_move = [row for row in rows if row["action"] in (Action.UNASSIGN, Action.RETURN_TO_STOCK)]
+    devices = Device.objects.for_org(record.organization).in_bulk([row["device_id"] for row in to_move])
+    for row in to_move:
+        move(device=devices[row["device_id"]], actor=actor, source=Source.CSV_IMPORT, wipe=wipe,
+             reason=f"CSV import #{record.pk}, line {row['line']}")
+    return {"unassigned" if record.kind == CsvImport.Kind.UNASSIGN else "returned_to_stock": len(to_move)}
