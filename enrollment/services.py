@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.core import signing
 from django.core.cache import cache
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -194,18 +195,16 @@ def signin_request(*, organization: Organization, email: str, client_address: st
         return
     code = f"{secrets.randbelow(10**6):06d}"
     link = secrets.token_urlsafe(32)
-    with transaction.atomic():
-        SignInToken.objects.create(
-            organization=organization, employee=employee, code_hash=_code_hash(organization.pk, email, code),
-            link_hash=_link_hash(link), expires_at=timezone.now() + SIGNIN_TTL,
-        )
-        from django.urls import reverse
-
-        link_url = emails.site_url() + reverse("enroll_link", kwargs={"enroll_slug": organization.slug, "link": link})
-        emails.send_on_commit("signin", to=employee.email, context={
-            "organization": organization, "employee": employee, "code": code, "link": link_url,
-            "minutes": int(SIGNIN_TTL.total_seconds() // 60),
-        })
+    SignInToken.objects.create(
+        organization=organization, employee=employee, code_hash=_code_hash(organization.pk, email, code),
+        link_hash=_link_hash(link), expires_at=timezone.now() + SIGNIN_TTL,
+    )
+    link_url = emails.site_url() + reverse("enroll_link", kwargs={"enroll_slug": organization.slug, "link": link})
+    # Sent now, not on commit: the employee waits for it on the next page, and the token row is already saved.
+    emails.build_message("signin", to=employee.email, context={
+        "organization": organization, "employee": employee, "code": code, "link": link_url,
+        "minutes": int(SIGNIN_TTL.total_seconds() // 60),
+    }).send(fail_silently=False)
 
 
 def _complete_signin(token: SignInToken) -> Employee:
