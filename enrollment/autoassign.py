@@ -71,14 +71,13 @@ def decide(device: Device, employees_by_email: dict[str, Employee]) -> tuple[Emp
 
 
 def candidates(organization):
-    """Unassigned devices in use that carry Fleet e-mails and that no one has ever assigned or unassigned."""
+    """Unassigned devices known to Fleet that no one has ever assigned or unassigned."""
     touched = DeviceHistory.objects.filter(device=OuterRef("pk"), action__in=ASSIGNMENT_ACTIONS)
     return (
         Device.objects.for_org(organization)
         .filter(assignee__isnull=True, assignment_status=AssignmentStatus.TO_ASSIGN,
                 fleet_host_id__isnull=False)
         .exclude(availability_status=AvailabilityStatus.ARCHIVED)
-        .exclude(fleet_emails=[])
         .exclude(Exists(touched))
         .only("pk", "organization_id", "platform", "fleet_emails", "auto_assignment_note", "name", "serial_number")
     )
