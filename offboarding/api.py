@@ -17,8 +17,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cockpit.api.base import EmployeeRefField, StrictSerializer, TenantReadOnlyViewSet, TenantViewSetMixin
+from cockpit.api.base import StrictSerializer, TenantReadOnlyViewSet, TenantViewSetMixin
 from cockpit.models import Employee
+from devices.api import AssigneeField
 from offboarding import services
 from offboarding.filtersets import OffboardingFilterSet
 from offboarding.models import DeviceAction, Offboarding, OffboardingDevice
@@ -42,7 +43,8 @@ class OffboardRequestSerializer(StrictSerializer):
 
 class DecisionSerializer(serializers.ModelSerializer):
     device = serializers.SerializerMethodField()
-    reassign_to = EmployeeRefField(read_only=True)
+    action = serializers.CharField(read_only=True, help_text="return_to_stock, remove_from_fleet or reassign")
+    reassign_to = AssigneeField(read_only=True)
     wipe_status = serializers.SerializerMethodField()
     wipe_error = serializers.SerializerMethodField()
 
@@ -71,7 +73,7 @@ class DecisionSerializer(serializers.ModelSerializer):
 
 
 class OffboardingSerializer(serializers.ModelSerializer):
-    employee = EmployeeRefField(read_only=True)
+    employee = AssigneeField(read_only=True)
     started_by = serializers.CharField(source="started_by_label", read_only=True)
     devices = DecisionSerializer(source="decisions", many=True, read_only=True)
 
