@@ -26,6 +26,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import permutations
 
 
 class Kind:
@@ -71,6 +72,7 @@ SYSTEM_ACCOUNTS = {
     "root", "admin", "administrator", "administrateur", "guest", "invité", "daemon", "nobody", "user", "test",
     "defaultaccount", "wdagutilityaccount", "defaultuser0", "support", "it", "localadmin", "ubuntu", "pi",
 }
+MAX_NAME_WORDS = 8  # a device name longer than this is not a person's name plus a model
 MIN_TOKEN = 3  # shorter name or user-name tokens ("li", "al") match too much
 # Words of device names that are never a person's user name, whatever the directory says.
 DEVICE_WORDS = {
@@ -100,7 +102,9 @@ _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
 
 def fold(text: str) -> str:
     """Lower case without accents: "Zoë Éluard" → "zoe eluard"."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
+    if not text or text.isascii():
+        return (text or "").lower()
+    decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
@@ -154,7 +158,7 @@ class Directory:
         self.people: dict[int, Person] = {}
         self.by_email: dict[str, int] = {}
         self.by_username: dict[str, set[int]] = defaultdict(set)
-        self.by_first_token: dict[str, set[int]] = defaultdict(set)  # full-name match candidates
+        self.by_name_pair: dict[tuple[str, str], set[int]] = defaultdict(set)  # (first, last) word of the name
         self.name_tokens: dict[int, tuple[str, ...]] = {}
         self.by_joined_name: dict[str, set[int]] = defaultdict(set)  # "adalovelace", "alovelace"
         self.by_first_name: dict[str, set[int]] = defaultdict(set)
@@ -170,7 +174,7 @@ class Directory:
             words = [t for t in tokens(person.full_name) if len(t) >= 2]
             if len(words) >= 2:
                 self.name_tokens[person.id] = tuple(words)
-                self.by_first_token[words[0]].add(person.id)
+                self.by_name_pair[(words[0], words[-1])].add(person.id)
                 self.by_joined_name["".join(words)].add(person.id)
                 self.by_joined_name[words[0][0] + words[-1]].add(person.id)
                 self.by_joined_name[words[0] + words[-1]].add(person.id)
@@ -225,11 +229,13 @@ def _name_evidence(value: str, directory: Directory) -> list[Evidence]:
         if weight > found.get(person_id, (0.0, ""))[0]:
             found[person_id] = (weight, how)
 
-    present = set(words)
-    for word in present:
-        for person_id in directory.by_first_token.get(word, ()):
+    present = set(words[:MAX_NAME_WORDS])
+    # Pairs of the name's words, in either order ("LOVELACE Ada"): a few look-ups, whatever the directory's size.
+    for pair in permutations(present, 2):
+        for person_id in directory.by_name_pair.get(pair, ()):
             if set(directory.name_tokens[person_id]) <= present:
                 hit(person_id, "full name")
+    for word in present:
         if len(word) >= MIN_TOKEN and word not in DEVICE_WORDS:
             for person_id in directory.by_username.get(word, ()):
                 hit(person_id, "user name")
