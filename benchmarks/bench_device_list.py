@@ -278,12 +278,32 @@ def prepare_database(database_url: str, *, devices: int, employees: int, reseed:
     return True
 
 
-def _copy(cursor, table: str, columns, rows) -> int:
-    """``COPY table (columns) FROM STDIN`` through the raw psycopg cursor; returns the row count."""
+def _model_defaults(model, columns) -> tuple[tuple[str, ...], tuple]:
+    """The columns ``columns`` leaves out, with the model field's default (Django sets defaults, the
+    database does not), so fields the apps add later do not break the seed."""
+    from django.db import models
+
+    extra_columns, values = [], []
+    for model_field in model._meta.concrete_fields:
+        if model_field.primary_key or model_field.column in columns:
+            continue
+        value = model_field.get_default()
+        if isinstance(model_field, models.JSONField):
+            value = json.dumps(value)
+        extra_columns.append(model_field.column)
+        values.append(value)
+    return tuple(extra_columns), tuple(values)
+
+
+def _copy(cursor, table: str, columns, rows, model=None) -> int:
+    """``COPY table (columns) FROM STDIN`` through the raw psycopg cursor; returns the row count.
+
+    With ``model``, the model's other columns get their field defaults."""
+    extra_columns, extra_values = _model_defaults(model, columns) if model is not None else ((), ())
     n = 0
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY {table} ({', '.join(tuple(columns) + extra_columns)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row(row)
+            copy.write_row(tuple(row) + extra_values)
             n += 1
     return n
 
@@ -292,8 +312,9 @@ def seed_organization(*, slug: str, name: str, devices: int, employees: int, rng
     from django.db import connection, transaction
 
     from cockpit.actors import Actor
-    from cockpit.models import Group, Membership
+    from cockpit.models import Employee, Group, Membership
     from cockpit.services import membership_add, organization_create
+    from devices.models import Device
 
     actor = Actor.system("benchmark")
     now = datetime.now(UTC)
@@ -309,6 +330,7 @@ def seed_organization(*, slug: str, name: str, devices: int, employees: int, rng
                 "cockpit_employee",
                 EMPLOYEE_COLUMNS,
                 _employee_rows(organization.pk, employees, rng, now),
+                model=Employee,
             )
             raw.execute(
                 "SELECT id FROM cockpit_employee WHERE organization_id = %s AND status = 'active' ORDER BY id",
@@ -320,6 +342,7 @@ def seed_organization(*, slug: str, name: str, devices: int, employees: int, rng
                 "devices_device",
                 DEVICE_COLUMNS,
                 _device_rows(organization.pk, devices, employee_ids, rng, now),
+                model=Device,
             )
             # Four devices in five are in one group, one in four in a second one (never the same group).
             raw.execute(
