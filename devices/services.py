@@ -382,8 +382,9 @@ def device_mark_unenrolled(
         before = _status_snapshot(locked)
         locked.unenrolled_at = timezone.now()
         locked.enrollment_status = device_enrollment_status(locked)
+        locked.fleet_facts_hash = ""  # the next sync looks at the host again, even if Fleet lists it unchanged
         locked.version += 1
-        locked.save(update_fields=["unenrolled_at", "enrollment_status", "version", "updated_at"])
+        locked.save(update_fields=["unenrolled_at", "enrollment_status", "fleet_facts_hash", "version", "updated_at"])
         after = _status_snapshot(locked)
         DeviceHistory.objects.create(
             organization=locked.organization, device=locked, action=DeviceHistory.Action.UNENROLLED, source=source,

@@ -50,8 +50,9 @@ class Plan:
 
 
 def _managed(organization):
-    """Devices the MDM currently holds: known to Fleet, not unenrolled, not archived."""
-    return (Device.objects.for_org(organization).filter(fleet_host_id__isnull=False, unenrolled_at__isnull=True)
+    """Devices the MDM currently holds: known to Fleet, activated, not unenrolled, not archived."""
+    return (Device.objects.for_org(organization)
+            .filter(fleet_host_id__isnull=False, mdm_enrolled_at__isnull=False, unenrolled_at__isnull=True)
             .exclude(availability_status=AvailabilityStatus.ARCHIVED))
 
 
