@@ -21,7 +21,7 @@ import json
 import logging
 from datetime import date, datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -383,10 +383,55 @@ def offboarding_request(
     return case, True
 
 
-def offboarding_run_due(*, organization: Organization, today: date | None = None) -> dict:
-    """The daily job: complete every scheduled case whose day has come; a refused one keeps its error."""
+END_DATE_HORIZON = timedelta(days=14)
+
+
+def _end_date_candidates(today: date):
+    """Active employees whose end date falls within the horizon and who have no case for it yet.
+
+    A completed or open case covers the employee; a case cancelled for that same day means an admin
+    decided against it, so none is drafted again. End dates already past are left alone: the job
+    never offboards (and wipes) people retroactively on its own.
+    """
+    return Employee.objects.filter(
+        status=Employee.Status.ACTIVE, end_date__gte=today, end_date__lte=today + END_DATE_HORIZON,
+    ).exclude(
+        offboardings__status__in=[Offboarding.Status.DRAFT, Offboarding.Status.SCHEDULED,
+                                  Offboarding.Status.COMPLETED],
+    ).exclude(
+        offboardings__status=Offboarding.Status.CANCELLED, offboardings__effective_date=models.F("end_date"),
+    )
+
+
+def offboarding_schedule_end_dates(*, organization: Organization, today: date | None = None) -> int:
+    """Schedule a case (origin ``schedule``, the organization's default decisions) for each employee whose
+    end date is near, so admins see it coming and can change or cancel it before the daily job runs it."""
     today = today or timezone.localdate()
     actor = Actor.system("scheduled offboarding")
+    created = 0
+    for employee in _end_date_candidates(today).filter(organization=organization).order_by("pk"):
+        try:
+            with transaction.atomic():
+                case = offboarding_start(organization=organization, employee=employee, actor=actor,
+                                         origin=Offboarding.Origin.SCHEDULE, effective_date=employee.end_date,
+                                         today=today)
+                Offboarding.objects.filter(pk=case.pk).update(status=Offboarding.Status.SCHEDULED,
+                                                              scheduled_at=timezone.now())
+                case.status = Offboarding.Status.SCHEDULED
+                audit_record(organization=organization, actor=actor, event="offboarding.scheduled", target=case,
+                             source=Source.OFFBOARDING, after=_snapshot(case))
+            created += 1
+        except DomainError as exc:  # e.g. an open case appeared meanwhile
+            logger.info("No end-date offboarding for employee %s: %s", employee.pk, exc.message)
+    return created
+
+
+def offboarding_run_due(*, organization: Organization, today: date | None = None) -> dict:
+    """The daily job: schedule cases for near end dates, then complete every scheduled case whose day has
+    come; a case it cannot complete keeps its error (shown in the cockpit) and is tried again the next day."""
+    today = today or timezone.localdate()
+    actor = Actor.system("scheduled offboarding")
+    scheduled = offboarding_schedule_end_dates(organization=organization, today=today)
     due = Offboarding.objects.for_org(organization).filter(
         status=Offboarding.Status.SCHEDULED, effective_date__lte=today
     ).order_by("effective_date", "pk")
@@ -398,13 +443,15 @@ def offboarding_run_due(*, organization: Organization, today: date | None = None
         except DomainError as exc:
             failed += 1
             Offboarding.objects.filter(pk=case.pk).update(last_error=exc.message[:500], updated_at=timezone.now())
-    return {"completed": done, "failed": failed}
+    return {"scheduled": scheduled, "completed": done, "failed": failed}
 
 
 def organizations_with_due_offboardings(*, today: date | None = None) -> list[int]:
     today = today or timezone.localdate()
-    return sorted(set(Offboarding.objects.filter(
-        status=Offboarding.Status.SCHEDULED, effective_date__lte=today).values_list("organization_id", flat=True)))
+    due = set(Offboarding.objects.filter(
+        status=Offboarding.Status.SCHEDULED, effective_date__lte=today).values_list("organization_id", flat=True))
+    due |= set(_end_date_candidates(today).values_list("organization_id", flat=True))
+    return sorted(due)
 
 
 # --- wipes -----------------------------------------------------------------------------------

@@ -51,7 +51,8 @@ def test_a_case_the_job_cannot_complete_keeps_its_error_and_stays_scheduled(org,
     services.offboarding_schedule(offboarding=case, actor=actor, effective_date=date(2026, 11, 22))
     Employee.objects.filter(pk=bob.pk).update(status=Employee.Status.OFFBOARDED)
     freeze(datetime(2026, 11, 22, 3, 0))
-    assert tasks.run_due_offboardings_for(org.pk) == {"organization": org.pk, "completed": 0, "failed": 1}
+    assert tasks.run_due_offboardings_for(org.pk) == {"organization": org.pk, "scheduled": 0, "completed": 0,
+                                                 "failed": 1}
     case.refresh_from_db()
     assert case.status == Offboarding.Status.SCHEDULED and "Bob Builder has been offboarded" in case.last_error
 
@@ -75,3 +76,40 @@ def test_cancelled_scheduled_case_never_runs(org, actor, leaver, freeze):
     assert tasks.run_due_offboardings() == {"queued": 0}
     leaver.refresh_from_db()
     assert leaver.is_active
+
+
+def test_an_end_date_drafts_a_scheduled_case_that_runs_on_that_day(org, actor, leaver, freeze):
+    [device] = hand(org, leaver, actor)
+    Employee.objects.filter(pk=leaver.pk).update(end_date=date(2026, 12, 10))
+    freeze(datetime(2026, 11, 21, 3, 0))  # more than two weeks ahead: nothing yet
+    assert tasks.run_due_offboardings() == {"queued": 0}
+    freeze(datetime(2026, 11, 30, 3, 0))  # within the horizon: a scheduled case appears, for admins to review
+    assert tasks.run_due_offboardings() == {"queued": 1}
+    case = Offboarding.objects.get()
+    assert (case.status, case.origin, case.effective_date) == ("scheduled", "schedule", date(2026, 12, 10))
+    assert case.started_by_label == "System (scheduled offboarding)"
+    assert case.decisions.get().action == "return_to_stock"
+    assert tasks.run_due_offboardings() == {"queued": 0}  # one case, not one per run
+    freeze(datetime(2026, 12, 10, 3, 0))
+    tasks.run_due_offboardings()
+    case.refresh_from_db()
+    device.refresh_from_db()
+    assert case.status == Offboarding.Status.COMPLETED and device.assignee is None
+
+
+def test_a_cancelled_end_date_case_is_not_drafted_again_and_past_end_dates_are_left_alone(org, actor, leaver, bob,
+                                                                                         freeze):
+    Employee.objects.filter(pk=leaver.pk).update(end_date=date(2026, 12, 1))
+    Employee.objects.filter(pk=bob.pk).update(end_date=date(2026, 11, 1))  # long gone: never offboarded by the job
+    freeze(datetime(2026, 11, 25, 3, 0))
+    tasks.run_due_offboardings()
+    case = Offboarding.objects.get()
+    services.offboarding_cancel(offboarding=case, actor=actor)
+    tasks.run_due_offboardings()
+    assert Offboarding.objects.count() == 1
+    # A new end date is a new decision to make.
+    Employee.objects.filter(pk=leaver.pk).update(end_date=date(2026, 12, 5))
+    tasks.run_due_offboardings()
+    assert Offboarding.objects.filter(status="scheduled", effective_date=date(2026, 12, 5)).count() == 1
+    bob.refresh_from_db()
+    assert bob.is_active and not bob.offboardings.exists()
