@@ -59,7 +59,8 @@ def test_viewer_cannot_exempt(client, org, device):
 def test_inventory_filters_on_readiness(cockpit_client, org):
     DeviceFactory(organization=org, name="waiting-owner", enrollment_status=EnrollmentStatus.AWAITING_USER_ASSIGNMENT)
     DeviceFactory(organization=org, name="waiting-activation", enrollment_status=EnrollmentStatus.AWAITING_ACTIVATION)
-    page = cockpit_client.get(reverse("device_list", args=[org.slug]), {"enrollment_status": "awaiting_user_assignment"})
+    page = cockpit_client.get(reverse("device_list", args=[org.slug]),
+                              {"enrollment_status": "awaiting_user_assignment"})
     assert b"waiting-owner" in page.content and b"waiting-activation" not in page.content
 
 
