@@ -3,8 +3,8 @@
 from cockpit.audit import register_events
 
 EVENTS = {
-    "suggestion.refreshed": "{actor} computed assignment suggestions: {after[created]} new, "
-    "{after[superseded]} withdrawn, {after[auto_assigned]} assigned automatically",
+    "suggestion.refreshed": "{actor} computed assignment suggestions ({after[mode]} mode): {after[created]} new, "
+    "{after[superseded]} withdrawn",
     "suggestion.accepted": "{actor} accepted the suggestion to assign {target} to {after[employee]} "
     "(confidence {after[confidence]})",
     "suggestion.auto_assigned": "{actor} assigned {target} to {after[employee]} automatically "
