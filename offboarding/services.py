@@ -441,8 +441,10 @@ def offboarding_run_due(*, organization: Organization, today: date | None = None
             offboarding_complete(offboarding=case, actor=actor)
             done += 1
         except DomainError as exc:
-            failed += 1
-            Offboarding.objects.filter(pk=case.pk).update(last_error=exc.message[:500], updated_at=timezone.now())
+            # Completed or cancelled meanwhile (a redelivered task, an admin): nothing to record.
+            still_due = Offboarding.objects.filter(pk=case.pk, status=Offboarding.Status.SCHEDULED)
+            if still_due.update(last_error=exc.message[:500], updated_at=timezone.now()):
+                failed += 1
     return {"scheduled": scheduled, "completed": done, "failed": failed}
 
 

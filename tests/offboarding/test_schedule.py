@@ -113,3 +113,20 @@ def test_a_cancelled_end_date_case_is_not_drafted_again_and_past_end_dates_are_l
     assert Offboarding.objects.filter(status="scheduled", effective_date=date(2026, 12, 5)).count() == 1
     bob.refresh_from_db()
     assert bob.is_active and not bob.offboardings.exists()
+
+
+def test_a_case_completed_by_a_concurrent_run_is_not_marked_failed(org, actor, leaver, freeze, monkeypatch):
+    freeze(datetime(2026, 11, 21, 9, 0))
+    case = services.offboarding_start(organization=org, employee=leaver, actor=actor)
+    services.offboarding_schedule(offboarding=case, actor=actor, effective_date=date(2026, 11, 22))
+    original = services.offboarding_complete
+
+    def other_worker_won(*, offboarding, actor):
+        original(offboarding=offboarding, actor=actor)  # the redelivered twin completes it first
+        return original(offboarding=offboarding, actor=actor)
+
+    monkeypatch.setattr(services, "offboarding_complete", other_worker_won)
+    freeze(datetime(2026, 11, 22, 3, 0))
+    assert services.offboarding_run_due(organization=org)["failed"] == 0
+    case.refresh_from_db()
+    assert case.status == Offboarding.Status.COMPLETED and case.last_error == ""
