@@ -1,6 +1,8 @@
 """Cockpit pages of offboarding: the wizard (decisions → summary → complete or schedule), the list of
 cases, the report of departed employees still holding devices, and the wipe actions of the device page."""
 
+import json
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -13,7 +15,7 @@ from cockpit.web import actor_for, call_service, filterset_for, paginate, requir
 from offboarding import services
 from offboarding.filtersets import OffboardingFilterSet
 from offboarding.forms import CancelForm, DecisionsForm, ScheduleForm, default_rows
-from offboarding.models import Offboarding, OffboardingDevice, WipeRequest
+from offboarding.models import WIPE_BY_DEFAULT, Offboarding, OffboardingDevice, WipeRequest
 from offboarding.selectors import (
     departed_holding_devices,
     offboarding_decisions,
@@ -39,6 +41,7 @@ def _decisions_page(request, *, employee, form, case=None, status=200):
     return render(request, "offboarding/offboarding_decisions.html", {
         "employee": employee, "form": form, "case": case, "employees": _active_employees(request.organization),
         "default_action": request.organization.get_offboarding_default_action_display(),
+        "wipe_defaults_json": json.dumps({str(action): wipe for action, wipe in WIPE_BY_DEFAULT.items()}),
     }, status=status)
 
 

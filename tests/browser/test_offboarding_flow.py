@@ -51,9 +51,11 @@ def test_offboard_an_employee_with_one_device_of_each_decision(live_server, leav
     stock, retire, handover = devices["lea-stock"], devices["lea-retire"], devices["lea-handover"]
     page.select_option(f"select[name=action_{stock.pk}]", "return_to_stock")
     page.select_option(f"select[name=action_{retire.pk}]", "remove_from_fleet")
+    assert not page.is_checked(f"input[name=wipe_{retire.pk}]")  # the decision's own wipe default (off)
     page.select_option(f"select[name=action_{handover.pk}]", "reassign")
+    assert page.is_checked(f"input[name=wipe_{handover.pk}]")
     page.fill(f"input[name=reassign_to_{handover.pk}]", "bob@acme.test")
-    page.uncheck(f"input[name=wipe_{handover.pk}]")  # handed over as is; the other two keep the wipe
+    page.uncheck(f"input[name=wipe_{handover.pk}]")  # handed over as is
     page.click("#decisions-form button[name=save]")
 
     # The summary shows each decision before anything changes.
@@ -84,4 +86,4 @@ def test_offboard_an_employee_with_one_device_of_each_decision(live_server, leav
     page.goto(f"{base}/o/{org.slug}/devices/{stock.pk}/")
     assert "Requested" in page.locator("#wipe-panel").inner_text()
     assert Employee.objects.get(pk=lea.pk).status == "offboarded"
-    assert set(WipeRequest.objects.values_list("device__name", flat=True)) == {"lea-stock", "lea-retire"}
+    assert set(WipeRequest.objects.values_list("device__name", flat=True)) == {"lea-stock"}
