@@ -20,6 +20,8 @@ from devices import services as device_services
 from devices.models import DESKTOP_PLATFORMS, AssignmentStatus, AvailabilityStatus, Device, DeviceHistory
 
 SSO_SOURCES = {"mdm_idp_accounts", "identity_provider", "idp"}
+CHUNK = 1000
+MAX_IDP_LOOKUPS = 50
 ASSIGNMENT_ACTIONS = [
     DeviceHistory.Action.ASSIGNED, DeviceHistory.Action.UNASSIGNED, DeviceHistory.Action.REASSIGNED,
     DeviceHistory.Action.RETURNED_TO_STOCK,
@@ -45,11 +47,15 @@ def mapped_emails(fleet_emails) -> tuple[set[str], set[str]]:
     return installer, sso
 
 
-def decide(device: Device, employees_by_email: dict[str, Employee]) -> tuple[Employee | None, str]:
-    """The employee to assign, or None and the reason (shown on the device page)."""
+def decide(device: Device, employees_by_email: dict[str, Employee],
+           idp_emails: set[str] | None = None) -> tuple[Employee | None, str]:
+    """The employee to assign, or None and the reason (shown on the device page).
+
+    ``idp_emails``: the host's IdP identities from Get host ``end_users``, when they were asked for."""
     if device.platform not in DESKTOP_PLATFORMS:
         return None, "Phones and tablets are not assigned from an installer: use a pre-assignment by serial number."
     installer, sso = mapped_emails(device.fleet_emails)
+    sso |= idp_emails or set()
     if not installer:
         return None, "Generic installer: no employee e-mail came with it."
     if len(installer) > 1:
@@ -70,22 +76,77 @@ def decide(device: Device, employees_by_email: dict[str, Employee]) -> tuple[Emp
     return employee, ""
 
 
-def candidates(organization):
-    """Unassigned devices known to Fleet that no one has ever assigned or unassigned."""
+def candidates(organization, device_ids=None):
+    """Unassigned devices known to Fleet that no one has ever assigned or unassigned (of ``device_ids``)."""
     touched = DeviceHistory.objects.filter(device=OuterRef("pk"), action__in=ASSIGNMENT_ACTIONS)
-    return (
+    devices = (
         Device.objects.for_org(organization)
-        .filter(assignee__isnull=True, assignment_status=AssignmentStatus.TO_ASSIGN,
-                fleet_host_id__isnull=False)
+        .filter(assignee__isnull=True, assignment_status=AssignmentStatus.TO_ASSIGN, fleet_host_id__isnull=False)
         .exclude(availability_status=AvailabilityStatus.ARCHIVED)
         .exclude(Exists(touched))
-        .only("pk", "organization_id", "platform", "fleet_emails", "auto_assignment_note", "name", "serial_number")
+        .only("pk", "organization_id", "platform", "fleet_host_id", "fleet_emails", "auto_assignment_note", "name",
+              "serial_number")
+        .order_by("pk")
     )
+    return devices if device_ids is None else devices.filter(pk__in=device_ids)
+
+
+class _IdentityProvider:
+    """Get host ``end_users`` (DESIGN §5.4: the second verification may come from the host's IdP identity),
+    asked only for a device whose installer names an active employee and whose mapping has no SSO e-mail,
+    at most ``MAX_IDP_LOOKUPS`` a run."""
+
+    def __init__(self, organization):
+        self.organization = organization
+        self.client = None
+        self.budget = MAX_IDP_LOOKUPS
+
+    def emails(self, device: Device) -> set[str]:
+        from mdm_sync.fleet import FleetError
+        from mdm_sync.models import FleetConnection
+        from mdm_sync.services import fleet_client_for
+
+        if self.budget <= 0:
+            return set()
+        try:
+            if self.client is None:
+                connection = FleetConnection.objects.for_org(self.organization).first()
+                if connection is None:
+                    self.budget = 0
+                    return set()
+                self.client = fleet_client_for(connection, retries=1, timeout=15)
+            self.budget -= 1
+            host = self.client.get_host(device.fleet_host_id)
+        except FleetError:
+            return set()
+        return {user.idp_username for user in host.end_users if user.idp_username and "@" in user.idp_username}
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
 
 
 def auto_assign_after_sync(*, organization, run=None, device_ids=None, actor=None) -> dict:
-    """Assign what the two checks agree on; note why not on the others. Returns counts for the sync run."""
-    devices = list(candidates(organization))
+    """Assign what the two checks agree on; note why not on the others. Returns counts for the sync run.
+
+    Looks at the devices the sync created or updated (all candidates when ``device_ids`` is None), in
+    chunks, so a 100,000-host first sync costs a few queries per thousand devices."""
+    system = Actor.system("enrollment")
+    assigned = looked_at = 0
+    idp = _IdentityProvider(organization)
+    ids = None if device_ids is None else sorted(device_ids)
+    try:
+        for start in range(0, len(ids) if ids is not None else 1, CHUNK):
+            chunk = None if ids is None else ids[start:start + CHUNK]
+            devices = list(candidates(organization, chunk))
+            looked_at += len(devices)
+            assigned += _assign_chunk(organization, devices, idp, system)
+    finally:
+        idp.close()
+    return {"assigned": assigned, "not_assigned": looked_at - assigned}
+
+
+def _assign_chunk(organization, devices: list[Device], idp: _IdentityProvider, actor: Actor) -> int:
     wanted = set()
     for device in devices:
         wanted |= mapped_emails(device.fleet_emails)[0]
@@ -93,20 +154,26 @@ def auto_assign_after_sync(*, organization, run=None, device_ids=None, actor=Non
         employee.email.lower(): employee
         for employee in Employee.objects.for_org(organization).filter(email__in=sorted(wanted))
     }
-    system = Actor.system("enrollment")
-    assigned = noted = 0
+    assigned, noted = 0, []
     for device in devices:
-        employee, note = decide(device, employees)
+        installer, sso = mapped_emails(device.fleet_emails)
+        extra = None
+        if device.platform in DESKTOP_PLATFORMS and len(installer) == 1 and not sso:
+            owner = employees.get(next(iter(installer)))
+            if owner is not None and owner.is_active:
+                extra = idp.emails(device)
+        employee, note = decide(device, employees, extra)
         if employee is not None:
             try:
-                device_services.device_assign(device=device, employee=employee, actor=system,
+                device_services.device_assign(device=device, employee=employee, actor=actor,
                                               source=Source.ENROLLMENT,
                                               reason="Installer and SSO e-mails name the same employee")
             except DomainError as exc:  # someone assigned it meanwhile: theirs wins
                 note = f"Not assigned automatically: {exc.message}"
             else:
                 assigned += 1
-        if device.auto_assignment_note != note:
-            Device.objects.filter(pk=device.pk).update(auto_assignment_note=note[:255])
-            noted += bool(note)
-    return {"assigned": assigned, "not_assigned": len(devices) - assigned, "notes_changed": noted}
+        if device.auto_assignment_note != note[:255]:
+            device.auto_assignment_note = note[:255]
+            noted.append(device)
+    Device.objects.bulk_update(noted, ["auto_assignment_note"], batch_size=500)
+    return assigned

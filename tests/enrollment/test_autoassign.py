@@ -55,7 +55,7 @@ def test_end_to_end(connected, sim, desktops, people):
     sim.update_host(legacy, device_mapping=[installer("bob@acme.test", "custom_installer"),
                                             sso("bob@acme.test", "identity_provider")])
     sim.update_host(mismatch, device_mapping=[installer("cyd@acme.test"), sso("ada@acme.test")])
-    sim.update_host(only_installer, device_mapping=[installer("cyd@acme.test")])
+    sim.update_host(only_installer, device_mapping=[installer("cyd@acme.test")], end_users=[])
     sim.update_host(offboarded, device_mapping=[installer("dee@acme.test"), sso("dee@acme.test")])
     sim.update_host(several, device_mapping=[installer("ada@acme.test"), sso("ada@acme.test"), sso("bob@acme.test")])
     sim.update_host(generic, device_mapping=[])
@@ -85,7 +85,7 @@ def test_end_to_end(connected, sim, desktops, people):
 
 def test_second_check_arriving_later_assigns(connected, sim, desktops, people):
     host = desktops[0]
-    sim.update_host(host, device_mapping=[installer("ada@acme.test")])
+    sim.update_host(host, device_mapping=[installer("ada@acme.test")], end_users=[])
     sync_now(connected, sim)
     assert device_of(connected, host).assignee is None
     sim.update_host(host, device_mapping=[installer("ada@acme.test"), sso("ada@acme.test")])
@@ -144,3 +144,31 @@ def test_a_step_run_is_idempotent(connected, sim, desktops, people):
     again = auto_assign_after_sync(organization=connected, device_ids=[], actor=Actor.system("tests"))
     assert again["assigned"] == 0
     assert device_of(connected, desktops[0]).history.filter(action="assigned").count() == 1
+
+
+def test_second_check_from_the_hosts_idp_identity(connected, sim, desktops, people):
+    """No SSO e-mail in the device mapping, but Get host's ``end_users`` names the same employee."""
+    host = desktops[0]
+    sim.update_host(host, device_mapping=[installer("ada@acme.test")],
+                    end_users=[{"idp_username": "ada@acme.test", "idp_full_name": "Ada", "idp_groups": [],
+                                "other_emails": []}])
+    other = desktops[1]
+    sim.update_host(other, device_mapping=[installer("bob@acme.test")],
+                    end_users=[{"idp_username": "cyd@acme.test", "idp_full_name": "Cyd", "idp_groups": [],
+                                "other_emails": []}])
+    sync_now(connected, sim)
+    assert device_of(connected, host).assignee == people["ada"]
+    mismatch = device_of(connected, other)
+    assert mismatch.assignee is None and "Mismatch" in mismatch.auto_assignment_note
+
+
+def test_only_the_devices_the_sync_touched_are_looked_at(connected, sim, desktops, people):
+    from enrollment.autoassign import auto_assign_after_sync
+
+    sim.update_host(desktops[0], device_mapping=[installer("ada@acme.test"), sso("ada@acme.test")])
+    run = sync_now(connected, sim)
+    assert run.follow_ups[STEP]["assigned"] == 1
+    second = sync_now(connected, sim)  # nothing changed in Fleet: nothing to look at
+    assert second.follow_ups[STEP] == {"ok": True, "assigned": 0, "not_assigned": 0}
+    everything = auto_assign_after_sync(organization=connected, device_ids=None, actor=Actor.system("tests"))
+    assert everything["assigned"] == 0 and everything["not_assigned"] > 0
