@@ -324,10 +324,12 @@ def offboarding_complete(*, offboarding: Offboarding, actor: Actor) -> Offboardi
         audit_record(organization=organization, actor=actor, event="employee.offboarded", target=employee,
                      source=Source.OFFBOARDING, before={"status": Employee.Status.ACTIVE},
                      after={"status": employee.status, "offboarding": case.pk})
+        # The apps built on the core follow up inside this transaction (pre-assignments, suggestions).
+        follow_ups = employee_offboarded.run(employee=employee, actor=actor)
         audit_record(organization=organization, actor=actor, event="offboarding.completed", target=case,
                      source=Source.OFFBOARDING, after=_snapshot(case) | {"decisions": _decision_rows(case),
-                                                                         "wipes": len(wipe_ids)})
-        employee_offboarded.run(employee=employee, actor=actor)
+                                                                         "wipes": len(wipe_ids),
+                                                                         "follow_ups": follow_ups})
         if wipe_ids:
             organization_id = organization.pk
             transaction.on_commit(lambda: _queue_wipes(organization_id))

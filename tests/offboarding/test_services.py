@@ -284,3 +284,22 @@ def test_hold_is_not_forced_over_someone_who_took_the_device(org, actor, leaver,
     decision = case.decisions.get(device=held)
     assert held.assignee == carol
     assert decision.status == OffboardingDevice.Status.HOLD_FAILED and "Carol" in decision.note
+
+
+def test_completion_records_what_the_other_apps_did_for_the_leaver(org, actor, leaver):
+    case = _start(org, leaver, actor)
+    services.offboarding_complete(offboarding=case, actor=actor)
+    follow_ups = AuditEvent.objects.get(event="offboarding.completed").after["follow_ups"]
+    assert set(follow_ups) == set(employee_offboarded.names)
+    assert all(result["ok"] for result in follow_ups.values())
+
+
+def test_completion_cancels_the_leavers_waiting_pre_assignments(org, actor, leaver, bob):
+    from assignment.services import pre_assignment_create
+
+    mine = pre_assignment_create(organization=org, actor=actor, serial_number="C02LEAFUTURE", employee=leaver)
+    bobs = pre_assignment_create(organization=org, actor=actor, serial_number="C02BOBFUTURE", employee=bob)
+    services.offboarding_complete(offboarding=_start(org, leaver, actor), actor=actor)
+    mine.refresh_from_db()
+    bobs.refresh_from_db()
+    assert (mine.status, bobs.status) == ("cancelled", "waiting")
