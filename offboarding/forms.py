@@ -37,7 +37,7 @@ class DecisionsForm(forms.Form):
         if with_date:
             self.fields["effective_date"] = forms.DateField(
                 required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Effective date",
-                help_text="Empty or today: complete from the summary now. A later day: scheduled for it.")
+                help_text="Optional. On the summary you complete the offboarding now, or schedule it for this day.")
 
     def rows(self):
         """For the template: (device, action field, receiver field, wipe field)."""
