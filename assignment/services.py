@@ -12,7 +12,8 @@ preview, nothing is applied and the admin previews again.
 import logging
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from assignment import csv_import as csv_rules
@@ -24,6 +25,7 @@ from cockpit.errors import ConcurrentChange, DomainError, IllegalTransition, Inv
 from cockpit.hooks import employee_created
 from cockpit.middleware import current_request_id
 from cockpit.models import AuditEvent, Employee, Group, Organization
+from cockpit.paging import org_data_changed
 from cockpit.selectors import groups_by_names
 from devices import services as device_services
 from devices.models import Device, Ownership, Usage
@@ -334,13 +336,22 @@ def csv_import_start(
     if len(data) > csv_max_bytes():
         raise FileTooLarge(size_message(len(data)))
     parsed = csv_rules.parse(data, kind=kind, max_rows=csv_max_rows())
-    record = CsvImport.objects.create(
+    rows = parsed.rows
+    record = CsvImport(
         organization=organization, kind=kind, source=source, filename=(filename or "")[:255], size_bytes=len(data),
         encoding=parsed.encoding, delimiter=parsed.delimiter, header=parsed.header,
-        ignored_columns=parsed.ignored_columns, rows=parsed.rows, row_count=len(parsed.rows),
+        ignored_columns=parsed.ignored_columns, rows=rows, row_count=len(rows),
         created_by=actor.label[:200], created_by_user=actor.user if actor.kind == "user" else None,
     )
-    return csv_import_analyse(csv_import=record, chunk=None if analyse_all else ANALYSE_CHUNK)
+    if analyse_all or len(rows) <= ANALYSE_CHUNK:  # all at once: one write of the rows instead of two
+        with csv_rules.gc_paused():
+            csv_rules.classify(organization, rows, kind)
+        record.status, record.processed_rows, record.counts = (
+            CsvImport.Status.PREVIEWED, len(rows), csv_rules.count_actions(rows))
+        record.save()
+        return record
+    record.save()
+    return csv_import_analyse(csv_import=record, chunk=ANALYSE_CHUNK)
 
 
 def size_message(size: int | None = None) -> str:
@@ -356,7 +367,7 @@ def csv_import_analyse(*, csv_import: CsvImport, chunk: int | None = None) -> Cs
     with transaction.atomic():
         try:
             record = CsvImport.objects.select_for_update(nowait=True).get(pk=csv_import.pk)
-        except Exception:  # another request is analysing this import right now: show its progress
+        except OperationalError:  # PostgreSQL: another request is analysing this import now; show its progress
             return csv_import
         if record.status != CsvImport.Status.ANALYSING:
             return record
@@ -364,7 +375,8 @@ def csv_import_analyse(*, csv_import: CsvImport, chunk: int | None = None) -> Cs
         end = record.row_count if chunk is None else min(record.row_count, start + chunk)
         rows = record.rows
         # Duplicates and e-mails seen across chunks are settled by the parse; lookups are per chunk.
-        csv_rules.classify(record.organization, rows[start:end], record.kind)
+        with csv_rules.gc_paused():
+            csv_rules.classify(record.organization, rows[start:end], record.kind)
         record.processed_rows = end
         if end >= record.row_count:
             record.status = CsvImport.Status.PREVIEWED
@@ -394,9 +406,7 @@ def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool 
             record = CsvImport.objects.select_for_update(nowait=True).select_related("organization").get(
                 pk=csv_import.pk, organization_id=csv_import.organization_id
             )
-        except CsvImport.DoesNotExist:
-            raise
-        except Exception as exc:
+        except OperationalError as exc:
             raise ConcurrentChange("This import is being committed by someone else right now.") from exc
         if record.status == CsvImport.Status.COMMITTED:
             raise IllegalTransition("This import was already committed.")
@@ -410,7 +420,8 @@ def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool 
             )
         previewed = {row["line"]: row["action"] for row in record.rows}
         rows = [dict(row) for row in record.rows]
-        csv_rules.classify(record.organization, rows, record.kind)
+        with csv_rules.gc_paused():
+            csv_rules.classify(record.organization, rows, record.kind)
         changed = [row for row in rows if row["action"] != previewed[row["line"]]]
         if changed:
             row = changed[0]
@@ -442,15 +453,16 @@ def import_summary(result: dict) -> str:
     return ", ".join(parts) or "nothing to change"
 
 
-def _bulk_audit(organization, actor: Actor, event: str, targets_and_after, source=Source.CSV_IMPORT) -> None:
+def _bulk_audit(organization, actor: Actor, event: str, entries, source=Source.CSV_IMPORT) -> None:
+    """``audit_record`` for many targets in one statement; ``entries`` are (target, after[, before])."""
     request_id = current_request_id.get()
     AuditEvent.objects.bulk_create([
         AuditEvent(
             organization=organization, event=event, source=source, target_type=target._meta.label_lower,
-            target_id=str(target.pk), target_label=str(target)[:255], after=after, request_id=request_id,
-            **actor.audit_fields,
+            target_id=str(target.pk), target_label=str(target)[:255], after=after, before=before[0] if before else {},
+            request_id=request_id, **actor.audit_fields,
         )
-        for target, after in targets_and_after
+        for target, after, *before in entries
     ], batch_size=1000)
 
 
@@ -492,23 +504,27 @@ def _commit_assignments(record: CsvImport, rows: list[dict], actor: Actor) -> di
         return employees[row["employee_id"]] if row.get("employee_id") else new[row["email"]]
 
     result = {"created": 0, "updated": 0, "assigned": 0, "conflicts": 0, "new_employees": len(new)}
+    now, label = timezone.now(), actor.label[:200]
     fresh, existing = [], {}
     for row in rows:
         if row.get("pre_assignment_id"):
             existing[row["pre_assignment_id"]] = row
         else:
             fresh.append(row)
-    label = actor.label[:200]
-    created = PreAssignment.objects.bulk_create([
-        PreAssignment(
+    created = []
+    for row in fresh:
+        pa = PreAssignment(
             organization=organization, serial_number=row["serial"], employee=employee_of(row),
             domain_name=row["domain"], ownership=row["ownership"], source=Source.CSV_IMPORT, created_by=label,
         )
-        for row in fresh
-    ], batch_size=1000)
-    if created and not all(pa.pk for pa in created):
+        if row["action"] == Action.CONFLICT:  # named now, from the classification just made in this transaction
+            pa.status, pa.device_id, pa.conflict_at, pa.note = (
+                PreAssignment.Status.CONFLICT, row["device_id"], now, row["conflict_note"][:255])
+        created.append(pa)
+    PreAssignment.objects.bulk_create(created, batch_size=1000)
+    if created and not all(pa.pk for pa in created):  # backends that return no ids: read them back
         by_serial = dict(PreAssignment.objects.for_org(organization).filter(
-            status=PreAssignment.Status.WAITING, serial_number__in=[r["serial"] for r in fresh]
+            status__in=PreAssignment.ACTIVE, serial_number__in=[r["serial"] for r in fresh]
         ).values_list("serial_number", "pk"))
         for pa in created:
             pa.pk = by_serial[pa.serial_number]
@@ -516,7 +532,7 @@ def _commit_assignments(record: CsvImport, rows: list[dict], actor: Actor) -> di
     for pa in updated:
         row = existing[pa.pk]
         pa.domain_name, pa.ownership = row["domain"], row["ownership"]
-    PreAssignment.objects.bulk_update(updated, ["domain_name", "ownership"], batch_size=1000)
+    PreAssignment.objects.bulk_update(updated, ["domain_name", "ownership", "updated_at"], batch_size=1000)
     through = PreAssignment.groups.through
     through.objects.filter(preassignment_id__in=[pa.pk for pa in updated]).delete()
     pairs = [(pa, row) for pa, row in zip(created, fresh, strict=True)] + [(pa, existing[pa.pk]) for pa in updated]
@@ -528,22 +544,77 @@ def _commit_assignments(record: CsvImport, rows: list[dict], actor: Actor) -> di
         for pa, row in zip(created, fresh, strict=True)
     ])
     _bulk_audit(organization, actor, "pre_assignment.updated", [
-        (pa, {"groups": row["groups"], "domain_name": pa.domain_name, "ownership": pa.ownership})
-        for pa, row in ((pa, existing[pa.pk]) for pa in updated)
+        (pa, {"groups": existing[pa.pk]["groups"], "domain_name": pa.domain_name, "ownership": pa.ownership})
+        for pa in updated
     ])
+    conflicts = [pa for pa in created if pa.status == PreAssignment.Status.CONFLICT]
+    _bulk_audit(organization, actor, "pre_assignment.conflict", [(pa, {"note": pa.note}) for pa in conflicts])
     result["created"] = sum(1 for row in fresh if row["action"] == Action.CREATE)
     result["updated"] = sum(1 for row in existing.values() if row["action"] == Action.UPDATE)
-    # Devices already here: each goes through the device moves (row lock, history, audit).
-    for pa, row in pairs:
-        if row["action"] in (Action.ASSIGN_NOW, Action.CONFLICT):
-            outcome = _apply_if_device(pa, actor=actor, source=Source.CSV_IMPORT)
-            if outcome == "applied":
-                result["assigned"] += 1
-            elif outcome == "conflict":
-                result["conflicts"] += 1
-            else:
-                raise ConcurrentChange(f"Line {row['line']}: the device {row['serial']} changed during the import.")
+    result["conflicts"] = len(conflicts)
+    result["assigned"] = _assign_now(record, [(pa, row) for pa, row in pairs if row["action"] == Action.ASSIGN_NOW],
+                                     actor, group_ids, now)
+    org_data_changed(organization.pk)  # bulk writes bypass the signals that refresh the cached list counts
     return result
+
+
+def _assign_now(record: CsvImport, pairs, actor: Actor, group_ids: dict, now) -> int:
+    """Rows whose device is here and unassigned. Each assignment is a device move (row lock, history, audit);
+    everything around it (groups, ownership, the pre-assignments' state, their audit) is written in bulk."""
+    if not pairs:
+        return 0
+    organization = record.organization
+    devices = Device.objects.for_org(organization).in_bulk([row["device_id"] for _, row in pairs])
+    for pa, row in pairs:
+        try:
+            devices[row["device_id"]] = device_services.device_assign(
+                device=devices[row["device_id"]], employee=pa.employee, actor=actor, source=Source.CSV_IMPORT,
+                reason=f"CSV import #{record.pk}, line {row['line']}",
+            )
+        except DomainError as exc:
+            raise ConcurrentChange(f"Line {row['line']}: {exc.message} Nothing was imported.") from exc
+    _bulk_device_fields(organization, actor, devices,
+                        {row["device_id"]: (row["groups"], row["ownership"]) for _, row in pairs}, group_ids, now)
+    for pa, row in pairs:
+        pa.status, pa.device_id, pa.applied_at, pa.settled_by = (
+            PreAssignment.Status.APPLIED, row["device_id"], now, actor.label[:200])
+    PreAssignment.objects.bulk_update([pa for pa, _ in pairs], ["status", "device", "applied_at", "settled_by",
+                                                                 "updated_at"], batch_size=1000)
+    _bulk_audit(organization, actor, "pre_assignment.applied", [
+        (pa, {"device": str(devices[row["device_id"]]), "employee": pa.employee.email}) for pa, row in pairs
+    ])
+    return len(pairs)
+
+
+def _bulk_device_fields(organization, actor: Actor, devices: dict, wanted: dict, group_ids: dict, now) -> None:
+    """Set the groups and ownership of many devices as ``device_update`` does one (version bumped, one
+    ``device.updated`` audit entry per device that changed), in a few statements."""
+    device_groups = Device.groups.through
+    before_groups: dict[int, list[str]] = {pk: [] for pk in wanted}
+    for device_id, name in device_groups.objects.filter(device_id__in=list(wanted)).values_list(
+        "device_id", "group__name"
+    ):
+        before_groups[device_id].append(name)
+    changes = {}
+    for pk, (groups, ownership) in wanted.items():
+        before = {"groups": sorted(before_groups[pk]), "ownership": devices[pk].ownership}
+        after = {"groups": sorted(groups) if groups else before["groups"], "ownership": ownership}
+        changed = [key for key in after if after[key] != before[key]]
+        if changed:
+            changes[pk] = ({k: before[k] for k in changed}, {k: after[k] for k in changed})
+    regroup = [pk for pk, (_, after) in changes.items() if "groups" in after]
+    device_groups.objects.filter(device_id__in=regroup).delete()
+    device_groups.objects.bulk_create([
+        device_groups(device_id=pk, group_id=group_ids[name]) for pk in regroup for name in changes[pk][1]["groups"]
+    ], batch_size=2000)
+    for ownership in Ownership.values:
+        owned = [pk for pk, (_, after) in changes.items() if after.get("ownership") == ownership]
+        if owned:
+            Device.objects.filter(pk__in=owned).update(ownership=ownership)
+    Device.objects.filter(pk__in=list(changes)).update(version=F("version") + 1, updated_at=now)
+    _bulk_audit(organization, actor, "device.updated", [
+        (devices[pk], after, before) for pk, (before, after) in changes.items()
+    ])
 
 
 def _commit_moves(record: CsvImport, rows: list[dict], actor: Actor, *, wipe: bool) -> dict:

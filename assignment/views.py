@@ -293,8 +293,8 @@ def csvimport_rejected(request, org_slug, pk):
     writer.writerow([*titles, "Error"])
     for row in record.rows:
         if row.get("action") == "error":
-            writer.writerow([formula_safe(row["values"].get(title, "")) for title in titles]
-                            + [formula_safe(row_message(row))])
+            cells = row["cells"] + [""] * (len(titles) - len(row["cells"]))
+            writer.writerow([formula_safe(cell) for cell in cells] + [formula_safe(row_message(row))])
     return response
 
 

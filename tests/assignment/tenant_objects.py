@@ -14,7 +14,7 @@ def objects(base) -> dict:
         organization=org, kind=CsvImport.Kind.ASSIGN, status=CsvImport.Status.PREVIEWED, source="csv_import",
         filename="secret.csv", header=["Serial Number", "Email Address"], created_by="tests", row_count=1,
         processed_rows=1, counts={"error": 1},
-        rows=[{"line": 2, "values": {"Serial Number": "C02SECRETA", "Email Address": "secret-a@acme.test"},
+        rows=[{"line": 2, "cells": ["C02SECRETA", "secret-a@acme.test"],
                "serial": "C02SECRETA", "email": "secret-a@acme.test", "groups": ["Secret Group A"],
                "action": "error", "errors": ["Acme Secret Corp"], "parse_errors": [], "notes": []}],
     )

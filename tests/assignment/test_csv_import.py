@@ -387,3 +387,12 @@ def test_imports_are_tenant_scoped(org, other_org, actor, groups):
     services.csv_import_commit(csv_import=record, actor=actor, skip_errors=True)
     assert Employee.objects.filter(email="bob@globex.test").count() == 2
     assert Device.objects.get(serial_number="C02GLOBEX").assignee is None
+
+
+def test_a_file_of_100000_rows_is_read_and_one_more_is_refused():
+    rows = "".join(f"C02{n:06d},u{n},,u{n}@acme.test,Sales,\n" for n in range(100_000))
+    result = parse((HEADER + "\n" + rows).encode(), kind=CsvImport.Kind.ASSIGN, max_rows=100_000)
+    assert len(result.rows) == 100_000 and result.rows[-1]["line"] == 100_001
+    with pytest.raises(CsvFileError, match="more than 100,000 rows"):
+        parse((HEADER + "\n" + rows + "C02LAST,u,,u@acme.test,Sales,\n").encode(), kind=CsvImport.Kind.ASSIGN,
+              max_rows=100_000)
