@@ -1,6 +1,9 @@
 """Reads of enrollment that more than one caller needs; each starts from the organization."""
 
-from django.db.models import Exists, OuterRef
+from datetime import timedelta
+
+from django.db.models import Exists, OuterRef, Subquery
+from django.utils import timezone
 
 from cockpit.models import Employee
 from devices.issues import ISSUE_HELP
@@ -63,3 +66,25 @@ def readiness_steps(device: Device) -> list[dict]:
          "detail": (f"Assigned to {device.assignee.display_name}" if device.assignee_id
                     else ("Shared device: no owner needed" if shared else "Waiting for an owner"))},
     ]
+
+
+STALLED_AFTER = timedelta(hours=24)
+
+
+def stalled_enrollments(*, organization, now=None) -> list[dict]:
+    """DESIGN §3 ``enrollment_incomplete`` before any device exists: active employees who downloaded an
+    installer more than 24 hours ago and hold no device enrolled since. [{employee, downloaded_at}]"""
+    now = now or timezone.now()
+    enrolled_since = Device.objects.filter(
+        organization=organization, assignee=OuterRef("pk"), mdm_enrolled_at__isnull=False,
+        unenrolled_at__isnull=True, mdm_enrolled_at__gte=OuterRef("last_download"),
+    )
+    employees = (
+        Employee.objects.for_org(organization).filter(status=Employee.Status.ACTIVE)
+        .annotate(last_download=Subquery(
+            InstallerDownload.objects.filter(employee=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
+        ))
+        .filter(last_download__lt=now - STALLED_AFTER)
+        .exclude(Exists(enrolled_since)).order_by("last_download", "id")
+    )
+    return [{"employee": employee, "downloaded_at": employee.last_download} for employee in employees[:200]]

@@ -73,7 +73,8 @@ def invitation_list(request, org_slug):
 @require_safe
 def troubleshooting(request, org_slug):
     groups = selectors.troubleshooting_groups(organization=request.organization)
-    return render(request, "enrollment/troubleshooting.html", {"groups": groups})
+    stalled = selectors.stalled_enrollments(organization=request.organization)
+    return render(request, "enrollment/troubleshooting.html", {"groups": groups, "stalled": stalled})
 
 
 @require_role("can_act_on_devices")

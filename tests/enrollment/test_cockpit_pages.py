@@ -127,3 +127,24 @@ def test_viewer_reads_troubleshooting_but_cannot_send(client, org, broken):
     assert page.status_code == 200 and b"Send the fix instructions" not in page.content
     assert client.post(reverse("troubleshooting_send", args=[org.slug]), {"device": [broken["agent"].pk]}
                        ).status_code == 403
+
+
+def test_installer_downloaded_but_no_device_after_24_hours(cockpit_client, org):
+    from datetime import timedelta
+
+    from enrollment.models import InstallerDownload
+
+    stalled = EmployeeFactory(organization=org, full_name="Stalled Sam")
+    fresh = EmployeeFactory(organization=org, full_name="Fresh Fay")
+    done = EmployeeFactory(organization=org, full_name="Done Dan")
+    day_ago = timezone.now() - timedelta(hours=25)
+    for employee, when in ((stalled, day_ago), (fresh, timezone.now()), (done, day_ago)):
+        download = InstallerDownload.objects.create(organization=org, employee=employee, platform="macos",
+                                                    format="sh", backend="bootstrap", filename="x.sh")
+        InstallerDownload.objects.filter(pk=download.pk).update(created_at=when)
+    DeviceFactory(organization=org, assignee=done, availability_status="in_use", assignment_status="assigned",
+                  mdm_enrolled_at=timezone.now())
+    page = cockpit_client.get(reverse("troubleshooting", args=[org.slug])).content.decode()
+    section = page[page.index('id="stalled-enrollments"'):]
+    assert "Stalled Sam" in section and "Fresh Fay" not in section and "Done Dan" not in section
+    assert "Send a reminder" in section

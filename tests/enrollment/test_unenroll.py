@@ -230,3 +230,26 @@ def test_remote_management_is_for_admins(client, org):
 
     client.force_login(member(org, Membership.Role.TECHNICIAN))
     assert client.get(reverse("remote_management", args=[org.slug])).status_code == 403
+
+
+def test_command_preview_and_run(fleet):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("auto_unenroll", fleet["org"].slug, "--preview", stdout=out)
+    assert "2 of" in out.getvalue() and str(fleet["old"]) in out.getvalue()
+    assert reload(fleet["old"]).unenrolled_at is None  # a preview changes nothing
+    out = StringIO()
+    call_command("auto_unenroll", fleet["org"].slug, stdout=out)
+    assert "2 purged" in out.getvalue()
+    with pytest.raises(CommandError, match="No organization"):
+        call_command("auto_unenroll", "nope")
+
+
+def test_command_refuses_when_disabled(connected):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="off"):
+        call_command("auto_unenroll", connected.slug)
