@@ -367,22 +367,35 @@ def offboarding_request(
     today = today or timezone.localdate()
     key = idempotency_key.strip()[:120] or request_key(employee=employee, effective_date=effective_date,
                                                         decisions=decisions)
-    existing = Offboarding.objects.for_org(organization).filter(idempotency_key=key).first()
+    existing = _replay(organization, key, employee)
     if existing is not None:
-        if existing.employee_id != employee.pk:
-            raise InvalidInput("This Idempotency-Key was already used for another employee.", field="idempotency_key")
         return existing, False
     if effective_date is None and employee.end_date and employee.end_date > today:
         effective_date = employee.end_date
-    with transaction.atomic():
-        case = offboarding_start(organization=organization, employee=employee, actor=actor,
-                                 origin=Offboarding.Origin.API, effective_date=effective_date, decisions=decisions,
-                                 idempotency_key=key, today=today)
-        if effective_date is not None and effective_date > today:
-            case = offboarding_schedule(offboarding=case, actor=actor, effective_date=effective_date, today=today)
-        else:
-            case = offboarding_complete(offboarding=case, actor=actor)
+    try:
+        with transaction.atomic():
+            case = offboarding_start(organization=organization, employee=employee, actor=actor,
+                                     origin=Offboarding.Origin.API, effective_date=effective_date,
+                                     decisions=decisions, idempotency_key=key, today=today)
+            if effective_date is not None and effective_date > today:
+                case = offboarding_schedule(offboarding=case, actor=actor, effective_date=effective_date, today=today)
+            else:
+                case = offboarding_complete(offboarding=case, actor=actor)
+    except (IllegalTransition, ConcurrentChange):
+        # The same request sent twice at once: the twin that waited on the employee's row lock finds the
+        # case the other one committed, and answers it.
+        existing = _replay(organization, key, employee)
+        if existing is None:
+            raise
+        return existing, False
     return case, True
+
+
+def _replay(organization, key: str, employee: Employee) -> Offboarding | None:
+    existing = Offboarding.objects.for_org(organization).filter(idempotency_key=key).first()
+    if existing is not None and existing.employee_id != employee.pk:
+        raise InvalidInput("This Idempotency-Key was already used for another employee.", field="idempotency_key")
+    return existing
 
 
 END_DATE_HORIZON = timedelta(days=14)

@@ -188,3 +188,19 @@ def test_devices_are_untouched_by_a_scheduled_request(api, org, actor, leaver):
     api.post(_url(leaver), {"effective_date": "2099-01-01"}, format="json")
     device.refresh_from_db()
     assert device.assignee == leaver and Device.objects.get(pk=device.pk).availability_status == "in_use"
+
+
+def test_a_twin_request_that_lost_the_race_answers_the_winners_case(api, org, actor, leaver, monkeypatch):
+    first = api.post(_url(leaver), {}, format="json")
+    assert first.status_code == 201
+    original = services._replay
+    calls = []
+
+    def missed_once(*args):
+        calls.append(1)
+        return None if len(calls) == 1 else original(*args)  # its first look came before the winner committed
+
+    monkeypatch.setattr(services, "_replay", missed_once)
+    again = api.post(_url(leaver), {}, format="json")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"] and len(calls) == 2
+    assert Offboarding.objects.count() == 1
