@@ -21,7 +21,7 @@ import json
 import logging
 from datetime import date, datetime, timedelta
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, OperationalError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -293,9 +293,15 @@ def offboarding_complete(*, offboarding: Offboarding, actor: Actor) -> Offboardi
         employee = Employee.objects.select_for_update().get(pk=case.employee_id)
         if not employee.is_active:
             raise IllegalTransition(f"{employee.display_name} has already been offboarded.")
+        # Lock what the employee holds now: a device move racing this completion is refused (or refuses
+        # it), and each decision applies to the device as locked here (its version is checked again).
+        try:
+            held = {device.pk: device for device in held_devices(employee).select_for_update(nowait=True, of=("self",))}
+        except OperationalError as exc:  # PostgreSQL: one of the devices is being changed right now
+            raise ConcurrentChange(f"A device of {employee.display_name} is being changed right now; "
+                                   "try again in a moment.") from exc
         _fill_defaults(case, employee)  # devices received since the case was drafted
         decisions = list(case.decisions.select_related("device", "reassign_to").order_by("pk"))
-        held = set(held_devices(employee).values_list("pk", flat=True))
         for decision in decisions:
             target = decision.reassign_to
             if decision.device_id in held and target is not None and not target.is_active:
@@ -311,6 +317,7 @@ def offboarding_complete(*, offboarding: Offboarding, actor: Actor) -> Offboardi
                 decision.status, decision.note = OffboardingDevice.Status.SKIPPED, "No longer held at completion."
                 decision.save(update_fields=["status", "note", "updated_at"])
                 continue
+            decision.device = held[decision.device_id]
             _apply_decision(decision, actor=actor, reason=reason, hold=organization.offboarding_hold_until_wipe)
             if decision.wipe:
                 wipe = WipeRequest.objects.create(
@@ -337,7 +344,8 @@ def offboarding_complete(*, offboarding: Offboarding, actor: Actor) -> Offboardi
 
 
 def _apply_decision(decision: OffboardingDevice, *, actor: Actor, reason: str, hold: bool) -> None:
-    common = {"device": decision.device, "actor": actor, "source": Source.OFFBOARDING, "wipe": decision.wipe}
+    common = {"device": decision.device, "actor": actor, "source": Source.OFFBOARDING, "wipe": decision.wipe,
+              "expected_version": decision.device.version}
     status = OffboardingDevice.Status.APPLIED
     if decision.action == DeviceAction.RETURN_TO_STOCK:
         device = device_services.device_return_to_stock(**common, reason=reason)
