@@ -331,7 +331,7 @@ def _lookups(organization, rows: list[dict], kind: str) -> dict:
     for chunk in _chunks(emails):
         for employee in (
             Employee.objects.for_org(organization).annotate(lowered=Lower("email")).filter(lowered__in=chunk)
-            .values("pk", "lowered", "status")
+            .values("pk", "lowered", "status", "username", "domain_name")
         ):
             employees[employee["lowered"]] = employee
     active, active_by_pk = {}, {}
@@ -383,6 +383,9 @@ def _classify_assignment(row: dict, found: dict) -> None:
         notes.append(f"New employee {row['email']} will be created.")
     elif employee is not None and employee["status"] != Employee.Status.ACTIVE:
         errors.append(f"{row['email']} has been offboarded and cannot receive devices.")
+    elif employee is not None and (employee["username"], employee["domain_name"]) != (row["username"], row["domain"]):
+        notes.append(f"The employee's directory login stays {employee['domain_name'] or '—'}\\"
+                     f"{employee['username'] or '—'} (the file says {row['domain']}\\{row['username']}).")
     if errors:
         return
     row["employee_id"] = employee["pk"] if employee else None

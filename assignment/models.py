@@ -59,7 +59,7 @@ class PreAssignment(TenantModel):
         ]
 
     def __str__(self):
-        return f"{self.serial_number} → {self.employee.email if self.employee_id else '?'}"
+        return self.serial_number
 
     @property
     def is_active(self) -> bool:

@@ -341,3 +341,24 @@ def test_command_refuses_unknown_org_missing_file_and_large_files(org, tmp_path,
     big.write_bytes(b"x" * 100)
     with pytest.raises(CommandError, match="The file is too large"):
         call_command("import_assignments", org.slug, str(big))
+
+
+def test_upload_still_needs_the_csrf_token(admin_user, org, sales):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    assert upload(client, org, GOOD_AND_BAD).status_code == 403  # the size check comes first, then CSRF
+    assert not CsvImport.objects.exists()
+    page = client.get(f"/o/{org.slug}/pre-assignments/import/")
+    token = page.cookies["csrftoken"].value
+    response = client.post(f"/o/{org.slug}/pre-assignments/import/",
+                           {"kind": "assign", "file": _file(GOOD_AND_BAD.encode(), "a.csv"),
+                            "csrfmiddlewaretoken": token})
+    assert response.status_code == 302 and CsvImport.objects.count() == 1
+
+
+def test_preview_notes_a_directory_login_the_file_does_not_change(cockpit_client, org, employee, sales):
+    upload(cockpit_client, org, f"{HEADER}\nC02ONE,ada,,ada@acme.test,Sales,\n")
+    row = CsvImport.objects.get().rows[0]
+    assert row["notes"] == [f"The employee's directory login stays CORP\\{employee.username} (the file says MDM\\ada)."]
