@@ -1,15 +1,21 @@
 """The device list's fast paths: a lean serializer, group names per page, cached counts that never go stale."""
 
+import re
+from datetime import timedelta
+from pathlib import Path
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from cockpit.models import Membership
 from cockpit.paging import org_data_changed
 from cockpit.services import employee_update
 from devices import services
 from devices.api import DeviceSerializer
 from devices.models import Device
 from devices.selectors import device_queryset, with_group_names
+from tests.conftest import member
 from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory
 
 
@@ -91,3 +97,75 @@ def test_csv_export_queries_do_not_grow_with_devices(cockpit_client, org):
     large, rows_large = export_queries(50)
     assert (rows_small, rows_large) == (6, 56)
     assert small == large
+
+
+# The inventory rows as the template rendered them before devices.views.device_rows_html replaced the loop.
+REFERENCE_ROWS = (Path(__file__).parent / "reference_device_rows.html").read_text()
+
+
+def _between_tags(html: str) -> str:
+    return re.sub(r">\s+<", "><", html.strip())
+
+
+def test_python_rows_equal_the_template_rows(org, actor):
+    from django.template import engines
+
+    from devices.views import device_rows_html
+
+    technician = member(org, Membership.Role.TECHNICIAN, username="<tech>&co")
+    groups = [GroupFactory(organization=org, name=n) for n in ("R&D <lab>", "Alpha")]
+    nameless = EmployeeFactory(organization=org, full_name="", email="o'brien@acme.test")
+    quoted = EmployeeFactory(organization=org, full_name='Zoë "Z" <b>Doe</b>')
+    made = [
+        DeviceFactory(organization=org, name="", serial_number="", platform="windows", usage="shared",
+                      responsible_technician=technician, last_seen_at=timezone.now() - timedelta(hours=3)),
+        DeviceFactory(organization=org, name="<script>x</script>", usage="shared", platform="other"),
+        services.device_assign(device=DeviceFactory(organization=org, name="a&b"), employee=nameless, actor=actor),
+        services.device_assign(device=DeviceFactory(organization=org), employee=quoted, actor=actor),
+        services.device_archive(device=DeviceFactory(organization=org), actor=actor, wipe=False),
+        DeviceFactory(organization=org, enrollment_status="partially_enrolled", platform="linux"),
+    ]
+    made[2].groups.set(groups)
+    made[5].groups.set(groups[:1])
+    devices = with_group_names(device_queryset(organization=org).filter(pk__in=[d.pk for d in made]))
+    expected = engines["django"].from_string(REFERENCE_ROWS).render({"page": devices, "organization": org})
+    assert _between_tags(str(device_rows_html(devices, org))) == _between_tags(expected)
+    assert "&lt;script&gt;" in expected and "Shared · &lt;tech&gt;&amp;co" in expected  # the cases above are hit
+
+
+def test_inventory_page_lists_rows_and_the_empty_message(cockpit_client, org, other_org):
+    DeviceFactory(organization=other_org, name="theirs")
+    mine = DeviceFactory(organization=org, name="mine")
+    body = cockpit_client.get(f"/o/{org.slug}/devices/").content.decode()
+    assert f'href="/o/{org.slug}/devices/{mine.pk}/"' in body and "theirs" not in body
+    assert "No device matches" not in body
+    body = cockpit_client.get(f"/o/{org.slug}/devices/", {"platform": "windows"}).content.decode()
+    assert "No device matches these filters." in body and "mine" not in body
+
+
+def test_group_options_come_from_one_plain_query_and_render_the_same(org, other_org):
+    from django.forms.renderers import DjangoTemplates
+    from django.test import RequestFactory
+
+    from devices.filtersets import DeviceFilterSet
+    from devices.views import read_model_choices
+
+    GroupFactory(organization=org, name="Zeta & co")
+    GroupFactory(organization=org, name="alpha")
+    GroupFactory(organization=other_org, name="Not ours")
+    EmployeeFactory.create_batch(3, organization=org)
+    request = RequestFactory().get("/", {"group": "alpha"})
+    request.organization = org
+    filterset = DeviceFilterSet(request.GET, queryset=device_queryset(organization=org), request=request)
+    assert filterset.is_valid()
+    form = filterset.form
+    form.renderer = DjangoTemplates()
+    expected = {name: str(form[name]) for name in form.fields}
+    with CaptureQueriesContext(connection) as queries:
+        read_model_choices(form)
+    assert len(queries.captured_queries) == 1 and "cockpit_group" in queries.captured_queries[0]["sql"]
+    with CaptureQueriesContext(connection) as queries:
+        assert {name: str(form[name]) for name in form.fields} == expected
+    assert not queries.captured_queries  # no server-side cursor, no employee list
+    assert 'value="alpha" selected' in expected["group"] and "Not ours" not in expected["group"]
+    assert filterset.qs.query.where  # validation still ran on the queryset: the filter applies
