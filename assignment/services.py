@@ -13,7 +13,7 @@ import logging
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from assignment import csv_import as csv_rules
@@ -239,19 +239,22 @@ def _mark_applied(pa: PreAssignment, device: Device, *, note: str = "", actor: A
     pa.save(update_fields=["status", "device", "applied_at", "note", "settled_by", "updated_at"])
 
 
-def _mark_conflict(pa: PreAssignment, device: Device, note: str, actor: Actor) -> None:
+def _mark_conflict(pa: PreAssignment, device: Device, note: str, actor: Actor) -> bool:
+    """Record the conflict; False when it was already recorded as such (no new audit entry)."""
     if pa.status == PreAssignment.Status.CONFLICT and pa.device_id == device.pk and pa.note == note[:255]:
-        return
+        return False
     pa.status, pa.device, pa.conflict_at, pa.note = PreAssignment.Status.CONFLICT, device, timezone.now(), note[:255]
     pa.save(update_fields=["status", "device", "conflict_at", "note", "updated_at"])
     audit_record(organization=pa.organization, actor=actor, event="pre_assignment.conflict", target=pa,
                  source=Source.PRE_ASSIGNMENT, after={"note": pa.note, "device": str(device)})
+    return True
 
 
 def _apply_if_device(pa: PreAssignment, *, actor: Actor, source: str = Source.PRE_ASSIGNMENT) -> str:
-    """Apply a waiting (or conflicting) pre-assignment to its device if one exists. Returns the outcome.
+    """Apply a waiting (or conflicting) pre-assignment to its device if one exists.
 
-    Called inside the caller's transaction with ``pa`` locked or just created.
+    Returns ``applied``, ``conflict`` (newly found), ``unchanged`` (the same conflict as before) or ``waiting``
+    (no device, or an archived one). Called inside the caller's transaction with ``pa`` locked or just created.
     """
     device = (
         Device.objects.for_org(pa.organization).filter(serial_number=pa.serial_number)
@@ -263,11 +266,12 @@ def _apply_if_device(pa: PreAssignment, *, actor: Actor, source: str = Source.PR
         _set_device_fields(pa, device, actor)
         _mark_applied(pa, device, note="The device was already assigned to this employee.", actor=actor)
     elif device.assignee_id is not None:
-        _mark_conflict(pa, device, f"The device is assigned to {device.assignee.email}.", actor)
-        return "conflict"
+        new = _mark_conflict(pa, device, f"The device is assigned to {device.assignee.email}.", actor)
+        return "conflict" if new else "unchanged"
     elif device.usage == Usage.SHARED:
-        _mark_conflict(pa, device, "The device is shared: it has a responsible technician, not an owner.", actor)
-        return "conflict"
+        new = _mark_conflict(pa, device, "The device is shared: it has a responsible technician, not an owner.",
+                             actor)
+        return "conflict" if new else "unchanged"
     else:
         device = device_services.device_assign(
             device=device, employee=pa.employee, actor=actor, source=source, reason=f"Pre-assignment #{pa.pk}",
@@ -280,22 +284,41 @@ def _apply_if_device(pa: PreAssignment, *, actor: Actor, source: str = Source.PR
 
 
 def pre_assignments_apply(*, organization: Organization, actor: Actor, device_ids=None) -> dict:
-    """Apply every waiting pre-assignment whose device now exists (the after-sync step, order 10).
+    """Apply what has become applicable (the after-sync step, order 10): waiting pre-assignments whose device
+    is now in the inventory, and conflicts whose device has since lost its owner.
 
-    Looks at all waiting pre-assignments with a matching device, not only ``device_ids``: a device added
-    by hand since the last run is picked up too. Each one is its own transaction; one failure is counted
-    and logged, the others go on.
+    Looks at every such pre-assignment, not only at ``device_ids``: a device added by hand since the last run is
+    picked up too. Each one is its own transaction; one failure is counted and logged, the others go on.
     """
-    waiting = PreAssignment.objects.for_org(organization).filter(
-        status=PreAssignment.Status.WAITING,
-        serial_number__in=Device.objects.for_org(organization).exclude(serial_number="").values("serial_number"),
+    devices = Device.objects.for_org(organization).exclude(serial_number="").exclude(availability_status="archived")
+    free = devices.filter(assignee__isnull=True).exclude(usage=Usage.SHARED)
+    candidates = PreAssignment.objects.for_org(organization).filter(
+        Q(status=PreAssignment.Status.WAITING, serial_number__in=devices.values("serial_number"))
+        | Q(status=PreAssignment.Status.CONFLICT, serial_number__in=free.values("serial_number"))
     )
+    return _apply_each(organization, list(candidates.values_list("pk", flat=True)), actor)
+
+
+def pre_assignment_apply_for_device(*, device: Device, actor: Actor, **kwargs) -> dict:
+    """A device was just added (by hand, by the API): apply its pre-assignment now rather than at the next sync.
+
+    Connected to ``devices.hooks.device_created`` when that hook exists (see ``assignment.wiring``).
+    """
+    if not device.serial_number:
+        return {}
+    pending = PreAssignment.objects.for_org(device.organization).filter(
+        serial_number=device.serial_number, status__in=PreAssignment.ACTIVE
+    )
+    return _apply_each(device.organization, list(pending.values_list("pk", flat=True)), actor)
+
+
+def _apply_each(organization, pks: list[int], actor: Actor) -> dict:
     counts = {"applied": 0, "conflict": 0, "failed": 0}
-    for pk in list(waiting.values_list("pk", flat=True)):
+    for pk in pks:
         try:
             with transaction.atomic():
                 pa = _lock(PreAssignment(pk=pk, organization=organization))
-                if pa.status != PreAssignment.Status.WAITING:
+                if not pa.is_active:
                     continue
                 outcome = _apply_if_device(pa, actor=actor)
         except DomainError as exc:

@@ -115,8 +115,13 @@ def preassignment_cancel(request, org_slug, pk):
 @require_POST
 def preassignment_apply(request, org_slug, pk):
     pa = _get(request, pk)
-    return _act(request, pa, lambda: services.pre_assignment_apply(pre_assignment=pa, actor=actor_for(request)),
-                f"The pre-assignment of {pa.serial_number} was applied.")
+    try:
+        services.pre_assignment_apply(pre_assignment=pa, actor=actor_for(request))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _outcome_message(_get(request, pk)))
+    return redirect("preassignment_detail", org_slug=org_slug, pk=pa.pk)
 
 
 @require_role("can_act_on_devices")

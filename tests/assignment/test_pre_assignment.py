@@ -200,10 +200,22 @@ def test_a_sync_turns_a_pre_assignment_of_an_assigned_device_into_a_conflict(con
     # Created while the device was assigned: a conflict at once; the sync keeps it so and keeps Grace.
     pa = create(org, actor, serial, employee)
     assert pa.status == "conflict"
-    sync_now(org, sim)
+    run = sync_now(org, sim)
+    run.refresh_from_db()
+    assert run.follow_ups["pre_assignment"] == {"ok": True, "applied": 0, "conflict": 0, "failed": 0}  # not new
     pa.refresh_from_db()
     device.refresh_from_db()
     assert pa.status == "conflict" and device.assignee == grace
+    assert AuditEvent.objects.filter(event="pre_assignment.conflict", target_id=str(pa.pk)).count() == 1
+
+    # Grace gives the device back: the conflict is gone, the next sync applies the pre-assignment.
+    device_services.device_unassign(device=device, actor=actor)
+    run = sync_now(org, sim)
+    run.refresh_from_db()
+    assert run.follow_ups["pre_assignment"] == {"ok": True, "applied": 1, "conflict": 0, "failed": 0}
+    pa.refresh_from_db()
+    device.refresh_from_db()
+    assert pa.status == "applied" and device.assignee == employee
 
 
 def test_offboarding_cancels_pending_pre_assignments(org, actor, employee):
@@ -219,3 +231,16 @@ def test_offboarding_cancels_pending_pre_assignments(org, actor, employee):
         each.refresh_from_db()
     assert (pa.status, conflict.status, others.status) == ("cancelled", "cancelled", "waiting")
     assert pa.note == "The employee was offboarded."
+
+
+def test_the_device_created_hook_applies_at_once(org, actor, employee):
+    """What ``devices.hooks.device_created`` would call after a device is added (see assignment.wiring)."""
+    from assignment.wiring import apply_to_new_device
+
+    pa = create(org, actor, "C02HOOK", employee)
+    device = device_services.device_create(organization=org, actor=actor, serial_number="c02hook", platform="macos")
+    assert apply_to_new_device(device=device, actor=actor) == {"applied": 1, "conflict": 0, "failed": 0}
+    pa.refresh_from_db()
+    device.refresh_from_db()
+    assert pa.status == "applied" and device.assignee == employee
+    assert apply_to_new_device(device=device, actor=actor) == {"applied": 0, "conflict": 0, "failed": 0}
