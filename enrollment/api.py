@@ -16,6 +16,9 @@ from enrollment.models import Invitation
 
 class InvitationSerializer(serializers.ModelSerializer):
     employee = serializers.SerializerMethodField()
+    # Plain strings in the schema: an enum named after a field as common as "kind" collides with other apps'.
+    kind = serializers.CharField(read_only=True, help_text="invitation, reinvitation or fix_instructions")
+    reason = serializers.CharField(read_only=True, help_text="manual, api, on_create, auto_unenroll or troubleshooting")
 
     class Meta:
         model = Invitation
