@@ -1,6 +1,7 @@
 """``/api/v1/pre-assignments/`` (list, create, read, edit, cancel, settle) and ``POST .../import/`` (DESIGN §10)."""
 
 from django.db.models import Q
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -24,14 +25,32 @@ from cockpit.api.base import (
 from cockpit.audit import Source
 from cockpit.errors import InvalidInput
 from cockpit.models import Employee
+from devices.api import EMPLOYEE_REF_SCHEMA
 from devices.models import Ownership
 
 MAX_ROWS_IN_ANSWER = 1000
 
 
+class EmployeeInOutField(EmployeeRefField):
+    """Written as the employee's id or e-mail; read as ``{id, email, name}``."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, (str, int)) or isinstance(data, bool) or not str(data).strip():
+            raise serializers.ValidationError("Give the employee's id or e-mail.")
+        return str(data)
+
+
+class EmployeeInOutFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = EmployeeInOutField
+
+    def map_serializer_field(self, auto_schema, direction):
+        if direction == "request":
+            return {"type": "string", "description": "The employee's id or e-mail"}
+        return EMPLOYEE_REF_SCHEMA
+
+
 class PreAssignmentSerializer(StrictModelSerializer):
-    employee = serializers.CharField(write_only=True, help_text="The employee's id or e-mail")
-    employee_ref = EmployeeRefField(source="employee", read_only=True)
+    employee = EmployeeInOutField()
     groups = GroupNamesField(required=False)
     ownership = serializers.ChoiceField(choices=Ownership.choices, required=False)
     device = serializers.PrimaryKeyRelatedField(read_only=True)
@@ -39,18 +58,13 @@ class PreAssignmentSerializer(StrictModelSerializer):
     class Meta:
         model = PreAssignment
         fields = [
-            "id", "serial_number", "employee", "employee_ref", "groups", "domain_name", "ownership", "status",
+            "id", "serial_number", "employee", "groups", "domain_name", "ownership", "status",
             "source", "device", "note", "created_by", "applied_at", "conflict_at", "cancelled_at", "created_at",
             "updated_at",
         ]
         read_only_fields = ["id", "status", "source", "device", "note", "created_by", "applied_at", "conflict_at",
                             "cancelled_at", "created_at", "updated_at"]
         extra_kwargs = {"domain_name": {"required": False, "allow_blank": True}}
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["employee"] = data.pop("employee_ref")
-        return data
 
 
 class CsvImportSerializer(serializers.ModelSerializer):
