@@ -21,6 +21,12 @@ from enrollment.installers import PLATFORM_LABELS, installer_backend
 
 SESSION_KEY = "enrollment_employees"
 
+# Issues the employee fixes by installing again from this page (DESIGN §3).
+REINSTALL_ISSUES = {
+    EnrollmentIssue.AGENT_MISSING, EnrollmentIssue.AGENT_INACTIVE, EnrollmentIssue.ENROLLMENT_INCOMPLETE,
+    EnrollmentIssue.MDM_PROFILE_MISSING, EnrollmentIssue.OFFLINE,
+}
+
 STATUS_TEXT = {
     "enrolled": ("Ready", "This device is enrolled and assigned to you. Nothing to do."),
     "awaiting_activation": ("Not enrolled yet", "Install the agent on this device with an installer below."),
@@ -84,9 +90,9 @@ def _device_rows(organization, employee, links) -> list[dict]:
         steps = [help for help in issue_help(device.enrollment_issues) if help.employee]
         admin_only = [help for help in issue_help(device.enrollment_issues) if not help.employee]
         agent_links = []
-        if EnrollmentIssue.AGENT_MISSING in device.enrollment_issues or (
-            device.enrollment_status in ("awaiting_activation", "unenrolled") and device.platform in DESKTOP_PLATFORMS
-        ):
+        needs_installer = set(device.enrollment_issues) & REINSTALL_ISSUES or device.enrollment_status in (
+            "awaiting_activation", "unenrolled")
+        if needs_installer and device.platform in DESKTOP_PLATFORMS:
             agent_links = [link for link in links if link["platform"] == device.platform]
         rows.append({"device": device, "title": title, "text": text, "steps": steps, "admin_only": admin_only,
                      "agent_links": agent_links})

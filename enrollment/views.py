@@ -87,6 +87,8 @@ def troubleshooting_send(request, org_slug):
     else:
         _report(request, services.fix_instructions_send(organization=request.organization, devices=devices,
                                                         actor=actor_for(request)), "Fix instructions")
+    if request.POST.get("back") == "device" and len(devices) == 1:
+        return redirect("device_detail", org_slug=org_slug, pk=devices[0].pk)
     return redirect("troubleshooting", org_slug=org_slug)
 
 

@@ -148,3 +148,16 @@ def test_installer_downloaded_but_no_device_after_24_hours(cockpit_client, org):
     section = page[page.index('id="stalled-enrollments"'):]
     assert "Stalled Sam" in section and "Fresh Fay" not in section and "Done Dan" not in section
     assert "Send a reminder" in section
+
+
+def test_fix_instructions_from_the_device_page(cockpit_client, org, broken, django_capture_on_commit_callbacks):
+    device = broken["agent"]
+    page = cockpit_client.get(reverse("device_detail", args=[org.slug, device.pk]))
+    assert b'id="send-fix"' in page.content
+    with django_capture_on_commit_callbacks(execute=True):
+        response = cockpit_client.post(reverse("troubleshooting_send", args=[org.slug]),
+                                       {"device": device.pk, "back": "device"})
+    assert response["Location"] == reverse("device_detail", args=[org.slug, device.pk])
+    assert [m.to for m in mail.outbox] == [["ada@acme.test"]]
+    admin_only = cockpit_client.get(reverse("device_detail", args=[org.slug, broken["apns"].pk]))
+    assert b'id="send-fix"' not in admin_only.content

@@ -218,3 +218,18 @@ def test_signed_in_employee_sees_plain_status_and_fix_step(client, org, ada):
     page = client.get(home(org)).content.decode()
     assert "Needs your attention" in page
     assert "select this device and download the agent again" in page
+
+
+@pytest.mark.parametrize("issue", ["agent_inactive", "enrollment_incomplete", "mdm_profile_missing", "offline"])
+def test_issues_fixed_by_installing_again_offer_the_installer(client, org, ada, issue):
+    from cockpit.actors import Actor
+
+    services.enrollment_settings_save(organization=org, actor=Actor.system("tests"), enroll_secret="s",
+                                      fleet_url="https://fleet.acme.test")
+    DeviceFactory(organization=org, name="ada-mbp", platform="macos", assignee=ada, availability_status="in_use",
+                  assignment_status="assigned", enrollment_status=EnrollmentStatus.PARTIALLY_ENROLLED,
+                  enrollment_issues=[issue], mdm_enrolled_at=timezone.now())
+    ask(client, org, "ada@acme.test")
+    enter(client, org, "ada@acme.test", code_from(mail.outbox[0]))
+    page = client.get(home(org)).content.decode()
+    assert 'class="agent-download"' in page
