@@ -68,6 +68,9 @@ def test_upload_preview_skip_the_bad_row_and_commit(live_server, fleet, page, tm
     assert "new employee" in rows.nth(3).inner_text() and "create" in rows.nth(3).inner_text()
     assert "Asset Tag" in page.locator("#ignored-columns").inner_text()
     assert page.locator("#rejected-link").count() == 1
+    screenshot = tmp_path / "csv-preview.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 0
 
     # Committing without skipping is refused and changes nothing.
     page.click("#commit-form button[type=submit]")
