@@ -28,9 +28,9 @@ from enrollment.models import EnrollmentSettings, InstallerDownload, Invitation,
 
 SIGNIN_TTL = timedelta(minutes=15)
 SIGNIN_REQUESTS_PER_EMAIL = (5, 15 * 60)  # (requests, seconds)
-SIGNIN_REQUESTS_PER_ADDRESS = (30, 15 * 60)
+SIGNIN_REQUESTS_PER_ADDRESS = (100, 15 * 60)  # an office behind one NAT enrolls on the same day
 SIGNIN_ATTEMPTS_PER_EMAIL = (10, 15 * 60)
-SIGNIN_ATTEMPTS_PER_ADDRESS = (50, 15 * 60)
+SIGNIN_ATTEMPTS_PER_ADDRESS = (300, 15 * 60)
 SIGNIN_MAX_FAILURES_PER_TOKEN = 5
 INSTALLER_LINK_MAX_AGE = 24 * 60 * 60
 INSTALLER_LINK_SALT = "enrollment.installer-link"
