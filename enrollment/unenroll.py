@@ -135,9 +135,14 @@ def _run(*, organization, actor, now, confirm_run, client) -> AutoUnenrollRun:
         run.status = AutoUnenrollRun.Status.CONFIRMED if confirm_run else AutoUnenrollRun.Status.SUCCEEDED
         _purge(run, plan, organization=organization, actor=actor, client=client)
     run.finished_at = timezone.now()
+    if run.status == AutoUnenrollRun.Status.BLOCKED:
+        waiting = AutoUnenrollRun.objects.for_org(organization).first()
+        if (waiting is not None and waiting.status == AutoUnenrollRun.Status.BLOCKED and waiting.confirmed_at is None
+                and sorted(waiting.candidate_ids) == sorted(run.candidate_ids)):
+            return waiting  # still waiting for an admin on the same devices: no new record every hour
     with transaction.atomic():
         run.save()
-        if confirm_run is not None and run.status == AutoUnenrollRun.Status.CONFIRMED:
+        if confirm_run is not None and run.status != AutoUnenrollRun.Status.STALE_SYNC:
             confirm_run.confirmed_at = run.finished_at
             confirm_run.save(update_fields=["confirmed_at", "updated_at"])
         if run.status == AutoUnenrollRun.Status.NOTHING:

@@ -145,7 +145,8 @@ def test_share_of_fleet_guard_stops_and_an_admin_confirms(fleet, sim, admin_user
     assert sorted(run.candidate_ids) == sorted([fleet["old"].pk, fleet["older"].pk])
     assert reload(fleet["old"]).unenrolled_at is None and sim.host_json(fleet["old"].fleet_host_id) is not None
     # The next hourly run stops again: it does not creep past the guard.
-    assert auto_unenroll_run(organization=org, actor=SYSTEM).status == AutoUnenrollRun.Status.BLOCKED
+    assert auto_unenroll_run(organization=org, actor=SYSTEM) == run
+    assert AutoUnenrollRun.objects.count() == 1  # one record waits for the admin, not one per hour
 
     page = cockpit_client.get(reverse("remote_management", args=[org.slug]))
     assert b"Purge these 2 devices" in page.content and b"an admin must confirm" in page.content
