@@ -6,6 +6,7 @@ Keyword-only, one transaction each, an audit entry per change; e-mails leave aft
 """
 
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
 
@@ -25,6 +26,8 @@ from devices.models import Device
 from enrollment import emails
 from enrollment.installers import InstallerFile, InstallerRequest, InstallerUnavailable, installer_backend
 from enrollment.models import EnrollmentSettings, InstallerDownload, Invitation, SignInToken
+
+logger = logging.getLogger(__name__)
 
 SIGNIN_TTL = timedelta(minutes=15)
 SIGNIN_REQUESTS_PER_EMAIL = (5, 15 * 60)  # (requests, seconds)
@@ -201,10 +204,14 @@ def signin_request(*, organization: Organization, email: str, client_address: st
     )
     link_url = emails.site_url() + reverse("enroll_link", kwargs={"enroll_slug": organization.slug, "link": link})
     # Sent now, not on commit: the employee waits for it on the next page, and the token row is already saved.
-    emails.build_message("signin", to=employee.email, context={
+    message = emails.build_message("signin", to=employee.email, context={
         "organization": organization, "employee": employee, "code": code, "link": link_url,
         "minutes": int(SIGNIN_TTL.total_seconds() // 60),
-    }).send(fail_silently=False)
+    })
+    try:
+        message.send(fail_silently=False)
+    except Exception:  # a mail server error must not tell a known e-mail from an unknown one
+        logger.exception("The sign-in e-mail of organization %s could not be sent", organization.slug)
 
 
 def _complete_signin(token: SignInToken) -> Employee:

@@ -233,3 +233,12 @@ def test_issues_fixed_by_installing_again_offer_the_installer(client, org, ada, 
     enter(client, org, "ada@acme.test", code_from(mail.outbox[0]))
     page = client.get(home(org)).content.decode()
     assert 'class="agent-download"' in page
+
+
+def test_a_mail_server_error_answers_like_an_unknown_email(client, org, ada, monkeypatch):
+    def broken(self, fail_silently=False):
+        raise ConnectionRefusedError("smtp down")
+
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", broken)
+    known, unknown = ask(client, org, "ada@acme.test"), ask(client, org, "nobody@acme.test")
+    assert known.status_code == unknown.status_code == 200
