@@ -22,7 +22,7 @@ from cockpit.selectors import device_technicians
 from devices import services
 from devices.filtersets import DeviceFilterSet
 from devices.models import Device, DeviceHistory, Ownership, Platform, Usage
-from devices.selectors import device_history, device_queryset, with_group_names
+from devices.selectors import device_history, device_page_rows, device_queryset, with_group_names
 
 EMPLOYEE_REF_SCHEMA = {
     "type": "object",
@@ -168,7 +168,8 @@ class DeviceViewSet(TenantModelViewSet):
 
     def paginate_queryset(self, queryset):
         counted = PagedQuerySet(
-            queryset, organization_id=self.organization.pk, list_name="devices", params=self.request.query_params
+            queryset, organization_id=self.organization.pk, list_name="devices", params=self.request.query_params,
+            page_rows=device_page_rows,
         )
         page = super().paginate_queryset(counted)
         return None if page is None else with_group_names(page)

@@ -29,7 +29,7 @@ from devices.filtersets import DeviceFilterSet
 from devices.forms import DeviceForm, DeviceMoveForm
 from devices.issues import issue_help
 from devices.models import AvailabilityStatus, Device
-from devices.selectors import device_get, device_queryset, with_group_names
+from devices.selectors import device_get, device_page_rows, device_queryset, with_group_names
 
 KNOWN_MODEL_ITERATORS = (ModelChoiceIterator, FilterModelChoiceIterator)
 
@@ -37,7 +37,10 @@ KNOWN_MODEL_ITERATORS = (ModelChoiceIterator, FilterModelChoiceIterator)
 @require_safe
 def device_list(request, org_slug):
     filterset, rows = filterset_for(DeviceFilterSet, request, device_queryset(organization=request.organization))
-    counted = PagedQuerySet(rows, organization_id=request.organization.pk, list_name="devices", params=request.GET)
+    counted = PagedQuerySet(
+        rows, organization_id=request.organization.pk, list_name="devices", params=request.GET,
+        page_rows=device_page_rows,
+    )
     page = paginate(request, counted)
     page.object_list = with_group_names(page.object_list)
     form = filterset.form

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.db import connection
+from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -169,3 +170,49 @@ def test_group_options_come_from_one_plain_query_and_render_the_same(org, other_
     assert not queries.captured_queries  # no server-side cursor, no employee list
     assert 'value="alpha" selected' in expected["group"] and "Not ours" not in expected["group"]
     assert filterset.qs.query.where  # validation still ran on the queryset: the filter applies
+
+
+def _plain_page(queryset, bottom, top):
+    return [(d.pk, d.group_names) for d in with_group_names(queryset[bottom:top])]
+
+
+def test_pages_in_one_statement_match_plain_slices_in_every_order(org, other_org, employee, actor):
+    from cockpit.paging import PagedQuerySet
+    from devices.filtersets import DeviceFilterSet
+    from devices.selectors import device_page_rows
+
+    groups = [GroupFactory(organization=org, name=n) for n in ("Beta", "alpha")]
+    for i in range(23):  # ties on platform, name and last-seen, so the primary key has to break them
+        device = DeviceFactory(organization=org, platform=("windows", "macos", "linux")[i % 3], name=f"d{i % 4}",
+                               last_seen_at=None if i % 2 else timezone.now() - timedelta(days=i % 5))
+        device.groups.set(groups[: i % 3])
+        if i % 5 == 0:
+            services.device_assign(device=device, employee=EmployeeFactory(organization=org), actor=actor)
+    DeviceFactory.create_batch(5, organization=other_org)
+    for ordering in ("", "name", "-name", "platform", "-assignee", "last_seen_at", "-last_seen_at"):
+        params = QueryDict(f"ordering={ordering}" if ordering else "")
+        queryset = DeviceFilterSet(params, queryset=device_queryset(organization=org)).qs
+        paged = PagedQuerySet(queryset, organization_id=org.pk, list_name="devices", params=params,
+                              page_rows=device_page_rows)
+        seen = []
+        for bottom in range(0, 30, 7):
+            page = [(d.pk, d.group_names) for d in with_group_names(paged[bottom:bottom + 7])]
+            assert page == _plain_page(queryset, bottom, bottom + 7), ordering
+            seen += [pk for pk, _names in page]
+        assert sorted(seen) == sorted(Device.objects.filter(organization=org).values_list("pk", flat=True))
+        assert paged[5:5] == [] and paged[40:47] == []
+
+
+def test_a_page_is_one_statement_on_postgresql(org):
+    from cockpit.paging import PagedQuerySet
+    from devices.selectors import device_page_rows
+
+    group = GroupFactory(organization=org, name="Ops")
+    for device in DeviceFactory.create_batch(12, organization=org):
+        device.groups.add(group)
+    paged = PagedQuerySet(device_queryset(organization=org), organization_id=org.pk, list_name="devices",
+                          params=QueryDict(), page_rows=device_page_rows)
+    with CaptureQueriesContext(connection) as queries:
+        page = with_group_names(paged[0:10])
+    assert [d.group_names for d in page] == [["Ops"]] * 10
+    assert len(queries.captured_queries) == (1 if connection.vendor == "postgresql" else 2)
