@@ -208,9 +208,21 @@ def _status_snapshot(device: Device) -> dict:
 
 
 def _check_employee(device: Device, employee: Employee) -> None:
+    """The employee exists in the device's organization and is active *now*.
+
+    The status is read again under a row lock rather than trusted from the object handed in: a stale
+    object, or an offboarding completing at the same moment (it locks the employee), must not let a
+    device go to someone who has left.
+    """
     if employee is None or employee.organization_id != device.organization_id:
         raise InvalidInput("Unknown employee.", field="employee")
-    if not employee.is_active:
+    status = (
+        Employee.objects.select_for_update().filter(pk=employee.pk, organization_id=device.organization_id)
+        .values_list("status", flat=True).first()
+    )
+    if status is None:
+        raise InvalidInput("Unknown employee.", field="employee")
+    if status != Employee.Status.ACTIVE:
         raise InvalidInput(f"{employee.display_name} has been offboarded and cannot receive devices.", field="employee")
 
 

@@ -720,3 +720,19 @@ def test_update_bumps_version_so_a_stale_form_is_refused(device, actor):
 def test_update_cannot_blank_both_serial_and_name(device, actor):
     with changes_nothing(device), pytest.raises(InvalidInput):
         services.device_update(device=device, actor=actor, serial_number="", name="")
+
+
+def test_assign_reads_the_employee_status_again_rather_than_trusting_a_stale_object(org, device, actor):
+    from cockpit.errors import InvalidInput
+    from cockpit.models import Employee
+    from tests.factories import EmployeeFactory
+
+    leaver = EmployeeFactory(organization=org, email="leaver@acme.test")
+    stale = Employee.objects.get(pk=leaver.pk)
+    Employee.objects.filter(pk=leaver.pk).update(status=Employee.Status.OFFBOARDED)
+    assert stale.is_active  # the object in hand still says active
+
+    with pytest.raises(InvalidInput, match="offboarded"):
+        services.device_assign(device=device, employee=stale, actor=actor)
+    device.refresh_from_db()
+    assert device.assignee_id is None
