@@ -21,6 +21,20 @@ app.conf.beat_schedule = {
         "task": "mdm_sync.tasks.sync_all_organizations",
         "schedule": crontab(minute="*/30"),
     },
+    # DESIGN §9: assignment suggestion runs after each sync (an after-sync step) and on its own, offset from it.
+    "assignment-suggestion": {
+        "task": "assignment.suggestion_tasks.suggestions_refresh_all",
+        "schedule": crontab(minute="15,45"),
+    },
+    # DESIGN §9: scheduled offboardings (daily) and retries of pending wipe commands.
+    "offboarding-daily": {
+        "task": "offboarding.tasks.run_due_offboardings",
+        "schedule": crontab(minute=5, hour=2),
+    },
+    "offboarding-wipe-retries": {
+        "task": "offboarding.tasks.retry_pending_wipes",
+        "schedule": crontab(minute="*/10"),
+    },
     "clear-expired-sessions": {
         "task": "cockpit.tasks.clear_expired_sessions",
         "schedule": crontab(minute=17, hour=3),
