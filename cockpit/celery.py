@@ -21,6 +21,11 @@ app.conf.beat_schedule = {
         "task": "mdm_sync.tasks.sync_all_organizations",
         "schedule": crontab(minute="*/30"),
     },
+    # DESIGN §9: the auto-unenrollment purge, hourly, away from the :00/:30 syncs.
+    "auto-unenrollment": {
+        "task": "enrollment.tasks.auto_unenroll_all_organizations",
+        "schedule": crontab(minute=15),
+    },
     # DESIGN §9: assignment suggestion runs after each sync (an after-sync step) and on its own, offset from it.
     "assignment-suggestion": {
         "task": "assignment.suggestion_tasks.suggestions_refresh_all",
