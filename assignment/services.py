@@ -389,7 +389,8 @@ def csv_import_analyse(*, csv_import: CsvImport, chunk: int | None = None) -> Cs
     """Classify the next ``chunk`` rows (all when None); the preview is ready when every row is done."""
     with transaction.atomic():
         try:
-            record = CsvImport.objects.select_for_update(nowait=True).get(pk=csv_import.pk)
+            with transaction.atomic():  # a savepoint: the refused lock leaves the transaction usable
+                record = CsvImport.objects.select_for_update(nowait=True).get(pk=csv_import.pk)
         except OperationalError:  # PostgreSQL: another request is analysing this import now; show its progress
             return csv_import
         if record.status != CsvImport.Status.ANALYSING:
