@@ -125,6 +125,9 @@ else:
     }
 
 # --- Auth -----------------------------------------------------------------------------------
+# Sessions are read from the cache (Redis, or the shared file cache) and written through to the
+# database: a signed-in page costs no session query, and a cleared cache loses no session.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
