@@ -5,7 +5,10 @@ def cockpit(request):
     if user is not None and user.is_authenticated and getattr(request, "organization", None):
         from cockpit.selectors import memberships_of
 
-        memberships = memberships_of(user=user)
+        # OrganizationMiddleware read them for this request already.
+        memberships = getattr(request, "user_memberships", None)
+        if memberships is None:
+            memberships = memberships_of(user=user)
     return {
         "organization": getattr(request, "organization", None),
         "membership": getattr(request, "membership", None),

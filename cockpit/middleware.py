@@ -45,11 +45,15 @@ class OrganizationMiddleware:
             return None
         if not request.user.is_authenticated:
             return redirect(f"/login/?next={request.path}")
-        from cockpit.selectors import membership_for
+        from cockpit.selectors import memberships_of
 
-        membership = membership_for(user=request.user, org_slug=slug)
+        # All of the user's memberships in one query: the page's organization switcher lists them anyway
+        # (cockpit.context_processors reuses them), so the one of this URL costs no query of its own.
+        memberships = memberships_of(user=request.user)
+        membership = next((m for m in memberships if m.organization.slug == slug), None)
         if membership is None:
             raise Http404("No such organization")
         request.membership = membership
         request.organization = membership.organization
+        request.user_memberships = memberships
         return None
