@@ -21,8 +21,7 @@ def apply_pre_assignments(*, organization, run, device_ids, actor) -> dict:
 
 
 def apply_to_new_device(*, device, actor, **kwargs) -> dict:
-    """A device just added by hand or by the API applies its pre-assignment at once (``devices.hooks.device_created``,
-    after commit, when the devices app offers it)."""
+    """A device just added by hand or by the API applies its pre-assignment at once (devices.hooks.device_created)."""
     from assignment.services import pre_assignment_apply_for_device
 
     return pre_assignment_apply_for_device(device=device, actor=actor)
@@ -58,16 +57,12 @@ def connect() -> None:
     from cockpit.audit import register_events
     from cockpit.hooks import employee_offboarded
     from cockpit.panels import device_panels, employee_panels
+    from devices.hooks import device_created
     from mdm_sync.hooks import after_sync
 
     register_events(EVENTS)
     after_sync.register(apply_pre_assignments, order=10, name="pre_assignment")
     employee_offboarded.register(cancel_pre_assignments, order=10, name="pre_assignment")
-    try:  # a device added by hand applies its pre-assignment at once, once devices offers this hook
-        from devices.hooks import device_created
-    except ImportError:  # until then, the device page's "Apply now" or the next sync's step applies it
-        device_created = None
-    if device_created is not None:
-        device_created.register(apply_to_new_device, order=10, name="pre_assignment")
+    device_created.register(apply_to_new_device, order=10, name="pre_assignment")
     device_panels.register(device_panel, order=10)
     employee_panels.register(employee_panel, order=10)

@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import transaction
+
 logger = logging.getLogger(__name__)
 
 
@@ -24,9 +26,12 @@ class _Step:
 
 
 class Steps:
-    def __init__(self, name: str, *, isolated: bool = False):
+    def __init__(self, name: str, *, isolated: bool = False, savepoints: bool = False):
+        """``savepoints``: each isolated step runs in its own savepoint, so a failing one leaves no half-write
+        in the caller's transaction (for steps run inside it, e.g. ``devices.hooks.device_created``)."""
         self.name = name
         self.isolated = isolated
+        self.savepoints = savepoints
         self._steps: list[_Step] = []
 
     def register(self, function: Callable, *, order: int = 100, name: str | None = None) -> Callable:
@@ -48,7 +53,11 @@ class Steps:
                 results[step.name] = {"ok": True, **(step.function(**kwargs) or {})}
                 continue
             try:
-                outcome = step.function(**kwargs)
+                if self.savepoints:
+                    with transaction.atomic():
+                        outcome = step.function(**kwargs)
+                else:
+                    outcome = step.function(**kwargs)
                 results[step.name] = {"ok": True, **(outcome or {})}
             except Exception as exc:  # one step's bug must not hide the others' work
                 logger.exception("%s step %s failed", self.name, step.name)

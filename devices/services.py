@@ -15,6 +15,7 @@ from cockpit.audit import Source, audit_record
 from cockpit.errors import ConcurrentChange, IllegalTransition, InvalidInput
 from cockpit.models import Employee, Organization
 from cockpit.selectors import device_technicians, groups_by_names
+from devices.hooks import device_created
 from devices.models import (
     AssignmentStatus,
     AvailabilityStatus,
@@ -144,6 +145,9 @@ def device_create(
         organization=organization, actor=actor, event="device.created", target=device, source=source,
         after=_descriptive_snapshot(device) | {"groups": [g.name for g in group_objs]},
     )
+    if device_created.names:  # e.g. a waiting pre-assignment applies at once; the caller sees the result
+        device_created.run(device=device, actor=actor)
+        device.refresh_from_db()
     return device
 
 

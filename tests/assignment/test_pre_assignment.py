@@ -4,7 +4,6 @@ import pytest
 
 from assignment import services
 from assignment.models import PreAssignment
-from cockpit.actors import Actor
 from cockpit.errors import IllegalTransition, InvalidInput
 from cockpit.hooks import employee_offboarded
 from cockpit.models import AuditEvent, Employee
@@ -135,7 +134,7 @@ def test_edit_and_cancel(org, actor, employee, sales):
 
 
 def test_applied_when_a_device_is_added_later(org, actor, employee, sales, cockpit_client):
-    """A device added by hand (cockpit): "Apply now" on its page, or the next run of the after-sync step."""
+    """A device added by hand (cockpit) takes its waiting pre-assignment at once (devices.hooks.device_created)."""
     first = create(org, actor, "C02HAND1", employee, groups=["Sales"])
     second = create(org, actor, "C02HAND2", employee)
     for serial in ("C02HAND1", "C02HAND2"):
@@ -143,18 +142,10 @@ def test_applied_when_a_device_is_added_later(org, actor, employee, sales, cockp
             "serial_number": serial.lower(), "platform": "macos", "ownership": "corporate", "usage": "individual"})
         assert response.status_code == 302
     device = Device.objects.get(serial_number="C02HAND1")
-    page = cockpit_client.get(f"/o/{org.slug}/devices/{device.pk}/")
-    assert "Pre-assigned to" in page.content.decode() and "awaiting activation" in page.content.decode()
-
-    response = cockpit_client.post(f"/o/{org.slug}/pre-assignments/{first.pk}/apply/")
-    assert response.status_code == 302
-    device.refresh_from_db()
     assert device.assignee == employee and [g.name for g in device.groups.all()] == ["Sales"]
-
-    counts = services.pre_assignments_apply(organization=org, actor=Actor.system("fleet_sync"))
-    assert counts == {"applied": 1, "conflict": 0, "failed": 0}
-    second.refresh_from_db()
-    assert second.status == "applied" and second.device.assignee == employee
+    for pa in (first, second):
+        pa.refresh_from_db()
+        assert pa.status == "applied" and pa.device.assignee == employee
     assert services.pre_assignments_apply(organization=org, actor=actor) == {"applied": 0, "conflict": 0, "failed": 0}
 
 
@@ -233,14 +224,15 @@ def test_offboarding_cancels_pending_pre_assignments(org, actor, employee):
     assert pa.note == "The employee was offboarded."
 
 
-def test_the_device_created_hook_applies_at_once(org, actor, employee):
-    """What ``devices.hooks.device_created`` would call after a device is added (see assignment.wiring)."""
+def test_a_device_added_by_hand_applies_its_pre_assignment_at_once(org, actor, employee):
+    """``devices.hooks.device_created`` runs the pre-assignment step inside the creation (see assignment.wiring)."""
     from assignment.wiring import apply_to_new_device
 
     pa = create(org, actor, "C02HOOK", employee)
     device = device_services.device_create(organization=org, actor=actor, serial_number="c02hook", platform="macos")
-    assert apply_to_new_device(device=device, actor=actor) == {"applied": 1, "conflict": 0, "failed": 0}
+    assert device.assignee == employee  # the returned device already shows it
     pa.refresh_from_db()
-    device.refresh_from_db()
-    assert pa.status == "applied" and device.assignee == employee
+    assert pa.status == "applied"
+    history = list(device.history.values_list("action", "source"))
+    assert ("assigned", "pre_assignment") in history
     assert apply_to_new_device(device=device, actor=actor) == {"applied": 0, "conflict": 0, "failed": 0}

@@ -736,3 +736,19 @@ def test_assign_reads_the_employee_status_again_rather_than_trusting_a_stale_obj
         services.device_assign(device=device, employee=stale, actor=actor)
     device.refresh_from_db()
     assert device.assignee_id is None
+
+
+def test_a_failing_device_created_step_leaves_the_device_created_and_no_half_write(org, actor, monkeypatch):
+    from cockpit.hooks import Steps
+
+    steps = Steps("device_created", isolated=True, savepoints=True)
+    monkeypatch.setattr(services, "device_created", steps)
+
+    def half_then_fail(*, device, actor):
+        Device.objects.filter(pk=device.pk).update(name="half-written")
+        raise RuntimeError("boom")
+
+    steps.register(half_then_fail, name="broken")
+    device = services.device_create(organization=org, actor=actor, serial_number="HOOK1", name="kept")
+    device.refresh_from_db()
+    assert device.name == "kept"  # the step's savepoint was rolled back, the creation stands
