@@ -203,16 +203,26 @@ def test_pages_in_one_statement_match_plain_slices_in_every_order(org, other_org
         assert paged[5:5] == [] and paged[40:47] == []
 
 
-def test_a_page_is_one_statement_on_postgresql(org):
+def test_a_page_is_one_statement_on_postgresql(org, actor):
     from cockpit.paging import PagedQuerySet
     from devices.selectors import device_page_rows
+    from devices.views import device_rows_html
 
     group = GroupFactory(organization=org, name="Ops")
-    for device in DeviceFactory.create_batch(12, organization=org):
+    technician = member(org, Membership.Role.TECHNICIAN, username="tech")
+    for i, device in enumerate(DeviceFactory.create_batch(12, organization=org)):
         device.groups.add(group)
+        if i % 3 == 0:
+            services.device_assign(device=device, employee=EmployeeFactory(organization=org), actor=actor)
+        elif i % 3 == 1:
+            services.device_update(device=device, actor=actor, usage="shared", responsible_technician=technician)
     paged = PagedQuerySet(device_queryset(organization=org), organization_id=org.pk, list_name="devices",
                           params=QueryDict(), page_rows=device_page_rows)
     with CaptureQueriesContext(connection) as queries:
         page = with_group_names(paged[0:10])
+        json_rows = DeviceSerializer(page, many=True).data  # only the list's columns were read: no field
+        device_rows_html(page, org)  # of the API's row or the cockpit's is loaded one device at a time
     assert [d.group_names for d in page] == [["Ops"]] * 10
     assert len(queries.captured_queries) == (1 if connection.vendor == "postgresql" else 2)
+    full = with_group_names(device_queryset(organization=org)[0:10])
+    assert json_rows == DeviceSerializer(full, many=True).data
