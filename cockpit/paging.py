@@ -51,6 +51,16 @@ def _generation(organization_id) -> str:
     return generation
 
 
+# The models whose saves, deletes and group memberships start a new generation (cockpit.apps connects them).
+GENERATION_MODELS = frozenset({"devices.device", "cockpit.employee", "cockpit.group"})
+
+
+def org_generation_key(organization_id, name: str) -> str:
+    """A cache key for something computed from the organization's devices, employees or groups only: it
+    changes with every write to them (:func:`org_data_changed`), so a value cached under it is never stale."""
+    return f"org-data:{organization_id}:{_generation(organization_id)}:{name}"
+
+
 class PagedQuerySet:
     """A queryset as paginators see it: ``count()`` from the cache, slices by deferred join.
 

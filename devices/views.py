@@ -1,11 +1,13 @@
 """Cockpit pages of the inventory: list (with CSV export), add, device page, status moves."""
 
 import csv
+import hashlib
 import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.forms import ModelChoiceField, Select
 from django.forms.models import ModelChoiceIterator
 from django.http import Http404, StreamingHttpResponse
@@ -19,7 +21,7 @@ from django_filters.fields import ModelChoiceIterator as FilterModelChoiceIterat
 
 from cockpit.audit import Source
 from cockpit.models import AuditEvent, Employee
-from cockpit.paging import PagedQuerySet
+from cockpit.paging import COUNT_TTL_SECONDS, GENERATION_MODELS, PagedQuerySet, org_generation_key
 from cockpit.panels import device_panels
 from cockpit.renderers import fast_widget_renderer
 from cockpit.templatetags.cockpit import ago, badge
@@ -45,27 +47,41 @@ def device_list(request, org_slug):
     page.object_list = with_group_names(page.object_list)
     form = filterset.form
     form.renderer = fast_widget_renderer  # the filter form's selects and inputs written in Python
-    read_model_choices(form)
+    read_model_choices(form, organization_id=request.organization.pk)
     context = {"filter": filterset, "page": page, "rows": device_rows_html(page.object_list, request.organization)}
     return render(request, "devices/device_list.html", context)
 
 
-def read_model_choices(form) -> None:
-    """Gives each model select of ``form`` the very options Django's ``ModelChoiceIterator`` yields, from one
-    plain query: the iterator reads through ``QuerySet.iterator()``, a server-side cursor on PostgreSQL
-    (DECLARE, FETCH, CLOSE: three round trips for eight groups). Only the widget's options change; the
-    field still validates against its queryset."""
+def read_model_choices(form, *, organization_id) -> None:
+    """Gives each model select of ``form`` the very options Django's ``ModelChoiceIterator`` yields, without
+    its server-side cursor (DECLARE, FETCH, CLOSE on PostgreSQL: three round trips for eight groups): from
+    the cache when the options come from the organization's devices, employees or groups only (cached for
+    their data generation, so a new or renamed group shows at once), else from one plain query. Only the
+    widget's options change; the field still validates against its queryset."""
     for field in form.fields.values():
         if not (isinstance(field, ModelChoiceField) and isinstance(field.widget, Select)):
             continue  # the assignee filter is a text box: its thousands of employees are never listed
         if field.iterator not in KNOWN_MODEL_ITERATORS or hasattr(field, "_choices"):
             continue
-        iterator = field.iterator(field)
         choices = [] if field.empty_label is None else [("", field.empty_label)]
         if getattr(field, "null_label", None) is not None:  # django-filters' null choice comes second
             choices.append((field.null_value, field.null_label))
-        choices += [iterator.choice(obj) for obj in field.queryset]
-        field.widget.choices = choices
+        field.widget.choices = choices + _model_options(field, organization_id)
+
+
+def _model_options(field, organization_id) -> list:
+    queryset = field.queryset
+    if queryset.model._meta.label_lower not in GENERATION_MODELS:
+        iterator = field.iterator(field)
+        return [iterator.choice(obj) for obj in queryset]
+    sql, params = queryset.query.sql_with_params()
+    digest = hashlib.sha256(repr((type(field).__qualname__, field.to_field_name, sql, params)).encode()).hexdigest()
+    key = org_generation_key(organization_id, f"options:{digest[:32]}")
+    options = cache.get(key)
+    if options is None:
+        options = [(field.prepare_value(obj), field.label_from_instance(obj)) for obj in queryset]
+        cache.set(key, options, COUNT_TTL_SECONDS)
+    return options
 
 
 def _url_maker(name: str, org_slug: str) -> Callable[[int], str]:

@@ -144,32 +144,63 @@ def test_inventory_page_lists_rows_and_the_empty_message(cockpit_client, org, ot
     assert "No device matches these filters." in body and "mine" not in body
 
 
-def test_group_options_come_from_one_plain_query_and_render_the_same(org, other_org):
+def _filter_form(org, **params):
     from django.forms.renderers import DjangoTemplates
     from django.test import RequestFactory
 
     from devices.filtersets import DeviceFilterSet
-    from devices.views import read_model_choices
 
-    GroupFactory(organization=org, name="Zeta & co")
-    GroupFactory(organization=org, name="alpha")
-    GroupFactory(organization=other_org, name="Not ours")
-    EmployeeFactory.create_batch(3, organization=org)
-    request = RequestFactory().get("/", {"group": "alpha"})
+    request = RequestFactory().get("/", params)
     request.organization = org
     filterset = DeviceFilterSet(request.GET, queryset=device_queryset(organization=org), request=request)
     assert filterset.is_valid()
+    filterset.form.renderer = DjangoTemplates()
+    return filterset
+
+
+def test_group_options_render_the_same_from_one_query_then_from_the_cache(org, other_org):
+    from devices.views import read_model_choices
+
+    GroupFactory(organization=org, name="Zeta & co")
+    group = GroupFactory(organization=org, name="alpha")
+    GroupFactory(organization=other_org, name="Not ours")
+    EmployeeFactory.create_batch(3, organization=org)
+    filterset = _filter_form(org, group="alpha")
     form = filterset.form
-    form.renderer = DjangoTemplates()
     expected = {name: str(form[name]) for name in form.fields}
     with CaptureQueriesContext(connection) as queries:
-        read_model_choices(form)
+        read_model_choices(form, organization_id=org.pk)
     assert len(queries.captured_queries) == 1 and "cockpit_group" in queries.captured_queries[0]["sql"]
     with CaptureQueriesContext(connection) as queries:
         assert {name: str(form[name]) for name in form.fields} == expected
     assert not queries.captured_queries  # no server-side cursor, no employee list
     assert 'value="alpha" selected' in expected["group"] and "Not ours" not in expected["group"]
     assert filterset.qs.query.where  # validation still ran on the queryset: the filter applies
+
+    again = _filter_form(org, group="alpha").form
+    with CaptureQueriesContext(connection) as queries:
+        read_model_choices(again, organization_id=org.pk)
+    assert not queries.captured_queries  # the options of this organization's data generation
+    assert str(again["group"]) == expected["group"]
+
+    group.name = "Alpha team"  # a rename, then a new group: both show at once
+    group.save()
+    GroupFactory(organization=org, name="Beta")
+    fresh = _filter_form(org, group="Beta").form
+    read_model_choices(fresh, organization_id=org.pk)
+    options = str(fresh["group"])
+    assert ">Alpha team<" in options and 'value="Beta" selected' in options and ">alpha<" not in options
+    theirs = _filter_form(other_org).form
+    read_model_choices(theirs, organization_id=other_org.pk)
+    assert ">Not ours<" in str(theirs["group"]) and "Beta" not in str(theirs["group"])
+
+
+def test_inventory_filter_shows_a_group_added_since_the_last_visit(cockpit_client, org):
+    GroupFactory(organization=org, name="Ops")
+    assert ">Ops</option>" in cockpit_client.get(f"/o/{org.slug}/devices/").content.decode()
+    GroupFactory(organization=org, name="Sales")
+    body = cockpit_client.get(f"/o/{org.slug}/devices/").content.decode()
+    assert ">Ops</option>" in body and ">Sales</option>" in body
 
 
 def _plain_page(queryset, bottom, top):
