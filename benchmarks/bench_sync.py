@@ -6,6 +6,7 @@ Run from the project root (``make bench`` runs the first form, as a script path)
     .venv/bin/python benchmarks/bench_sync.py --hosts 10000            # quick run (and 5,000)
     .venv/bin/python benchmarks/bench_sync.py --scale-hosts 200000     # memory compared with 200,000 hosts
     .venv/bin/python benchmarks/bench_sync.py --profile                # + cProfile of every sync (slower)
+    .venv/bin/python benchmarks/bench_sync.py --with-follow-ups        # + the other apps' after-sync steps
 
 What it does, for ``--hosts`` and then for ``--scale-hosts`` (half of it by default):
 
@@ -24,7 +25,9 @@ What it does, for ``--hosts`` and then for ``--scale-hosts`` (half of it by defa
      which changes ``os_version`` of every 10th host; the rest of the fleet is identical.
 
    Each sync runs with ``now`` set to the simulator's fixed clock, so health thresholds cannot tip
-   between phases. ``VACUUM ANALYZE`` runs after each sync, untimed (PERF_NOTES).
+   between phases. The other apps' after-sync steps (``mdm_sync.hooks``) are replaced by none, so
+   the sync is measured alone, unless ``--with-follow-ups``. ``VACUUM ANALYZE`` runs after each sync,
+   untimed (PERF_NOTES).
 3. Prints, per phase: seconds, hosts/s, the ratio to the floor measured in the same run, the peak RSS,
    SQL queries and queries per page (target: the unchanged sync within 1.5x the floor, the first one
    within 3x, peak RSS under 300 MB), then where the time went (HTTP, SQL, list and apply phases,
@@ -87,10 +90,17 @@ def _cpu_s() -> float:
 _TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"([^"]+)"', re.I)
 
 
+_COPY_TABLE = re.compile(r'^\s*COPY\s+"?([\w]+)"?', re.I)
+
+
 def _query_kind(sql: str) -> str:
-    """``SELECT devices_device``, ``UPDATE devices_device``, ``SAVEPOINT``…"""
+    """``SELECT devices_device``, ``UPDATE devices_device``, ``COPY cockpit_auditevent``, ``SAVEPOINT``…"""
     words = sql.split(None, 1)
     verb = words[0].upper() if words else "?"
+    if verb == "COPY":
+        match = _COPY_TABLE.match(sql)
+        table = match.group(1) if match else "?"
+        return f"COPY {'(staging)' if table.startswith('mdm_sync_stage_') else table}"
     match = _TABLE.search(sql)
     return f"{verb} {match.group(1)}" if match and verb in {"SELECT", "INSERT", "UPDATE", "DELETE"} else verb
 
@@ -116,6 +126,27 @@ class Probe:
         finally:
             self.query_s[self.stage] += time.perf_counter() - started
             self.queries[(self.stage, _query_kind(sql))] += 1
+
+    def wrap_copy(self):
+        """psycopg's ``COPY`` does not go through Django's execute wrappers: count and time it here."""
+        import contextlib
+
+        import psycopg
+
+        original = psycopg.Cursor.copy
+        probe = self
+
+        @contextlib.contextmanager
+        def copy(cursor, statement, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                with original(cursor, statement, *args, **kwargs) as copying:
+                    yield copying
+            finally:
+                probe.query_s[probe.stage] += time.perf_counter() - started
+                probe.queries[(probe.stage, _query_kind(str(statement)))] += 1
+
+        psycopg.Cursor.copy = copy
 
     def wrap_client(self):
         from mdm_sync.fleet import FleetClient
@@ -218,8 +249,15 @@ def phase_sync(args) -> dict:
     now = datetime.fromisoformat(args.now)
     probe = Probe()
     probe.wrap_client()
+    probe.wrap_copy()
     probe.wrap_stage(sync, "_list_hosts", "list")
     probe.wrap_stage(sync, "_apply", "apply")
+    if args.with_follow_ups:
+        probe.wrap_stage(sync.after_sync, "run", "follow_ups")
+    else:  # other apps' after-sync steps are theirs to measure: this is the sync alone
+        from cockpit.hooks import Steps
+
+        sync.after_sync = Steps("after_sync", isolated=True)
     profiler = None
     if args.profile:
         import cProfile
@@ -360,6 +398,8 @@ class Driver:
                    "--result", str(result_path)]
         if self.args.profile:
             command.append("--profile")
+        if self.args.with_follow_ups:
+            command.append("--with-follow-ups")
         sim_cpu = self.simulator.cpu_s() if self.simulator else None
         completed = subprocess.run(command, cwd=PROJECT_DIR, env=self.env, timeout=self.args.phase_timeout)
         if completed.returncode != 0 or not result_path.exists():
@@ -455,7 +495,7 @@ def report(all_results: dict[int, dict[str, dict]]) -> list[str]:
           "x floor: seconds / the floor's seconds at the same size.")
 
     print("\nWhere the time went (seconds; HTTP includes the simulator's answer and json.loads, not from_json):")
-    print(f"{'phase':<21} {'hosts':>8} {'total':>7} {'HTTP':>7} {'sim CPU':>8} {'list':>7} {'apply':>7} "
+    print(f"{'phase':<21} {'hosts':>8} {'total':>7} {'HTTP':>7} {'sim CPU':>8} {'list':>7} {'apply':>7} {'follow':>7} "
           f"{'SQL':>7} {'our CPU':>8} {'base MB':>8} {'MB list':>8}  HTTP requests")
     for hosts, results in all_results.items():
         for name, result in results.items():
@@ -467,11 +507,12 @@ def report(all_results: dict[int, dict[str, dict]]) -> list[str]:
             print(
                 f"{LABELS[name]:<21} {hosts:>8,} {result['seconds']:>7.1f} {result['http_s']:>7.1f} "
                 f"{'?' if sim_cpu is None else f'{sim_cpu:.1f}':>8} "
-                f"{_fmt(stage.get('list')):>7} {_fmt(stage.get('apply')):>7} "
+                f"{_fmt(stage.get('list')):>7} {_fmt(stage.get('apply')):>7} {_fmt(stage.get('follow_ups')):>7} "
                 f"{_fmt(sql if name != 'floor' else None):>7} "
                 f"{result['cpu_s']:>8.1f} {result['rss_base_mb']:>8.0f} {_fmt(rss_list, '.0f'):>8}  {requests}"
             )
-    print("list/apply: sync phases 1 and 2; SQL: time in the database calls; our CPU: this process's CPU; "
+    print("list/apply: sync phases 1 and 2; follow: other apps' after-sync steps (--with-follow-ups);\n"
+          "SQL: time in the database calls; our CPU: this process's CPU; "
           "base MB: RSS before the measured call; MB list: peak RSS at the end of phase 1.")
 
     main_hosts = next(iter(all_results))
@@ -540,6 +581,9 @@ def parse_args(argv=None):
     parser.add_argument("--database-url", default=None,
                         help=f"default: DATABASE_URL's server (or {DEFAULT_SERVER_URL}), database {DEFAULT_DBNAME}")
     parser.add_argument("--profile", action="store_true", help="cProfile every sync; the .prof files are kept")
+    parser.add_argument("--with-follow-ups", action="store_true",
+                        help="also run the other apps' after-sync steps (mdm_sync.hooks) inside the measured "
+                             "syncs, timed as their own stage; by default the sync is measured alone")
     parser.add_argument("--phase-timeout", type=float, default=1800, help=argparse.SUPPRESS)
     # Internal: one measured phase in its own process.
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
@@ -588,6 +632,9 @@ def main(argv=None) -> int:
     print(f"Each phase runs in its own process; logs and results in {work_dir}")
     if args.profile:
         print("Note: --profile slows the syncs down; their ratios are not the figures to report.")
+    print("After-sync steps of other apps (mdm_sync.hooks): " + (
+        "run inside the measured syncs, timed as 'follow-ups'." if args.with_follow_ups else
+        "not run (the sync alone is measured; --with-follow-ups includes them)."))
 
     driver = Driver(args, env=env, work_dir=work_dir)
     all_results: dict[int, dict[str, dict]] = {}

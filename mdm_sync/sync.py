@@ -2,24 +2,36 @@
 
 Two phases, so that a Fleet that fails, times out or answers garbage part-way changes nothing:
 
-1. **List** every page (no writes). Each host becomes compact :class:`HostFacts` with a digest;
-   a host whose digest equals its device's stored one is unchanged and only its id is kept.
-2. **Apply**, in one transaction, only if the listing was complete: match each changed host to a
-   device (Fleet id, then serial, then uuid), create the new ones, update the changed ones in bulk,
-   and mark devices absent from the listing as "not seen in Fleet".
+1. **List** every page (no writes). Each page costs one query, for its hosts' stored digests; a
+   host whose :class:`HostFacts` digest equals its device's is unchanged and only its id is kept
+   (8 bytes). The Get-host details some changed hosts need are fetched a few at a time. Changed
+   hosts' facts go to a temporary file, not to memory: memory stays flat as the fleet grows.
+2. **Apply**, in one transaction, only if the listing was complete: newest host first, a chunk at
+   a time, match each changed host to a device (Fleet id, then serial, then uuid: one query a
+   chunk), create the new ones and update the changed ones in bulk (``COPY`` and set-based SQL on
+   PostgreSQL, the ORM's bulk methods elsewhere: the same rows either way), and mark devices
+   absent from the listing as "not seen in Fleet".
 
 The sync owns the MDM facts; people own assignment. It never assigns, unassigns, archives or
 deletes a device, and a device keeps its name once it has one.
 """
 
 import hashlib
+import json
 import logging
-from collections.abc import Iterable
+import pickle
+import tempfile
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
+from django.db import connection as db
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from cockpit.actors import Actor
@@ -38,11 +50,15 @@ logger = logging.getLogger(__name__)
 
 LOCK_SECONDS = 2 * 60 * 60  # a crashed worker's lock expires; a real run is far shorter
 CHUNK = 1000
+# Changed hosts matched and written together. The uuid fallback scans the table (no index on
+# fleet_uuid): larger chunks scan it less often, at a constant memory cost.
+APPLY_CHUNK = 5000
 # Absences confirmed one by one (GET → 404) up to this many; past it, see ``_confirm_absences``.
 MAX_ABSENCE_CHECKS = 200
 # Changed hosts whose health the list view cannot settle get their Get-host details, up to this many a run;
 # the others keep a pending digest and are asked for on the next runs.
 MAX_DETAIL_FETCHES = 2000
+DETAIL_THREADS = 4  # Get-host requests in flight at once (the client's connection pool holds 4)
 
 
 def pending_digest(digest: str) -> str:
@@ -114,10 +130,71 @@ class IncompleteListing(FleetError):
     """The pages ended, but fewer hosts than Fleet counts: applying it could mark present hosts missing."""
 
 
+class _HostIds:
+    """The host ids a listing saw: a sorted array of 8-byte ints (a Python set would cost ~60 bytes each)."""
+
+    def __init__(self):
+        self._ids = array("q")
+        self._sorted = True
+
+    def add(self, host_id: int) -> bool:
+        """Add; False if it was already there. Pages come in ascending id order, so this is an append."""
+        ids = self._ids
+        if ids and host_id <= ids[-1]:
+            if host_id in self:
+                return False
+            self._sorted = False
+        ids.append(host_id)
+        return True
+
+    def __contains__(self, host_id) -> bool:
+        ids = self._ids
+        if not self._sorted:
+            self._ids, self._sorted = array("q", sorted(ids)), True
+            ids = self._ids
+        i = bisect_left(ids, host_id)
+        return i < len(ids) and ids[i] == host_id
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+class _Spill:
+    """The changed hosts' facts, kept out of memory: pickled a page at a time into an anonymous temporary
+    file (private to this run, gone when closed or when the process dies), read back newest first."""
+
+    def __init__(self):
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close(), called in a finally)
+        self._blocks: list[tuple[int, int]] = []
+        self.count = 0
+
+    def add(self, facts: list[HostFacts]) -> None:
+        if facts:
+            data = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
+            self._blocks.append((self._file.tell(), len(data)))
+            self._file.write(data)
+            self.count += len(facts)
+
+    def newest_first(self, size: int) -> Iterator[list[HostFacts]]:
+        """Chunks of about ``size`` facts in descending host id order (pages were listed ascending)."""
+        chunk: list[HostFacts] = []
+        for offset, length in reversed(self._blocks):
+            self._file.seek(offset)
+            chunk += sorted(pickle.loads(self._file.read(length)), key=lambda f: f.host_id, reverse=True)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def close(self) -> None:
+        self._file.close()
+
+
 @dataclass
 class _Listing:
-    seen: set[int]
-    changed: list[HostFacts]
+    seen: _HostIds = field(default_factory=_HostIds)
+    changed: _Spill = field(default_factory=_Spill)
     gone: list[int] = field(default_factory=list)  # known hosts confirmed absent from Fleet
     unchanged: int = 0
     pages: int = 0
@@ -147,19 +224,23 @@ def sync_organization(*, organization, trigger: str, actor: Actor, client: Fleet
             raise FleetError("This organization is not connected to Fleet.")
         own_client = client is None
         client = client or fleet_client_for(connection)
+        listing = _Listing()
         try:
-            listing = _list_hosts(client, organization=organization, now=now or started, per_page=per_page, run=run,
-                                  connection=connection)
+            try:
+                _list_hosts(client, listing, organization=organization, now=now or started, per_page=per_page,
+                            run=run, connection=connection)
+            finally:
+                if own_client:
+                    client.close()
+            with transaction.atomic():
+                touched = _apply(listing, organization=organization, now=now or started, run=run, actor=actor)
+                run.status = SyncRun.Status.SUCCEEDED
+                run.finished_at = timezone.now()
+                run.save()
+                audit_record(organization=organization, actor=actor, event="sync_run.succeeded", target=run,
+                             source="sync", after=_counts(run))
         finally:
-            if own_client:
-                client.close()
-        with transaction.atomic():
-            touched = _apply(listing, organization=organization, now=now or started, run=run, actor=actor)
-            run.status = SyncRun.Status.SUCCEEDED
-            run.finished_at = timezone.now()
-            run.save()
-            audit_record(organization=organization, actor=actor, event="sync_run.succeeded", target=run,
-                         source="sync", after=_counts(run))
+            listing.changed.close()
         org_data_changed(organization.pk)
         # Pre-assignment, automatic assignment, wipe confirmation…: after the commit, so none can undo it.
         run.follow_ups = after_sync.run(organization=organization, run=run, device_ids=touched, actor=actor)
@@ -192,50 +273,65 @@ def _fail(run: SyncRun, message: str) -> None:
 # --- phase 1: list ------------------------------------------------------------------------------
 
 
-def _list_hosts(client: FleetClient, *, organization, now: datetime, per_page: int, run: SyncRun,
-                connection: FleetConnection) -> _Listing:
+def _list_hosts(client: FleetClient, listing: _Listing, *, organization, now: datetime, per_page: int,
+                run: SyncRun, connection: FleetConnection) -> None:
+    """Phase 1. Each page costs one query (its hosts' stored digests); only changed hosts are kept,
+    in ``listing.changed`` (on disk), so memory does not grow with the fleet."""
     count_before = client.count_hosts()
     policy = HealthPolicy.for_organization(
         organization, apns_certificate_expired=_apns_expired(client, connection, now=now)
     )
-    known = {
-        host_id: (digest, enrolled is not None, missing is not None)
-        for host_id, digest, enrolled, missing in Device.objects.for_org(organization)
-        .filter(fleet_host_id__isnull=False)
-        .values_list("fleet_host_id", "fleet_facts_hash", "mdm_enrolled_at", "fleet_missing_since")
-    }
-    # A device's current host by serial: an older host with that serial is a stale duplicate record.
-    newest_by_serial = dict(
-        Device.objects.for_org(organization).exclude(serial_number="").filter(fleet_host_id__isnull=False)
-        .values_list("serial_number", "fleet_host_id")
-    )
-    listing = _Listing(seen=set(), changed=[])
+    devices = Device.objects.for_org(organization)
     details_budget = MAX_DETAIL_FETCHES
-    for page in client.iter_host_pages(per_page=per_page):
-        listing.pages += 1
-        for host in page:
-            if host.id in listing.seen:
-                continue
-            listing.seen.add(host.id)
-            digest, enrolled, _missing = known.get(host.id, (None, False, False))
-            facts = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled)
-            if facts.digest == digest:
-                listing.unchanged += 1
-                continue
-            stale_duplicate = digest is None and newest_by_serial.get(facts.serial, 0) > host.id
-            if not stale_duplicate and needs_details(host, policy=policy, now=now, previously_enrolled=enrolled):
-                details = None
-                if details_budget:
-                    details_budget -= 1
-                    details = _details(client, host.id)
-                if details is not None:
-                    facts = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled, details=details)
-                else:  # list-view health for now; the differing digest brings the host back next run
+
+    def finish(changed: list[HostFacts], waiting: list, futures: list) -> None:
+        """A page's hosts that waited for their details, then the whole page to the spill."""
+        for (host, enrolled, digest), future in zip(waiting, futures, strict=True):
+            detail = future.result()
+            facts = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled, details=detail)
+            if detail is None:  # list-view health for now; the differing digest brings the host back next run
+                facts = replace(facts, digest=pending_digest(facts.digest))
+                if facts.digest == digest:
+                    listing.unchanged += 1
+                    continue
+            changed.append(facts)
+        listing.changed.add(changed)
+
+    pool = ThreadPoolExecutor(max_workers=DETAIL_THREADS, thread_name_prefix="fleet-details")
+    try:
+        # A page's details are fetched while the next page is listed; pages reach the spill in order.
+        previous = None
+        for page in client.iter_host_pages(per_page=per_page):
+            listing.pages += 1
+            hosts = [host for host in page if listing.seen.add(host.id)]
+            known = _known(devices, hosts)
+            changed: list[HostFacts] = []
+            waiting: list[tuple[FleetHost, bool, str | None]] = []  # hosts whose details are asked for
+            for host in hosts:
+                digest, enrolled, newest_with_serial = known.get(host.id, (None, False, 0))
+                facts = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled)
+                if facts.digest == digest:
+                    listing.unchanged += 1
+                    continue
+                stale_duplicate = digest is None and newest_with_serial > host.id
+                if not stale_duplicate and needs_details(host, policy=policy, now=now, previously_enrolled=enrolled):
+                    if details_budget:
+                        details_budget -= 1
+                        waiting.append((host, enrolled, digest))
+                        continue
                     facts = replace(facts, digest=pending_digest(facts.digest))
                     if facts.digest == digest:
                         listing.unchanged += 1
                         continue
-            listing.changed.append(facts)
+                changed.append(facts)
+            futures = [pool.submit(_details, client, host.id) for host, _, _ in waiting]
+            if previous is not None:
+                finish(*previous)
+            previous = (changed, waiting, futures)
+        if previous is not None:
+            finish(*previous)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     count_after = client.count_hosts()
     listing.fleet_count = count_after
     run.pages, run.hosts_listed, run.fleet_count = listing.pages, len(listing.seen), count_after
@@ -244,9 +340,35 @@ def _list_hosts(client: FleetClient, *, organization, now: datetime, per_page: i
             f"Fleet listed {len(listing.seen)} hosts but counts {min(count_before, count_after)}: "
             "the listing is incomplete, so nothing was changed."
         )
-    absent = [host_id for host_id, (_, _, missing) in known.items() if host_id not in listing.seen and not missing]
+    absent = [
+        host_id for host_id in devices.filter(fleet_host_id__isnull=False, fleet_missing_since__isnull=True)
+        .values_list("fleet_host_id", flat=True).iterator(chunk_size=CHUNK)
+        if host_id not in listing.seen
+    ]
     listing.gone = _confirm_absences(client, absent, fleet_shrank=count_after < count_before)
-    return listing
+
+
+def _known(devices, hosts: list[FleetHost]) -> dict[int, tuple[str, bool, int]]:
+    """For a page's hosts, in one query: host id -> (stored digest, enrolled before, 0), and for a host
+    we do not know whose serial a device has, the Fleet id of that device's host (a newer one makes
+    this host a stale duplicate: it never costs a details request)."""
+    ids = [host.id for host in hosts]
+    serials = {normalize_serial(host.hardware_serial)[:100] for host in hosts} - {""}
+    rows = devices.filter(_host_or_serial(ids, serials)).values_list(
+        "fleet_host_id", "fleet_facts_hash", "mdm_enrolled_at", "serial_number")
+    known: dict[int, tuple[str, bool, int]] = {}
+    by_serial: dict[str, int] = {}
+    for host_id, digest, enrolled_at, serial in rows:
+        if host_id is not None:
+            known[host_id] = (digest, enrolled_at is not None, 0)
+            if serial:
+                by_serial[serial] = host_id
+    for host in hosts:
+        if host.id not in known:
+            newest = by_serial.get(normalize_serial(host.hardware_serial)[:100], 0)
+            if newest:
+                known[host.id] = (None, False, newest)
+    return known
 
 
 def _apns_expired(client: FleetClient, connection: FleetConnection, *, now: datetime) -> bool:
@@ -323,39 +445,195 @@ def _confirm_absences(client: FleetClient, absent: list[int], *, fleet_shrank: b
 
 
 def _apply(listing: _Listing, *, organization, now: datetime, run: SyncRun, actor: Actor) -> list[int]:
-    """Write the listing; returns the ids of the devices created or updated."""
-    devices = Device.objects.for_org(organization)
-    by_host = dict(devices.filter(fleet_host_id__isnull=False).values_list("fleet_host_id", "pk"))
-    device_host = {pk: host_id for host_id, pk in by_host.items()}
-    by_serial = dict(devices.exclude(serial_number="").values_list("serial_number", "pk"))
-    by_uuid = dict(devices.exclude(fleet_uuid="").values_list("fleet_uuid", "pk"))
+    """Phase 2: write the listing, a chunk of changed hosts at a time; returns the ids of the devices
+    created or updated.
 
-    # Each changed host goes to its device, or to a group of new hosts that are one device
-    # (a re-enrolled host listed twice). The newest host (highest Fleet id) speaks for a device.
-    for_device: dict[int, HostFacts] = {}
-    new_devices: dict[str, HostFacts] = {}
-    for facts in listing.changed:
-        pk = by_host.get(facts.host_id) or (facts.serial and by_serial.get(facts.serial)) or (
-            facts.uuid and by_uuid.get(facts.uuid))
-        if pk:
-            current = device_host.get(pk)
-            if current and current != facts.host_id and current in listing.seen and current > facts.host_id:
-                continue  # an older duplicate of a device whose newer host is listed
-            best = for_device.get(pk)
-            if best is None or facts.host_id > best.host_id:
-                for_device[pk] = facts
-        else:
-            key = facts.serial or facts.uuid or f"host:{facts.host_id}"
-            best = new_devices.get(key)
-            if best is None or facts.host_id > best.host_id:
-                new_devices[key] = facts
-
-    touched = list(for_device)
-    _update_devices(for_device, device_host=device_host, now=now, run=run)
-    touched += _create_devices(new_devices.values(), organization=organization, now=now, run=run, actor=actor)
-    run.unchanged = listing.unchanged + (len(listing.changed) - len(for_device) - len(new_devices))
+    Hosts come newest first (highest Fleet id), so the newest host of a device speaks for it: an
+    older host matching a device whose host is newer and listed (a stale duplicate, or the host
+    before a re-enrollment) is skipped, whether that device existed or was written a chunk earlier.
+    """
+    writer = _CopyWriter(run) if db.vendor == "postgresql" else _OrmWriter()
+    touched: list[int] = []
+    skipped = 0
+    for chunk in listing.changed.newest_first(APPLY_CHUNK):
+        by_host, by_serial, by_uuid = _devices_for(organization, chunk)
+        updated: dict[int, Device] = {}
+        new_devices: dict[str, Device] = {}
+        for facts in chunk:
+            device = by_host.get(facts.host_id) or by_serial.get(facts.serial or None) or by_uuid.get(
+                facts.uuid or None)
+            if device is None:
+                key = facts.serial or facts.uuid or f"host:{facts.host_id}"
+                if key in new_devices:  # an older host of a new device listed twice
+                    skipped += 1
+                    continue
+                new_devices[key] = _new_device(organization, facts, now)
+                continue
+            current = device.fleet_host_id
+            if current and current != facts.host_id and current > facts.host_id and current in listing.seen:
+                skipped += 1  # an older duplicate of a device whose newer host is listed
+                continue
+            if current not in (None, facts.host_id):
+                run.reenrolled += 1
+            _write_facts(device, facts, now)
+            updated[device.pk] = device
+        writer.update(list(updated.values()))
+        run.updated += len(updated)
+        touched += updated
+        created = list(new_devices.values())
+        if created:
+            writer.insert(created)
+            writer.insert_audit([_created_event(device, organization=organization, actor=actor) for device in created])
+            run.created += len(created)
+            touched += [device.pk for device in created]
+    writer.close()
+    run.unchanged = listing.unchanged + skipped
     _mark_presence(organization, seen=listing.seen, gone=listing.gone, now=now, run=run)
     return touched
+
+
+_MATCH_FIELDS = ("pk", "organization_id", "usage", "assignee_id", "serial_number", "name", "model", "os_version",
+                 "mdm_enrolled_at", "unenrolled_at", "fleet_host_id", "fleet_uuid")
+
+
+def _devices_for(organization, chunk: list[HostFacts]) -> tuple[dict, dict, dict]:
+    """The devices a chunk of hosts can match (Fleet id, serial, uuid), locked for this transaction:
+    one query, and one more for the uuids of hosts matched by neither."""
+    devices = Device.objects.for_org(organization).select_for_update().only(*_MATCH_FIELDS)
+    serials = [facts.serial for facts in chunk if facts.serial]
+    found = list(devices.filter(_host_or_serial([facts.host_id for facts in chunk], serials)))
+    by_host = {device.fleet_host_id: device for device in found if device.fleet_host_id is not None}
+    by_serial = {device.serial_number: device for device in found if device.serial_number}
+    uuids = [facts.uuid for facts in chunk if facts.uuid and facts.host_id not in by_host
+             and not (facts.serial and facts.serial in by_serial)]
+    by_uuid = {}
+    if uuids:
+        same = {device.pk: device for device in found}  # one instance per row: writes stay visible
+        for device in devices.filter(fleet_uuid__in=uuids):
+            by_uuid[device.fleet_uuid] = same.get(device.pk, device)
+    return by_host, by_serial, by_uuid
+
+
+def _host_or_serial(host_ids, serials) -> Q:
+    """Devices with one of these Fleet ids or serials. Each branch repeats its unique index's
+    condition, so PostgreSQL combines the two indexes instead of scanning the table."""
+    return (Q(fleet_host_id__isnull=False, fleet_host_id__in=list(host_ids))
+            | (~Q(serial_number="") & Q(serial_number__in=sorted(serials))))
+
+
+def _new_device(organization, facts: HostFacts, now: datetime) -> Device:
+    device = Device(
+        organization=organization, usage=Usage.INDIVIDUAL,
+        # An Apple Business Manager placeholder is not in anyone's hands yet.
+        availability_status=AvailabilityStatus.IN_STOCK if facts.mdm_pending else AvailabilityStatus.IN_USE,
+        assignment_status=AssignmentStatus.TO_ASSIGN,
+    )
+    _write_facts(device, facts, now)
+    return device
+
+
+def _created_event(device: Device, *, organization, actor: Actor) -> AuditEvent:
+    """The ``device.created`` entry of a device the sync found (written in bulk, like the devices)."""
+    return AuditEvent(
+        organization=organization, event="device.created", source="sync", target_type=Device._meta.label_lower,
+        target_id=str(device.pk), target_label=str(device)[:255], request_id=current_request_id.get(),
+        after={"fleet_host_id": device.fleet_host_id, "serial_number": device.serial_number,
+               "platform": device.platform},
+        **actor.audit_fields,
+    )
+
+
+class _OrmWriter:
+    """Bulk writes through the ORM: any database, among them SQLite (the embedded default)."""
+
+    def update(self, devices: list[Device]) -> None:
+        if devices:
+            Device.objects.bulk_update(devices, SYNCED_FIELDS, batch_size=500)
+
+    def insert(self, devices: list[Device]) -> None:
+        Device.objects.bulk_create(devices)
+
+    def insert_audit(self, events: list[AuditEvent]) -> None:
+        AuditEvent.objects.bulk_create(events)
+
+    def close(self) -> None:
+        pass
+
+
+class _CopyWriter:
+    """PostgreSQL: the same rows, written with ``COPY`` (PERF_NOTES: ~10x Django's bulk methods).
+
+    Updates go through a temporary table private to this session, named after the run, dropped when
+    the writing is done (and by PostgreSQL at commit, at rollback, or with a dead connection), then one set-based
+    ``UPDATE … FROM``. New devices take their ids from the table's sequence and are copied in
+    directly, their audit entries too.
+    """
+
+    def __init__(self, run: SyncRun):
+        self.stage = f"mdm_sync_stage_{int(run.pk)}"
+        self.staged = False
+        self.update_fields = [Device._meta.get_field(name) for name in SYNCED_FIELDS]
+
+    def update(self, devices: list[Device]) -> None:
+        if not devices:
+            return
+        quote = db.ops.quote_name
+        columns = [quote(field.column) for field in self.update_fields]
+        with db.cursor() as cursor:
+            if self.staged:
+                cursor.execute(f"TRUNCATE {self.stage}")
+            else:
+                cursor.execute(f"CREATE TEMPORARY TABLE {self.stage} ON COMMIT DROP AS SELECT id, {', '.join(columns)} "
+                               f"FROM {quote(Device._meta.db_table)} WITH NO DATA")
+                self.staged = True
+            _copy(cursor, self.stage, ["id", *columns], (
+                [device.pk, *(_db_value(field, getattr(device, field.attname)) for field in self.update_fields)]
+                for device in devices
+            ))
+            assignments = ", ".join(f"{column} = s.{column}" for column in columns)
+            cursor.execute(f"UPDATE {quote(Device._meta.db_table)} AS d SET {assignments} "
+                           f"FROM {self.stage} AS s WHERE d.id = s.id")
+
+    def insert(self, devices: list[Device]) -> None:
+        with db.cursor() as cursor:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                           [Device._meta.db_table, len(devices)])
+            for device, (pk,) in zip(devices, cursor.fetchall(), strict=True):
+                device.pk = pk
+            _copy_models(cursor, Device, devices, with_pk=True)
+
+    def insert_audit(self, events: list[AuditEvent]) -> None:
+        with db.cursor() as cursor:
+            _copy_models(cursor, AuditEvent, events, with_pk=False)
+
+    def close(self) -> None:
+        """Drop the staging table now: inside a caller's transaction, ON COMMIT would come late."""
+        if self.staged:
+            with db.cursor() as cursor:
+                cursor.execute(f"DROP TABLE {self.stage}")
+            self.staged = False
+
+
+def _db_value(field, value):
+    """A model value as ``COPY`` takes it: JSON as text, the rest as psycopg adapts it."""
+    if value is not None and field.get_internal_type() == "JSONField":
+        return json.dumps(value, cls=field.encoder)
+    return value
+
+
+def _copy(cursor, table: str, columns: list[str], rows: Iterable[list]) -> None:
+    with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _copy_models(cursor, model, objects: list, *, with_pk: bool) -> None:
+    """``COPY`` model instances into their table, every concrete column, defaults applied as the ORM would."""
+    fields = [field for field in model._meta.concrete_fields if with_pk or not field.primary_key]
+    columns = [db.ops.quote_name(field.column) for field in fields]
+    _copy(cursor, db.ops.quote_name(model._meta.db_table), columns, (
+        [_db_value(field, field.pre_save(obj, True)) for field in fields] for obj in objects
+    ))
 
 
 def _write_facts(device: Device, facts: HostFacts, now: datetime) -> None:
@@ -386,63 +664,6 @@ def _write_facts(device: Device, facts: HostFacts, now: datetime) -> None:
         device.name = facts.name or facts.serial
     device.enrollment_status = device_enrollment_status(device)
     device.updated_at = now
-
-
-def _update_devices(for_device: dict[int, HostFacts], *, device_host: dict, now: datetime, run: SyncRun) -> None:
-    pks = list(for_device)
-    for start in range(0, len(pks), CHUNK):
-        chunk = Device.objects.filter(pk__in=pks[start:start + CHUNK]).only(
-            "pk", "organization_id", "usage", "assignee_id", "serial_number", "name", "model", "os_version",
-            "mdm_enrolled_at", "unenrolled_at", "fleet_host_id",
-        )
-        rows = list(chunk)
-        for device in rows:
-            facts = for_device[device.pk]
-            if device_host.get(device.pk) not in (None, facts.host_id):
-                run.reenrolled += 1
-            _write_facts(device, facts, now)
-        Device.objects.bulk_update(rows, SYNCED_FIELDS, batch_size=500)
-        run.updated += len(rows)
-
-
-def _create_devices(new: Iterable[HostFacts], *, organization, now: datetime, run: SyncRun,
-                    actor: Actor) -> list[int]:
-    """New devices in bulk, each with its ``device.created`` audit entry (also written in bulk); returns their ids."""
-    created: list[int] = []
-    batch: list[Device] = []
-    for facts in new:
-        device = Device(
-            organization=organization, usage=Usage.INDIVIDUAL,
-            # An Apple Business Manager placeholder is not in anyone's hands yet.
-            availability_status=AvailabilityStatus.IN_STOCK if facts.mdm_pending else AvailabilityStatus.IN_USE,
-            assignment_status=AssignmentStatus.TO_ASSIGN,
-        )
-        _write_facts(device, facts, now)
-        batch.append(device)
-        if len(batch) >= CHUNK:
-            _insert(batch, organization=organization, run=run, actor=actor)
-            created += [device.pk for device in batch]
-            batch = []
-    if batch:
-        _insert(batch, organization=organization, run=run, actor=actor)
-        created += [device.pk for device in batch]
-    return created
-
-
-def _insert(batch: list[Device], *, organization, run: SyncRun, actor: Actor) -> None:
-    Device.objects.bulk_create(batch)
-    request_id = current_request_id.get()
-    AuditEvent.objects.bulk_create(
-        AuditEvent(
-            organization=organization, event="device.created", source="sync", target_type=Device._meta.label_lower,
-            target_id=str(device.pk), target_label=str(device)[:255], request_id=request_id,
-            after={"fleet_host_id": device.fleet_host_id, "serial_number": device.serial_number,
-                   "platform": device.platform},
-            **actor.audit_fields,
-        )
-        for device in batch
-    )
-    run.created += len(batch)
 
 
 def _mark_presence(organization, *, seen: set[int], gone: list[int], now: datetime, run: SyncRun) -> None:
