@@ -36,10 +36,12 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 ## Benchmarks against PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cockpit_bench;
-## the sync benchmark uses the same server, database cockpit_sync_bench).
+## the other benchmarks use the same server, databases cockpit_sync_bench, cockpit_csv_bench, cockpit_suggestion_bench).
 bench: install
 	$(PY) benchmarks/bench_device_list.py
 	$(PY) benchmarks/bench_sync.py
+	$(PY) benchmarks/bench_csv.py
+	$(PY) benchmarks/bench_suggestion.py
 
 clean:
 	rm -rf var staticfiles .pytest_cache
