@@ -12,10 +12,12 @@ from django.forms import ModelChoiceField, Select
 from django.forms.models import ModelChoiceIterator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.views.decorators.http import require_safe
 from django_filters.fields import ModelChoiceIterator as FilterModelChoiceIterator
 
@@ -45,11 +47,36 @@ def device_list(request, org_slug):
     )
     page = paginate(request, counted)
     page.object_list = with_group_names(page.object_list)
-    form = filterset.form
-    form.renderer = fast_widget_renderer  # the filter form's selects and inputs written in Python
-    read_model_choices(form, organization_id=request.organization.pk)
-    context = {"filter": filterset, "page": page, "rows": device_rows_html(page.object_list, request.organization)}
+    context = {
+        "filter": filterset,
+        "filters_html": filters_html(request, filterset),
+        "page": page,
+        "rows": device_rows_html(page.object_list, request.organization),
+    }
     return render(request, "devices/device_list.html", context)
+
+
+FILTER_FORM_IGNORED_PARAMS = {"page"}
+
+
+def filters_html(request, filterset) -> str:
+    """``_filters.html`` for this query string, cached for the organization's data generation.
+
+    The form shows the query string's values, the organization's groups and the errors of values that
+    name nothing (an unknown group or assignee): all of it changes only with the query string or a write
+    to the organization's devices, employees or groups, which starts a new generation. Rendered, its
+    widgets are written in Python (:class:`cockpit.renderers.FastWidgetRenderer`)."""
+    pairs = sorted((k, v) for k, values in request.GET.lists() if k not in FILTER_FORM_IGNORED_PARAMS for v in values)
+    digest = hashlib.sha256(repr((get_language(), pairs)).encode()).hexdigest()[:32]
+    key = org_generation_key(request.organization.pk, f"device-filters:{digest}")
+    html_text = cache.get(key)
+    if html_text is None:
+        form = filterset.form
+        form.renderer = fast_widget_renderer
+        read_model_choices(form, organization_id=request.organization.pk)
+        html_text = get_template("_filters.html").render({"filter": filterset})  # it needs nothing else
+        cache.set(key, html_text, COUNT_TTL_SECONDS)
+    return mark_safe(html_text)  # noqa: S308 (rendered by the template engine above)
 
 
 def read_model_choices(form, *, organization_id) -> None:

@@ -257,3 +257,35 @@ def test_a_page_is_one_statement_on_postgresql(org, actor):
     assert len(queries.captured_queries) == (1 if connection.vendor == "postgresql" else 2)
     full = with_group_names(device_queryset(organization=org)[0:10])
     assert json_rows == DeviceSerializer(full, many=True).data
+
+
+def _filters_part(body: str) -> str:
+    return body.split('<form method="get" class="filters"', 1)[1].split("</form>", 1)[0]
+
+
+def test_filter_form_fragment_is_what_the_template_renders_and_follows_every_change(cockpit_client, org, other_org):
+    from django.template.loader import get_template
+    from django.test import RequestFactory
+
+    from devices.filtersets import DeviceFilterSet
+
+    GroupFactory(organization=org, name="Ops")
+    GroupFactory(organization=other_org, name="Theirs")
+    url = f"/o/{org.slug}/devices/"
+    for params in ({}, {"platform": "windows", "ordering": "-name", "page": "1"}, {"group": "Sales", "assignee": "x"}):
+        request = RequestFactory().get(url, params)
+        request.organization = org
+        plain = DeviceFilterSet(request.GET or None, queryset=device_queryset(organization=org), request=request)
+        expected = "<form" + get_template("_filters.html").render({"filter": plain}).split("<form", 1)[1]
+        first = _filters_part(cockpit_client.get(url, params).content.decode())
+        with CaptureQueriesContext(connection) as queries:
+            again = _filters_part(cockpit_client.get(url, params).content.decode())
+        assert first == again == _filters_part(expected)  # Django's own widget rendering, uncached
+        listed = [q["sql"] for q in queries.captured_queries if "cockpit_group" in q["sql"] and "LIMIT" not in q["sql"]]
+        assert not listed  # the group options were not read again (the ?group= value is still validated)
+    assert "Unknown group" in again  # …until the group exists
+    GroupFactory(organization=org, name="Sales")
+    now = _filters_part(cockpit_client.get(url, {"group": "Sales", "assignee": "x"}).content.decode())
+    assert "Unknown group" not in now and 'value="Sales" selected' in now and "Theirs" not in now
+    windows = _filters_part(cockpit_client.get(url, {"platform": "windows"}).content.decode())
+    assert 'value="windows" selected' in windows
