@@ -588,15 +588,15 @@ def _assign_now(record: CsvImport, pairs, actor: Actor, group_ids: dict, now) ->
     if not pairs:
         return 0
     organization = record.organization
-    devices = Device.objects.for_org(organization).in_bulk([row["device_id"] for _, row in pairs])
-    for pa, row in pairs:
-        try:
-            devices[row["device_id"]] = device_services.device_assign(
-                device=devices[row["device_id"]], employee=pa.employee, actor=actor, source=Source.CSV_IMPORT,
-                reason=f"CSV import #{record.pk}, line {row['line']}",
-            )
-        except DomainError as exc:
-            raise ConcurrentChange(f"Line {row['line']}: {exc.message} Nothing was imported.") from exc
+    try:
+        assigned = device_services.device_assign_many(organization=organization, actor=actor, source=Source.CSV_IMPORT,
+                                                      assignments=[
+            device_services.Assignment(row["device_id"], pa.employee, f"CSV import #{record.pk}, line {row['line']}")
+            for pa, row in pairs
+        ])
+    except DomainError as exc:  # the preview said otherwise: something changed since
+        raise ConcurrentChange(f"{exc.message} Nothing was imported; upload the file again.") from exc
+    devices = {device.pk: device for device in assigned}
     _bulk_device_fields(organization, actor, devices,
                         {row["device_id"]: (row["groups"], row["ownership"]) for _, row in pairs}, group_ids, now)
     for pa, row in pairs:

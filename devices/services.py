@@ -6,6 +6,7 @@ audit entry. A second action arriving while the first holds the lock gets a conf
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
@@ -13,7 +14,9 @@ from django.utils import timezone
 from cockpit.actors import Actor
 from cockpit.audit import Source, audit_record
 from cockpit.errors import ConcurrentChange, IllegalTransition, InvalidInput
-from cockpit.models import Employee, Organization
+from cockpit.middleware import current_request_id
+from cockpit.models import AuditEvent, Employee, Organization
+from cockpit.paging import org_data_changed
 from cockpit.selectors import device_technicians, groups_by_names
 from devices.hooks import device_created
 from devices.models import (
@@ -286,6 +289,92 @@ def device_assign(
 
     return _move(device=device, actor=actor, source=source, action=DeviceHistory.Action.ASSIGNED,
                  event="device.assigned", apply=apply, reason=reason, expected_version=expected_version)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One line of :func:`device_assign_many`."""
+
+    device_id: int
+    employee: Employee
+    reason: str = ""
+
+
+@transaction.atomic
+def device_assign_many(
+    *, organization: Organization, assignments: list[Assignment], actor: Actor, source: str,
+) -> list[Device]:
+    """``device_assign`` for many devices at once (CSV import, automatic modes): the same rules, history and
+    audit, in a few statements instead of several per device.
+
+    All or nothing: the first device that cannot be assigned (archived, already assigned, employee not
+    active, another change in progress) raises and nothing is written. Rows are locked in id order, so two
+    bulk runs cannot deadlock; a row another transaction holds answers ``ConcurrentChange`` at once.
+    """
+    if not assignments:
+        return []
+    ids = [a.device_id for a in assignments]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("A device appears twice in one bulk assignment.", field="device")
+    try:
+        devices = {
+            d.pk: d for d in Device.objects.select_for_update(nowait=True, of=("self",))
+            .filter(organization=organization, pk__in=ids).order_by("pk")
+        }
+    except OperationalError as exc:
+        raise ConcurrentChange("Another change to one of these devices is in progress; try again in a moment.") from exc
+    employee_ids = {a.employee.pk for a in assignments}
+    active = set(
+        Employee.objects.select_for_update().filter(
+            organization=organization, pk__in=employee_ids, status=Employee.Status.ACTIVE
+        ).values_list("pk", flat=True)
+    )
+    now = timezone.now()
+    histories, audits, changed = [], [], []
+    request_id = current_request_id.get()
+    for line in assignments:
+        device, employee = devices.get(line.device_id), line.employee
+        if device is None:
+            raise InvalidInput(f"Unknown device #{line.device_id}.", field="device")
+        _refuse_archived(device, "assign")
+        if employee.pk not in active:
+            raise InvalidInput(f"{employee.display_name} is not an active employee of this organization.",
+                               field="employee")
+        if device.assignee_id is not None:
+            raise IllegalTransition(f"{device} is already assigned; reassign it instead.")
+        before = {"availability_status": device.availability_status, "assignment_status": device.assignment_status,
+                  "assignee": None, "enrollment_status": device.enrollment_status}
+        device.availability_status = AvailabilityStatus.IN_USE
+        device.assignment_status = AssignmentStatus.ASSIGNED
+        device.assignee = employee
+        device.assigned_at = now
+        device.enrollment_status = device_enrollment_status(device)
+        device.version += 1
+        device.updated_at = now
+        changed.append(device)
+        after = {"availability_status": device.availability_status, "assignment_status": device.assignment_status,
+                 "assignee": employee.email, "enrollment_status": device.enrollment_status}
+        histories.append(DeviceHistory(
+            organization=organization, device=device, action=DeviceHistory.Action.ASSIGNED, source=source,
+            actor_label=actor.label[:200], reason=line.reason[:500],
+            availability_before=before["availability_status"], availability_after=after["availability_status"],
+            assignment_before=before["assignment_status"] or "", assignment_after=after["assignment_status"],
+            assignee_after=employee,
+        ))
+        audits.append(AuditEvent(
+            organization=organization, event="device.assigned", source=source,
+            target_type=Device._meta.label_lower, target_id=str(device.pk), target_label=str(device)[:255],
+            before=before, after=after | ({"reason": line.reason} if line.reason else {}), request_id=request_id,
+            **actor.audit_fields,
+        ))
+    Device.objects.bulk_update(changed, [
+        "availability_status", "assignment_status", "assignee", "assigned_at", "enrollment_status", "version",
+        "updated_at",
+    ], batch_size=1000)
+    DeviceHistory.objects.bulk_create(histories, batch_size=1000)
+    AuditEvent.objects.bulk_create(audits, batch_size=1000)
+    transaction.on_commit(lambda: org_data_changed(organization.pk))  # bulk writes send no save signals
+    return changed
 
 
 def device_reassign(
