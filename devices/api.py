@@ -36,11 +36,12 @@ class AssigneeField(EmployeeRefField):
     pass
 
 
-def _iso(value):
-    """DRF's datetime format (ISO 8601 in the current time zone, UTC written ``Z``) without its field machinery."""
+def _iso(value, zone=None):
+    """DRF's datetime format (ISO 8601 in the current time zone, UTC written ``Z``) without its field machinery;
+    ``zone``: the current time zone, when the caller looked it up once for several values."""
     if value is None:
         return None
-    text = timezone.localtime(value).isoformat()
+    text = timezone.localtime(value, zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -78,6 +79,7 @@ class DeviceSerializer(StrictModelSerializer):
         if group_names is None:
             group_names = [group.name for group in device.groups.all()]
         assignee = device.assignee if device.assignee_id else None
+        zone = timezone.get_current_timezone()
         return {
             "id": device.pk,
             "serial_number": device.serial_number,
@@ -95,18 +97,18 @@ class DeviceSerializer(StrictModelSerializer):
             "assignee": None if assignee is None else {
                 "id": assignee.pk, "email": assignee.email, "name": assignee.display_name,
             },
-            "assigned_at": _iso(device.assigned_at),
-            "archived_at": _iso(device.archived_at),
+            "assigned_at": _iso(device.assigned_at, zone),
+            "archived_at": _iso(device.archived_at, zone),
             "groups": list(group_names),
             "responsible_technician": (
                 device.responsible_technician.get_username() if device.responsible_technician_id else None
             ),
-            "last_seen_at": _iso(device.last_seen_at),
+            "last_seen_at": _iso(device.last_seen_at, zone),
             "fleet_host_id": device.fleet_host_id,
             "fleet_uuid": device.fleet_uuid,
             "version": device.version,
-            "created_at": _iso(device.created_at),
-            "updated_at": _iso(device.updated_at),
+            "created_at": _iso(device.created_at, zone),
+            "updated_at": _iso(device.updated_at, zone),
         }
 
     def generic_representation(self, device):

@@ -289,3 +289,24 @@ def test_filter_form_fragment_is_what_the_template_renders_and_follows_every_cha
     assert "Unknown group" not in now and 'value="Sales" selected' in now and "Theirs" not in now
     windows = _filters_part(cockpit_client.get(url, {"platform": "windows"}).content.decode())
     assert 'value="windows" selected' in windows
+
+
+def test_last_seen_reads_as_the_ago_filter():
+    from cockpit.templatetags.cockpit import ago
+    from devices.views import last_seen
+
+    now = timezone.now()
+    deltas = [timedelta(seconds=s) for s in (0, 40, 90, 3700, 7300, 86_430, 200_000, 700_000, 2_000_000,
+                                             5_000_000, 40_000_000, 70_000_000, 400_000_000)]
+    for value in [None, now + timedelta(hours=2)] + [now - delta - timedelta(seconds=20) for delta in deltas]:
+        assert last_seen(value, timezone.now()) == ago(value), value
+
+
+def test_fast_representation_follows_the_current_time_zone(org, employee, actor):
+    device = services.device_assign(device=DeviceFactory(organization=org, last_seen_at=timezone.now()),
+                                    employee=employee, actor=actor)
+    fresh = with_group_names([device_queryset(organization=org).get(pk=device.pk)])[0]
+    with timezone.override("Europe/Paris"):
+        fast = DeviceSerializer().to_representation(fresh)
+        assert fast == DeviceSerializer().generic_representation(fresh)
+    assert fast["last_seen_at"].endswith(("+01:00", "+02:00"))
