@@ -230,3 +230,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Feature apps -----------------------------------------------------------------------------
+# Where employees and admins reach the cockpit from outside (links in e-mails).
+COCKPIT_BASE_URL = os.environ.get("COCKPIT_BASE_URL", "")
+# Installers: when fleetctl is installed, ``fleetctl package … --end-user-email`` builds them.
+ENROLLMENT_FLEETCTL_PATH = os.environ.get("FLEETCTL_PATH", "")
+# CSV import limits, answered before the whole file is read.
+ASSIGNMENT_CSV_MAX_BYTES = int(os.environ.get("ASSIGNMENT_CSV_MAX_BYTES", 20 * 1024 * 1024))
+ASSIGNMENT_CSV_MAX_ROWS = int(os.environ.get("ASSIGNMENT_CSV_MAX_ROWS", 100_000))
