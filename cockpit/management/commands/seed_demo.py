@@ -131,3 +131,34 @@ class Command(BaseCommand):
                 setattr(device, key, value)
             device.enrollment_status = devices.device_enrollment_status(device)
             Device.objects.filter(pk=device.pk).update(enrollment_status=device.enrollment_status, **facts)
+
+        self._seed_features(org, actor, people, groups)
+
+    def _seed_features(self, org, actor, people, groups):
+        """A taste of each feature: the enroll secret, pre-assignments in each state, offboardings."""
+        from assignment.services import pre_assignment_create
+        from enrollment.services import enrollment_settings_save
+        from offboarding.services import offboarding_schedule, offboarding_start
+
+        enrollment_settings_save(organization=org, actor=actor, enroll_secret="demo-enroll-secret",
+                                 fleet_url=DEMO_FLEET_URL)
+        # Waiting: serials Fleet has not reported yet (awaiting activation).
+        for index, person in enumerate(people[-3:]):
+            pre_assignment_create(organization=org, actor=actor, serial_number=f"DEMOPRE{index:05d}", employee=person,
+                                  groups=[groups[0].name], domain_name="DEMO")
+        # Applied at once: an unassigned device in stock. Conflict: a device someone else already holds.
+        in_stock = Device.objects.for_org(org).filter(assignee__isnull=True, availability_status="in_stock",
+                                                      usage=Usage.INDIVIDUAL).order_by("pk").first()
+        held = Device.objects.for_org(org).filter(assignee__isnull=False).order_by("pk").first()
+        newcomer = people[-4]
+        for device in (in_stock, held):
+            if device is not None:
+                pre_assignment_create(organization=org, actor=actor, serial_number=device.serial_number,
+                                      employee=newcomer)
+        # A leaver whose case is drafted, and one scheduled for next week.
+        leaver, scheduled = people[1], people[2]
+        offboarding_start(organization=org, employee=leaver, actor=actor)
+        case = offboarding_start(organization=org, employee=scheduled, actor=actor)
+        offboarding_schedule(offboarding=case, actor=actor,
+                             effective_date=(timezone.now() + timedelta(days=7)).date())
+
