@@ -13,9 +13,8 @@ from assignment.suggestion_filtersets import SuggestionFilterSet
 from assignment.suggestion_forms import SuggestionBulkForm, SuggestionRejectForm, SuggestionSettingsForm
 from assignment.suggestion_models import Suggestion
 from assignment.suggestion_selectors import auto_mode_preview, suggestion_queryset
-from cockpit.errors import DomainError
 from cockpit.services import organization_update_settings
-from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role
+from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
 
 PREVIEW_ROWS = 200
 
@@ -52,12 +51,8 @@ def _back(request, org_slug):
 @require_POST
 def suggestion_accept(request, org_slug, pk):
     suggestion = _get(request, pk)
-    try:
-        services.suggestion_accept(suggestion=suggestion, actor=actor_for(request))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{suggestion.device} was assigned to {suggestion.employee.display_name}.")
+    run_action(request, lambda: services.suggestion_accept(suggestion=suggestion, actor=actor_for(request)),
+               f"{suggestion.device} was assigned to {suggestion.employee.display_name}.")
     return _back(request, org_slug)
 
 
@@ -67,13 +62,10 @@ def suggestion_reject(request, org_slug, pk):
     suggestion = _get(request, pk)
     form = SuggestionRejectForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    try:
-        services.suggestion_reject(suggestion=suggestion, actor=actor_for(request), reason=reason)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Rejected: {suggestion.device} will not be suggested for "
-                                  f"{suggestion.employee.display_name} again on the same evidence.")
+    run_action(request, lambda: services.suggestion_reject(suggestion=suggestion, actor=actor_for(request),
+                                                           reason=reason),
+               f"Rejected: {suggestion.device} will not be suggested for {suggestion.employee.display_name} again "
+               "on the same evidence.")
     return _back(request, org_slug)
 
 

@@ -20,7 +20,7 @@ from assignment.selectors import csv_import_get, csv_import_list, pre_assignment
 from cockpit.audit import Source
 from cockpit.errors import DomainError
 from cockpit.models import AuditEvent
-from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role
+from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
 from devices.views import formula_safe
 
 # --- pre-assignments -------------------------------------------------------------------------
@@ -94,12 +94,7 @@ def preassignment_edit(request, org_slug, pk):
 
 
 def _act(request, pa, call, success: str):
-    try:
-        call()
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect("preassignment_detail", org_slug=request.organization.slug, pk=pa.pk)
-    messages.success(request, success)
+    run_action(request, call, success)
     return redirect("preassignment_detail", org_slug=request.organization.slug, pk=pa.pk)
 
 
@@ -115,12 +110,8 @@ def preassignment_cancel(request, org_slug, pk):
 @require_POST
 def preassignment_apply(request, org_slug, pk):
     pa = _get(request, pk)
-    try:
-        services.pre_assignment_apply(pre_assignment=pa, actor=actor_for(request))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _outcome_message(_get(request, pk)))
+    run_action(request, lambda: services.pre_assignment_apply(pre_assignment=pa, actor=actor_for(request)),
+               lambda _outcome: _outcome_message(_get(request, pk)))
     return redirect("preassignment_detail", org_slug=org_slug, pk=pa.pk)
 
 
@@ -276,12 +267,9 @@ def csvimport_commit(request, org_slug, pk):
 @require_POST
 def csvimport_discard(request, org_slug, pk):
     record = _get_import(request, pk)
-    try:
-        services.csv_import_discard(csv_import=record, actor=actor_for(request))
-    except DomainError as exc:
-        messages.error(request, exc.message)
+    if run_action(request, lambda: services.csv_import_discard(csv_import=record, actor=actor_for(request)),
+                  "The import was discarded; nothing was changed.") is None:
         return redirect("csvimport_detail", org_slug=org_slug, pk=pk)
-    messages.success(request, "The import was discarded; nothing was changed.")
     return redirect("csvimport_new", org_slug=org_slug)
 
 

@@ -49,6 +49,23 @@ def call_service(form, call):
         return None
 
 
+def run_action(request, call, success):
+    """Run a cockpit button's service ``call()``: its domain error becomes an error message, its result the
+    success message (``success`` is a sentence, or a function of the result). Returns the result, or None.
+    """
+    from django.contrib import messages
+
+    from cockpit.errors import DomainError
+
+    try:
+        result = call()
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return None
+    messages.success(request, success(result) if callable(success) else success)
+    return result
+
+
 def filterset_for(filterset_class, request, queryset):
     """Bind the list's FilterSet to the query string; invalid filters show their errors and no rows."""
     filterset = filterset_class(request.GET or None, queryset=queryset, request=request)

@@ -7,9 +7,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from cockpit import services as cockpit_services
-from cockpit.errors import DomainError
 from cockpit.models import Employee
-from cockpit.web import actor_for, call_service, paginate, require_role
+from cockpit.web import actor_for, call_service, paginate, require_role, run_action
 from devices.models import Device
 from enrollment import selectors, services, unenroll
 from enrollment.forms import RemoteManagementForm
@@ -33,12 +32,8 @@ def employee_invite(request, org_slug, pk):
     employee = Employee.objects.for_org(request.organization).filter(pk=pk).first()
     if employee is None:
         raise Http404("No such employee")
-    try:
-        invitation = services.invitation_send(employee=employee, actor=actor_for(request))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{invitation.get_kind_display()} sent to {employee.email}.")
+    run_action(request, lambda: services.invitation_send(employee=employee, actor=actor_for(request)),
+               lambda invitation: f"{invitation.get_kind_display()} sent to {employee.email}.")
     return redirect("employee_detail", org_slug=org_slug, pk=pk)
 
 
@@ -146,11 +141,7 @@ def autounenrollrun_confirm(request, org_slug, pk):
     blocked = AutoUnenrollRun.objects.for_org(request.organization).filter(pk=pk).first()
     if blocked is None:
         raise Http404("No such run")
-    try:
-        run = unenroll.auto_unenroll_run(organization=request.organization, actor=actor_for(request),
-                                         confirm_run=blocked)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{run.get_status_display()}: {len(run.purged_ids)} device(s) purged.")
+    run_action(request, lambda: unenroll.auto_unenroll_run(organization=request.organization,
+                                                           actor=actor_for(request), confirm_run=blocked),
+               lambda run: f"{run.get_status_display()}: {len(run.purged_ids)} device(s) purged.")
     return redirect("remote_management", org_slug=org_slug)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from cockpit.errors import DomainError
 from cockpit.models import Employee
-from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role
+from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
 from offboarding import services
 from offboarding.filtersets import OffboardingFilterSet
 from offboarding.forms import CancelForm, DecisionsForm, ScheduleForm, default_rows
@@ -137,12 +137,7 @@ def offboarding_detail(request, org_slug, pk):
 
 def _act(request, org_slug, pk, call, success: str):
     case = _case(request, pk)
-    try:
-        call(case)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, success.format(employee=case.employee.display_name))
+    run_action(request, lambda: call(case), success.format(employee=case.employee.display_name))
     return redirect("offboarding_detail", org_slug=org_slug, pk=case.pk)
 
 
@@ -195,12 +190,8 @@ def wipe_retry(request, org_slug, pk):
     wipe = WipeRequest.objects.for_org(request.organization).filter(pk=pk).first()
     if wipe is None:
         raise Http404("No such wipe")
-    try:
-        services.wipe_retry(wipe=wipe, actor=actor_for(request))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"The wipe of {wipe.device} will be sent to Fleet again.")
+    run_action(request, lambda: services.wipe_retry(wipe=wipe, actor=actor_for(request)),
+               f"The wipe of {wipe.device} will be sent to Fleet again.")
     return redirect("device_detail", org_slug=org_slug, pk=wipe.device_id)
 
 
