@@ -14,6 +14,7 @@ from cockpit.api.base import (
     StrictSerializer,
     TenantModelViewSet,
 )
+from cockpit.api.filters import PAGINATION_PARAMS, StrictFilterBackend
 from cockpit.audit import Source
 from cockpit.errors import InvalidInput
 from cockpit.models import Employee
@@ -167,6 +168,17 @@ class DeviceViewSet(TenantModelViewSet):
 
     def get_queryset(self):
         return device_queryset(organization=self.organization)
+
+    def filter_queryset(self, queryset):
+        """Without a filter parameter the FilterSet has nothing to do (each of its filters passes an empty value
+        through; a test holds them to it), so the unfiltered list, and every page of it, does not build and
+        validate its form."""
+        if set(self.request.query_params) - PAGINATION_PARAMS:
+            return super().filter_queryset(queryset)
+        for backend in self.filter_backends:
+            if not issubclass(backend, StrictFilterBackend):
+                queryset = backend().filter_queryset(self.request, queryset, self)
+        return queryset
 
     def paginate_queryset(self, queryset):
         counted = PagedQuerySet(
