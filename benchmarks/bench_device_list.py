@@ -635,11 +635,26 @@ def _explainable(sql: str) -> str:
     return match.group(1) if match else sql
 
 
+def _top_level_from(sql: str) -> int:
+    """Where the statement's own `` FROM `` starts (not one of a subquery in its column list), or -1."""
+    depth = 0
+    for index, char in enumerate(sql):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and sql.startswith(" FROM ", index):
+            return index
+    return -1
+
+
 def _short_sql(sql: str) -> str:
     """``SELECT … FROM "table" WHERE …`` without the column list, on one line."""
     prefix = "DECLARE CURSOR FOR " if DECLARE_CURSOR.match(sql) else ""
     sql = _explainable(sql)
-    sql = re.sub(r"^SELECT (?!COUNT\()(.*?) FROM ", "SELECT … FROM ", sql, count=1, flags=re.S)
+    start = _top_level_from(sql)
+    if sql.startswith("SELECT ") and not sql.startswith("SELECT COUNT(") and start > 0:
+        sql = "SELECT …" + sql[start:]
     sql = re.sub(r"IN \(([^)]{40})[^)]*\)", r"IN (\1…)", sql)
     return (prefix + " ".join(sql.split()))[:150]
 
