@@ -155,3 +155,13 @@ def test_failed_wipe_retry_and_hand_over_from_the_device_page(cockpit_client, or
     decision.refresh_from_db()
     assert device.assignee == bob and decision.status == OffboardingDevice.Status.APPLIED
     device_services.device_unassign(device=device, actor=actor)  # the device moves stay usable afterwards
+
+
+def test_wizard_page_title_is_plain_text(cockpit_client, org, actor, leaver):
+    """The wizard's script was inside <title>: the browser tab showed the markup."""
+    hand(org, leaver, actor)
+    page = cockpit_client.get(reverse("employee_offboard", args=[org.slug, leaver.pk])).content.decode()
+    title = page.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "<script" not in title and f"Offboard {leaver.display_name}" in title
+    assert page.count("offboarding/wizard.js") == 1
+
