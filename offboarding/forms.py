@@ -39,6 +39,24 @@ class DecisionsForm(forms.Form):
                 required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Effective date",
                 help_text="Optional. On the summary you complete the offboarding now, or schedule it for this day.")
 
+    def clean(self):
+        """A reassigned device needs an active receiver other than the leaver: say so on its row."""
+        cleaned = super().clean()
+        for device in self.devices:
+            if cleaned.get(f"action_{device.pk}") != DeviceAction.REASSIGN:
+                continue
+            field = f"reassign_to_{device.pk}"
+            if field in self.errors:
+                continue
+            receiver = cleaned.get(field)
+            if receiver is None:
+                self.add_error(field, f"Say who receives {device}.")
+            elif receiver.pk == device.assignee_id:
+                self.add_error(field, f"{device} cannot be reassigned to the leaver.")
+            elif not receiver.is_active:
+                self.add_error(field, f"{receiver.display_name} has been offboarded and cannot receive {device}.")
+        return cleaned
+
     def rows(self):
         """For the template: (device, action field, receiver field, wipe field)."""
         for device in self.devices:

@@ -165,3 +165,19 @@ def test_wizard_page_title_is_plain_text(cockpit_client, org, actor, leaver):
     assert "<script" not in title and f"Offboard {leaver.display_name}" in title
     assert page.count("offboarding/wizard.js") == 1
 
+
+def test_wizard_reassign_without_receiver_is_an_error_on_that_row(cockpit_client, org, actor, leaver):
+    """Not the API's "devices[0]: … (reassign_to)" at the top of the page: a plain sentence under the row."""
+    devices = hand(org, leaver, actor, 2)
+    url = reverse("employee_offboard", args=[org.slug, leaver.pk])
+    response = cockpit_client.post(url, _decisions_post(devices, {devices[0].pk: {"action": "reassign"}}))
+    assert response.status_code == 400 and not Offboarding.objects.exists()
+    form = response.context["form"]
+    assert form.errors[f"reassign_to_{devices[0].pk}"] == [f"Say who receives {devices[0]}."]
+    assert not form.non_field_errors()
+    assert "devices[0]" not in response.content.decode()
+    # Reassigning to the leaver is refused the same way.
+    response = cockpit_client.post(url, _decisions_post(devices, {
+        devices[0].pk: {"action": "reassign", "reassign_to": leaver.email}}))
+    assert response.status_code == 400
+    assert "cannot be reassigned to the leaver" in response.context["form"].errors[f"reassign_to_{devices[0].pk}"][0]
