@@ -21,7 +21,8 @@ SECRET = "browser-enroll-secret"
 
 
 @pytest.fixture
-def enrollment(db):
+def enrollment(db, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # the sign-in e-mail leaves from a task queued on commit
     org = OrganizationFactory(slug="acme", name="Acme Corp")
     enrollment_settings_save(organization=org, actor=Actor.system("tests"), enroll_secret=SECRET,
                              fleet_url="https://fleet.acme.test")
