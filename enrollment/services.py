@@ -6,8 +6,10 @@ Keyword-only, one transaction each, an audit entry per change; e-mails leave aft
 """
 
 import hashlib
+import json
 import logging
 import secrets
+import time
 from datetime import timedelta
 
 from django.core import signing
@@ -19,6 +21,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from cockpit.actors import Actor
 from cockpit.audit import audit_record
+from cockpit.crypto import SecretUnreadable, decrypt, encrypt
 from cockpit.errors import DomainError, InvalidInput
 from cockpit.models import Employee, Organization
 from devices.issues import issue_help
@@ -35,6 +38,8 @@ SIGNIN_REQUESTS_PER_ADDRESS = (100, 15 * 60)  # an office behind one NAT enrolls
 SIGNIN_ATTEMPTS_PER_EMAIL = (10, 15 * 60)
 SIGNIN_ATTEMPTS_PER_ADDRESS = (300, 15 * 60)
 SIGNIN_MAX_FAILURES_PER_TOKEN = 5
+SIGNIN_PAYLOAD_MAX_AGE = 10 * 60  # seconds: a code e-mailed later than that no longer helps the person waiting
+SIGNIN_MAIL_RETRIES = 4  # after the first try, backing off 5 s, 10 s, 20 s, 40 s (± jitter)
 INSTALLER_LINK_MAX_AGE = 24 * 60 * 60
 INSTALLER_LINK_SALT = "enrollment.installer-link"
 GENERIC_SIGNIN_ERROR = "This code or link is not valid, has expired, or was already used. Ask for a new one."
@@ -182,8 +187,23 @@ def _over_limit(key: str, limit: tuple[int, int]) -> bool:
 
 
 def signin_request(*, organization: Organization, email: str, client_address: str = "") -> None:
-    """Send a one-time code and link to the employee with this e-mail. The caller answers the same way
-    whether the e-mail is known or not; the rate limit counts every e-mail, known or not."""
+    """Ask for a sign-in code for this e-mail. The caller answers the same way whether the e-mail is known
+    or not; the rate limits count every e-mail, known or not.
+
+    No enumeration, not even by timing: the request does the same work for every well-formed address. It
+    counts the rate limits, seals ``{organization, e-mail, time, nonce}`` with ``cockpit.crypto`` and queues
+    ``enrollment.tasks.signin_code_task`` once the transaction commits. It reads no employee and writes no
+    row, so a known address costs exactly the queries, the time and the answer of an unknown one. The task
+    (``signin_code_deliver``) looks the employee up, draws the code and link, stores their hashes and sends
+    the e-mail, retrying a mail server failure a bounded number of times.
+
+    Why the code is drawn in the task rather than in the request: drawn in the request, the token row would
+    be written for known addresses only (one more INSERT, a measurable difference) unless unknown addresses
+    wrote decoy rows, and the code would have to travel to the worker, encrypted but still recoverable. Drawn
+    in the task, the code exists in clear only in the worker's memory and in the e-mail; the broker carries
+    the address encrypted (it is personal data) and no secret at all. The employee waits for the e-mail in
+    any case, so a code that exists a second later than the page costs them nothing.
+    """
     email = _normalize_email(email)
     if not email or "@" not in email:
         raise InvalidInput("Enter your work e-mail address.", field="email")
@@ -193,25 +213,56 @@ def signin_request(*, organization: Organization, email: str, client_address: st
     ]
     if any(limited):
         raise RateLimited("Too many sign-in requests. Wait a few minutes and try again.")
-    employee = Employee.objects.for_org(organization).filter(email__iexact=email, status=Employee.Status.ACTIVE).first()
-    if employee is None:
-        return
+    from enrollment.tasks import signin_code_task
+
+    payload = encrypt(json.dumps({"o": organization.pk, "e": email, "t": int(time.time()), "n": secrets.token_hex(16)}))
+    transaction.on_commit(lambda: signin_code_task.delay(payload))
+
+
+def signin_code_deliver(*, payload: str, attempt: int = 0) -> str:
+    """The sign-in e-mail, in the worker: the answer to ``signin_request``'s sealed payload.
+
+    Returns what happened: ``sent``, ``unknown`` (no active employee of the organization has this address:
+    nothing is sent), ``expired`` (the payload waited longer than ``SIGNIN_PAYLOAD_MAX_AGE``), ``already_sent``
+    (a redelivered task) or ``unreadable``. A mail server error (``OSError``, which ``smtplib``'s errors are)
+    is logged and raised again for the task to retry; the token of that attempt is rolled back with it, so
+    no code that never reached anyone stays valid."""
+    try:
+        data = json.loads(decrypt(payload))
+        organization_id, email, issued_at, nonce = data["o"], _normalize_email(data["e"]), data["t"], data["n"]
+    except (SecretUnreadable, ValueError, KeyError, TypeError):
+        logger.warning("A sign-in e-mail request could not be read (the encryption keys changed?): dropped")
+        return "unreadable"
+    if time.time() - issued_at > SIGNIN_PAYLOAD_MAX_AGE:
+        return "expired"
+    sent_key = f"enroll-signin-sent:{nonce}"
+    if cache.get(sent_key):
+        return "already_sent"
+    organization = Organization.objects.filter(pk=organization_id).first()
+    employee = organization and (Employee.objects.for_org(organization)
+                                 .filter(email__iexact=email, status=Employee.Status.ACTIVE).first())
+    if not employee:
+        return "unknown"
     code = f"{secrets.randbelow(10**6):06d}"
     link = secrets.token_urlsafe(32)
-    SignInToken.objects.create(
-        organization=organization, employee=employee, code_hash=_code_hash(organization.pk, email, code),
-        link_hash=_link_hash(link), expires_at=timezone.now() + SIGNIN_TTL,
-    )
     link_url = emails.site_url() + reverse("enroll_link", kwargs={"enroll_slug": organization.slug, "link": link})
-    # Sent now, not on commit: the employee waits for it on the next page, and the token row is already saved.
     message = emails.build_message("signin", to=employee.email, context={
         "organization": organization, "employee": employee, "code": code, "link": link_url,
         "minutes": int(SIGNIN_TTL.total_seconds() // 60),
     })
     try:
-        message.send(fail_silently=False)
-    except Exception:  # a mail server error must not tell a known e-mail from an unknown one
-        logger.exception("The sign-in e-mail of organization %s could not be sent", organization.slug)
+        with transaction.atomic():
+            SignInToken.objects.create(
+                organization=organization, employee=employee, code_hash=_code_hash(organization.pk, email, code),
+                link_hash=_link_hash(link), expires_at=timezone.now() + SIGNIN_TTL,
+            )
+            message.send(fail_silently=False)  # inside: a failed send takes its token with it
+    except OSError as exc:
+        logger.warning("The sign-in e-mail of organization %s could not be sent (attempt %d of %d): %s",
+                       organization.slug, attempt + 1, SIGNIN_MAIL_RETRIES + 1, type(exc).__name__)
+        raise
+    cache.set(sent_key, True, SIGNIN_PAYLOAD_MAX_AGE * 2)
+    return "sent"
 
 
 def _complete_signin(token: SignInToken) -> Employee:

@@ -1,10 +1,12 @@
-"""Enrollment jobs: the hourly auto-unenrollment purge (DESIGN §9), one task per organization that enabled it."""
+"""Enrollment jobs: the hourly auto-unenrollment purge (DESIGN §9), one task per organization that enabled it,
+and the e-mails that must not hold up a request: the sign-in code."""
 
 from celery import shared_task
 
 from cockpit.actors import Actor
 from cockpit.errors import IllegalTransition
 from cockpit.models import Organization
+from enrollment import services
 from enrollment.unenroll import auto_unenroll_run
 
 
@@ -28,3 +30,11 @@ def auto_unenroll_organization_task(organization_id: int) -> dict:
     if run is None:
         return {"organization": organization_id, "status": "disabled"}
     return {"organization": organization_id, "run": run.pk, "status": run.status, "purged": len(run.purged_ids)}
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OSError,), max_retries=services.SIGNIN_MAIL_RETRIES,
+             retry_backoff=5, retry_backoff_max=60, retry_jitter=True)
+def signin_code_task(self, payload: str) -> dict:
+    """The enrollment page's sign-in e-mail (``services.signin_request`` queues it; the payload is encrypted
+    and carries no code). A mail server error is logged by the service and retried here, boundedly."""
+    return {"status": services.signin_code_deliver(payload=payload, attempt=self.request.retries)}
