@@ -241,6 +241,7 @@ def _detail_page(request, record, *, error: str = "", status: int = 200):
         "record": record, "page": page, "action": action, "error": error, "commit_form": CsvCommitForm(),
         "counts": sorted((k, v) for k, v in record.counts.items() if k != "new_employees"),
         "action_labels": ACTION_LABELS,
+        "result_summary": services.import_summary(record.result) if record.result else "",
         "percent": int(100 * record.processed_rows / record.row_count) if record.row_count else 100,
     }
     return render(request, "assignment/csvimport_detail.html", context, status=status)
