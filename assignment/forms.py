@@ -26,9 +26,16 @@ class SettleForm(forms.Form):
     wipe = forms.BooleanField(required=False, initial=True,
                               label="Wipe the device (erase all data) when it changes owner")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, pre_assignment=None, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        if pre_assignment is not None:  # the choices name the people, not "the pre-assigned employee"
+            owner = pre_assignment.device.assignee if pre_assignment.device_id else None
+            self.fields["decision"].choices = [
+                (SettleDecision.ASSIGN, f"Give the device to {pre_assignment.employee.display_name}"),
+                (SettleDecision.KEEP, f"Keep it with {owner.display_name if owner else 'its current owner'} "
+                                      "and cancel the pre-assignment"),
+            ]
 
 
 class CsvUploadForm(forms.Form):

@@ -118,7 +118,7 @@ def preassignment_apply(request, org_slug, pk):
 @require_role("can_act_on_devices")
 def preassignment_settle(request, org_slug, pk):
     pa = _get(request, pk)
-    form = SettleForm(request.POST or None)
+    form = SettleForm(request.POST or None, pre_assignment=pa)
     if request.method == "POST" and form.is_valid():
         settled = call_service(form, lambda data: services.pre_assignment_settle(
             pre_assignment=pa, actor=actor_for(request), decision=data["decision"], wipe=data["wipe"],

@@ -1,8 +1,13 @@
 """Regressions found by walking the assignment pages in a browser (QA pass)."""
 
+from django.urls import reverse
+
+from assignment import services
 from assignment.models import CsvImport
+from cockpit.audit import Source
+from devices import services as device_services
 from tests.assignment.test_surfaces import HEADER, sales, upload  # noqa: F401 (fixture)
-from tests.factories import DeviceFactory
+from tests.factories import DeviceFactory, EmployeeFactory
 
 
 def test_csv_preview_names_each_action_and_the_result_reads_as_done(cockpit_client, org, sales, employee):  # noqa: F811
@@ -24,3 +29,22 @@ def test_csv_preview_names_each_action_and_the_result_reads_as_done(cockpit_clie
     assert "1 new employee created" in html and "will be created" not in html.split('id="import-rows"')[0]
     assert "1 created, 1 assigned, 1 new employees, 1 row(s) in error skipped." in html
     assert "new_employees" not in html
+
+
+def test_a_conflict_links_to_the_device_and_both_employees(cockpit_client, org, employee, actor):
+    owner = EmployeeFactory(organization=org, email="owner@acme.test", full_name="Olga Owner")
+    device = DeviceFactory(organization=org, serial_number="C02TAKEN")
+    device_services.device_assign(device=device, employee=owner, actor=actor, source=Source.MANUAL)
+    pa = services.pre_assignment_create(organization=org, actor=actor, source=Source.MANUAL,
+                                        serial_number="C02TAKEN", employee=employee, groups=[])
+    assert pa.status == "conflict"
+    device_url = reverse("device_detail", args=[org.slug, device.pk])
+    owner_url = reverse("employee_detail", args=[org.slug, owner.pk])
+    employee_url = reverse("employee_detail", args=[org.slug, employee.pk])
+    for name in ("preassignment_detail", "preassignment_settle"):
+        html = cockpit_client.get(reverse(name, args=[org.slug, pa.pk])).content.decode()
+        assert device_url in html and owner_url in html and employee_url in html, name
+    settle = cockpit_client.get(reverse("preassignment_settle", args=[org.slug, pa.pk])).content.decode()
+    assert f"Give the device to {employee.display_name}" in settle and "Keep it with Olga Owner" in settle
+    listing = cockpit_client.get(reverse("preassignment_list", args=[org.slug])).content.decode()
+    assert employee_url in listing and device_url in listing and "badge badge-warn" in listing
