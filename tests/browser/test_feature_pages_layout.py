@@ -5,6 +5,8 @@ stays inside its card, and the employee's enrollment page fits a phone."""
 import pytest
 
 from cockpit.models import Membership
+from devices.models import EnrollmentStatus
+from enrollment import services
 from tests.factories import DeviceFactory, EmployeeFactory, MembershipFactory, OrganizationFactory, UserFactory
 
 PASSWORD = "browser-test-passphrase-7"
@@ -61,3 +63,28 @@ def test_auto_mode_preview_stays_inside_the_page(live_server, acme, page):
     card = page.locator("#auto-preview").bounding_box()
     table = page.locator("#preview-table").bounding_box()
     assert table["x"] + table["width"] <= card["x"] + card["width"] + 1
+
+
+def test_a_rows_fix_button_sends_that_device_only(live_server, acme, page, monkeypatch):
+    """Ticking boxes then pressing one row's button used to send the ticked devices too."""
+    sent = []
+    monkeypatch.setattr(services, "fix_instructions_send_bulk",
+                        lambda *, organization, device_ids, actor: sent.append(sorted(device_ids)) or {
+                            "sent": len(device_ids), "skipped": 0})
+    common = {"availability_status": "in_use", "assignment_status": "assigned",
+              "enrollment_status": EnrollmentStatus.PARTIALLY_ENROLLED, "enrollment_issues": ["agent_missing"]}
+    ada = EmployeeFactory(organization=acme, email="ada@acme.test", full_name="Ada")
+    bob = EmployeeFactory(organization=acme, email="bob@acme.test", full_name="Bob")
+    first = DeviceFactory(organization=acme, name="ada-agent", assignee=ada, **common)
+    second = DeviceFactory(organization=acme, name="bob-agent", assignee=bob, **common)
+    sign_in(page, live_server.url)
+    page.goto(f"{live_server.url}/o/acme/enrollment/troubleshooting/")
+    page.check(f"#issue-agent_missing input[type=checkbox][value='{first.pk}']")
+    page.click(f"#issue-agent_missing button[value='{second.pk}']")
+    page.wait_for_url("**/enrollment/troubleshooting/")
+    assert sent == [[second.pk]]
+    page.check(f"#issue-agent_missing input[type=checkbox][value='{first.pk}']")
+    page.check(f"#issue-agent_missing input[type=checkbox][value='{second.pk}']")
+    page.click("#issue-agent_missing button.primary")
+    page.wait_for_url("**/enrollment/troubleshooting/")
+    assert sent[-1] == sorted([first.pk, second.pk])

@@ -4,7 +4,10 @@ import pytest
 from django.test import TestCase
 from django.urls import reverse
 
-from tests.factories import EmployeeFactory
+from cockpit.models import Membership
+from devices.models import EnrollmentStatus
+from tests.conftest import member
+from tests.factories import DeviceFactory, EmployeeFactory
 
 
 @pytest.fixture
@@ -21,3 +24,21 @@ def test_a_wrong_code_says_so_once(client, org, ada):
     assert response.status_code == 400
     message = response.context["form"].non_field_errors()[0]
     assert response.content.decode().count(message) == 1
+
+
+def test_viewers_get_no_selection_boxes_and_nobody_an_empty_invite_all(client, org, admin_user):
+    client.force_login(admin_user)
+    url = reverse("invitation_list", args=[org.slug])
+    assert "Invite all" not in client.get(url).content.decode()  # nobody to invite: no "Invite all 0"
+    EmployeeFactory(organization=org, email="new@acme.test")
+    assert "Invite all 1 not yet enrolled" in client.get(url).content.decode()
+    owner = EmployeeFactory(organization=org, email="owner@acme.test")
+    DeviceFactory(organization=org, name="broken", assignee=owner, assignment_status="assigned",
+                  availability_status="in_use", enrollment_status=EnrollmentStatus.PARTIALLY_ENROLLED,
+                  enrollment_issues=["agent_missing"])
+    html = client.get(reverse("troubleshooting", args=[org.slug])).content.decode()
+    assert 'type="checkbox"' in html and reverse("employee_detail", args=[org.slug, owner.pk]) in html
+    client.force_login(member(org, Membership.Role.VIEWER))
+    for name in ("invitation_list", "troubleshooting"):
+        html = client.get(reverse(name, args=[org.slug])).content.decode()
+        assert 'type="checkbox"' not in html, name
