@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from enrollment.models import AutoUnenrollRun, EnrollmentSettings, InstallerDownload, Invitation
+from enrollment.models import AutoUnenrollRun, EnrollmentSettings, InstallerDownload, Invitation, InvitationBatch
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -24,6 +24,12 @@ class InvitationAdmin(ReadOnlyAdmin):
     list_display = ["email", "kind", "reason", "organization", "created_at", "used_at"]
     list_filter = ["kind", "reason", "organization"]
     search_fields = ["email"]
+
+
+@admin.register(InvitationBatch)
+class InvitationBatchAdmin(ReadOnlyAdmin):
+    list_display = ["organization", "kind", "total", "skipped", "created_at", "finished_at"]
+    list_filter = ["kind", "organization"]
 
 
 @admin.register(InstallerDownload)

@@ -3,7 +3,7 @@
 import os
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -32,3 +32,8 @@ def build_message(template: str, *, to: str, context: dict) -> EmailMultiAlterna
 def send_on_commit(template: str, *, to: str, context: dict) -> None:
     message = build_message(template, to=to, context=context)
     transaction.on_commit(lambda: message.send(fail_silently=False))
+
+
+def connection():
+    """A mail connection for many messages (one SMTP session), opened and closed by the caller."""
+    return get_connection(fail_silently=False)

@@ -5,6 +5,7 @@ from django.db import models
 from cockpit.crypto import decrypt, encrypt
 from cockpit.models import Employee
 from cockpit.tenancy import TenantModel
+from devices.models import Device
 
 
 class EnrollmentSettings(TenantModel):
@@ -42,6 +43,31 @@ class EnrollmentSettings(TenantModel):
         self.enroll_secret_encrypted = encrypt(value) if value else ""
 
 
+class InvitationBatch(TenantModel):
+    """A bulk send queued as Celery tasks, one per chunk (invite all not enrolled, a large selection, fix
+    instructions for many devices). Its invitations point to it: a redelivered chunk skips whoever already has
+    one, and the cockpit counts them to show the progress."""
+
+    class Kind(models.TextChoices):
+        INVITATIONS = "invitations", "Invitations"
+        FIX_INSTRUCTIONS = "fix_instructions", "Fix instructions"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    total = models.PositiveIntegerField(help_text="Employees (or devices) queued")
+    chunks = models.PositiveIntegerField()
+    chunks_done = models.JSONField(default=list, blank=True, help_text="Indexes of the chunks that finished")
+    skipped = models.PositiveIntegerField(default=0, help_text="Offboarded or nothing to send when their turn came")
+    requested_by = models.CharField(max_length=200)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "kind", "-created_at"], name="invitationbatch_org_kind")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.total} queued {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class Invitation(TenantModel):
     """One e-mail sent to an employee about enrollment: an invitation, a re-sent one, or fix instructions."""
 
@@ -64,6 +90,10 @@ class Invitation(TenantModel):
     email = models.EmailField(max_length=254, help_text="The address it went to")
     detail = models.CharField(max_length=255, blank=True)
     used_at = models.DateTimeField(null=True, blank=True, help_text="The employee signed in after it")
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                               help_text="Fix instructions: the device they are about")
+    batch = models.ForeignKey(InvitationBatch, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="invitations")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -2,13 +2,13 @@
 
 from datetime import timedelta
 
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Count, Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from cockpit.models import Employee
 from devices.issues import ISSUE_HELP
 from devices.models import AvailabilityStatus, Device, EnrollmentIssue, EnrollmentStatus, Usage
-from enrollment.models import AutoUnenrollRun, InstallerDownload, Invitation
+from enrollment.models import AutoUnenrollRun, InstallerDownload, Invitation, InvitationBatch
 
 
 def invitations_of(*, employee: Employee):
@@ -88,3 +88,14 @@ def stalled_enrollments(*, organization, now=None) -> list[dict]:
         .exclude(Exists(enrolled_since)).order_by("last_download", "id")
     )
     return [{"employee": employee, "downloaded_at": employee.last_download} for employee in employees[:200]]
+
+
+BULK_PROGRESS_FOR = timedelta(hours=24)
+
+
+def bulk_sends_in_progress(*, organization, kind: str, now=None):
+    """Bulk sends of this kind still running (queued in the last day, not every chunk done), with ``sent``."""
+    now = now or timezone.now()
+    return (InvitationBatch.objects.for_org(organization)
+            .filter(kind=kind, finished_at__isnull=True, created_at__gte=now - BULK_PROGRESS_FOR)
+            .annotate(sent=Count("invitations")).order_by("created_at", "id"))

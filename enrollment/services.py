@@ -10,6 +10,7 @@ import json
 import logging
 import secrets
 import time
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 
 from django.core import signing
@@ -28,7 +29,7 @@ from devices.issues import issue_help
 from devices.models import Device
 from enrollment import emails
 from enrollment.installers import InstallerFile, InstallerRequest, InstallerUnavailable, installer_backend
-from enrollment.models import EnrollmentSettings, InstallerDownload, Invitation, SignInToken
+from enrollment.models import EnrollmentSettings, InstallerDownload, Invitation, InvitationBatch, SignInToken
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ SIGNIN_ATTEMPTS_PER_ADDRESS = (300, 15 * 60)
 SIGNIN_MAX_FAILURES_PER_TOKEN = 5
 SIGNIN_PAYLOAD_MAX_AGE = 10 * 60  # seconds: a code e-mailed later than that no longer helps the person waiting
 SIGNIN_MAIL_RETRIES = 4  # after the first try, backing off 5 s, 10 s, 20 s, 40 s (± jitter)
+BULK_SEND_NOW_LIMIT = 50  # employees or devices e-mailed during the request; more are queued as chunk tasks
+BULK_CHUNK_SIZE = 100  # per task: one SMTP session, about a minute of sending
+BULK_MAIL_RETRIES = 5  # per chunk, backing off 30 s, 1 min, 2 min, 4 min, 8 min (± jitter)
 INSTALLER_LINK_MAX_AGE = 24 * 60 * 60
 INSTALLER_LINK_SALT = "enrollment.installer-link"
 GENERIC_SIGNIN_ERROR = "This code or link is not valid, has expired, or was already used. Ask for a new one."
@@ -114,30 +118,50 @@ def installers_ready(organization) -> bool:
 def invitation_send(*, employee: Employee, actor: Actor, reason: str = Invitation.Reason.MANUAL,
                     detail: str = "") -> Invitation:
     """E-mail the employee the link to the enrollment page; a second one is recorded as resent."""
+    return _invite(employee=employee, actor=actor, reason=reason, detail=detail)
+
+
+def _invite(*, employee: Employee, actor: Actor, reason: str, detail: str = "", batch: InvitationBatch | None = None,
+            connection=None) -> Invitation | None:
+    """One invitation. With a ``batch`` (a chunk task), an employee who already has one of that batch is skipped
+    (None: a redelivered task invites nobody twice) and the e-mail leaves inside the transaction through the
+    chunk's mail ``connection``: a mail server error rolls the invitation back, so the retried chunk sends it."""
     with transaction.atomic():
         locked = Employee.objects.select_for_update().get(pk=employee.pk, organization_id=employee.organization_id)
         if not locked.is_active:
             raise InvalidInput(f"{locked.display_name} has been offboarded and is not invited.", field="employee")
+        if batch is not None and Invitation.objects.filter(employee=locked, batch=batch).exists():
+            return None
         invited_before = Invitation.objects.for_org(locked.organization).filter(
             employee=locked, kind__in=[Invitation.Kind.INVITATION, Invitation.Kind.REINVITATION]
         ).exists()
         kind = Invitation.Kind.REINVITATION if invited_before else Invitation.Kind.INVITATION
         invitation = Invitation.objects.create(
             organization=locked.organization, employee=locked, kind=kind, reason=reason, sent_by=actor.label[:200],
-            email=locked.email, detail=detail[:255],
+            email=locked.email, detail=detail[:255], batch=batch,
         )
         audit_record(organization=locked.organization, actor=actor, event="enrollment.invitation_sent",
                      target=locked, source="enrollment", after={"kind": kind, "reason": reason, "email": locked.email})
-        emails.send_on_commit("invitation", to=locked.email, context={
+        _mail("invitation", to=locked.email, connection=connection, context={
             "organization": locked.organization, "employee": locked, "url": emails.enrollment_page_url(
                 locked.organization), "resent": invited_before, "detail": detail,
         })
     return invitation
 
 
+def _mail(template: str, *, to: str, context: dict, connection=None) -> None:
+    """After the commit (a request), or now through a chunk task's open mail connection (inside its transaction)."""
+    if connection is None:
+        emails.send_on_commit(template, to=to, context=context)
+        return
+    message = emails.build_message(template, to=to, context=context)
+    message.connection = connection
+    message.send(fail_silently=False)
+
+
 def invitation_send_many(*, organization: Organization, employees, actor: Actor,
                          reason: str = Invitation.Reason.MANUAL) -> dict:
-    """Invite each active employee given (offboarded ones are skipped and counted)."""
+    """Invite each active employee given (offboarded ones are skipped and counted), during the call."""
     sent = skipped = 0
     for employee in employees:
         if employee.organization_id != organization.pk:
@@ -148,6 +172,124 @@ def invitation_send_many(*, organization: Organization, employees, actor: Actor,
         invitation_send(employee=employee, actor=actor, reason=reason)
         sent += 1
     return {"sent": sent, "skipped": skipped}
+
+
+def invitation_send_bulk(*, organization: Organization, employee_ids, actor: Actor,
+                         reason: str = Invitation.Reason.MANUAL) -> dict:
+    """Invite a selection or everyone not enrolled. Up to ``BULK_SEND_NOW_LIMIT`` employees are invited during
+    the call (``{"sent", "skipped"}``); more are queued as a batch of chunk tasks and the call answers at once
+    (``{"queued", "skipped", "batch"}``). Ids of other organizations are ignored; offboarded ones are skipped."""
+    employees = Employee.objects.for_org(organization).filter(pk__in=set(employee_ids))
+    if len(set(employee_ids)) <= BULK_SEND_NOW_LIMIT:
+        return invitation_send_many(organization=organization, employees=list(employees.order_by("pk")),
+                                    actor=actor, reason=reason)
+    rows = list(employees.order_by("pk").values_list("pk", "status"))
+    active = [pk for pk, status in rows if status == Employee.Status.ACTIVE]
+    from enrollment.tasks import invitation_chunk_task
+
+    batch = _queue_batch(organization=organization, kind=InvitationBatch.Kind.INVITATIONS, ids=active, actor=actor,
+                         queue=lambda batch_id, index, chunk, ref: invitation_chunk_task.delay(
+                             organization.pk, batch_id, index, chunk, ref, reason))
+    return {"queued": len(active), "skipped": len(rows) - len(active), "batch": batch.pk if batch else None}
+
+
+def _queue_batch(*, organization: Organization, kind: str, ids: list[int], actor: Actor,
+                 queue) -> InvitationBatch | None:
+    """Record the batch and queue one task per ``BULK_CHUNK_SIZE`` ids once the transaction commits."""
+    if not ids:
+        return None
+    chunks = [ids[start:start + BULK_CHUNK_SIZE] for start in range(0, len(ids), BULK_CHUNK_SIZE)]
+    ref = actor_ref(actor)
+    with transaction.atomic():
+        batch = InvitationBatch.objects.create(organization=organization, kind=kind, total=len(ids),
+                                               chunks=len(chunks), requested_by=actor.label[:200])
+        audit_record(organization=organization, actor=actor, event="enrollment.bulk_queued", target=organization,
+                     source="enrollment", after={"kind": kind, "total": len(ids), "batch": batch.pk})
+        for index, chunk in enumerate(chunks):
+            transaction.on_commit(lambda index=index, chunk=chunk: queue(batch.pk, index, chunk, ref))
+    return batch
+
+
+def invitation_send_chunk(*, organization: Organization, batch_id: int, index: int, employee_ids: list[int],
+                          actor: Actor, reason: str) -> dict:
+    """One chunk task of an invitation batch: idempotent, so a redelivered or retried chunk sends only what the
+    first delivery did not (each invitation of the batch is checked under the employee's row lock)."""
+    batch = InvitationBatch.objects.for_org(organization).filter(pk=batch_id).first()
+    if batch is None:
+        return {"status": "gone"}
+    employees = Employee.objects.for_org(organization).in_bulk(employee_ids)
+    sent = already = skipped = 0
+    with _chunk_mail(batch, index) as connection:
+        for employee_id in employee_ids:
+            employee = employees.get(employee_id)
+            if employee is None or not employee.is_active:
+                skipped += 1
+                continue
+            try:
+                invitation = _invite(employee=employee, actor=actor, reason=reason, batch=batch,
+                                     connection=connection)
+            except InvalidInput:  # offboarded between the read and the lock
+                skipped += 1
+                continue
+            if invitation is None:
+                already += 1
+            else:
+                sent += 1
+    _chunk_done(batch, index, skipped)
+    return {"status": "done", "sent": sent, "already": already, "skipped": skipped}
+
+
+@contextmanager
+def _chunk_mail(batch: InvitationBatch, index: int):
+    """The chunk's one SMTP session. A mail server error is logged and raised: the task retries the chunk."""
+    connection = emails.connection()
+    try:
+        connection.open()
+        yield connection
+    except OSError as exc:
+        logger.warning("Chunk %d of %s batch %s (organization %s): the mail server failed (%s); the chunk is retried",
+                       index, batch.kind, batch.pk, batch.organization_id, type(exc).__name__)
+        raise
+    finally:
+        with suppress(OSError):
+            connection.close()
+
+
+def _chunk_done(batch: InvitationBatch, index: int, skipped: int) -> None:
+    """Count a chunk once, however many times it is delivered; the last one finishes the batch."""
+    with transaction.atomic():
+        locked = InvitationBatch.objects.select_for_update().get(pk=batch.pk)
+        if index in locked.chunks_done:
+            return
+        locked.chunks_done = sorted([*locked.chunks_done, index])
+        locked.skipped += skipped
+        if len(locked.chunks_done) >= locked.chunks:
+            locked.finished_at = timezone.now()
+        locked.save(update_fields=["chunks_done", "skipped", "finished_at", "updated_at"])
+
+
+def actor_ref(actor: Actor) -> dict:
+    """An actor as a task argument (JSON); ``actor_from_ref`` reads it back in the worker."""
+    return {"kind": actor.kind, "user": getattr(actor.user, "pk", None), "token": getattr(actor.token, "pk", None),
+            "job": actor.job, "label": actor.label[:200]}
+
+
+def actor_from_ref(ref: dict) -> Actor:
+    from django.contrib.auth import get_user_model
+
+    from cockpit.models import ApiToken
+
+    if ref.get("kind") == "user":
+        user = get_user_model().objects.filter(pk=ref.get("user")).first()
+        if user is not None:
+            return Actor.for_user(user)
+    elif ref.get("kind") == "token":
+        token = ApiToken.objects.filter(pk=ref.get("token")).first()
+        if token is not None:
+            return Actor.for_token(token)
+    elif ref.get("kind") == "system":
+        return Actor.system(ref.get("job") or "enrollment")
+    return Actor.system(ref.get("label") or "enrollment")  # the user or token is gone since it was queued
 
 
 def invite_on_create(*, employee: Employee, actor: Actor, **_kwargs) -> dict:
@@ -372,30 +514,86 @@ def installer_build(*, employee: Employee, platform: str, fmt: str, client_addre
 
 def fix_instructions_send(*, organization: Organization, devices, actor: Actor) -> dict:
     """E-mail each device's owner the step(s) they can take for its enrollment issues (DESIGN §3)."""
-    sent, skipped = 0, []
-    url = emails.enrollment_page_url(organization)
+    sent = skipped = 0
     for device in devices:
         if device.organization_id != organization.pk:
             raise InvalidInput("Unknown device.", field="devices")
-        steps = [help for help in issue_help(device.enrollment_issues) if help.employee]
-        employee = device.assignee
-        if employee is None or not employee.is_active or not steps:
-            skipped.append(device.pk)
-            continue
-        with transaction.atomic():
-            Invitation.objects.create(
-                organization=organization, employee=employee, kind=Invitation.Kind.FIX_INSTRUCTIONS,
-                reason=Invitation.Reason.TROUBLESHOOTING, sent_by=actor.label[:200], email=employee.email,
-                detail=f"{device}: {', '.join(h.title for h in steps)}"[:255],
-            )
-            audit_record(organization=organization, actor=actor, event="enrollment.fix_instructions_sent",
-                         target=device, source="enrollment",
-                         after={"employee": employee.email, "issues": [h.code for h in steps]})
-            emails.send_on_commit("fix_instructions", to=employee.email, context={
-                "organization": organization, "employee": employee, "device": device, "steps": steps, "url": url,
-            })
-        sent += 1
-    return {"sent": sent, "skipped": len(skipped)}
+        if _fix_instructions_one(organization=organization, device=device, actor=actor):
+            sent += 1
+        else:
+            skipped += 1
+    return {"sent": sent, "skipped": skipped}
+
+
+def _fix_instructions_one(*, organization: Organization, device: Device, actor: Actor,
+                          batch: InvitationBatch | None = None, connection=None) -> bool | None:
+    """True: sent; False: nothing to send (no active owner, or no step the employee can take); None: this
+    batch already sent them (a redelivered chunk). Batch or not, as ``_invite`` does with the mail."""
+    steps = [help for help in issue_help(device.enrollment_issues) if help.employee]
+    employee = device.assignee
+    if employee is None or not employee.is_active or not steps:
+        return False
+    with transaction.atomic():
+        if batch is not None:
+            Device.objects.select_for_update().filter(pk=device.pk).first()  # one chunk at a time per device
+            if Invitation.objects.filter(device=device, batch=batch).exists():
+                return None
+        Invitation.objects.create(
+            organization=organization, employee=employee, kind=Invitation.Kind.FIX_INSTRUCTIONS,
+            reason=Invitation.Reason.TROUBLESHOOTING, sent_by=actor.label[:200], email=employee.email,
+            detail=f"{device}: {', '.join(h.title for h in steps)}"[:255], device=device, batch=batch,
+        )
+        audit_record(organization=organization, actor=actor, event="enrollment.fix_instructions_sent",
+                     target=device, source="enrollment",
+                     after={"employee": employee.email, "issues": [h.code for h in steps]})
+        _mail("fix_instructions", to=employee.email, connection=connection, context={
+            "organization": organization, "employee": employee, "device": device, "steps": steps,
+            "url": emails.enrollment_page_url(organization),
+        })
+    return True
+
+
+def fix_instructions_send_bulk(*, organization: Organization, device_ids, actor: Actor) -> dict:
+    """Fix instructions for the devices selected on the troubleshooting view: up to ``BULK_SEND_NOW_LIMIT``
+    during the call (``{"sent", "skipped"}``), more queued as chunk tasks (``{"queued", "skipped", "batch"}``,
+    each device's owner and issues read again when its turn comes). Other organizations' ids are ignored."""
+    devices = Device.objects.for_org(organization).filter(pk__in=set(device_ids))
+    if len(set(device_ids)) <= BULK_SEND_NOW_LIMIT:
+        return fix_instructions_send(organization=organization, devices=list(devices.select_related("assignee")
+                                                                             .order_by("pk")), actor=actor)
+    ids = list(devices.order_by("pk").values_list("pk", flat=True))
+    from enrollment.tasks import fix_instructions_chunk_task
+
+    batch = _queue_batch(organization=organization, kind=InvitationBatch.Kind.FIX_INSTRUCTIONS, ids=ids,
+                         actor=actor, queue=lambda batch_id, index, chunk, ref: fix_instructions_chunk_task.delay(
+                             organization.pk, batch_id, index, chunk, ref))
+    return {"queued": len(ids), "skipped": 0, "batch": batch.pk if batch else None}
+
+
+def fix_instructions_send_chunk(*, organization: Organization, batch_id: int, index: int, device_ids: list[int],
+                                actor: Actor) -> dict:
+    """One chunk task of a fix-instructions batch; idempotent like ``invitation_send_chunk``."""
+    batch = InvitationBatch.objects.for_org(organization).filter(pk=batch_id).first()
+    if batch is None:
+        return {"status": "gone"}
+    devices = Device.objects.for_org(organization).select_related("assignee").in_bulk(device_ids)
+    sent = already = skipped = 0
+    with _chunk_mail(batch, index) as connection:
+        for device_id in device_ids:
+            device = devices.get(device_id)
+            if device is None:  # deleted since it was queued
+                skipped += 1
+                continue
+            outcome = _fix_instructions_one(organization=organization, device=device, actor=actor, batch=batch,
+                                            connection=connection)
+            if outcome is None:
+                already += 1
+            elif outcome:
+                sent += 1
+            else:
+                skipped += 1
+    _chunk_done(batch, index, skipped)
+    return {"status": "done", "sent": sent, "already": already, "skipped": skipped}
 
 
 def device_set_auto_unenroll_exempt(*, device: Device, exempt: bool, actor: Actor) -> Device:

@@ -1,5 +1,6 @@
 """Enrollment jobs: the hourly auto-unenrollment purge (DESIGN §9), one task per organization that enabled it,
-and the e-mails that must not hold up a request: the sign-in code."""
+and the e-mails that must not hold up a request: the sign-in code, and bulk invitations and fix instructions
+(one task per chunk; each chunk is idempotent, so a redelivered or retried one sends nothing twice)."""
 
 from celery import shared_task
 
@@ -38,3 +39,30 @@ def signin_code_task(self, payload: str) -> dict:
     """The enrollment page's sign-in e-mail (``services.signin_request`` queues it; the payload is encrypted
     and carries no code). A mail server error is logged by the service and retried here, boundedly."""
     return {"status": services.signin_code_deliver(payload=payload, attempt=self.request.retries)}
+
+
+BULK_TASK_OPTIONS = {
+    "bind": True, "acks_late": True, "autoretry_for": (OSError,), "max_retries": services.BULK_MAIL_RETRIES,
+    "retry_backoff": 30, "retry_backoff_max": 600, "retry_jitter": True,
+}
+
+
+@shared_task(**BULK_TASK_OPTIONS)
+def invitation_chunk_task(self, organization_id: int, batch_id: int, index: int, employee_ids: list[int],
+                          actor: dict, reason: str) -> dict:
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        return {"organization": organization_id, "status": "gone"}
+    return services.invitation_send_chunk(organization=organization, batch_id=batch_id, index=index,
+                                          employee_ids=employee_ids, actor=services.actor_from_ref(actor),
+                                          reason=reason)
+
+
+@shared_task(**BULK_TASK_OPTIONS)
+def fix_instructions_chunk_task(self, organization_id: int, batch_id: int, index: int, device_ids: list[int],
+                                actor: dict) -> dict:
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        return {"organization": organization_id, "status": "gone"}
+    return services.fix_instructions_send_chunk(organization=organization, batch_id=batch_id, index=index,
+                                                device_ids=device_ids, actor=services.actor_from_ref(actor))

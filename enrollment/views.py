@@ -12,15 +12,30 @@ from cockpit.web import actor_for, call_service, paginate, require_role, run_act
 from devices.models import Device
 from enrollment import selectors, services, unenroll
 from enrollment.forms import RemoteManagementForm
-from enrollment.models import AutoUnenrollRun, EnrollmentSettings
+from enrollment.models import AutoUnenrollRun, EnrollmentSettings, InvitationBatch
 
 
-def _report(request, outcome: dict, what: str) -> None:
-    sent, skipped = outcome["sent"], outcome["skipped"]
-    text = f"{what} sent to {sent} employee{'s' if sent != 1 else ''}."
+def _report(request, outcome: dict, what: str, queued: str) -> None:
+    """``queued``: what a queued batch is sending, e.g. "{n} invitations" (the tasks report on the page)."""
+    sent, skipped = outcome.get("sent", 0), outcome["skipped"]
+    if "queued" in outcome:
+        text = f"Sending {queued.format(n=outcome['queued'])}… Refresh the page to follow them as they leave."
+    else:
+        text = f"{what} sent to {sent} employee{'s' if sent != 1 else ''}."
     if skipped:
         text += f" {skipped} skipped (offboarded, no owner, or nothing the employee can fix)."
-    (messages.success if sent else messages.warning)(request, text)
+    (messages.success if sent or outcome.get("queued") else messages.warning)(request, text)
+
+
+def _posted_ids(request, name: str) -> list[int]:
+    values = request.POST.getlist(name)
+    return [int(value) for value in values if value.isascii() and value.isdigit() and len(value) < 19]
+
+
+def _show_progress(request, kind: str, queued: str) -> None:
+    """Batches still being sent, on the page that started them."""
+    for batch in selectors.bulk_sends_in_progress(organization=request.organization, kind=kind):
+        messages.info(request, f"Sending {queued.format(n=batch.total)}: {batch.sent} sent so far.")
 
 
 # --- invitations ---------------------------------------------------------------------------
@@ -45,18 +60,17 @@ def invitation_list(request, org_slug):
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied("Your role does not allow this.")
-        pending = selectors.employees_not_enrolled(organization=organization)
         if request.POST.get("scope") == "all_not_enrolled":
-            chosen = list(pending)
+            ids = list(selectors.employees_not_enrolled(organization=organization).values_list("pk", flat=True))
         else:
-            ids = [value for value in request.POST.getlist("employee") if value.isascii() and value.isdigit()]
-            chosen = list(Employee.objects.for_org(organization).filter(pk__in=ids))
-        if not chosen:
+            ids = _posted_ids(request, "employee")
+        if not ids:
             messages.warning(request, "Select at least one employee.")
         else:
-            _report(request, services.invitation_send_many(organization=organization, employees=chosen,
-                                                           actor=actor_for(request)), "Invitation")
+            _report(request, services.invitation_send_bulk(organization=organization, employee_ids=ids,
+                                                           actor=actor_for(request)), "Invitation", "{n} invitations")
         return redirect("invitation_list", org_slug=org_slug)
+    _show_progress(request, InvitationBatch.Kind.INVITATIONS, "{n} invitations")
     pending = selectors.employees_not_enrolled(organization=organization).prefetch_related("invitations")
     page = paginate(request, pending)
     return render(request, "enrollment/invitation_list.html", {"page": page})
@@ -67,6 +81,7 @@ def invitation_list(request, org_slug):
 
 @require_safe
 def troubleshooting(request, org_slug):
+    _show_progress(request, InvitationBatch.Kind.FIX_INSTRUCTIONS, "the fix instructions for {n} devices")
     groups = selectors.troubleshooting_groups(organization=request.organization)
     stalled = selectors.stalled_enrollments(organization=request.organization)
     return render(request, "enrollment/troubleshooting.html", {"groups": groups, "stalled": stalled})
@@ -75,15 +90,15 @@ def troubleshooting(request, org_slug):
 @require_role("can_act_on_devices")
 @require_POST
 def troubleshooting_send(request, org_slug):
-    ids = [value for value in request.POST.getlist("device") if value.isascii() and value.isdigit()]
-    devices = list(Device.objects.for_org(request.organization).filter(pk__in=ids).select_related("assignee"))
-    if not devices:
+    ids = _posted_ids(request, "device")
+    if not ids:
         messages.warning(request, "Select at least one device.")
     else:
-        _report(request, services.fix_instructions_send(organization=request.organization, devices=devices,
-                                                        actor=actor_for(request)), "Fix instructions")
-    if request.POST.get("back") == "device" and len(devices) == 1:
-        return redirect("device_detail", org_slug=org_slug, pk=devices[0].pk)
+        _report(request, services.fix_instructions_send_bulk(organization=request.organization, device_ids=ids,
+                                                             actor=actor_for(request)),
+                "Fix instructions", "the fix instructions for {n} devices")
+    if request.POST.get("back") == "device" and len(ids) == 1:
+        return redirect("device_detail", org_slug=org_slug, pk=ids[0])
     return redirect("troubleshooting", org_slug=org_slug)
 
 
