@@ -251,12 +251,14 @@ def test_a_page_is_one_statement_on_postgresql(org, actor):
                           params=QueryDict(), page_rows=device_page_rows)
     with CaptureQueriesContext(connection) as queries:
         page = with_group_names(paged[0:10])
-        json_rows = DeviceSerializer(page, many=True).data  # only the list's columns were read: no field
-        device_rows_html(page, org)  # of the API's row or the cockpit's is loaded one device at a time
+        json_rows = DeviceSerializer(page, many=True).data  # the rows hold all the API's row and the
+        html_rows = device_rows_html(page, org)  # cockpit's read: nothing is loaded one device at a time
     assert [d.group_names for d in page] == [["Ops"]] * 10
     assert len(queries.captured_queries) == (1 if connection.vendor == "postgresql" else 2)
-    full = with_group_names(device_queryset(organization=org)[0:10])
+    full = with_group_names(device_queryset(organization=org)[0:10])  # model instances, every field
     assert json_rows == DeviceSerializer(full, many=True).data
+    assert html_rows == device_rows_html(full, org)
+    assert "Shared · tech" in html_rows and [str(row) for row in page] == [str(device) for device in full]
 
 
 def _filters_part(body: str) -> str:
