@@ -48,3 +48,20 @@ def test_a_conflict_links_to_the_device_and_both_employees(cockpit_client, org, 
     assert f"Give the device to {employee.display_name}" in settle and "Keep it with Olga Owner" in settle
     listing = cockpit_client.get(reverse("preassignment_list", args=[org.slug])).content.decode()
     assert employee_url in listing and device_url in listing and "badge badge-warn" in listing
+
+
+def test_device_panel_names_the_current_owner_not_the_owner_at_conflict_time(cockpit_client, org, employee, actor):
+    first = EmployeeFactory(organization=org, email="first@acme.test", full_name="First Owner")
+    second = EmployeeFactory(organization=org, email="second@acme.test", full_name="Second Owner")
+    device = DeviceFactory(organization=org, serial_number="C02MOVED")
+    device_services.device_assign(device=device, employee=first, actor=actor, source=Source.MANUAL)
+    pa = services.pre_assignment_create(organization=org, actor=actor, source=Source.MANUAL,
+                                        serial_number="C02MOVED", employee=employee, groups=[])
+    assert pa.status == "conflict" and "first@acme.test" in pa.note
+    device.refresh_from_db()
+    device_services.device_reassign(device=device, employee=second, actor=actor, source=Source.MANUAL)
+    html = cockpit_client.get(reverse("device_detail", args=[org.slug, device.pk])).content.decode()
+    panel = html[html.index('id="pre-assignment-panel"'):]
+    panel = panel[:panel.index("</section>")]
+    assert "Second Owner" in panel and reverse("employee_detail", args=[org.slug, second.pk]) in panel
+    assert "first@acme.test" not in panel
