@@ -1,6 +1,7 @@
 """One FilterSet for the offboarding list: ``/api/v1/offboardings/`` and the cockpit page use it."""
 
 import django_filters
+from django import forms
 
 from cockpit.filtersets import StableOrderingFilter
 from offboarding.models import Offboarding
@@ -13,9 +14,9 @@ class OffboardingFilterSet(django_filters.FilterSet):
     employee_email = django_filters.CharFilter(field_name="employee__email", lookup_expr="iexact",
                                                label="Employee e-mail")
     effective_after = django_filters.DateFilter(field_name="effective_date", lookup_expr="gte",
-                                                label="Effective from")
+                                                label="Effective from", widget=forms.DateInput(attrs={"type": "date"}))
     effective_before = django_filters.DateFilter(field_name="effective_date", lookup_expr="lte",
-                                                 label="Effective until")
+                                                 label="Effective until", widget=forms.DateInput(attrs={"type": "date"}))
     ordering = StableOrderingFilter(
         fields=(("created_at", "created_at"), ("effective_date", "effective_date"), ("status", "status"),
                 ("employee__full_name", "employee"), ("id", "id"))

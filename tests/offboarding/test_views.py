@@ -181,3 +181,8 @@ def test_wizard_reassign_without_receiver_is_an_error_on_that_row(cockpit_client
         devices[0].pk: {"action": "reassign", "reassign_to": leaver.email}}))
     assert response.status_code == 400
     assert "cannot be reassigned to the leaver" in response.context["form"].errors[f"reassign_to_{devices[0].pk}"][0]
+
+
+def test_list_filters_pick_dates_with_a_date_box(cockpit_client, org):
+    html = cockpit_client.get(reverse("offboarding_list", args=[org.slug])).content.decode()
+    assert 'type="date" name="effective_after"' in html and 'type="date" name="effective_before"' in html
