@@ -6,6 +6,8 @@ from django import forms
 from cockpit.filtersets import StableOrderingFilter
 from offboarding.models import Offboarding
 
+DATE_BOX = forms.DateInput(attrs={"type": "date"})
+
 
 class OffboardingFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Offboarding.Status.choices)
@@ -14,9 +16,9 @@ class OffboardingFilterSet(django_filters.FilterSet):
     employee_email = django_filters.CharFilter(field_name="employee__email", lookup_expr="iexact",
                                                label="Employee e-mail")
     effective_after = django_filters.DateFilter(field_name="effective_date", lookup_expr="gte",
-                                                label="Effective from", widget=forms.DateInput(attrs={"type": "date"}))
+                                                label="Effective from", widget=DATE_BOX)
     effective_before = django_filters.DateFilter(field_name="effective_date", lookup_expr="lte",
-                                                 label="Effective until", widget=forms.DateInput(attrs={"type": "date"}))
+                                                 label="Effective until", widget=DATE_BOX)
     ordering = StableOrderingFilter(
         fields=(("created_at", "created_at"), ("effective_date", "effective_date"), ("status", "status"),
                 ("employee__full_name", "employee"), ("id", "id"))
