@@ -1,9 +1,11 @@
 """One FilterSet for pre-assignments: ``/api/v1/pre-assignments/`` and the cockpit list use it."""
 
 import django_filters
+from django import forms
 from django.db.models import Q
 
 from assignment.models import PreAssignment
+from cockpit.audit import Source
 from cockpit.filtersets import StableOrderingFilter
 from cockpit.models import Employee
 
@@ -15,10 +17,13 @@ def _org_employees(request):
 class PreAssignmentFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=PreAssignment.Status.choices)
     serial_number = django_filters.CharFilter(method="filter_serial_number", label="Serial number")
-    employee = django_filters.ModelChoiceFilter(queryset=_org_employees, label="Employee (id)")
+    # A text box, not a <select> of every employee (thousands); the id is still checked, within the organization.
+    employee = django_filters.ModelChoiceFilter(queryset=_org_employees, label="Employee (id)",
+                                                widget=forms.TextInput(attrs={"inputmode": "numeric"}))
     employee_email = django_filters.CharFilter(field_name="employee__email", lookup_expr="iexact",
                                                label="Employee e-mail")
-    source = django_filters.CharFilter(field_name="source")
+    source = django_filters.ChoiceFilter(field_name="source", label="Created from", choices=[
+        (Source.MANUAL, "Cockpit (by hand)"), (Source.CSV_IMPORT, "CSV import"), (Source.API, "API")])
     search = django_filters.CharFilter(method="filter_search", label="Search")
     ordering = StableOrderingFilter(
         fields=(("serial_number", "serial_number"), ("status", "status"), ("employee__email", "employee"),

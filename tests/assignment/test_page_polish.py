@@ -65,3 +65,17 @@ def test_device_panel_names_the_current_owner_not_the_owner_at_conflict_time(coc
     panel = panel[:panel.index("</section>")]
     assert "Second Owner" in panel and reverse("employee_detail", args=[org.slug, second.pk]) in panel
     assert "first@acme.test" not in panel
+
+
+def test_pre_assignment_filters_do_not_list_every_employee(cockpit_client, org, employee, actor):
+    """The employee filter was a <select> of the whole directory (thousands of options on every page)."""
+    for n in range(30):
+        EmployeeFactory(organization=org, email=f"person{n}@acme.test")
+    services.pre_assignment_create(organization=org, actor=actor, source=Source.MANUAL, serial_number="C02ONE",
+                                   employee=employee, groups=[])
+    url = reverse("preassignment_list", args=[org.slug])
+    html = cockpit_client.get(url).content.decode()
+    assert "person29@acme.test" not in html and 'name="employee" inputmode="numeric"' in html
+    assert '<select name="source"' in html and "CSV import" in html
+    assert "C02ONE" in cockpit_client.get(url, {"employee": employee.pk, "source": "manual"}).content.decode()
+    assert "C02ONE" not in cockpit_client.get(url, {"source": "csv_import"}).content.decode()
