@@ -186,3 +186,15 @@ def test_wizard_reassign_without_receiver_is_an_error_on_that_row(cockpit_client
 def test_list_filters_pick_dates_with_a_date_box(cockpit_client, org):
     html = cockpit_client.get(reverse("offboarding_list", args=[org.slug])).content.decode()
     assert 'type="date" name="effective_after"' in html and 'type="date" name="effective_before"' in html
+
+
+def test_summary_offers_three_labelled_ways_to_finish_and_links_the_receiver(cockpit_client, org, actor, leaver, bob):
+    [device] = hand(org, leaver, actor)
+    case = services.offboarding_start(organization=org, employee=leaver, actor=actor, decisions=[
+        {"device": device, "action": "reassign", "reassign_to": bob}])
+    html = cockpit_client.get(reverse("offboarding_detail", args=[org.slug, case.pk])).content.decode()
+    assert reverse("employee_detail", args=[org.slug, bob.pk]) in html
+    finish = html[html.index('id="finish"'):]
+    for heading in ("Complete it now", "Or schedule it", "Or cancel it"):
+        assert f"<h3>{heading}</h3>" in finish
+    assert "Why (optional)" not in finish and 'placeholder="Reason (optional)"' in finish
