@@ -425,6 +425,14 @@ class Driver:
         for name in ("floor", "first", "second"):
             results[name] = self.phase(name, hosts=hosts, fleet_url=fleet_url)
             print(_progress(name, results[name]))
+        # The machine is shared: the floor is measured again after the syncs and the faster of the two
+        # kept (the stricter ratio), so that a busy moment during one floor run does not flatter the syncs.
+        again = self.phase("floor", hosts=hosts, fleet_url=fleet_url)
+        print(_progress("floor", again) + " (again)")
+        runs = [results["floor"]["seconds"], again["seconds"]]
+        if again["seconds"] < results["floor"]["seconds"]:
+            results["floor"] = again
+        results["floor"]["floor_runs"] = runs
         if third:
             self.start_simulator(hosts=hosts, port=port, vary=VARY_PERCENT)
             results["third"] = self.phase("third", hosts=hosts, fleet_url=fleet_url)
@@ -493,6 +501,11 @@ def report(all_results: dict[int, dict[str, dict]]) -> list[str]:
     print("-" * len(header))
     print("peak MB: the phase's own process (ru_maxrss), Django and the client included; "
           "x floor: seconds / the floor's seconds at the same size.")
+    for hosts, results in all_results.items():
+        runs = results["floor"].get("floor_runs")
+        if runs:
+            print(f"floor at {hosts:,}: measured before and after the syncs, {runs[0]:.1f} s and {runs[1]:.1f} s; "
+                  "the faster is used.")
 
     print("\nWhere the time went (seconds; HTTP includes the simulator's answer and json.loads, not from_json):")
     print(f"{'phase':<21} {'hosts':>8} {'total':>7} {'HTTP':>7} {'sim CPU':>8} {'list':>7} {'apply':>7} {'follow':>7} "

@@ -369,7 +369,9 @@ class FleetClient:
             status_forcelist=(429, 500, 502, 503, 504), allowed_methods=frozenset({"GET", "DELETE", "HEAD"}),
             respect_retry_after_header=True, raise_on_status=False,
         )
-        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=4)
+        # Room for a listing plus the sync's concurrent Get-host requests (mdm_sync.sync.DETAIL_THREADS),
+        # so that no kept-alive connection is discarded and reopened.
+        adapter = HTTPAdapter(max_retries=retry, pool_maxsize=8)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 

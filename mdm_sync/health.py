@@ -17,6 +17,7 @@ from mdm_sync.fleet import FleetHost
 # Platforms where Fleet runs an MDM (desktops, DESKTOP_PLATFORMS, also run the fleetd agent).
 MDM_PLATFORMS = {"macos", "windows", "ios", "ipados", "android"}
 APPLE_PLATFORMS = {"macos", "ios", "ipados"}
+ISSUE_ORDER = tuple(EnrollmentIssue.values)  # ``.values`` builds a new list at each call
 
 
 @dataclass(frozen=True)
@@ -108,5 +109,5 @@ def assess(host: FleetHost, *, policy: HealthPolicy, now: datetime, previously_e
     if policy.apns_certificate_expired and platform in APPLE_PLATFORMS and mdm == "on":
         issues.add(EnrollmentIssue.APNS_CERTIFICATE_EXPIRED)
 
-    ordered = tuple(code for code in EnrollmentIssue.values if code in issues)
+    ordered = tuple(code for code in ISSUE_ORDER if code in issues)
     return Assessment(activated=activated, issues=ordered)

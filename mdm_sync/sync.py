@@ -21,12 +21,16 @@ import json
 import logging
 import pickle
 import tempfile
+import threading
 from array import array
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from operator import attrgetter
+from queue import Full, Queue
 
 from django.core.cache import cache
 from django.db import connection as db
@@ -58,7 +62,8 @@ MAX_ABSENCE_CHECKS = 200
 # Changed hosts whose health the list view cannot settle get their Get-host details, up to this many a run;
 # the others keep a pending digest and are asked for on the next runs.
 MAX_DETAIL_FETCHES = 2000
-DETAIL_THREADS = 4  # Get-host requests in flight at once (the client's connection pool holds 4)
+DETAIL_THREADS = 4  # Get-host requests in flight at once (the client's pool keeps 8 connections)
+DETAIL_PAGES_AHEAD = 4  # pages listed while earlier pages still wait for their details
 
 
 def pending_digest(digest: str) -> str:
@@ -299,9 +304,9 @@ def _list_hosts(client: FleetClient, listing: _Listing, *, organization, now: da
 
     pool = ThreadPoolExecutor(max_workers=DETAIL_THREADS, thread_name_prefix="fleet-details")
     try:
-        # A page's details are fetched while the next page is listed; pages reach the spill in order.
-        previous = None
-        for page in client.iter_host_pages(per_page=per_page):
+        # A page's details are fetched while the next pages are listed; pages reach the spill in order.
+        pending: deque = deque()
+        for page in _read_ahead(client.iter_host_pages(per_page=per_page)):
             listing.pages += 1
             hosts = [host for host in page if listing.seen.add(host.id)]
             known = _known(devices, hosts)
@@ -324,12 +329,11 @@ def _list_hosts(client: FleetClient, listing: _Listing, *, organization, now: da
                         listing.unchanged += 1
                         continue
                 changed.append(facts)
-            futures = [pool.submit(_details, client, host.id) for host, _, _ in waiting]
-            if previous is not None:
-                finish(*previous)
-            previous = (changed, waiting, futures)
-        if previous is not None:
-            finish(*previous)
+            pending.append((changed, waiting, [pool.submit(_details, client, host.id) for host, _, _ in waiting]))
+            while len(pending) > DETAIL_PAGES_AHEAD or (pending and all(f.done() for f in pending[0][2])):
+                finish(*pending.popleft())
+        while pending:
+            finish(*pending.popleft())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     count_after = client.count_hosts()
@@ -348,24 +352,76 @@ def _list_hosts(client: FleetClient, listing: _Listing, *, organization, now: da
     listing.gone = _confirm_absences(client, absent, fleet_shrank=count_after < count_before)
 
 
-def _known(devices, hosts: list[FleetHost]) -> dict[int, tuple[str, bool, int]]:
-    """For a page's hosts, in one query: host id -> (stored digest, enrolled before, 0), and for a host
-    we do not know whose serial a device has, the Fleet id of that device's host (a newer one makes
-    this host a stale duplicate: it never costs a details request)."""
-    ids = [host.id for host in hosts]
-    serials = {normalize_serial(host.hardware_serial)[:100] for host in hosts} - {""}
-    rows = devices.filter(_host_or_serial(ids, serials)).values_list(
-        "fleet_host_id", "fleet_facts_hash", "mdm_enrolled_at", "serial_number")
-    known: dict[int, tuple[str, bool, int]] = {}
-    by_serial: dict[str, int] = {}
-    for host_id, digest, enrolled_at, serial in rows:
-        if host_id is not None:
-            known[host_id] = (digest, enrolled_at is not None, 0)
-            if serial:
-                by_serial[serial] = host_id
-    for host in hosts:
-        if host.id not in known:
-            newest = by_serial.get(normalize_serial(host.hardware_serial)[:100], 0)
+class _Raised:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+_END = object()
+
+
+def _read_ahead(pages: Iterator, depth: int = 2) -> Iterator:
+    """``pages``, fetched and parsed in a thread ``depth`` pages ahead: Fleet prepares the next page
+    while this one is compared with the database. An error is raised here, in its turn; leaving
+    early stops the thread."""
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not put(page):
+                    return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(_Raised(exc))
+            return
+        finally:
+            if stop.is_set():
+                pages.close()
+        put(_END)
+
+    thread = threading.Thread(target=produce, name="fleet-pages", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is _END:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+
+
+def _known(devices, hosts: list[FleetHost]) -> dict[int, tuple[str | None, bool, int]]:
+    """For a page's hosts: host id -> (stored digest, enrolled before, 0), in one query; and, with a
+    second query only if some hosts are new to us, for a new host whose serial a device has, the
+    Fleet id of that device's host (a newer one makes this host a stale duplicate: it never costs
+    a details request)."""
+    known: dict[int, tuple[str | None, bool, int]] = {
+        host_id: (digest, enrolled_at is not None, 0)
+        for host_id, digest, enrolled_at in devices.filter(
+            fleet_host_id__isnull=False, fleet_host_id__in=[host.id for host in hosts]
+        ).values_list("fleet_host_id", "fleet_facts_hash", "mdm_enrolled_at")
+    }
+    serials = {normalize_serial(host.hardware_serial)[:100] for host in hosts if host.id not in known} - {""}
+    if serials:
+        by_serial = dict(devices.exclude(serial_number="").filter(
+            serial_number__in=sorted(serials), fleet_host_id__isnull=False,
+        ).values_list("serial_number", "fleet_host_id"))
+        for host in hosts:
+            newest = host.id not in known and by_serial.get(normalize_serial(host.hardware_serial)[:100])
             if newest:
                 known[host.id] = (None, False, newest)
     return known
@@ -628,12 +684,23 @@ def _copy(cursor, table: str, columns: list[str], rows: Iterable[list]) -> None:
 
 
 def _copy_models(cursor, model, objects: list, *, with_pk: bool) -> None:
-    """``COPY`` model instances into their table, every concrete column, defaults applied as the ORM would."""
+    """``COPY`` model instances into their table, every concrete column, defaults applied as the ORM would
+    (``auto_now`` fields get the time, JSON goes as text)."""
     fields = [field for field in model._meta.concrete_fields if with_pk or not field.primary_key]
     columns = [db.ops.quote_name(field.column) for field in fields]
-    _copy(cursor, db.ops.quote_name(model._meta.db_table), columns, (
-        [_db_value(field, field.pre_save(obj, True)) for field in fields] for obj in objects
-    ))
+    values = attrgetter(*(field.attname for field in fields))  # one C call a row
+    # The few columns whose value is not the attribute as it stands.
+    special = [(i, field) for i, field in enumerate(fields)
+               if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+               or field.get_internal_type() == "JSONField"]
+
+    def row(obj) -> list:
+        out = list(values(obj))
+        for i, model_field in special:
+            out[i] = _db_value(model_field, model_field.pre_save(obj, True))
+        return out
+
+    _copy(cursor, db.ops.quote_name(model._meta.db_table), columns, (row(obj) for obj in objects))
 
 
 def _write_facts(device: Device, facts: HostFacts, now: datetime) -> None:

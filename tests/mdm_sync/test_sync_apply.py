@@ -169,3 +169,37 @@ def test_both_writers_give_the_same_devices(connected, other_org, sim, monkeypat
     monkeypatch.setattr(sync_module, "_CopyWriter", lambda run: sync_module._OrmWriter())
     sync_now(other_org, sim)
     assert state(connected) == state(other_org)
+
+
+def test_read_ahead_keeps_order_raises_in_turn_and_stops_when_left():
+    import threading
+
+    from mdm_sync.sync import _read_ahead
+
+    assert list(_read_ahead(iter(range(10)))) == list(range(10))
+
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("page 3 is garbage")
+
+    seen = []
+    with pytest.raises(ValueError, match="page 3"):
+        for item in _read_ahead(failing()):
+            seen.append(item)
+    assert seen == [1, 2]
+
+    produced = []
+
+    def endless():
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    pages = _read_ahead(endless(), depth=2)
+    assert next(pages) == 0
+    pages.close()  # the consumer leaves early (a failure in the sync): the thread stops, reading no further
+    assert not any(thread.name == "fleet-pages" and thread.is_alive() for thread in threading.enumerate())
+    assert len(produced) <= 5
