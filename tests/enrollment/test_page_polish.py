@@ -42,3 +42,18 @@ def test_viewers_get_no_selection_boxes_and_nobody_an_empty_invite_all(client, o
     for name in ("invitation_list", "troubleshooting"):
         html = client.get(reverse(name, args=[org.slug])).content.decode()
         assert 'type="checkbox"' not in html, name
+
+
+def test_the_employee_page_marks_a_device_that_needs_attention(client, org, ada):
+    from enrollment.public_views import SESSION_KEY
+
+    DeviceFactory(organization=org, name="ada-broken", assignee=ada, assignment_status="assigned",
+                  availability_status="in_use", enrollment_status=EnrollmentStatus.PARTIALLY_ENROLLED,
+                  enrollment_issues=["agent_inactive"])
+    DeviceFactory(organization=org, name="ada-fine", assignee=ada, assignment_status="assigned",
+                  availability_status="in_use", enrollment_status=EnrollmentStatus.ENROLLED)
+    session = client.session
+    session[SESSION_KEY] = {str(org.pk): ada.pk}
+    session.save()
+    html = client.get(reverse("enroll_home", kwargs={"enroll_slug": org.slug})).content.decode()
+    assert 'class="device-row state-partially_enrolled"' in html and 'class="device-row state-enrolled"' in html
