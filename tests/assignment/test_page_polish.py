@@ -79,3 +79,15 @@ def test_pre_assignment_filters_do_not_list_every_employee(cockpit_client, org, 
     assert '<select name="source"' in html and "CSV import" in html
     assert "C02ONE" in cockpit_client.get(url, {"employee": employee.pk, "source": "manual"}).content.decode()
     assert "C02ONE" not in cockpit_client.get(url, {"source": "csv_import"}).content.decode()
+
+
+def test_suggestion_panel_reason_box_is_labelled_for_rejection(cockpit_client, org, employee):
+    from assignment.suggestion_services import suggestions_refresh
+    from cockpit.actors import Actor
+
+    device = DeviceFactory(organization=org, name="C02SSO", fleet_emails=[
+        {"email": employee.email, "source": "mdm_idp_accounts"}])
+    suggestions_refresh(organization=org, actor=Actor.system("tests"))
+    html = cockpit_client.get(reverse("device_detail", args=[org.slug, device.pk])).content.decode()
+    panel = html[html.index('id="suggestion-panel"'):]
+    assert 'placeholder="Reason for a rejection (optional)"' in panel and "<label>Reason <input" not in panel
