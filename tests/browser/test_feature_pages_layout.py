@@ -88,3 +88,20 @@ def test_a_rows_fix_button_sends_that_device_only(live_server, acme, page, monke
     page.click("#issue-agent_missing button.primary")
     page.wait_for_url("**/enrollment/troubleshooting/")
     assert sent[-1] == sorted([first.pk, second.pk])
+
+
+def test_offboarding_wizard_apply_to_all_row(live_server, acme, page):
+    from cockpit.actors import Actor
+    from devices import services as device_services
+
+    leaver = EmployeeFactory(organization=acme, email="leaver@acme.test", full_name="Lea Ver")
+    for n in range(2):
+        device_services.device_assign(device=DeviceFactory(organization=acme, name=f"lea-{n}"), employee=leaver,
+                                      actor=Actor.system("tests"))
+    sign_in(page, live_server.url)
+    page.goto(f"{live_server.url}/o/acme/employees/{leaver.pk}/offboard/")
+    assert page.title().startswith("Offboard Lea Ver") and "<" not in page.title()
+    box = page.locator("#apply-all input[name=all_wipe]").bounding_box()
+    label = page.locator("#apply-all label.check").bounding_box()
+    assert box["width"] < 30 and abs((box["y"] + box["height"] / 2) - (label["y"] + label["height"] / 2)) < 8
+    assert no_sideways_scroll(page)
