@@ -57,3 +57,8 @@ def test_the_employee_page_marks_a_device_that_needs_attention(client, org, ada)
     session.save()
     html = client.get(reverse("enroll_home", kwargs={"enroll_slug": org.slug})).content.decode()
     assert 'class="device-row state-partially_enrolled"' in html and 'class="device-row state-enrolled"' in html
+
+
+def test_the_link_page_says_what_the_button_does(client, org):
+    html = client.get(reverse("enroll_link", kwargs={"enroll_slug": org.slug, "link": "whatever"})).content.decode()
+    assert "You opened the sign-in link from your e-mail" in html and 'id="link-form"' in html
