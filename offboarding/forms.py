@@ -1,6 +1,7 @@
 from django import forms
 
 from cockpit.forms import EmployeeChoiceField
+from cockpit.models import Organization
 from offboarding.models import WIPE_BY_DEFAULT, DeviceAction
 
 NO_CHANGE = ""
@@ -109,3 +110,19 @@ class ScheduleForm(forms.Form):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(max_length=500, required=False, label="Why (optional)")
+
+
+class OffboardingSettingsForm(forms.Form):
+    """The organization's offboarding settings (saved through ``organization_update_settings``)."""
+
+    offboarding_default_action = forms.ChoiceField(
+        choices=Organization.OffboardingDefaultAction.choices, label="Default decision",
+        help_text="For devices an HR offboarding request does not name, and devices the leaver receives after "
+        "the case was drafted.")
+    offboarding_hold_until_wipe = forms.BooleanField(
+        required=False, label="Hold a reassigned device until its wipe is confirmed",
+        help_text="The device waits in stock, wiped, before it goes to its new owner.")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)

@@ -15,4 +15,5 @@ urlpatterns = [
     path("offboardings/<int:pk>/cancel/", views.offboarding_cancel, name="offboarding_cancel"),
     path("offboardings/decisions/<int:pk>/hand-over/", views.decision_hand_over, name="decision_hand_over"),
     path("wipes/<int:pk>/retry/", views.wipe_retry, name="wipe_retry"),
+    path("settings/offboarding/", views.offboarding_settings, name="offboarding_settings"),
 ]

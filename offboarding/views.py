@@ -11,10 +11,11 @@ from django.views.decorators.http import require_POST, require_safe
 
 from cockpit.errors import DomainError
 from cockpit.models import Employee
+from cockpit.services import organization_update_settings
 from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
 from offboarding import services
 from offboarding.filtersets import OffboardingFilterSet
-from offboarding.forms import CancelForm, DecisionsForm, ScheduleForm, default_rows
+from offboarding.forms import CancelForm, DecisionsForm, OffboardingSettingsForm, ScheduleForm, default_rows
 from offboarding.models import WIPE_BY_DEFAULT, Offboarding, OffboardingDevice, WipeRequest
 from offboarding.selectors import (
     departed_holding_devices,
@@ -210,3 +211,22 @@ def decision_hand_over(request, org_slug, pk):
         (messages.success if done else messages.error)(
             request, f"{decision.device} was handed over." if done else decision.note)
     return redirect("device_detail", org_slug=org_slug, pk=decision.device_id)
+
+
+@require_role("can_manage_settings")
+def offboarding_settings(request, org_slug):
+    """The default decision and "hold until wiped": organization settings that had no page."""
+    organization = request.organization
+    initial = {"offboarding_default_action": organization.offboarding_default_action,
+               "offboarding_hold_until_wipe": organization.offboarding_hold_until_wipe}
+    form = OffboardingSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        saved = call_service(form, lambda data: organization_update_settings(
+            organization=organization, actor=actor_for(request), **data))
+        if saved:
+            default = saved.get_offboarding_default_action_display().lower()
+            hold = ", reassigned devices held until wiped" if saved.offboarding_hold_until_wipe else ""
+            messages.success(request, f"Offboarding settings saved: default {default}{hold}.")
+            return redirect("offboarding_settings", org_slug=org_slug)
+    return render(request, "offboarding/offboarding_settings.html", {"form": form},
+                  status=400 if form.errors else 200)

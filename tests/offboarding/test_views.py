@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cockpit.models import Employee, Membership
+from cockpit.models import AuditEvent, Employee, Membership
 from devices import services as device_services
 from offboarding import services
 from offboarding.models import Offboarding, OffboardingDevice, WipeRequest
@@ -198,3 +198,24 @@ def test_summary_offers_three_labelled_ways_to_finish_and_links_the_receiver(coc
     for heading in ("Complete it now", "Or schedule it", "Or cancel it"):
         assert f"<h3>{heading}</h3>" in finish
     assert "Why (optional)" not in finish and 'placeholder="Reason (optional)"' in finish
+
+
+def test_offboarding_settings_page(client, cockpit_client, org):
+    url = reverse("offboarding_settings", args=[org.slug])
+    assert url in cockpit_client.get(reverse("offboarding_list", args=[org.slug])).content.decode()
+    page = cockpit_client.get(url)
+    assert page.status_code == 200 and 'name="offboarding_default_action"' in page.content.decode()
+    response = cockpit_client.post(url, {"offboarding_default_action": "remove_from_fleet",
+                                         "offboarding_hold_until_wipe": "on"})
+    assert response.status_code == 302
+    org.refresh_from_db()
+    assert org.offboarding_default_action == "remove_from_fleet" and org.offboarding_hold_until_wipe
+    assert AuditEvent.objects.for_org(org).filter(target_id=str(org.pk)).exists()
+    # Reassign is not a default (it needs a receiver): refused, nothing changes.
+    response = cockpit_client.post(url, {"offboarding_default_action": "reassign"})
+    assert response.status_code == 400
+    org.refresh_from_db()
+    assert org.offboarding_default_action == "remove_from_fleet"
+    client.force_login(member(org, Membership.Role.TECHNICIAN))
+    assert client.get(url).status_code == 403
+    assert url not in client.get(reverse("offboarding_list", args=[org.slug])).content.decode()
