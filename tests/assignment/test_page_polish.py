@@ -91,3 +91,18 @@ def test_suggestion_panel_reason_box_is_labelled_for_rejection(cockpit_client, o
     html = cockpit_client.get(reverse("device_detail", args=[org.slug, device.pk])).content.decode()
     panel = html[html.index('id="suggestion-panel"'):]
     assert 'placeholder="Reason for a rejection (optional)"' in panel and "<label>Reason <input" not in panel
+
+
+def test_evidence_names_the_employee_only_when_it_points_elsewhere(cockpit_client, org, employee):
+    from assignment.suggestion_services import suggestions_refresh
+    from cockpit.actors import Actor
+
+    other = EmployeeFactory(organization=org, email="other@acme.test", full_name="Otto Other")
+    DeviceFactory(organization=org, name="C02MIXED", fleet_emails=[
+        {"email": employee.email, "source": "mdm_idp_accounts"}, {"email": other.email, "source": "custom"}])
+    suggestions_refresh(organization=org, actor=Actor.system("tests"))
+    html = cockpit_client.get(reverse("suggestion_list", args=[org.slug])).content.decode()
+    evidence = html[html.index('<ul class="evidence">'):]
+    evidence = evidence[:evidence.index("</ul>")]
+    assert "Otto Other" in evidence and "Against:" in evidence  # the contrary evidence says whom it points to
+    assert employee.display_name not in evidence  # the suggested employee is in the column beside it
