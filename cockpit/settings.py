@@ -6,6 +6,7 @@ Set ``DATABASE_URL`` (PostgreSQL via psycopg 3) and ``REDIS_URL`` for real deplo
 production mode lives in ``cockpit.production_settings``.
 """
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -123,6 +124,12 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+# Cached counts, ids and sessions belong to one database: two databases sharing a Redis (or a cache
+# directory) must never read each other's entries.
+CACHES["default"]["KEY_PREFIX"] = os.environ.get("CACHE_KEY_PREFIX") or hashlib.sha1(
+    f"{DATABASES['default']['ENGINE']}:{DATABASES['default'].get('HOST', '')}:{DATABASES['default']['NAME']}".encode(),
+    usedforsecurity=False,
+).hexdigest()[:12]
 
 # --- Auth -----------------------------------------------------------------------------------
 # Sessions are read from the cache (Redis, or the shared file cache) and written through to the

@@ -965,3 +965,20 @@ def test_healthz_reports_database_and_broker(client, db):
     assert response.status_code == 200, response.json()
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
     assert "no-cache" in response["Cache-Control"]
+
+
+def test_the_top_bar_links_to_the_current_organizations_pages(client, org, other_org):
+    from cockpit.models import Membership
+    from tests.conftest import member
+
+    user = member(org, Membership.Role.ADMIN)
+    Membership.objects.create(user=user, organization=other_org, role=Membership.Role.VIEWER)
+    client.force_login(user)
+    for organization, settings_shown in ((org, True), (other_org, False), (org, True)):
+        body = client.get(f"/o/{organization.slug}/").content.decode()
+        slug = organization.slug
+        for path in ("devices/", "pre-assignments/", "suggestions/", "enrollment/troubleshooting/", "offboardings/"):
+            assert f'href="/o/{slug}/{path}"' in body
+        assert (f'href="/o/{slug}/settings/remote-management/"' in body) is settings_shown
+        other = other_org.slug if organization == org else org.slug
+        assert f'href="/o/{other}/devices/"' not in body
