@@ -63,9 +63,9 @@ def test_upload_preview_skip_the_bad_row_and_commit(live_server, fleet, page, tm
     # The preview: each row's action, the bad row's line-numbered message, the new employee, the ignored column.
     rows = page.locator("#import-rows tbody tr")
     assert rows.count() == 4
-    assert "assign_now" in rows.nth(0).inner_text() and "assign_now" in rows.nth(1).inner_text()
+    assert "Assign now" in rows.nth(0).inner_text() and "Assign now" in rows.nth(1).inner_text()
     assert "Line 4: Unknown group: Marketing (create it first)." in rows.nth(2).inner_text()
-    assert "new employee" in rows.nth(3).inner_text() and "create" in rows.nth(3).inner_text()
+    assert "new employee" in rows.nth(3).inner_text() and "Pre-assign (device not seen yet)" in rows.nth(3).inner_text()
     assert "Asset Tag" in page.locator("#ignored-columns").inner_text()
     assert page.locator("#rejected-link").count() == 1
     screenshot = tmp_path / "csv-preview.png"
