@@ -62,3 +62,26 @@ def test_the_employee_page_marks_a_device_that_needs_attention(client, org, ada)
 def test_the_link_page_says_what_the_button_does(client, org):
     html = client.get(reverse("enroll_link", kwargs={"enroll_slug": org.slug, "link": "whatever"})).content.decode()
     assert "You opened the sign-in link from your e-mail" in html and 'id="link-form"' in html
+
+
+def test_troubleshooting_lists_50_per_issue_and_can_send_to_the_whole_group(client, org, admin_user, monkeypatch):
+    from enrollment import services
+
+    sent = []
+    monkeypatch.setattr(services, "fix_instructions_send_bulk", lambda *, organization, device_ids, actor: sent.append(
+        sorted(device_ids)) or {"sent": len(device_ids), "skipped": 0})
+    owner = EmployeeFactory(organization=org, email="owner@acme.test")
+    devices = [DeviceFactory(organization=org, name=f"broken-{n:02d}", assignee=owner, assignment_status="assigned",
+                             availability_status="in_use", enrollment_status=EnrollmentStatus.PARTIALLY_ENROLLED,
+                             enrollment_issues=["agent_inactive"]) for n in range(55)]
+    client.force_login(admin_user)
+    html = client.get(reverse("troubleshooting", args=[org.slug])).content.decode()
+    section = html[html.index('id="issue-agent_inactive"'):]
+    table = section[:section.index("</table>")]
+    assert table.count('type="checkbox"') == 50 and "broken-54" not in table
+    assert "The first 50 of 55 are listed." in section and "?enrollment_issue=agent_inactive" in section
+    send_all = section[section.index('id="send-all-agent_inactive"'):]
+    send_all = send_all[:send_all.index("</form>")]
+    assert send_all.count('type="hidden" name="device"') == 55
+    client.post(reverse("troubleshooting_send", args=[org.slug]), {"device": [d.pk for d in devices]})
+    assert sent == [sorted(d.pk for d in devices)]
