@@ -2,10 +2,11 @@
 
 Two phases, so that a Fleet that fails, times out or answers garbage part-way changes nothing:
 
-1. **List** every page (no writes). Each page costs one query, for its hosts' stored digests; a
-   host whose :class:`HostFacts` digest equals its device's is unchanged and only its id is kept
-   (8 bytes). The Get-host details some changed hosts need are fetched a few at a time. Changed
-   hosts' facts go to a temporary file, not to memory: memory stays flat as the fleet grows.
+1. **List** every page (no writes), reading ahead in a thread. Each page costs one query, for its
+   hosts' stored digests; a host whose :class:`HostFacts` digest equals its device's is unchanged
+   and only its id is kept (8 bytes). The Get-host details some changed hosts need are fetched a
+   few at a time while the next pages are listed. Changed hosts' facts go to a temporary file, not
+   to memory: memory stays flat as the fleet grows.
 2. **Apply**, in one transaction, only if the listing was complete: newest host first, a chunk at
    a time, match each changed host to a device (Fleet id, then serial, then uuid: one query a
    chunk), create the new ones and update the changed ones in bulk (``COPY`` and set-based SQL on
@@ -280,8 +281,9 @@ def _fail(run: SyncRun, message: str) -> None:
 
 def _list_hosts(client: FleetClient, listing: _Listing, *, organization, now: datetime, per_page: int,
                 run: SyncRun, connection: FleetConnection) -> None:
-    """Phase 1. Each page costs one query (its hosts' stored digests); only changed hosts are kept,
-    in ``listing.changed`` (on disk), so memory does not grow with the fleet."""
+    """Phase 1. The next pages are fetched while this one is compared with the database (one query
+    for its hosts' stored digests, a second only when some hosts are new to us); only changed hosts
+    are kept, in ``listing.changed`` (on disk), so memory does not grow with the fleet."""
     count_before = client.count_hosts()
     policy = HealthPolicy.for_organization(
         organization, apns_certificate_expired=_apns_expired(client, connection, now=now)
