@@ -85,3 +85,19 @@ def test_troubleshooting_lists_50_per_issue_and_can_send_to_the_whole_group(clie
     assert send_all.count('type="hidden" name="device"') == 55
     client.post(reverse("troubleshooting_send", args=[org.slug]), {"device": [d.pk for d in devices]})
     assert sent == [sorted(d.pk for d in devices)]
+
+
+def test_remote_management_preview_lists_100_devices_and_counts_the_rest(client, org, admin_user, monkeypatch):
+    from enrollment import views
+    from enrollment.unenroll import Plan
+
+    devices = [DeviceFactory(organization=org, name=f"stale-{n:03d}") for n in range(104)]
+    plan = Plan(threshold_days=30, enrolled_count=1000, max_share_percent=20)
+    plan.devices = devices
+    monkeypatch.setattr(views.unenroll, "auto_unenroll_plan", lambda **kwargs: plan)
+    client.force_login(admin_user)
+    html = client.get(reverse("remote_management", args=[org.slug])).content.decode()
+    listed = html[html.index('id="purge-preview"'):]
+    listed = listed[:listed.index("</ul>")]
+    assert listed.count("<li>") == 100 and "stale-103" not in listed
+    assert "104 devices not seen for more than 30 days." in html and "… and 4 more." in html
