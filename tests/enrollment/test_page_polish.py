@@ -101,3 +101,14 @@ def test_remote_management_preview_lists_100_devices_and_counts_the_rest(client,
     listed = listed[:listed.index("</ul>")]
     assert listed.count("<li>") == 100 and "stale-103" not in listed
     assert "104 devices not seen for more than 30 days." in html and "… and 4 more." in html
+
+
+def test_invite_all_asks_before_mailing_everyone(client, org, admin_user):
+    for n in range(3):
+        EmployeeFactory(organization=org, email=f"new{n}@acme.test")
+    client.force_login(admin_user)
+    url = reverse("invitation_list", args=[org.slug])
+    html = client.get(url).content.decode()
+    assert 'href="?confirm=all"' in html and 'value="all_not_enrolled"' not in html  # one click sends nothing
+    html = client.get(url, {"confirm": "all"}).content.decode()
+    assert "Send 3 invitations?" in html and 'value="all_not_enrolled"' in html
