@@ -21,6 +21,7 @@ from cockpit.audit import Source
 from cockpit.errors import DomainError
 from cockpit.models import AuditEvent
 from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
+from devices.models import AvailabilityStatus, Device
 from devices.views import formula_safe
 
 # --- pre-assignments -------------------------------------------------------------------------
@@ -73,8 +74,11 @@ def _outcome_message(pa: PreAssignment) -> str:
 def preassignment_detail(request, org_slug, pk):
     pa = _get(request, pk)
     events = AuditEvent.objects.for_org(request.organization).for_target(pa)[:50]
+    # "Apply now" only helps once the device is in the inventory; before that it can only fail.
+    device_here = pa.status == PreAssignment.Status.WAITING and Device.objects.for_org(request.organization).filter(
+        serial_number=pa.serial_number).exclude(availability_status=AvailabilityStatus.ARCHIVED).exists()
     return render(request, "assignment/preassignment_detail.html",
-                  {"pa": pa, "events": events, "settle_form": SettleForm()})
+                  {"pa": pa, "events": events, "settle_form": SettleForm(), "device_here": device_here})
 
 
 @require_role("can_act_on_devices")

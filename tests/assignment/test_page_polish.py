@@ -6,6 +6,7 @@ from assignment import services
 from assignment.models import CsvImport
 from cockpit.audit import Source
 from devices import services as device_services
+from devices.models import Device
 from tests.assignment.test_surfaces import HEADER, sales, upload  # noqa: F401 (fixture)
 from tests.factories import DeviceFactory, EmployeeFactory
 
@@ -106,3 +107,18 @@ def test_evidence_names_the_employee_only_when_it_points_elsewhere(cockpit_clien
     evidence = evidence[:evidence.index("</ul>")]
     assert "Otto Other" in evidence and "Against:" in evidence  # the contrary evidence says whom it points to
     assert employee.display_name not in evidence  # the suggested employee is in the column beside it
+
+
+def test_apply_now_is_offered_only_when_the_device_is_in_the_inventory(cockpit_client, org, employee, actor):
+    pa = services.pre_assignment_create(organization=org, actor=actor, source=Source.MANUAL,
+                                        serial_number="C02LATER", employee=employee, groups=[])
+    url = reverse("preassignment_detail", args=[org.slug, pa.pk])
+    html = cockpit_client.get(url).content.decode()
+    assert "Apply now" not in html and "applied when the sync sees it" in html
+    # The device arrives without the hook applying it (e.g. written by an import): the button appears and works.
+    Device.objects.create(organization=org, serial_number="C02LATER", name="later")
+    html = cockpit_client.get(url).content.decode()
+    assert "Apply now" in html
+    cockpit_client.post(reverse("preassignment_apply", args=[org.slug, pa.pk]))
+    pa.refresh_from_db()
+    assert pa.status == "applied"
