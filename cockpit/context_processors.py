@@ -14,6 +14,7 @@ NAV_URL_NAMES = (
     "invitation_list",
     "offboarding_departed",
     "offboarding_list",
+    "offboarding_settings",
     "preassignment_list",
     "remote_management",
     "suggestion_list",

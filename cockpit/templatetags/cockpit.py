@@ -9,6 +9,11 @@ BADGE_TONES = {
     "in_use": "ok", "assigned": "ok", "enrolled": "ok", "active": "ok",
     "in_stock": "info", "to_assign": "warn", "awaiting_activation": "info", "awaiting_user_assignment": "warn",
     "partially_enrolled": "bad", "unenrolled": "muted", "archived": "muted", "offboarded": "muted",
+    # Pre-assignments, suggestions, offboardings and their wipes.
+    "waiting": "info", "applied": "ok", "conflict": "bad", "cancelled": "muted",
+    "pending": "warn", "accepted": "ok", "rejected": "muted", "superseded": "muted",
+    "draft": "info", "scheduled": "info", "completed": "ok", "awaiting_wipe": "warn", "hold_failed": "bad",
+    "skipped": "muted", "requested": "info", "sent": "info", "confirmed": "ok", "failed": "bad",
 }
 
 

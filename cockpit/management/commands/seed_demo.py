@@ -15,7 +15,7 @@ from cockpit.audit import Source
 from cockpit.models import Membership, Organization
 from cockpit.services import employee_create, group_create, membership_add, organization_create
 from devices import services as devices
-from devices.models import Device, EnrollmentIssue, Platform, Usage
+from devices.models import DESKTOP_PLATFORMS, Device, EnrollmentIssue, Platform, Usage
 from mdm_sync import simulator
 from mdm_sync.services import fleet_connection_save
 from mdm_sync.tasks import sync_organization_task
@@ -122,8 +122,12 @@ class Command(BaseCommand):
             if fate not in (14, 15):  # 14-15 stay awaiting activation (in stock, never enrolled)
                 facts["mdm_enrolled_at"] = now - timedelta(days=rng.randint(1, 400))
             if fate == 16:
-                facts["enrollment_issues"] = [rng.choice([EnrollmentIssue.AGENT_MISSING, EnrollmentIssue.OFFLINE,
-                                                          EnrollmentIssue.MDM_PROFILE_MISSING])]
+                possible = [EnrollmentIssue.OFFLINE]  # what the health rules could find on this platform
+                if platform in DESKTOP_PLATFORMS:
+                    possible.append(EnrollmentIssue.AGENT_MISSING)
+                if platform == Platform.MACOS:
+                    possible.append(EnrollmentIssue.MDM_PROFILE_MISSING)
+                facts["enrollment_issues"] = [rng.choice(possible)]
                 facts["last_seen_at"] = now - timedelta(days=rng.randint(8, 40))
             if fate == 17:
                 facts["unenrolled_at"] = now - timedelta(days=3)
