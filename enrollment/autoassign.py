@@ -154,7 +154,8 @@ def _assign_chunk(organization, devices: list[Device], idp: _IdentityProvider, a
         employee.email.lower(): employee
         for employee in Employee.objects.for_org(organization).filter(email__in=sorted(wanted))
     }
-    assigned, noted = 0, []
+    to_assign: list[tuple[Device, Employee]] = []
+    notes: dict[int, str] = {}
     for device in devices:
         installer, sso = mapped_emails(device.fleet_emails)
         extra = None
@@ -162,18 +163,47 @@ def _assign_chunk(organization, devices: list[Device], idp: _IdentityProvider, a
             owner = employees.get(next(iter(installer)))
             if owner is not None and owner.is_active:
                 extra = idp.emails(device)
-        employee, note = decide(device, employees, extra)
+        employee, notes[device.pk] = decide(device, employees, extra)
         if employee is not None:
-            try:
-                device_services.device_assign(device=device, employee=employee, actor=actor,
-                                              source=Source.ENROLLMENT,
-                                              reason="Installer and SSO e-mails name the same employee")
-            except DomainError as exc:  # someone assigned it meanwhile: theirs wins
-                note = f"Not assigned automatically: {exc.message}"
-            else:
-                assigned += 1
-        if device.auto_assignment_note != note[:255]:
-            device.auto_assignment_note = note[:255]
-            noted.append(device)
-    Device.objects.bulk_update(noted, ["auto_assignment_note"], batch_size=500)
+            to_assign.append((device, employee))
+    assigned = _assign(organization, to_assign, notes, actor)
+    _write_notes(devices, notes)
     return assigned
+
+
+def _assign(organization, pairs: list[tuple[Device, Employee]], notes: dict[int, str], actor: Actor) -> int:
+    """In bulk (a first sync may bring thousands); if one device was assigned by someone meanwhile, the bulk
+    call changes nothing and each device is tried on its own, so the others still get their owner."""
+    reason = "Installer and SSO e-mails name the same employee"
+    try:
+        device_services.device_assign_many(organization=organization, actor=actor, source=Source.ENROLLMENT,
+                                           assignments=[device_services.Assignment(d.pk, e, reason) for d, e in pairs])
+        return len(pairs)
+    except DomainError:
+        pass
+    assigned = 0
+    for device, employee in pairs:
+        try:
+            device_services.device_assign(device=device, employee=employee, actor=actor, source=Source.ENROLLMENT,
+                                          reason=reason)
+        except DomainError as exc:  # someone assigned it meanwhile: theirs wins
+            notes[device.pk] = f"Not assigned automatically: {exc.message}"
+        else:
+            assigned += 1
+    return assigned
+
+
+def _write_notes(devices: list[Device], notes: dict[int, str]) -> None:
+    """Only the notes that changed; one UPDATE per distinct sentence (most are shared: "Generic installer…")."""
+    by_note: dict[str, list[int]] = {}
+    for device in devices:
+        note = notes[device.pk][:255]
+        if device.auto_assignment_note != note:
+            by_note.setdefault(note, []).append(device.pk)
+    singles = []
+    for note, pks in by_note.items():
+        if len(pks) > 1:
+            Device.objects.filter(pk__in=pks).update(auto_assignment_note=note)
+        else:
+            singles.append(Device(pk=pks[0], auto_assignment_note=note))
+    Device.objects.bulk_update(singles, ["auto_assignment_note"], batch_size=500)

@@ -172,3 +172,50 @@ def test_only_the_devices_the_sync_touched_are_looked_at(connected, sim, desktop
     assert second.follow_ups[STEP] == {"ok": True, "assigned": 0, "not_assigned": 0}
     everything = auto_assign_after_sync(organization=connected, device_ids=None, actor=Actor.system("tests"))
     assert everything["assigned"] == 0 and everything["not_assigned"] > 0
+
+
+def test_many_devices_are_assigned_in_bulk_with_a_constant_number_of_queries(org, django_assert_max_num_queries):
+    """A first sync can bring thousands of enrolled devices: the step's queries do not grow with them."""
+    from enrollment.autoassign import auto_assign_after_sync
+
+    pairs = []
+    for n in range(40):
+        person = EmployeeFactory(organization=org, email=f"p{n}@acme.test")
+        device = DeviceFactory(organization=org, platform="macos", fleet_host_id=1000 + n,
+                               fleet_emails=[installer(person.email), sso(person.email)])
+        pairs.append((device, person))
+    generic = [DeviceFactory(organization=org, platform="windows", fleet_host_id=2000 + n, fleet_emails=[])
+               for n in range(20)]
+    with django_assert_max_num_queries(20):
+        counts = auto_assign_after_sync(organization=org, device_ids=[d.pk for d, _ in pairs] + [d.pk for d in generic],
+                                        actor=Actor.system("tests"))
+    assert counts == {"assigned": 40, "not_assigned": 20}
+    for device, person in pairs:
+        device.refresh_from_db()
+        assert device.assignee == person and device.history.get(action="assigned").source == "enrollment"
+    assert all("Generic installer" in Device.objects.get(pk=d.pk).auto_assignment_note for d in generic)
+
+
+def test_one_device_taken_meanwhile_does_not_stop_the_others(org, actor, monkeypatch):
+    from enrollment import autoassign
+
+    ada, bob = (EmployeeFactory(organization=org, email=f"{n}@acme.test") for n in ("ada", "bob"))
+    first = DeviceFactory(organization=org, platform="macos", fleet_host_id=1,
+                          fleet_emails=[installer("ada@acme.test"), sso("ada@acme.test")])
+    second = DeviceFactory(organization=org, platform="macos", fleet_host_id=2,
+                           fleet_emails=[installer("bob@acme.test"), sso("bob@acme.test")])
+    real_candidates = autoassign.candidates
+
+    def candidates_then_a_person_acts(organization, device_ids=None):
+        rows = list(real_candidates(organization, device_ids))
+        device_services.device_assign(device=first, employee=bob, actor=actor)  # after the step read its rows
+        return rows
+
+    monkeypatch.setattr(autoassign, "candidates", candidates_then_a_person_acts)
+    counts = autoassign.auto_assign_after_sync(organization=org, device_ids=[first.pk, second.pk],
+                                               actor=Actor.system("tests"))
+    assert counts["assigned"] == 1
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.assignee == bob and "Not assigned automatically" in first.auto_assignment_note
+    assert second.assignee == bob
