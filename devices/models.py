@@ -158,6 +158,8 @@ class Device(TenantModel):
             models.Index(fields=["organization", "platform", "id"], name="device_org_platform"),
             models.Index(fields=["organization", "assignee"], name="device_org_assignee"),
             models.Index(fields=["organization", "name"], name="device_org_name"),
+            # The sync's last matching resort (Fleet id, then serial, then uuid).
+            models.Index(fields=["organization", "fleet_uuid"], condition=~Q(fleet_uuid=""), name="device_org_uuid"),
         ]
 
     def __str__(self):
