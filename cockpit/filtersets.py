@@ -1,9 +1,12 @@
 """FilterSets of the core lists; the API and the cockpit lists share them."""
 
+import copy
+
 import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django_filters.fields import ModelChoiceField
+from django_filters.filters import FilterMethod
 
 from cockpit.models import AuditEvent, Employee, Group
 
@@ -20,6 +23,56 @@ class _GroupNameField(ModelChoiceField):
         if group is None:
             raise ValidationError(f"Unknown group “{value}”.", code="invalid_choice")
         return group
+
+
+class _FieldsOfOneForm(dict):
+    """``base_fields`` of a form class made for one FilterSet instance (django-filter builds a new class, with
+    new fields, for each instance): the first form of the class takes those fields as they are instead of
+    deep-copying them (Django's ``BaseForm.__init__``); any further form of the class gets copies as usual."""
+
+    handed_out = False
+
+    def __deepcopy__(self, memo):
+        if self.handed_out:
+            return {name: copy.deepcopy(field, memo) for name, field in self.items()}
+        self.handed_out = True
+        return dict(self)
+
+
+class FilterSet(django_filters.FilterSet):
+    """django-filter's FilterSet without its per-request deep copies (a third of a filtered list's Python time
+    before the SQL, measured in benchmarks/): the same filters, fields and behaviour.
+
+    * Each instance copies the class's filters one level deep instead of ``copy.deepcopy``: what an instance
+      changes on a filter is its own (``model``, ``parent``, ``extra["queryset"]``, the cached ``_field``, the
+      ``FilterMethod`` bound to it), the rest (choices, ordering maps, widgets, which every form field copies
+      when it is built) is only read. ``tests/cockpit/test_filtersets.py`` holds this to the deep copy.
+    * The form takes the fields its filters just built rather than deep-copying them again.
+    """
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        base_filters = self.base_filters
+        self.base_filters = {}  # BaseFilterSet.__init__ deep-copies this; the copies are made below
+        try:
+            super().__init__(data, queryset, request=request, prefix=prefix)
+        finally:
+            del self.base_filters  # the class attribute again
+        model = self.queryset.model
+        self.filters = {}
+        for name, base in base_filters.items():
+            filter_ = copy.copy(base)
+            filter_.extra = dict(base.extra)
+            filter_.__dict__.pop("_field", None)
+            if isinstance(base.__dict__.get("filter"), FilterMethod):
+                filter_.filter = FilterMethod(filter_)
+            filter_.model = model
+            filter_.parent = self
+            self.filters[name] = filter_
+
+    def get_form_class(self):
+        form_class = super().get_form_class()
+        form_class.base_fields = _FieldsOfOneForm(form_class.base_fields)
+        return form_class
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
@@ -46,7 +99,7 @@ class GroupFilter(django_filters.ModelChoiceFilter):
         super().__init__(**kwargs)
 
 
-class EmployeeFilterSet(django_filters.FilterSet):
+class EmployeeFilterSet(FilterSet):
     email = django_filters.CharFilter(field_name="email", lookup_expr="iexact")
     status = django_filters.ChoiceFilter(choices=Employee.Status.choices)
     group = GroupFilter()
@@ -71,7 +124,7 @@ class EmployeeFilterSet(django_filters.FilterSet):
         )
 
 
-class GroupFilterSet(django_filters.FilterSet):
+class GroupFilterSet(FilterSet):
     name = django_filters.CharFilter(field_name="name", lookup_expr="iexact")
     search = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
 
@@ -80,7 +133,7 @@ class GroupFilterSet(django_filters.FilterSet):
         fields = []
 
 
-class AuditEventFilterSet(django_filters.FilterSet):
+class AuditEventFilterSet(FilterSet):
     event = django_filters.CharFilter(field_name="event")
     source = django_filters.CharFilter(field_name="source")
     actor_type = django_filters.ChoiceFilter(choices=AuditEvent.ActorType.choices)

@@ -4,7 +4,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
-from cockpit.filtersets import GroupFilter, StableOrderingFilter
+from cockpit.filtersets import FilterSet, GroupFilter, StableOrderingFilter
 from cockpit.models import Employee
 from devices.models import AssignmentStatus, AvailabilityStatus, Device, EnrollmentIssue, EnrollmentStatus, Platform
 
@@ -13,7 +13,7 @@ def _org_employees(request):
     return Employee.objects.for_org(request.organization) if request is not None else Employee.objects.none()
 
 
-class DeviceFilterSet(django_filters.FilterSet):
+class DeviceFilterSet(FilterSet):
     availability_status = django_filters.ChoiceFilter(choices=AvailabilityStatus.choices, label="Availability")
     assignment_status = django_filters.ChoiceFilter(choices=AssignmentStatus.choices, label="Assignment")
     enrollment_status = django_filters.ChoiceFilter(choices=EnrollmentStatus.choices, label="Enrollment")
