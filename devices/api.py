@@ -23,7 +23,7 @@ from cockpit.selectors import device_technicians
 from devices import services
 from devices.filtersets import DeviceFilterSet
 from devices.models import Device, DeviceHistory, Ownership, Platform, Usage
-from devices.selectors import device_history, device_page_rows, device_queryset, with_group_names
+from devices.selectors import api_page_rows, device_history, device_queryset, with_group_names
 
 EMPLOYEE_REF_SCHEMA = {
     "type": "object",
@@ -39,9 +39,10 @@ class AssigneeField(EmployeeRefField):
 
 def _iso(value, zone=None):
     """DRF's datetime format (ISO 8601 in the current time zone, UTC written ``Z``) without its field machinery;
-    ``zone``: the current time zone, when the caller looked it up once for several values."""
-    if value is None:
-        return None
+    ``zone``: the current time zone, when the caller looked it up once for several values. A text value is
+    already that (a list row read by ``devices.selectors.api_page_rows``)."""
+    if value is None or value.__class__ is str:
+        return value
     text = timezone.localtime(value, zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
@@ -183,7 +184,7 @@ class DeviceViewSet(TenantModelViewSet):
     def paginate_queryset(self, queryset):
         counted = PagedQuerySet(
             queryset, organization_id=self.organization.pk, list_name="devices", params=self.request.query_params,
-            page_rows=device_page_rows,
+            page_rows=api_page_rows,
         )
         page = super().paginate_queryset(counted)
         return None if page is None else with_group_names(page)

@@ -1,10 +1,13 @@
 """Reads of devices that the API, the cockpit and the jobs share."""
 
 from collections import Counter
+from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, OuterRef
+from django.db.models import Count, OuterRef, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
 
 from cockpit.models import Employee
 from devices.models import Device, DeviceHistory
@@ -94,11 +97,11 @@ class DeviceRow:
         return f"<DeviceRow {self.id}>"
 
 
-def _device_rows(values):
-    columns = len(ROW_COLUMNS)
+def _device_rows(values, names):
+    columns = len(names)
     for value in values:
         row = DeviceRow()
-        for name, item in zip(ROW_COLUMNS, value[:columns], strict=True):
+        for name, item in zip(names, value[:columns], strict=True):
             setattr(row, name, item)
         email, full_name, username = value[columns:columns + 3]
         row.assignee = ListedEmployee(row.assignee_id, email, full_name) if row.assignee_id else None
@@ -110,18 +113,80 @@ def _device_rows(values):
         yield row
 
 
-def device_page_rows(queryset):
-    """A list page's statement: :class:`DeviceRow` values, and on PostgreSQL each device's group names in it
-    (an ``ARRAY(SELECT …)`` column), so the page costs one round trip instead of two; elsewhere
-    :func:`with_group_names` reads them."""
-    columns = [*ROW_COLUMNS, "assignee__email", "assignee__full_name", f"responsible_technician__{USERNAME_FIELD}"]
+# What the cockpit's inventory row shows (devices.views.device_rows_html): the other columns of ROW_COLUMNS,
+# the JSON issues and four timestamps among them, are neither read nor decoded for it.
+INVENTORY_COLUMNS = (
+    "id", "serial_number", "name", "platform", "usage", "availability_status", "assignment_status",
+    "enrollment_status", "last_seen_at", "assignee_id", "responsible_technician_id",
+)
+TIMESTAMP_COLUMNS = frozenset({"assigned_at", "archived_at", "last_seen_at", "created_at", "updated_at"})
+
+
+def utc_iso(text):
+    """PostgreSQL's text of a timestamp in ISO DateStyle and UTC (``2026-11-21 13:14:28.38+00``) as the API
+    writes it: ``datetime.isoformat()`` with ``Z`` (``2026-11-21T13:14:28.380000Z``), the microseconds only
+    when there are some. None stays None."""
+    if text is None:
+        return None
+    if text[-3:] != "+00" or len(text) < 22:  # not the text utc_text_timestamps() vouched for: parse it
+        value = datetime.fromisoformat(text).astimezone(UTC)
+        return value.isoformat().replace("+00:00", "Z")
+    body = text[:-3]
+    if len(body) > 19:
+        body = body.ljust(26, "0")  # PostgreSQL drops the fraction's trailing zeros, isoformat() writes six digits
+    return f"{body[:10]}T{body[11:]}Z"
+
+
+def utc_text_timestamps() -> bool:
+    """True when the API's timestamps can be read as text (:func:`utc_iso`): PostgreSQL writing them in ISO
+    DateStyle and UTC (Django's session time zone), the current time zone UTC (the project's)."""
+    if connection.vendor != "postgresql" or getattr(timezone.get_current_timezone(), "key", None) != "UTC":
+        return False
+    connection.ensure_connection()
+    info = connection.connection.info
+    return (info.parameter_status("TimeZone") or "") == "UTC" and (info.parameter_status("DateStyle") or "").startswith(
+        "ISO"
+    )
+
+
+def device_page_rows(queryset, *, columns=ROW_COLUMNS, utc_text_timestamps=False):
+    """A list page's statement: :class:`DeviceRow` values of ``columns``, and on PostgreSQL each device's group
+    names in it (an ``ARRAY(SELECT …)`` column), so the page costs one round trip instead of two; elsewhere
+    :func:`with_group_names` reads them. ``utc_text_timestamps`` (PostgreSQL): the timestamps come as the
+    API's UTC text (:class:`UtcIsoText`) instead of datetimes."""
+    names = list(columns)
+    selected = list(columns)
+    if utc_text_timestamps:
+        texts = {f"{name}_utc_text": Cast(name, TextField()) for name in names if name in TIMESTAMP_COLUMNS}
+        queryset = queryset.annotate(**texts)
+        selected = [f"{name}_utc_text" if name in TIMESTAMP_COLUMNS else name for name in names]
+    selected += ["assignee__email", "assignee__full_name", f"responsible_technician__{USERNAME_FIELD}"]
     if connection.vendor == "postgresql":
         from django.contrib.postgres.expressions import ArraySubquery
 
-        names = Device.groups.through.objects.filter(device_id=OuterRef("pk")).order_by("group__name")
-        queryset = queryset.annotate(group_names=ArraySubquery(names.values("group__name")))
-        columns.append("group_names")
-    return _device_rows(queryset.values_list(*columns))
+        group_names = Device.groups.through.objects.filter(device_id=OuterRef("pk")).order_by("group__name")
+        queryset = queryset.annotate(group_names=ArraySubquery(group_names.values("group__name")))
+        selected.append("group_names")
+    rows = _device_rows(queryset.values_list(*selected), names)
+    return _with_iso_text(rows, [name for name in names if name in TIMESTAMP_COLUMNS]) if utc_text_timestamps else rows
+
+
+def _with_iso_text(rows, names):
+    for row in rows:
+        for name in names:
+            setattr(row, name, utc_iso(getattr(row, name)))
+        yield row
+
+
+def inventory_page_rows(queryset):
+    """The cockpit inventory's page: :data:`INVENTORY_COLUMNS` only."""
+    return device_page_rows(queryset, columns=INVENTORY_COLUMNS)
+
+
+def api_page_rows(queryset):
+    """The API's page: every column of a row, the timestamps as the API's text when PostgreSQL can write them
+    exactly (:func:`utc_text_timestamps`)."""
+    return device_page_rows(queryset, utc_text_timestamps=utc_text_timestamps())
 
 
 def device_get(*, organization, pk) -> Device:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
-from django.utils.timesince import timesince
+from django.utils.timesince import TIME_STRINGS, timesince
 from django.utils.translation import get_language
 from django.views.decorators.http import require_safe
 from django_filters.fields import ModelChoiceIterator as FilterModelChoiceIterator
@@ -34,7 +34,7 @@ from devices.filtersets import DeviceFilterSet
 from devices.forms import DeviceForm, DeviceMoveForm
 from devices.issues import issue_help
 from devices.models import AvailabilityStatus, Device
-from devices.selectors import device_get, device_page_rows, device_queryset, with_group_names
+from devices.selectors import device_get, device_queryset, inventory_page_rows, with_group_names
 
 KNOWN_MODEL_ITERATORS = (ModelChoiceIterator, FilterModelChoiceIterator)
 
@@ -44,7 +44,7 @@ def device_list(request, org_slug):
     filterset, rows = filterset_for(DeviceFilterSet, request, device_queryset(organization=request.organization))
     counted = PagedQuerySet(
         rows, organization_id=request.organization.pk, list_name="devices", params=request.GET,
-        page_rows=device_page_rows,
+        page_rows=inventory_page_rows,
     )
     page = paginate(request, counted)
     page.object_list = with_group_names(page.object_list)
@@ -140,6 +140,7 @@ def device_rows_html(devices, organization) -> str:
         return badges[key]
 
     now = timezone.now()
+    time_strings = PageTimeStrings()
     rows = []
     for device in devices:
         assignee = device.assignee
@@ -163,16 +164,41 @@ def device_rows_html(devices, organization) -> str:
             f"<td>{status('enrollment_status', device.enrollment_status)}</td>"
             f"<td>{owner}</td>"
             f"<td>{groups}</td>"
-            f'<td class="nowrap">{_escape(last_seen(device.last_seen_at, now))}</td>'
+            f'<td class="nowrap">{_escape(last_seen(device.last_seen_at, now, time_strings))}</td>'
             "</tr>"
         )
     return mark_safe("\n".join(rows))  # noqa: S308 (every value above is escaped)
 
 
-def last_seen(value, now) -> str:
+def last_seen(value, now, time_strings=None) -> str:
     """The ``ago`` template filter (``timesince(value).split(",")[0] + " ago"``), computing only the first unit,
-    the one it keeps, against one ``now`` for the page."""
-    return f"{timesince(value, now, depth=1)} ago" if value else "never"
+    the one it keeps, against one ``now`` for the page (and its :class:`PageTimeStrings`)."""
+    return f"{timesince(value, now, depth=1, time_strings=time_strings)} ago" if value else "never"
+
+
+class _TranslatedOnce:
+    """One of ``timesince``'s lazy unit strings: ``% {"num": n}`` translated once per ``n``."""
+
+    __slots__ = ("lazy", "texts")
+
+    def __init__(self, lazy):
+        self.lazy, self.texts = lazy, {}
+
+    def __mod__(self, params):
+        num = params["num"]
+        text = self.texts.get(num)
+        if text is None:
+            text = self.texts[num] = self.lazy % params
+        return text
+
+
+class PageTimeStrings(dict):
+    """``timesince``'s ``TIME_STRINGS`` for one page (one language): fifty rows say "3 days" with one
+    translation lookup instead of fifty."""
+
+    def __missing__(self, name):
+        strings = self[name] = _TranslatedOnce(TIME_STRINGS[name])
+        return strings
 
 
 ROW_CHOICE_FIELDS = ("platform", "availability_status", "assignment_status", "enrollment_status")

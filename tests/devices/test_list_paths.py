@@ -338,3 +338,101 @@ def test_unfiltered_api_list_skips_the_filterset_and_lists_the_same(api, org, ot
     assert len(plain["results"]) == 2
     assert api.get("/api/v1/devices/", {"platfrom": "macos"}).status_code == 400  # unknown parameters still refused
     assert api.get("/api/v1/devices/", {"platform": "windows"}).json()["count"] == 0  # filters still filter
+
+
+def test_last_seen_with_one_page_of_time_strings_reads_as_the_ago_filter():
+    from django.utils import translation
+
+    from cockpit.templatetags.cockpit import ago
+    from devices.views import PageTimeStrings, last_seen
+
+    now = timezone.now()
+    seconds = (0, 40, 90, 3700, 3900, 7300, 86_430, 90_000, 200_000, 700_000, 2_000_000, 5_000_000, 40_000_000,
+               70_000_000, 400_000_000)
+    values = [None, now + timedelta(hours=2)] + [now - timedelta(seconds=s + 20) for s in seconds * 2]
+    for language in ("en-us", "fr", "de"):
+        with translation.override(language):
+            strings = PageTimeStrings()  # shared by every row of a page, as device_rows_html does
+            for value in values:
+                assert last_seen(value, timezone.now(), strings) == ago(value), (language, value)
+            assert strings  # the unit strings were taken from it
+
+
+def _rows_fixture(org, actor):
+    technician = member(org, Membership.Role.TECHNICIAN, username="tech")
+    group = GroupFactory(organization=org, name="Ops")
+    now = timezone.now()
+    stamps = [None, now.replace(microsecond=0), now.replace(microsecond=120000), now.replace(microsecond=7),
+              now - timedelta(days=400),
+              now.replace(year=2001, month=1, day=2, hour=3, minute=4, second=5, microsecond=0)]
+    for i, stamp in enumerate(stamps * 2):
+        device = DeviceFactory(organization=org, last_seen_at=stamp, name=f"d{i}",
+                               enrollment_issues=["offline"] if i % 2 else [])
+        device.groups.add(group)
+        if i % 3 == 0:
+            services.device_assign(device=device, employee=EmployeeFactory(organization=org), actor=actor)
+        elif i % 3 == 1:
+            services.device_update(device=device, actor=actor, usage="shared", responsible_technician=technician)
+    Device.objects.filter(organization=org, name="d4").update(archived_at=stamps[3], assigned_at=stamps[5])
+
+
+def test_api_page_rows_serialize_as_model_instances_in_utc_and_other_zones(org, actor):
+    from cockpit.paging import PagedQuerySet
+    from devices.selectors import api_page_rows
+
+    _rows_fixture(org, actor)
+    for zone in ("UTC", "Europe/Paris", "America/New_York"):
+        with timezone.override(zone):
+            paged = PagedQuerySet(device_queryset(organization=org), organization_id=org.pk, list_name="devices",
+                                  params=QueryDict(), page_rows=api_page_rows)
+            page = with_group_names(paged[0:20])
+            full = with_group_names(device_queryset(organization=org)[0:20])
+            fast = DeviceSerializer(page, many=True).data
+            assert fast == [DeviceSerializer().generic_representation(device) for device in full], zone
+            assert len(fast) == 12 and any(row["last_seen_at"] is None for row in fast)
+    with timezone.override("UTC"):
+        texts = {row["last_seen_at"] for row in DeviceSerializer(page, many=True).data}
+    assert {t for t in texts if t and t.startswith("2001-01-02T03:04:05")} == {"2001-01-02T03:04:05Z"}
+
+
+def test_inventory_page_rows_render_as_model_instances(org, actor):
+    from cockpit.paging import PagedQuerySet
+    from devices.selectors import inventory_page_rows
+    from devices.views import device_rows_html
+
+    _rows_fixture(org, actor)
+    paged = PagedQuerySet(device_queryset(organization=org), organization_id=org.pk, list_name="devices",
+                          params=QueryDict(), page_rows=inventory_page_rows)
+    page = with_group_names(paged[0:20])
+    full = with_group_names(device_queryset(organization=org)[0:20])
+    assert device_rows_html(page, org) == device_rows_html(full, org)
+    assert not hasattr(page[0], "notes") and not hasattr(page[0], "created_at")  # not read for the inventory
+
+
+def test_utc_iso_writes_what_the_api_writes():
+    from datetime import UTC, datetime
+
+    from devices.api import _iso
+    from devices.selectors import utc_iso
+
+    cases = [
+        ("2026-11-21 13:14:28.381297+00", datetime(2026, 11, 21, 13, 14, 28, 381297, tzinfo=UTC)),
+        ("2026-11-21 13:14:28.38+00", datetime(2026, 11, 21, 13, 14, 28, 380000, tzinfo=UTC)),
+        ("2026-11-21 13:14:28.000007+00", datetime(2026, 11, 21, 13, 14, 28, 7, tzinfo=UTC)),
+        ("2026-01-02 03:04:05+00", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("0099-01-02 00:00:00+00", datetime(99, 1, 2, tzinfo=UTC)),
+        ("2026-01-02 04:04:05.5+01", datetime(2026, 1, 2, 3, 4, 5, 500000, tzinfo=UTC)),  # parsed: not UTC text
+    ]
+    with timezone.override("UTC"):
+        for text, value in cases:
+            assert utc_iso(text) == _iso(value), text
+    assert utc_iso(None) is None
+
+
+def test_api_reads_timestamps_as_text_only_where_they_come_exact(org):
+    from devices.selectors import utc_text_timestamps
+
+    with timezone.override("UTC"):
+        assert utc_text_timestamps() is (connection.vendor == "postgresql")
+    with timezone.override("Europe/Paris"):
+        assert utc_text_timestamps() is False
