@@ -178,9 +178,13 @@ class EndUser:
 
 @dataclass(frozen=True)
 class LocalUser:
+    """An osquery local account (``users``: Get host, or List hosts with ``populate_users=true``)."""
+
     username: str
     uid: int | None
     type: str
+    groupname: str = ""
+    shell: str = ""
 
 
 @dataclass(frozen=True)
@@ -274,7 +278,8 @@ class FleetHost:
             end_users=tuple(_end_user(item) for item in data.get("end_users") or [] if isinstance(item, dict)),
             local_users=tuple(
                 LocalUser(
-                    username=_str(item.get("username")), uid=_opt_int(item.get("uid")), type=_str(item.get("type"))
+                    username=_str(item.get("username")), uid=_opt_int(item.get("uid")), type=_str(item.get("type")),
+                    groupname=_str(item.get("groupname")), shell=_str(item.get("shell")),
                 )
                 for item in data.get("users") or []
                 if isinstance(item, dict) and _str(item.get("username"))
@@ -459,8 +464,8 @@ class FleetClient:
             raise FleetBadResponse(f"Fleet's host count is not a number: {str(data)[:80]!r}")
         return count
 
-    def iter_host_pages(self, *, per_page: int = DEFAULT_PER_PAGE, device_mapping: bool = True
-                        ) -> Iterator[list[FleetHost]]:
+    def iter_host_pages(self, *, per_page: int = DEFAULT_PER_PAGE, device_mapping: bool = True,
+                        users: bool = True) -> Iterator[list[FleetHost]]:
         """Every host, a page at a time, in ascending id order; ends on the first short page.
 
         Pages are asked for explicitly (omitting both ``page`` and ``per_page`` makes Fleet send
@@ -473,6 +478,8 @@ class FleetClient:
                   "include_device_status": "true"}
         if device_mapping:
             params["device_mapping"] = "true"
+        if users:  # the hosts' local accounts (``users``), which the list view leaves out otherwise
+            params["populate_users"] = "true"
         last_id = 0
         for page in range(MAX_PAGES):
             data = self._request("GET", "/api/v1/fleet/hosts", params=params | {"page": page})

@@ -82,7 +82,8 @@ SITUATIONS: dict[str, tuple[int, str]] = {
     "unknown_platform": (1, "platform 'freebsd' (plain osquery, no MDM)"),
     "email_mismatch": (4, "healthy, but installer e-mail is employee k and SSO e-mail is another employee"),
     "several_users": (3, "healthy, SSO accounts of two employees (installer e-mail is the first)"),
-    "generic_installer": (4, "healthy, no installer e-mail and no SSO e-mail"),
+    "generic_installer": (4, "healthy, no installer e-mail and no SSO e-mail; the local account is the owner's "
+                             "directory user name, or on every other one (a shared kiosk) a shared account"),
     "installer_only": (2, "healthy, installer e-mail only (no SSO yet)"),
     "sso_legacy_source": (2, "healthy, older-style sources: 'custom_installer' and 'identity_provider'"),
 }
@@ -467,8 +468,10 @@ def _email_plan(situation: str, ident: _Identity, employees: int) -> tuple[int |
     return installer, sso, *sources
 
 
-def _people(seed: int, situation: str, ident: _Identity, employees: int, domain: str, clock: _Clock) -> dict:
-    """device_mapping, end_users and local users, all derived from the same employees."""
+def _people(seed: int, situation: str, ident: _Identity, employees: int, domain: str, clock: _Clock,
+            *, shared: bool = False) -> dict:
+    """device_mapping, end_users and local users, all derived from the same employees: the accounts are
+    the owner's and the other SSO users', or the owner's alone when the host names no one."""
     installer, sso, installer_source, sso_source = _email_plan(situation, ident, employees)
     mapping = [{"email": employee_email(k, domain), "source": sso_source} for k in sso]
     if installer is not None:
@@ -483,7 +486,9 @@ def _people(seed: int, situation: str, ident: _Identity, employees: int, domain:
                       "idp_department": "", "idp_groups": [], "other_emails": []}]
     if end_users:
         end_users[0]["other_emails"] = others
-    return {"device_mapping": mapping, "end_users": end_users, "users": _local_users(ident, installer, sso)}
+    people = list(dict.fromkeys(([installer] if installer else []) + sso)) or [ident.owner]
+    return {"device_mapping": mapping, "end_users": end_users,
+            "users": _local_users(ident, people, domain, shared=shared)}
 
 
 def _end_user(seed: int, k: int, domain: str, clock: _Clock) -> dict:
@@ -494,20 +499,52 @@ def _end_user(seed: int, k: int, domain: str, clock: _Clock) -> dict:
             "idp_department": department, "idp_groups": ["Employees", department], "other_emails": []}
 
 
-def _local_users(ident: _Identity, installer: int | None, sso: list[int]) -> list[dict]:
-    people = list(dict.fromkeys(([installer] if installer else []) + sso))
-    if ident.platform in MOBILE or ident.platform == "chrome":
+def employee_username(k: int, domain: str = "demo.test") -> str:
+    """Directory user name of generated employee *k*: the local part of their e-mail (``anna.chao1``)."""
+    return employee_email(k, domain).split("@")[0]
+
+
+def _account(uid: int, username: str, groupname: str, shell: str, type_: str = "") -> dict:
+    return {"uid": uid, "username": username, "type": type_, "groupname": groupname, "shell": shell}
+
+
+# What osquery's ``users`` table shows of every machine of a platform before anyone logs in.
+_SYSTEM_ACCOUNTS = {
+    "darwin": [_account(0, "root", "wheel", "/bin/sh"), _account(1, "daemon", "daemon", "/usr/bin/false"),
+               _account(248, "_mbsetupuser", "_mbsetupuser", "/bin/bash"),
+               _account(4294967294, "nobody", "nobody", "/usr/bin/false")],
+    "windows": [_account(18, "SYSTEM", "", "C:\\Windows\\system32\\config\\systemprofile", "special"),
+                _account(500, "Administrator", "Administrators", "C:\\Windows\\system32\\cmd.exe", "local"),
+                _account(501, "Guest", "Guests", "C:\\Windows\\system32\\cmd.exe", "local"),
+                _account(503, "DefaultAccount", "System Managed Accounts Group", "C:\\Windows\\system32\\cmd.exe",
+                         "local")],
+    "linux": [_account(0, "root", "root", "/bin/bash"), _account(1, "daemon", "daemon", "/usr/sbin/nologin"),
+              _account(65534, "nobody", "nogroup", "/usr/sbin/nologin")],
+}
+_SHARED_ACCOUNTS = ("kiosk", "frontdesk", "meetingroom")
+
+
+def is_shared_host(situation: str, index: int) -> bool:
+    """Every other desktop set up with a generic installer is a shared (kiosk) machine: one shared account."""
+    return situation == "generic_installer" and index % 2 == 0
+
+
+def _local_users(ident: _Identity, people: list[int], domain: str, *, shared: bool) -> list[dict]:
+    """The host's local accounts: the platform's system accounts, then its people's (their directory user
+    name) or, on a shared machine, one shared account. Phones, tablets, Chromebooks and the FreeBSD
+    gateways (plain osquery, not simulated here) have none."""
+    if ident.platform in MOBILE or ident.platform == "chrome" or ident.platform == "freebsd":
         return []
-    if ident.platform == "windows":
-        users = [{"uid": 500, "username": "Administrator", "type": "local", "groupname": "Administrators",
-                  "shell": "C:\\Windows\\system32\\cmd.exe"}]
-        return users + [{"uid": 1001 + n, "username": employee_name(k).replace(" ", "").lower(), "type": "local",
-                         "groupname": "Users", "shell": "C:\\Windows\\system32\\cmd.exe"} for n, k in enumerate(people)]
-    mac = ident.platform == "darwin"
-    root = {"uid": 0, "username": "root", "type": "", "groupname": "wheel" if mac else "root", "shell": "/bin/sh"}
-    return [root] + [{"uid": (501 if mac else 1000) + n, "username": employee_name(k).replace(" ", "").lower(),
-                      "type": "", "groupname": "staff" if mac else "users", "shell": "/bin/zsh" if mac else "/bin/bash"}
-                     for n, k in enumerate(people)]
+    family = ident.platform if ident.platform in ("darwin", "windows") else "linux"
+    names = [_SHARED_ACCOUNTS[ident.owner % len(_SHARED_ACCOUNTS)]] if shared else [
+        employee_username(k, domain) for k in people]
+    first, group, shell, type_ = {
+        "darwin": (501, "staff", "/bin/zsh", ""),
+        "windows": (1001, "Users", "C:\\Windows\\system32\\cmd.exe", "local"),
+        "linux": (1000, "users", "/bin/bash", ""),
+    }[family]
+    return copy.deepcopy(_SYSTEM_ACCOUNTS[family]) + [
+        _account(first + n, name, group, shell, type_) for n, name in enumerate(names)]
 
 
 def _profiles(rng: random.Random, platform: str, mdm: dict) -> list[dict]:
@@ -599,7 +636,9 @@ def _record(seed: int, host_id: int, index: int, situation: str, employees: int,
         "mdm": {**st["mdm"], "device_status": "unlocked", "pending_action": "",
                 **_mdm_detail(rng, ident.platform, st["mdm"])},
     }
-    host.update(_people(seed, situation, ident, employees, domain, clock))
+    host.update(_people(seed, situation, ident, employees, domain, clock, shared=is_shared_host(situation, index)))
+    if mdm_only or pending:
+        host["users"] = []  # no osquery on the host: Fleet knows none of its accounts
     return host
 
 
@@ -689,6 +728,7 @@ class ListQuery:
     after: str | None = None
     device_mapping: bool = False
     include_device_status: bool = False
+    populate_users: bool = False
     filters: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -724,7 +764,8 @@ class ListQuery:
         return cls(page=page, per_page=per_page, order_key=order_key.removeprefix("h.") if order_key else None,
                    descending=direction == "desc", after=one.get("after") or None,
                    device_mapping=_bool(one, "device_mapping"),
-                   include_device_status=_bool(one, "include_device_status"), filters=tuple(filters))
+                   include_device_status=_bool(one, "include_device_status"),
+                   populate_users=_bool(one, "populate_users"), filters=tuple(filters))
 
 
 def _uint(params: dict[str, str], key: str, *, positive: bool = False) -> int | None:
@@ -758,6 +799,7 @@ class FleetSimulator:
     action_settle_listings = 2  # a lock/wipe shows its final state from the 2nd listing after it
     employee_name = staticmethod(employee_name)
     employee_email = staticmethod(employee_email)
+    employee_username = staticmethod(employee_username)
     employee_count_for = staticmethod(employee_count_for)
 
     def __init__(self, *, hosts: int = 200, seed: int = 1, token: str = "sim-token", host: str = "127.0.0.1",
@@ -950,9 +992,12 @@ class FleetSimulator:
         host = self._full_host(host_id)
         return None if host is None else host["device_mapping"]
 
-    def list_view(self, host: dict, *, device_mapping: bool, include_device_status: bool) -> dict:
-        """Reduce a full record to what List hosts returns."""
+    def list_view(self, host: dict, *, device_mapping: bool, include_device_status: bool,
+                  populate_users: bool = False) -> dict:
+        """Reduce a full record to what List hosts returns (``users`` only with ``populate_users``)."""
         view = {key: value for key, value in host.items() if key not in DETAIL_ONLY_FIELDS}
+        if populate_users:
+            view["users"] = host["users"]
         mdm_keys = LIST_MDM_FIELDS + (("device_status", "pending_action") if include_device_status else ())
         view["mdm"] = {key: host["mdm"][key] for key in mdm_keys}
         if not device_mapping:
@@ -1365,7 +1410,8 @@ class _Handler(BaseHTTPRequestHandler):
             sim._note_listing_started()
         ids, records = sim.select(query)
         view = functools.partial(sim.list_view, device_mapping=query.device_mapping,
-                                 include_device_status=query.include_device_status)
+                                 include_device_status=query.include_device_status,
+                                 populate_users=query.populate_users)
         broken = page in faults.truncated_json_on_page or page in faults.invalid_json_on_page
         if mutate is not None or broken:
             hosts = [view(h) for h in (records if records is not None else map(sim._full_host, ids)) if h]
