@@ -125,6 +125,9 @@ class Device(TenantModel):
     mdm_device_status = models.CharField(max_length=20, blank=True, help_text="unlocked, locked, wiping, wiped…")
     mdm_pending_action = models.CharField(max_length=20, blank=True)
     fleet_emails = models.JSONField(default=list, blank=True, help_text="Fleet's device mapping: [{email, source}]")
+    local_accounts = models.JSONField(
+        default=list, blank=True, help_text="People's local accounts on the host (user names; system accounts left out)"
+    )
     fleet_synced_at = models.DateTimeField(null=True, blank=True)
     fleet_missing_since = models.DateTimeField(
         null=True, blank=True, help_text="Absent from Fleet's last complete listing (never unassigned for it)"

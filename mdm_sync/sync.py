@@ -46,6 +46,7 @@ from cockpit.models import AuditEvent
 from cockpit.paging import org_data_changed
 from devices.models import AssignmentStatus, AvailabilityStatus, Device, Usage
 from devices.services import device_enrollment_status, normalize_serial
+from mdm_sync.accounts import human_accounts
 from mdm_sync.fleet import DEFAULT_PER_PAGE, FleetAuthError, FleetClient, FleetError, FleetHost, FleetNotFound
 from mdm_sync.health import MDM_PLATFORMS, HealthPolicy, assess, mdm_state
 from mdm_sync.hooks import after_sync
@@ -77,7 +78,7 @@ SEEN_RESOLUTION = timedelta(hours=1)
 SYNCED_FIELDS = [
     "fleet_host_id", "fleet_uuid", "fleet_hostname", "platform", "model", "os_version", "last_seen_at",
     "agent_version", "osquery_version", "mdm_status", "mdm_name", "mdm_device_status", "mdm_pending_action",
-    "fleet_emails", "fleet_synced_at", "fleet_missing_since", "fleet_facts_hash", "enrollment_status",
+    "fleet_emails", "local_accounts", "fleet_synced_at", "fleet_missing_since", "fleet_facts_hash", "enrollment_status",
     "enrollment_issues", "mdm_enrolled_at", "unenrolled_at", "serial_number", "name", "updated_at",
 ]
 
@@ -102,6 +103,7 @@ class HostFacts:
     device_status: str
     pending_action: str
     emails: tuple[tuple[str, str], ...]
+    accounts: tuple[str, ...]  # the people's local accounts (mdm_sync.accounts), listed with ``populate_users``
     mdm_pending: bool
     activated: bool
     issues: tuple[str, ...]
@@ -115,11 +117,13 @@ def host_facts(host: FleetHost, *, policy: HealthPolicy, now: datetime, previous
     listed = assess(host, policy=policy, now=now, previously_enrolled=previously_enrolled)
     health = assess(details, policy=policy, now=now, previously_enrolled=previously_enrolled) if details else listed
     emails = tuple(sorted({(m.email, m.source) for m in host.device_mapping}))
+    accounts = human_accounts(host.local_users, platform=host.product_platform)
     values = (
         host.id, host.uuid, normalize_serial(host.hardware_serial), host.hostname, host.name[:200],
         host.product_platform, host.hardware_model[:200], host.os_version[:100], host.orbit_version or "",
         host.osquery_version[:50], host.mdm_enrollment_status or "", host.mdm_name[:100],
         host.mdm_device_status or "", host.mdm_pending_action or "", emails, listed.activated, listed.issues,
+        accounts,
     )
     seen_bucket = int(host.seen_time.timestamp() // SEEN_RESOLUTION.total_seconds()) if host.seen_time else None
     digest = hashlib.sha1(repr((values, seen_bucket)).encode(), usedforsecurity=False).hexdigest()
@@ -127,7 +131,7 @@ def host_facts(host: FleetHost, *, policy: HealthPolicy, now: datetime, previous
         host_id=host.id, uuid=host.uuid[:100], serial=values[2][:100], hostname=host.hostname[:255],
         name=values[4], platform=values[5], model=values[6], os_version=values[7], seen_at=host.seen_time,
         agent_version=values[8][:50], osquery_version=values[9], mdm_status=values[10][:50], mdm_name=values[11],
-        device_status=values[12][:20], pending_action=values[13][:20], emails=emails,
+        device_status=values[12][:20], pending_action=values[13][:20], emails=emails, accounts=accounts,
         mdm_pending=mdm_state(host) == "pending", activated=health.activated, issues=health.issues, digest=digest,
     )
 
@@ -720,6 +724,7 @@ def _write_facts(device: Device, facts: HostFacts, now: datetime) -> None:
     device.mdm_device_status = facts.device_status
     device.mdm_pending_action = facts.pending_action
     device.fleet_emails = [{"email": email, "source": source} for email, source in facts.emails]
+    device.local_accounts = list(facts.accounts)
     device.fleet_synced_at = now
     device.fleet_missing_since = None
     device.fleet_facts_hash = facts.digest
