@@ -55,16 +55,19 @@ def _device_facts(organization) -> tuple[list[DeviceFacts], dict[int, str]]:
         suggestable_devices(organization=organization)
         .annotate(previous_owner_id=Subquery(previous_owner))
         .order_by("id")
-        .values_list("id", "name", "fleet_hostname", "serial_number", "fleet_emails", "previous_owner_id")
+        .values_list("id", "name", "fleet_hostname", "serial_number", "fleet_emails", "local_accounts",
+                     "previous_owner_id")
     )
     devices, labels = [], {}
-    for pk, name, hostname, serial, emails, previous in rows.iterator(chunk_size=CHUNK):
+    for pk, name, hostname, serial, emails, accounts, previous in rows.iterator(chunk_size=CHUNK):
         mapped = tuple(
             (str(item.get("email") or ""), str(item.get("source") or ""))
             for item in (emails or []) if isinstance(item, dict) and item.get("email")
         )
-        # The sync does not store the hosts' local accounts (FleetHost.local_users is read, not kept).
-        devices.append(DeviceFacts(pk, name, hostname, mapped, (), previous))
+        # People's local accounts as the sync keeps them (system accounts already left out, mdm_sync.accounts);
+        # the scorer matches them with directory user names, case and a ``DOMAIN\`` prefix aside.
+        local = tuple(account for account in accounts or () if isinstance(account, str) and account)
+        devices.append(DeviceFacts(pk, name, hostname, mapped, local, previous))
         labels[pk] = name or serial or f"Device #{pk}"
     return devices, labels
 

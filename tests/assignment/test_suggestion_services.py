@@ -99,10 +99,30 @@ def test_previous_owner_from_history_supports_other_evidence(org, employee, acto
     assert suggestion.confidence == pytest.approx(1 - 0.3 * 0.7)
 
 
-def test_local_accounts_are_not_stored_by_the_sync(org, employee):
-    """The scorer reads local accounts, but the sync keeps none: the facts loader passes none (see report)."""
-    DeviceFactory(organization=org)
-    assert all(facts.local_users == () for facts in suggestion_facts(organization=org).devices)
+@pytest.mark.parametrize("account, username", [
+    ("bmartin", "bmartin"), ("BMartin", "bmartin"), ("CORP\\bmartin", "bmartin"), ("bmartin", "CORP\\BMARTIN"),
+])
+def test_a_local_account_alone_makes_a_suggestion(org, bob, account, username):
+    """The only evidence: a local account equal to an active employee's directory user name (case and a
+    ``DOMAIN\\`` prefix aside, on either side)."""
+    Employee.objects.filter(pk=bob.pk).update(username=username)
+    device = DeviceFactory(organization=org, name="LAPTOP-7QK2M", local_accounts=[account, "kiosk"])
+    [facts] = [f for f in suggestion_facts(organization=org).devices if f.device_id == device.pk]
+    assert facts.local_users == (account, "kiosk")
+    refresh(org)
+    [suggestion] = pending(org)
+    assert (suggestion.device, suggestion.employee) == (device, bob)
+    assert [(e["kind"], e["value"]) for e in suggestion.evidence_for] == [("local_account", account)]
+    assert not suggestion.evidence_against
+
+
+def test_a_local_account_of_a_leaver_or_a_system_account_suggests_nothing(org, bob):
+    Employee.objects.filter(pk=bob.pk).update(status=Employee.Status.OFFBOARDED)
+    DeviceFactory(organization=org, name="LAPTOP-7QK2M", local_accounts=["bmartin"])
+    EmployeeFactory(organization=org, full_name="Root Account", email="root@acme.test", username="root")
+    DeviceFactory(organization=org, name="LAPTOP-8XZ1P", local_accounts=["root"])
+    refresh(org)
+    assert pending(org) == []
 
 
 def test_conflicting_evidence_lowers_confidence_and_is_listed(org, employee, bob):
