@@ -39,41 +39,20 @@ import time
 from collections import Counter
 from functools import partial
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432"
+from benchmarks.common import DEFAULT_SERVER_URL, benchmark_database_url, recreate_database  # noqa: E402
+
 DEFAULT_DBNAME = "cockpit_csv_bench"
 SETTINGS_MODULE = "benchmarks.settings"
 ORG_SLUG = "csv-bench"
 EMPLOYEES = 5000
 GROUPS = ["Engineering", "Sales", "Support", "Finance", "Marketing", "People", "IT", "Kiosks"]
 COLUMNS = ["Email Address", "Serial Number", "Group Name", "User Name", "Owned By", "Domain Name"]
-
-
-def _database_url(explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    server = os.environ.get("DATABASE_URL") or DEFAULT_SERVER_URL
-    parts = urlsplit(server)
-    return urlunsplit(parts._replace(path=f"/{DEFAULT_DBNAME}", query="", fragment=""))
-
-
-def recreate_database(database_url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(database_url)
-    dbname = parts.path.lstrip("/")
-    if not dbname or dbname in {"postgres", "template0", "template1", "cockpit", "test_cockpit"}:
-        raise SystemExit(f"Refusing to use database {dbname!r}: the benchmark drops and recreates its database.")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(dbname)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
 
 
 class QueryCounter:
@@ -227,7 +206,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    database_url = _database_url(args.database_url)
+    database_url = benchmark_database_url(DEFAULT_DBNAME, args.database_url)
     if urlsplit(database_url).scheme not in {"postgres", "postgresql", "pgsql"}:
         print(f"The benchmark needs PostgreSQL; the database URL is {database_url!r}.", file=sys.stderr)
         return 1

@@ -43,9 +43,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from benchmarks.bench_device_list import SETTINGS_MODULE, _connect  # noqa: E402
+from benchmarks.bench_device_list import SETTINGS_MODULE  # noqa: E402
+from benchmarks.common import DEFAULT_SERVER_URL, recreate_database  # noqa: E402
 
-DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432"
 DEFAULT_DBNAME = "cockpit_suggestion_bench"
 FIRST_NAMES = ["Alice", "Bruno", "Chloe", "David", "Emma", "Farid", "Gina", "Hugo", "Ines", "Jules", "Karim", "Lea",
                "Marc", "Nora", "Omar", "Paula", "Quentin", "Rosa", "Sami", "Tara"]
@@ -199,20 +199,6 @@ def report(title: str, figures: list[Figure]) -> None:
 # --- database -----------------------------------------------------------------------------------------
 
 
-def recreate_database(server_url: str, dbname: str) -> str:
-    import psycopg
-    from psycopg import sql
-
-    with _connect(server_url, dbname="postgres") as conn:
-        try:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(dbname)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-        except psycopg.Error as exc:
-            raise SystemExit(f"Could not recreate database {dbname!r}: {exc}".strip()) from exc
-    parts = urlsplit(server_url)
-    return urlunsplit(parts._replace(path=f"/{dbname}"))
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", type=int, default=10_000, help="unassigned devices of the big organization")
@@ -238,7 +224,7 @@ def main(argv=None) -> int:
     server = urlunsplit(parts._replace(path=""))
     print(f"Suggestion benchmark: {args.devices:,} devices × {args.employees:,} employees "
           f"(and a quarter of each), database {args.dbname} on {parts.hostname}:{parts.port or 5432}")
-    os.environ["DATABASE_URL"] = recreate_database(server, args.dbname)
+    os.environ["DATABASE_URL"] = recreate_database(urlunsplit(parts._replace(path=f"/{args.dbname}")))
     os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
     os.environ.setdefault("LOG_LEVEL", "WARNING")
 

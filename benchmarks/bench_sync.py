@@ -57,9 +57,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from benchmarks.bench_device_list import HOST, SETTINGS_MODULE, _connect, free_port  # noqa: E402
+from benchmarks.bench_device_list import HOST, SETTINGS_MODULE, free_port  # noqa: E402
+from benchmarks.common import DEFAULT_SERVER_URL, benchmark_database_url, recreate_database  # noqa: E402
 
-DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432"
 DEFAULT_DBNAME = "cockpit_sync_bench"
 ORG_SLUG = "sync-bench"
 FLEET_TOKEN = "bench"
@@ -357,21 +357,6 @@ class Simulator:
 # --- the driver ---------------------------------------------------------------------------------------
 
 
-def recreate_database(database_url: str):
-    import psycopg
-    from psycopg import sql
-
-    dbname = urlsplit(database_url).path.lstrip("/")
-    if not dbname or dbname in {"postgres", "template0", "template1"}:
-        raise SystemExit(f"Refusing to use database {dbname!r}: the benchmark drops and recreates its database.")
-    try:
-        with _connect(database_url, dbname="postgres") as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(dbname)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    except psycopg.Error as exc:
-        raise SystemExit(f"Could not recreate database {dbname!r}: {exc}".strip()) from exc
-
-
 class Driver:
     def __init__(self, args, *, env: dict, work_dir: Path):
         self.args = args
@@ -577,14 +562,6 @@ def _fmt(value, spec: str = ".1f") -> str:
 # --- main ---------------------------------------------------------------------------------------------
 
 
-def _database_url(explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    server = os.environ.get("DATABASE_URL") or DEFAULT_SERVER_URL
-    parts = urlsplit(server)
-    return urlunsplit(parts._replace(path=f"/{DEFAULT_DBNAME}", query="", fragment=""))
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=100_000, help="simulated hosts of the measured fleet")
@@ -622,7 +599,7 @@ def main(argv=None) -> int:
     if args.phase:
         return run_phase(args)
 
-    database_url = _database_url(args.database_url)
+    database_url = benchmark_database_url(DEFAULT_DBNAME, args.database_url)
     parts = urlsplit(database_url)
     if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
         print(f"The benchmark needs PostgreSQL; the database URL is {database_url!r}.", file=sys.stderr)
