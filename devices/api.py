@@ -23,7 +23,7 @@ from cockpit.selectors import device_technicians
 from devices import services
 from devices.filtersets import DeviceFilterSet
 from devices.models import Device, DeviceHistory, Ownership, Platform, Usage
-from devices.selectors import api_page_rows, device_history, device_queryset, with_group_names
+from devices.selectors import api_page_fetcher, api_page_rows, device_history, device_queryset, with_group_names
 
 EMPLOYEE_REF_SCHEMA = {
     "type": "object",
@@ -184,7 +184,7 @@ class DeviceViewSet(TenantModelViewSet):
     def paginate_queryset(self, queryset):
         counted = PagedQuerySet(
             queryset, organization_id=self.organization.pk, list_name="devices", params=self.request.query_params,
-            page_rows=api_page_rows,
+            page_rows=api_page_rows, fetch_page=api_page_fetcher(organization_id=self.organization.pk),
         )
         page = super().paginate_queryset(counted)
         return None if page is None else with_group_names(page)

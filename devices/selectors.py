@@ -2,10 +2,12 @@
 
 from collections import Counter
 from datetime import UTC, datetime
+from functools import cache
 
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, OuterRef, TextField
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -149,29 +151,130 @@ def utc_text_timestamps() -> bool:
     )
 
 
-def device_page_rows(queryset, *, columns=ROW_COLUMNS, utc_text_timestamps=False):
-    """A list page's statement: :class:`DeviceRow` values of ``columns``, and on PostgreSQL each device's group
-    names in it (an ``ARRAY(SELECT …)`` column), so the page costs one round trip instead of two; elsewhere
-    :func:`with_group_names` reads them. ``utc_text_timestamps`` (PostgreSQL): the timestamps come as the
-    API's UTC text (:class:`UtcIsoText`) instead of datetimes."""
-    names = list(columns)
-    selected = list(columns)
+def _page_values(queryset, names, utc_text_timestamps):
+    """The page statement's ``values_list``: ``names``, the timestamps maybe as text, the assignee's e-mail and
+    name, the technician's login and, on PostgreSQL, the group names."""
+    selected = list(names)
     if utc_text_timestamps:
         texts = {f"{name}_utc_text": Cast(name, TextField()) for name in names if name in TIMESTAMP_COLUMNS}
         queryset = queryset.annotate(**texts)
         selected = [f"{name}_utc_text" if name in TIMESTAMP_COLUMNS else name for name in names]
     selected += ["assignee__email", "assignee__full_name", f"responsible_technician__{USERNAME_FIELD}"]
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.expressions import ArraySubquery
-
-        group_names = Device.groups.through.objects.filter(device_id=OuterRef("pk")).order_by("group__name")
-        queryset = queryset.annotate(group_names=ArraySubquery(group_names.values("group__name")))
+        queryset = queryset.annotate(group_names=_group_names())
         selected.append("group_names")
-    rows = _device_rows(queryset.values_list(*selected), names)
-    return _with_iso_text(rows, [name for name in names if name in TIMESTAMP_COLUMNS]) if utc_text_timestamps else rows
+    return queryset.values_list(*selected)
+
+
+@cache
+def _group_names():
+    """Each device's group names as an ``ARRAY(SELECT …)`` column (built once; ``annotate`` resolves a copy)."""
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    names = Device.groups.through.objects.filter(device_id=OuterRef("pk")).order_by("group__name")
+    return ArraySubquery(names.values("group__name"))
+
+
+def device_page_rows(queryset, *, columns=ROW_COLUMNS, utc_text_timestamps=False):
+    """A list page's statement: :class:`DeviceRow` values of ``columns``, and on PostgreSQL each device's group
+    names in it (an ``ARRAY(SELECT …)`` column), so the page costs one round trip instead of two; elsewhere
+    :func:`with_group_names` reads them. ``utc_text_timestamps`` (see :func:`utc_text_timestamps`): the
+    timestamps come as the API's UTC text (:func:`utc_iso`), not parsed into datetimes to be formatted again."""
+    names = list(columns)
+    rows = _device_rows(_page_values(queryset, names, utc_text_timestamps), names)
+    return _with_iso_text(rows, names) if utc_text_timestamps else rows
+
+
+# --- Page statements compiled once per shape ------------------------------------------------------------------
+#
+# A page's statement is ``SELECT <row columns> FROM device … WHERE organization_id = %s AND id IN (<the page's
+# ids: the filtered, ordered, sliced list>) ORDER BY <the list's ordering>``. Everything outside the
+# parentheses depends only on the row's columns and the ordering, never on the filters, so Django compiles it
+# once per such shape (``sql_with_params()``) with a placeholder where the ids go; a request compiles only its
+# ids' query (``sql_with_params()`` too) and puts it in. The organization stays a bound parameter in both.
+
+PAGE_IDS_MARKER = "SELECT 'devices.selectors: the page ids go here'"
+_PAGE_STATEMENTS: dict = {}
+_PAGE_STATEMENTS_MAX = 256  # shapes are few (row kinds x orderings); a bound all the same
+
+
+class _PageStatement:
+    __slots__ = ("before", "after", "converters", "names", "utc_text_timestamps")
+
+    def __init__(self, before, after, converters, names, utc_text_timestamps):
+        self.before, self.after, self.converters = before, after, converters
+        self.names, self.utc_text_timestamps = names, utc_text_timestamps
+
+
+def _value_field(name):
+    """The model field a selected column is read as (``a__b`` follows the relation), or None for text."""
+    model, field = Device, None
+    for part in name.split("__"):
+        field = model._meta.get_field(part)
+        model = field.related_model or model
+    return field
+
+
+def _page_statement(columns, utc_text_timestamps, order_by, default_ordering, organization_id):
+    key = (connection.alias, tuple(columns), utc_text_timestamps, tuple(order_by), default_ordering)
+    if key in _PAGE_STATEMENTS:
+        return _PAGE_STATEMENTS[key]
+    outer = device_queryset(organization=organization_id).filter(pk__in=RawSQL(PAGE_IDS_MARKER, ()))
+    if order_by:
+        outer = outer.order_by(*order_by)
+    if not default_ordering:
+        outer.query.default_ordering = False
+    names = list(columns)
+    sql, params = _page_values(outer, names, utc_text_timestamps).query.sql_with_params()
+    statement = None
+    marker = f"({PAGE_IDS_MARKER})"
+    # Only the shape this was written for: one parameter (the organization), before the ids, one marker.
+    if list(params) == [organization_id] and sql.count(marker) == 1 and sql.count("%s") == 1:
+        before, after = sql.split(marker)
+        if "%s" in before:
+            converters = []
+            for index, name in enumerate(names):
+                if not (utc_text_timestamps and name in TIMESTAMP_COLUMNS):
+                    converters += [(index, convert) for convert in _value_field(name).get_db_converters(connection)]
+            statement = _PageStatement(before, after, converters, names, utc_text_timestamps)
+    if len(_PAGE_STATEMENTS) < _PAGE_STATEMENTS_MAX:
+        _PAGE_STATEMENTS[key] = statement
+    return statement
+
+
+def device_page_fetcher(*, organization_id, columns=ROW_COLUMNS, utc_text_timestamps=False):
+    """``fetch_page(queryset, ids)`` for :class:`cockpit.paging.PagedQuerySet`: the rows of the page whose
+    ids ``ids`` selects, as :func:`device_page_rows` reads them, through a statement compiled once per shape
+    (PostgreSQL). Returns None when this list is not of that shape (the caller takes the plain way)."""
+
+    def fetch_page(queryset, ids):
+        query = queryset.query
+        if (
+            connection.vendor != "postgresql" or query.distinct or query.extra_order_by or not query.standard_ordering
+            or not all(isinstance(field, str) for field in query.order_by) or queryset.db != connection.alias
+        ):
+            return None
+        statement = _page_statement(columns, utc_text_timestamps, query.order_by, query.default_ordering,
+                                    organization_id)
+        if statement is None:
+            return None
+        ids_sql, ids_params = ids.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"{statement.before}({ids_sql}){statement.after}", (organization_id, *ids_params))
+            values = cursor.fetchall()
+        if statement.converters:
+            values = [list(value) for value in values]
+            for value in values:
+                for index, convert in statement.converters:
+                    value[index] = convert(value[index], None, connection)
+        rows = _device_rows(values, statement.names)
+        return list(_with_iso_text(rows, statement.names) if statement.utc_text_timestamps else rows)
+
+    return fetch_page
 
 
 def _with_iso_text(rows, names):
+    names = [name for name in names if name in TIMESTAMP_COLUMNS]
     for row in rows:
         for name in names:
             setattr(row, name, utc_iso(getattr(row, name)))
@@ -181,6 +284,14 @@ def _with_iso_text(rows, names):
 def inventory_page_rows(queryset):
     """The cockpit inventory's page: :data:`INVENTORY_COLUMNS` only."""
     return device_page_rows(queryset, columns=INVENTORY_COLUMNS)
+
+
+def inventory_page_fetcher(*, organization_id):
+    return device_page_fetcher(organization_id=organization_id, columns=INVENTORY_COLUMNS)
+
+
+def api_page_fetcher(*, organization_id):
+    return device_page_fetcher(organization_id=organization_id, utc_text_timestamps=utc_text_timestamps())
 
 
 def api_page_rows(queryset):

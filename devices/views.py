@@ -34,7 +34,13 @@ from devices.filtersets import DeviceFilterSet
 from devices.forms import DeviceForm, DeviceMoveForm
 from devices.issues import issue_help
 from devices.models import AvailabilityStatus, Device
-from devices.selectors import device_get, device_queryset, inventory_page_rows, with_group_names
+from devices.selectors import (
+    device_get,
+    device_queryset,
+    inventory_page_fetcher,
+    inventory_page_rows,
+    with_group_names,
+)
 
 KNOWN_MODEL_ITERATORS = (ModelChoiceIterator, FilterModelChoiceIterator)
 
@@ -44,7 +50,7 @@ def device_list(request, org_slug):
     filterset, rows = filterset_for(DeviceFilterSet, request, device_queryset(organization=request.organization))
     counted = PagedQuerySet(
         rows, organization_id=request.organization.pk, list_name="devices", params=request.GET,
-        page_rows=inventory_page_rows,
+        page_rows=inventory_page_rows, fetch_page=inventory_page_fetcher(organization_id=request.organization.pk),
     )
     page = paginate(request, counted)
     page.object_list = with_group_names(page.object_list)

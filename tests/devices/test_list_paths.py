@@ -4,8 +4,10 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from django.db import connection
 from django.http import QueryDict
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -15,7 +17,7 @@ from cockpit.services import employee_update
 from devices import services
 from devices.api import DeviceSerializer
 from devices.models import Device
-from devices.selectors import device_queryset, with_group_names
+from devices.selectors import DeviceRow, device_queryset, with_group_names
 from tests.conftest import member
 from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory
 
@@ -436,3 +438,83 @@ def test_api_reads_timestamps_as_text_only_where_they_come_exact(org):
         assert utc_text_timestamps() is (connection.vendor == "postgresql")
     with timezone.override("Europe/Paris"):
         assert utc_text_timestamps() is False
+
+
+@pytest.mark.parametrize("rows_kind", ["api", "inventory"])
+def test_pages_from_statements_compiled_once_per_shape_equal_the_plain_pages(org, other_org, actor, rows_kind):
+    """devices.selectors.device_page_fetcher (PostgreSQL) gives the very rows of the list's own statement, for
+    every ordering, filter and page, and only the organization's; elsewhere it steps aside."""
+    from cockpit.paging import PagedQuerySet
+    from devices.filtersets import DeviceFilterSet
+    from devices.selectors import api_page_fetcher, api_page_rows, inventory_page_fetcher, inventory_page_rows
+
+    _rows_fixture(org, actor)
+    GroupFactory(organization=org, name="alpha").devices.add(*Device.objects.filter(organization=org)[:4])
+    theirs = DeviceFactory.create_batch(4, organization=other_org, platform="windows")
+    page_rows, fetcher = {"api": (api_page_rows, api_page_fetcher),
+                          "inventory": (inventory_page_rows, inventory_page_fetcher)}[rows_kind]
+    queries = ["", "ordering=name", "ordering=-assignee", "ordering=last_seen_at", "platform=windows",
+               "group=Ops&ordering=-name", "search=d1", "not_seen_in_fleet=false", "assignee_email=nobody@x.test"]
+    request = RequestFactory().get("/")
+    request.organization = org
+    fetched_any = False
+    with timezone.override("UTC"):
+        for query in queries:
+            params = QueryDict(query)
+            queryset = DeviceFilterSet(params, queryset=device_queryset(organization=org), request=request).qs
+            fetch = fetcher(organization_id=org.pk)
+            for bottom, top in ((0, 5), (5, 10), (10, 15), (0, 50)):
+                ids = queryset.values("pk")[bottom:top]
+                with CaptureQueriesContext(connection) as captured:
+                    fetched = fetch(queryset, ids)
+                plain = PagedQuerySet(queryset, organization_id=org.pk, list_name="devices", params=params,
+                                      page_rows=page_rows)[bottom:top]
+                if connection.vendor != "postgresql":
+                    assert fetched is None and not captured.captured_queries
+                    continue
+                fetched_any = True
+                assert len(captured.captured_queries) == 1 and str(org.pk) in captured.captured_queries[0]["sql"]
+                slots = [s for s in DeviceRow.__slots__ if s not in ("assignee", "responsible_technician")]
+                assert [_row_values(row, slots) for row in fetched] == [_row_values(row, slots) for row in plain]
+                assert not {row.pk for row in fetched} & {device.pk for device in theirs}
+    assert fetched_any is (connection.vendor == "postgresql")
+
+
+def _row_values(row, slots):
+    values = {name: getattr(row, name) for name in slots if hasattr(row, name)}
+    values["assignee"] = (row.assignee.pk, row.assignee.email, row.assignee.display_name) if row.assignee else None
+    technician = row.responsible_technician
+    values["technician"] = technician.get_username() if technician else None
+    return values
+
+
+def test_a_page_statement_keeps_the_organization_a_parameter(org, other_org):
+    """One statement serves every organization: compiled for one, it reads only the other's rows for the other."""
+    from devices.selectors import device_page_fetcher
+
+    mine = DeviceFactory.create_batch(3, organization=org)
+    theirs = DeviceFactory.create_batch(3, organization=other_org)
+    fetch_mine = device_page_fetcher(organization_id=org.pk)
+    fetch_theirs = device_page_fetcher(organization_id=other_org.pk)
+    rows_mine = fetch_mine(device_queryset(organization=org), device_queryset(organization=org).values("pk")[:10])
+    if connection.vendor != "postgresql":
+        assert rows_mine is None
+        return
+    # their ids inside my statement: the organization parameter still filters them out
+    foreign_ids = Device.objects.filter(pk__in=[d.pk for d in theirs]).values("pk")
+    assert fetch_mine(device_queryset(organization=org), foreign_ids) == []
+    rows_theirs = fetch_theirs(device_queryset(organization=other_org),
+                               device_queryset(organization=other_org).values("pk")[:10])
+    assert sorted(r.pk for r in rows_mine) == sorted(d.pk for d in mine)
+    assert sorted(r.pk for r in rows_theirs) == sorted(d.pk for d in theirs)
+
+
+def test_the_inventory_and_api_pages_take_the_compiled_statements(cockpit_client, api, org):
+    from devices import selectors
+
+    DeviceFactory.create_batch(3, organization=org, platform="windows")
+    selectors._PAGE_STATEMENTS.clear()
+    assert cockpit_client.get(f"/o/{org.slug}/devices/", {"platform": "windows"}).status_code == 200
+    assert api.get("/api/v1/devices/", {"ordering": "name"}).json()["count"] == 3
+    expected = 2 if connection.vendor == "postgresql" else 0
+    assert len([s for s in selectors._PAGE_STATEMENTS.values() if s is not None]) == expected
