@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape
+from django.utils.html import avoid_wrapping, escape
 from django.utils.safestring import mark_safe
 from django.utils.timesince import TIME_STRINGS, timesince
 from django.utils.translation import get_language
@@ -179,7 +179,18 @@ def device_rows_html(devices, organization) -> str:
 def last_seen(value, now, time_strings=None) -> str:
     """The ``ago`` template filter (``timesince(value).split(",")[0] + " ago"``), computing only the first unit,
     the one it keeps, against one ``now`` for the page (and its :class:`PageTimeStrings`)."""
-    return f"{timesince(value, now, depth=1, time_strings=time_strings)} ago" if value else "never"
+    if not value:
+        return "never"
+    if time_strings is not None:
+        text = time_strings.since(value, now)
+        if text is not None:
+            return f"{text} ago"
+    return f"{timesince(value, now, depth=1, time_strings=time_strings)} ago"
+
+
+# timesince's units below a month, largest first (its TIME_CHUNKS).
+WEEK_DAY_HOUR_MINUTE = (("week", 604_800), ("day", 86_400), ("hour", 3_600), ("minute", 60))
+SHORTEST_MONTH_SECONDS = 28 * 86_400
 
 
 class _TranslatedOnce:
@@ -205,6 +216,23 @@ class PageTimeStrings(dict):
     def __missing__(self, name):
         strings = self[name] = _TranslatedOnce(TIME_STRINGS[name])
         return strings
+
+    def since(self, value, now) -> str | None:
+        """``timesince(value, now, depth=1)`` when less than 28 days lie between them, else None (then months
+        and years, counted on the calendar, may come in: ``timesince`` itself answers). Below 28 days no
+        calendar month fits, so ``timesince``'s first unit is the largest of weeks, days, hours and minutes that
+        the elapsed seconds hold; nothing (under a minute, or ``value`` ahead of ``now``) reads "0 minutes"."""
+        delta = now - value
+        since = delta.days * 86_400 + delta.seconds  # timesince ignores the microseconds here…
+        if since >= SHORTEST_MONTH_SECONDS:
+            return None
+        if since > 0:
+            elapsed = delta.total_seconds()  # …and counts the units on the exact difference
+            for name, seconds in WEEK_DAY_HOUR_MINUTE:
+                count = int(elapsed // seconds)
+                if count:
+                    return avoid_wrapping(self[name] % {"num": count})
+        return avoid_wrapping(self["minute"] % {"num": 0})
 
 
 ROW_CHOICE_FIELDS = ("platform", "availability_status", "assignment_status", "enrollment_status")

@@ -518,3 +518,30 @@ def test_the_inventory_and_api_pages_take_the_compiled_statements(cockpit_client
     assert api.get("/api/v1/devices/", {"ordering": "name"}).json()["count"] == 3
     expected = 2 if connection.vendor == "postgresql" else 0
     assert len([s for s in selectors._PAGE_STATEMENTS.values() if s is not None]) == expected
+
+
+def test_page_time_strings_count_below_a_month_as_timesince_does():
+    from datetime import UTC, datetime
+
+    from django.utils import translation
+    from django.utils.timesince import timesince
+
+    from devices.views import PageTimeStrings, last_seen
+
+    nows = [datetime(2024, 3, 1, 0, 0, 30, 5, tzinfo=UTC), datetime(2023, 3, 1, 12, tzinfo=UTC),
+            datetime(2024, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), datetime(2026, 7, 15, 8, 30, 0, 500000, tzinfo=UTC)]
+    seconds = sorted({s + e for s in (0, 59, 60, 3_599, 3_600, 86_399, 86_400, 604_799, 604_800, 2_332_800,
+                                      2_419_199, 2_419_200, 2_419_201, 2_505_600, 2_678_400, 31_536_000)
+                      for e in (-1, 0, 1)} | set(range(0, 2_600_000, 9_973)))
+    micros = (0, 1, 499_999, 999_999)
+    for language in ("en-us", "fr"):
+        with translation.override(language):
+            strings = PageTimeStrings()
+            for now in nows:
+                for s in seconds:
+                    for micro in micros:
+                        value = now - timedelta(seconds=s, microseconds=micro)
+                        expected = f"{timesince(value, now, depth=1)} ago"
+                        assert last_seen(value, now, strings) == expected, (language, now, s, micro)
+                value = now + timedelta(minutes=5)  # ahead of now
+                assert last_seen(value, now, strings) == f"{timesince(value, now, depth=1)} ago"
