@@ -129,3 +129,33 @@ def test_core_filtersets_use_the_base(org, cls, query):
     reference.get_form_class = lambda: django_filters.FilterSet.get_form_class(reference)
     assert reference.is_valid()
     assert str(filterset.qs.query) == str(reference.qs.query)
+
+
+def _field_state(field):
+    widget = field.widget
+    return (
+        {k: repr(v) for k, v in vars(field).items() if k != "widget"},
+        {k: repr(v) for k, v in vars(widget).items()},
+    )
+
+
+def test_request_independent_fields_are_shared_and_stay_unchanged(org, other_org, cockpit_client):
+    from cockpit.filtersets import _shared_fields
+
+    GroupFactory(organization=org, name="Ops")
+    shared = _shared_fields(DeviceFilterSet, DeviceFilterSet._meta.model)
+    assert {"platform", "availability_status", "ordering", "search", "not_seen_in_fleet"} <= set(shared)
+    assert "group" not in shared and "assignee" not in shared  # their querysets are the request's organization's
+    before = {name: _field_state(field) for name, field in shared.items()}
+    for org_, query in [(org, "platform=macos&ordering=-name"), (other_org, "platform=nope&search=x"),
+                        (org, "not_seen_in_fleet=true&group=ops"), (org, "ordering=bogus")]:
+        request = _request(org_, query)
+        filterset = DeviceFilterSet(request.GET, queryset=device_queryset(organization=org_), request=request)
+        filterset.is_valid()
+        assert filterset.filters["platform"].field is shared["platform"]
+        assert filterset.form.fields["ordering"] is shared["ordering"]
+        for name in filterset.form.fields:
+            str(filterset.form[name])
+    for query in ({"platform": "windows", "ordering": "-name"}, {"platform": "x"}, {}):
+        assert cockpit_client.get(f"/o/{org.slug}/devices/", query).status_code == 200
+    assert {name: _field_state(field) for name, field in shared.items()} == before
