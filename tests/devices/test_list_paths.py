@@ -454,7 +454,8 @@ def test_pages_from_statements_compiled_once_per_shape_equal_the_plain_pages(org
     page_rows, fetcher = {"api": (api_page_rows, api_page_fetcher),
                           "inventory": (inventory_page_rows, inventory_page_fetcher)}[rows_kind]
     queries = ["", "ordering=name", "ordering=-assignee", "ordering=last_seen_at", "platform=windows",
-               "group=Ops&ordering=-name", "search=d1", "not_seen_in_fleet=false", "assignee_email=nobody@x.test"]
+               "group=Ops&ordering=-name", "search=d1", "not_seen_in_fleet=false", "assignee_email=nobody@x.test",
+               "search=50%25_x'%22", "enrollment_issue=offline&ordering=-last_seen_at", "serial_number=%20abc"]
     request = RequestFactory().get("/")
     request.organization = org
     fetched_any = False
