@@ -159,3 +159,37 @@ def test_request_independent_fields_are_shared_and_stay_unchanged(org, other_org
     for query in ({"platform": "windows", "ordering": "-name"}, {"platform": "x"}, {}):
         assert cockpit_client.get(f"/o/{org.slug}/devices/", query).status_code == 200
     assert {name: _field_state(field) for name, field in shared.items()} == before
+
+
+@pytest.mark.parametrize("query", QUERIES + ["platform=", "ordering=", "group=", "not_seen_in_fleet=maybe"])
+def test_a_form_of_the_named_filters_only_filters_and_refuses_the_same(org, query):
+    GroupFactory(organization=org, name="Ops")
+    DeviceFactory.create_batch(3, organization=org)
+    results = []
+    for only_named in (False, True):
+        request = _request(org, query)
+        filterset = DeviceFilterSet(request.GET, queryset=device_queryset(organization=org), request=request)
+        if only_named:
+            filterset.form_fields = set(request.GET)
+            assert set(filterset.form.fields) == set(request.GET) & set(filterset.filters)
+        valid = filterset.is_valid()
+        results.append((valid, dict(filterset.errors), str(filterset.qs.query) if valid else None))
+    assert results[0] == results[1]
+
+
+def test_the_api_builds_only_the_named_filters(api, org):
+    from unittest import mock
+
+    seen = []
+    original = DeviceFilterSet.get_form_class
+
+    def recording(self):
+        form_class = original(self)
+        seen.append(set(form_class.base_fields))
+        return form_class
+
+    with mock.patch.object(DeviceFilterSet, "get_form_class", recording):
+        response = api.get("/api/v1/devices/", {"platform": "windows", "ordering": "-name", "page_size": 5})
+    assert response.status_code == 200 and seen == [{"platform", "ordering"}]
+    bad = api.get("/api/v1/devices/", {"platform": "nope"})
+    assert bad.status_code == 400 and "platform" in bad.json()["fields"]
