@@ -45,9 +45,19 @@ from devices.selectors import (
 KNOWN_MODEL_ITERATORS = (ModelChoiceIterator, FilterModelChoiceIterator)
 
 
+class InventoryFilterSet(DeviceFilterSet):
+    """The inventory's filters, validating as the API does only those the query string names (the others would
+    clean to nothing): the form the page shows is built whole by :func:`filters_html` when it renders it."""
+
+    def __init__(self, data=None, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        if data is not None:
+            self.form_fields = set(data)
+
+
 @require_safe
 def device_list(request, org_slug):
-    filterset, rows = filterset_for(DeviceFilterSet, request, device_queryset(organization=request.organization))
+    filterset, rows = filterset_for(InventoryFilterSet, request, device_queryset(organization=request.organization))
     counted = PagedQuerySet(
         rows, organization_id=request.organization.pk, list_name="devices", params=request.GET,
         page_rows=inventory_page_rows, fetch_page=inventory_page_fetcher(organization_id=request.organization.pk),
@@ -78,6 +88,9 @@ def filters_html(request, filterset) -> str:
     key = org_generation_key(request.organization.pk, f"device-filters:{digest}")
     html_text = cache.get(key)
     if html_text is None:
+        if filterset.form_fields is not None:  # a form of some filters only: the page shows them all
+            filterset = DeviceFilterSet(filterset.data if filterset.is_bound else None, queryset=filterset.queryset,
+                                        request=request)
         form = filterset.form
         form.renderer = fast_widget_renderer
         read_model_choices(form, organization_id=request.organization.pk)

@@ -546,3 +546,27 @@ def test_page_time_strings_count_below_a_month_as_timesince_does():
                         assert last_seen(value, now, strings) == expected, (language, now, s, micro)
                 value = now + timedelta(minutes=5)  # ahead of now
                 assert last_seen(value, now, strings) == f"{timesince(value, now, depth=1)} ago"
+
+
+def test_inventory_validates_the_named_filters_only_and_shows_the_whole_form(cockpit_client, org):
+    from unittest import mock
+
+    from devices.views import InventoryFilterSet
+
+    GroupFactory(organization=org, name="Ops")
+    url = f"/o/{org.slug}/devices/"
+    validated = []
+    original = InventoryFilterSet.is_valid
+
+    def recording(self):
+        validated.append((set(self.form.fields), dict(self.errors)))
+        return original(self)
+
+    with mock.patch.object(InventoryFilterSet, "is_valid", recording):
+        response = cockpit_client.get(url, {"platform": "windows", "group": "Nope"})
+    assert validated and validated[0][0] == {"platform", "group"} and set(validated[0][1]) == {"group"}
+    assert "No device matches" in response.content.decode()
+    form_html = _filters_part(response.content.decode())
+    for name in ("availability_status", "assignment_status", "search", "not_seen_in_fleet", "assignee"):
+        assert f'name="{name}"' in form_html, name  # every filter is shown…
+    assert "Unknown group" in form_html and 'value="windows" selected' in form_html  # …with the values and errors
