@@ -18,6 +18,17 @@ class CockpitConfig(AppConfig):
         for through in (Device.groups.through, Employee.groups.through):
             m2m_changed.connect(_m2m_changed, sender=through, dispatch_uid=f"counts-m2m-{through.__name__}")
 
+        # The signed-in user and their memberships are read from the cache (cockpit.caching): any change to
+        # them, or to an organization they belong to, replaces the entry's version.
+        from django.contrib.auth import get_user_model
+
+        from cockpit.models import Membership, Organization
+
+        for signal in (post_save, post_delete):
+            signal.connect(_user_changed, sender=get_user_model(), dispatch_uid=f"auth-user-{signal}")
+            signal.connect(_membership_changed, sender=Membership, dispatch_uid=f"memberships-{signal}")
+            signal.connect(_organization_changed, sender=Organization, dispatch_uid=f"memberships-org-{signal}")
+
 
 def _org_data_changed(sender, instance, **kwargs):
     from cockpit.paging import org_data_changed
@@ -28,3 +39,24 @@ def _org_data_changed(sender, instance, **kwargs):
 def _m2m_changed(sender, instance, action, **kwargs):
     if action.startswith("post_"):
         _org_data_changed(sender, instance)
+
+
+def _user_changed(sender, instance, **kwargs):
+    from cockpit.caching import invalidate, memberships_key, user_key
+
+    invalidate(user_key(instance.pk))
+    invalidate(memberships_key(instance.pk))
+
+
+def _membership_changed(sender, instance, **kwargs):
+    from cockpit.caching import invalidate, memberships_key
+
+    invalidate(memberships_key(instance.user_id))
+
+
+def _organization_changed(sender, instance, **kwargs):
+    from cockpit.caching import invalidate, memberships_key
+    from cockpit.models import Membership
+
+    for user_id in Membership.objects.filter(organization_id=instance.pk).values_list("user_id", flat=True):
+        invalidate(memberships_key(user_id))

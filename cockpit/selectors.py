@@ -11,7 +11,13 @@ def membership_for(*, user, org_slug: str) -> Membership | None:
 
 
 def memberships_of(*, user) -> list[Membership]:
-    return list(Membership.objects.select_related("organization").filter(user=user).order_by("organization__name"))
+    """The user's seats with their organizations, from the cache while no membership or organization of
+    theirs changed (``cockpit.caching``; the signals in ``cockpit.apps`` invalidate it)."""
+    from cockpit.caching import cached_read, memberships_key
+
+    return cached_read(memberships_key(user.pk), lambda: list(
+        Membership.objects.select_related("organization").filter(user=user).order_by("organization__name")
+    ))
 
 
 def device_technicians(*, organization):

@@ -14,14 +14,15 @@ def _tables(queries):
     return [sql.split(" FROM ", 1)[1].split()[0].strip('"') for sql in sqls if " FROM " in sql]
 
 
-def test_one_membership_query_serves_the_organization_and_the_switcher(client, org, other_org, admin_user):
+def test_the_user_and_memberships_come_from_the_cache_and_serve_the_switcher(client, org, other_org, admin_user):
     MembershipFactory(organization=other_org, user=admin_user, role=Membership.Role.VIEWER)
     OrganizationFactory(slug="initech", name="Initech")  # not the user's
     client.force_login(admin_user)
     client.get(f"/o/{org.slug}/devices/")
     with CaptureQueriesContext(connection) as queries:
         html = client.get(f"/o/{other_org.slug}/devices/").content.decode()
-    assert _tables(queries).count("cockpit_membership") == 1
+    tables = _tables(queries)
+    assert "cockpit_membership" not in tables and "auth_user" not in tables  # read by the first page, cached
     switcher = html.split('id="org-switcher"', 1)[1].split("</details>", 1)[0]
     assert "<summary>Globex <small>(Viewer)</small></summary>" in switcher  # this URL's organization and role
     listed = switcher.split("<ul>", 1)[1]
@@ -56,3 +57,65 @@ def test_sessions_are_read_from_the_cache_and_survive_without_it(client, org):
     client.cookies["sessionid"] = session_cookie  # the old cookie, replayed after logging out
     response = client.get(f"/o/{org.slug}/devices/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def _warm(client, org):
+    assert client.get(f"/o/{org.slug}/devices/").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(f"/o/{org.slug}/devices/").status_code == 200
+    assert "cockpit_membership" not in _tables(queries)  # served from the cache from now on
+
+
+def test_a_revoked_membership_answers_404_on_the_next_request(client, org, admin_user):
+    client.force_login(admin_user)
+    _warm(client, org)
+    Membership.objects.get(user=admin_user, organization=org).delete()
+    assert client.get(f"/o/{org.slug}/devices/").status_code == 404
+
+
+def test_a_role_change_applies_on_the_next_request(client, org, admin_user):
+    client.force_login(admin_user)
+    _warm(client, org)
+    assert "Add a device" in client.get(f"/o/{org.slug}/devices/").content.decode()
+    seat = Membership.objects.get(user=admin_user, organization=org)
+    seat.role = Membership.Role.VIEWER
+    seat.save()
+    assert "Add a device" not in client.get(f"/o/{org.slug}/devices/").content.decode()
+
+
+def test_a_renamed_organization_shows_at_once(client, org, admin_user):
+    client.force_login(admin_user)
+    _warm(client, org)
+    org.name = "Acme Renamed"
+    org.save()
+    assert "Acme Renamed" in client.get(f"/o/{org.slug}/devices/").content.decode()
+
+
+def test_a_deactivated_user_or_a_changed_password_signs_out_on_the_next_request(client, org, admin_user):
+    client.force_login(admin_user)
+    _warm(client, org)
+    admin_user.is_active = False
+    admin_user.save()
+    assert client.get(f"/o/{org.slug}/devices/").status_code == 302
+    admin_user.is_active = True
+    admin_user.save()
+    client.force_login(admin_user)
+    _warm(client, org)
+    admin_user.set_password("a-brand-new-passphrase-9")
+    admin_user.save()
+    assert client.get(f"/o/{org.slug}/devices/").status_code == 302  # the session hash no longer matches
+
+
+def test_an_entry_read_before_a_change_is_not_served_after_it():
+    """The race the version tokens exist for: a request reads the database, a change lands, then the
+    request stores what it read. The next read must not serve it."""
+    from cockpit.caching import cached_read, invalidate
+
+    def load_then_change():
+        value = "old"
+        invalidate("race-key")  # the change commits between this request's read and its cache write
+        return value
+
+    assert cached_read("race-key", load_then_change) == "old"
+    assert cached_read("race-key", lambda: "new") == "new"
+    assert cached_read("race-key", lambda: "never asked") == "new"

@@ -77,6 +77,7 @@ def test_invite_all_answers_at_once_then_the_list_fills_in(cockpit_client, org, 
 
 def test_the_request_costs_the_same_for_more_employees(cockpit_client, org, queued,
                                                        django_capture_on_commit_callbacks):
+    cockpit_client.get(f"/o/{org.slug}/")  # the user and memberships are cached from here on
     staff(org, 6, "a")
     with CaptureQueriesContext(connection) as small:
         invite_all(cockpit_client, org, django_capture_on_commit_callbacks)
