@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import permutations
 
+from mdm_sync.fleet import BROWSER_SOURCES, is_sso_source
+
 
 class Kind:
     """Evidence kinds, their weight and how the cockpit names them."""
@@ -65,8 +67,6 @@ NAME_WEIGHTS = {"full name": 0.45, "user name": 0.45, "first name": 0.25}
 # Below this, a "suggestion" is noise and is not stored.
 MIN_CONFIDENCE = 0.2
 
-SSO_SOURCES = {"mdm_idp_accounts", "identity_provider", "idp"}
-BROWSER_SOURCES = {"google_chrome_profiles"}
 # Local accounts every machine has; they say nothing about a person.
 SYSTEM_ACCOUNTS = {
     "root", "admin", "administrator", "administrateur", "guest", "invité", "daemon", "nobody", "user", "test",
@@ -84,12 +84,13 @@ DEVICE_WORDS = {
 
 def email_kind(source: str) -> str:
     """Fleet's device-mapping source → evidence kind (FLEET_API.md: any ``custom_*`` shows as ``custom``)."""
-    source = (source or "").strip().lower()
-    if source in SSO_SOURCES:
+    if is_sso_source(source):
         return Kind.SSO_EMAIL
-    if source == "custom" or source == "custom_installer":
+    # Only the installer's own sources: another ``custom_*`` (an admin's override) is weaker evidence here,
+    # although enrollment's first check (``is_installer_source``) accepts any custom mapping.
+    if (source or "").strip().lower() in {"custom", "custom_installer"}:
         return Kind.INSTALLER_EMAIL
-    if source in BROWSER_SOURCES:
+    if (source or "").strip().lower() in BROWSER_SOURCES:
         return Kind.BROWSER_PROFILE_EMAIL
     return Kind.OTHER_EMAIL
 

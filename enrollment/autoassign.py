@@ -18,18 +18,14 @@ from cockpit.errors import DomainError
 from cockpit.models import Employee
 from devices import services as device_services
 from devices.models import DESKTOP_PLATFORMS, AssignmentStatus, AvailabilityStatus, Device, DeviceHistory
+from mdm_sync.fleet import is_installer_source, is_sso_source
 
-SSO_SOURCES = {"mdm_idp_accounts", "identity_provider", "idp"}
 CHUNK = 1000
 MAX_IDP_LOOKUPS = 50
 ASSIGNMENT_ACTIONS = [
     DeviceHistory.Action.ASSIGNED, DeviceHistory.Action.UNASSIGNED, DeviceHistory.Action.REASSIGNED,
     DeviceHistory.Action.RETURNED_TO_STOCK,
 ]
-
-
-def is_installer_source(source: str) -> bool:
-    return source == "custom" or source.startswith("custom_")
 
 
 def mapped_emails(fleet_emails) -> tuple[set[str], set[str]]:
@@ -42,7 +38,7 @@ def mapped_emails(fleet_emails) -> tuple[set[str], set[str]]:
             continue
         if is_installer_source(source):
             installer.add(email)
-        elif source in SSO_SOURCES:
+        elif is_sso_source(source):
             sso.add(email)
     return installer, sso
 

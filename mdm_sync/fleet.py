@@ -108,15 +108,8 @@ _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 def parse_time(value) -> datetime | None:
     """An RFC 3339 timestamp as an aware datetime, or None for empty, zero, malformed or absurd values."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    if parsed < _EARLIEST or parsed > datetime.now(UTC) + timedelta(days=366):
+    parsed = _parse_any_time(value)
+    if parsed is None or parsed < _EARLIEST or parsed > datetime.now(UTC) + timedelta(days=366):
         return None
     return parsed
 
@@ -148,6 +141,22 @@ def _opt_bool(value) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+# Device-mapping sources (FLEET_API.md §3), the one place that knows them. SSO during enrollment is
+# ``mdm_idp_accounts`` in code, ``identity_provider`` in older docs, ``idp`` when set through the API.
+SSO_SOURCES = frozenset({"mdm_idp_accounts", "identity_provider", "idp"})
+BROWSER_SOURCES = frozenset({"google_chrome_profiles"})
+
+
+def is_installer_source(source: str) -> bool:
+    """Fleet stores the installer's e-mail as ``custom_installer`` and shows any ``custom_*`` as ``custom``."""
+    source = (source or "").strip().lower()
+    return source == "custom" or source.startswith("custom_")
+
+
+def is_sso_source(source: str) -> bool:
+    return (source or "").strip().lower() in SSO_SOURCES
+
+
 @dataclass(frozen=True)
 class DeviceMapping:
     """An e-mail Fleet ties to a host, and where it came from."""
@@ -155,15 +164,13 @@ class DeviceMapping:
     email: str
     source: str
 
-    # Fleet stores the installer's e-mail as ``custom_installer`` and shows any ``custom_*`` as ``custom``.
     @property
     def is_installer(self) -> bool:
-        return self.source == "custom" or self.source.startswith("custom_")
+        return is_installer_source(self.source)
 
-    # SSO during enrollment: ``mdm_idp_accounts`` in code, ``identity_provider`` in older docs.
     @property
     def is_sso(self) -> bool:
-        return self.source in {"mdm_idp_accounts", "identity_provider", "idp"}
+        return is_sso_source(self.source)
 
 
 @dataclass(frozen=True)
