@@ -258,23 +258,15 @@ def _seeded_sizes(database_url: str) -> dict[str, tuple[int, int]] | None:
 
 def prepare_database(database_url: str, *, devices: int, employees: int, reseed: bool) -> bool:
     """Create the database unless it is already seeded with these sizes. True if it must be seeded."""
-    import psycopg
-    from psycopg import sql
+    from benchmarks.common import recreate_database
 
     dbname = urlsplit(database_url).path.lstrip("/")
-    if not dbname or dbname in {"postgres", "template0", "template1"}:
-        raise SystemExit(f"Refusing to use database {dbname!r}: the benchmark drops and recreates its database.")
     expected = {BENCH_ORG: (devices, employees), OTHER_ORG: (devices // 10, max(employees // 10, 10))}
     if not reseed and _seeded_sizes(database_url) == expected:
         print(f"Reusing database {dbname}: already seeded with {devices:,} devices.")
         return False
     print(f"Creating database {dbname} (drops it if it exists)...")
-    try:
-        with _connect(database_url, dbname="postgres") as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(dbname)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    except psycopg.Error as exc:
-        raise SystemExit(f"Could not recreate database {dbname!r}: {exc}".strip()) from exc
+    recreate_database(database_url)
     return True
 
 
