@@ -1,6 +1,5 @@
 """``/api/v1/pre-assignments/`` (list, create, read, edit, cancel, settle) and ``POST .../import/`` (DESIGN §10)."""
 
-from django.db.models import Q
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import serializers, status
@@ -23,8 +22,7 @@ from cockpit.api.base import (
     TenantModelViewSet,
 )
 from cockpit.audit import Source
-from cockpit.errors import InvalidInput
-from cockpit.models import Employee
+from cockpit.selectors import employee_by_reference
 from devices.api import EMPLOYEE_REF_SCHEMA
 from devices.models import Ownership
 
@@ -86,15 +84,6 @@ class ImportSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=CsvImport.Kind.choices, required=False, default=CsvImport.Kind.ASSIGN)
 
 
-def _employee_ref(organization, value: str) -> Employee:
-    value = (value or "").strip()
-    lookup = Q(pk=int(value)) if value.isascii() and value.isdigit() else Q(email__iexact=value)
-    employee = Employee.objects.for_org(organization).filter(lookup).first()
-    if employee is None:
-        raise InvalidInput(f"No employee “{value}” in this organization.", field="employee")
-    return employee
-
-
 def import_answer(record: CsvImport, *, result: dict | None = None) -> dict:
     rows = [
         {"line": row["line"], "serial_number": row["serial"], "action": row.get("action"), "errors": row["errors"],
@@ -119,7 +108,7 @@ class PreAssignmentViewSet(TenantModelViewSet):
     def _fields(self, validated: dict) -> dict:
         data = dict(validated)
         if "employee" in data:
-            data["employee"] = _employee_ref(self.organization, data["employee"])
+            data["employee"] = employee_by_reference(organization=self.organization, reference=data["employee"])
         return data
 
     def _answer(self, pa, code=status.HTTP_200_OK):

@@ -20,6 +20,23 @@ def memberships_of(*, user) -> list[Membership]:
     ))
 
 
+def employee_by_reference(*, organization, reference, field: str = "employee") -> Employee:
+    """The organization's employee a caller names by id or e-mail (or an ``Employee`` already in hand);
+    anything else, another organization's included, is a clear error on ``field``."""
+    from cockpit.errors import InvalidInput
+
+    if isinstance(reference, Employee):
+        employee = reference if reference.organization_id == organization.pk else None
+    else:
+        text = str(reference or "").strip()
+        # isdigit() alone accepts "²" or "٣", which int() refuses (a 500); an id is ASCII digits.
+        lookup = Q(pk=int(text)) if text.isascii() and text.isdigit() else Q(email__iexact=text)
+        employee = Employee.objects.for_org(organization).filter(lookup).first() if text else None
+    if employee is None:
+        raise InvalidInput(f"No employee “{reference}” in this organization.", field=field)
+    return employee
+
+
 def device_technicians(*, organization):
     """Cockpit users who may answer for a shared device: members whose role may act on devices."""
     roles = [Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.TECHNICIAN]

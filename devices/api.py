@@ -17,9 +17,8 @@ from cockpit.api.base import (
 from cockpit.api.filters import PAGINATION_PARAMS, StrictFilterBackend
 from cockpit.audit import Source
 from cockpit.errors import InvalidInput
-from cockpit.models import Employee
 from cockpit.paging import PagedQuerySet
-from cockpit.selectors import device_technicians
+from cockpit.selectors import device_technicians, employee_by_reference
 from devices import services
 from devices.filtersets import DeviceFilterSet
 from devices.models import Device, DeviceHistory, Ownership, Platform, Usage
@@ -143,16 +142,6 @@ class DeviceHistorySerializer(serializers.ModelSerializer):
         ]
 
 
-def _employee_ref(organization, value: str) -> Employee:
-    value = (value or "").strip()
-    # isdigit() alone accepts "²" or "٣", which int() refuses (a 500); an id is ASCII digits.
-    lookup = Q(pk=int(value)) if value.isascii() and value.isdigit() else Q(email__iexact=value)
-    employee = Employee.objects.for_org(organization).filter(lookup).first()
-    if employee is None:
-        raise InvalidInput(f"No employee “{value}” in this organization.", field="employee")
-    return employee
-
-
 def _technician_ref(organization, login: str):
     technician = device_technicians(organization=organization).filter(
         Q(username__iexact=login.strip()) | Q(email__iexact=login.strip())
@@ -214,7 +203,7 @@ class DeviceViewSet(TenantModelViewSet):
         data = dict(body.validated_data)
         kwargs = {"reason": data["reason"], "expected_version": data.get("version"), **extra}
         if "employee" in data:
-            kwargs["employee"] = _employee_ref(self.organization, data["employee"])
+            kwargs["employee"] = employee_by_reference(organization=self.organization, reference=data["employee"])
         if move not in (services.device_assign, services.device_restore):
             kwargs["wipe"] = data["wipe"]
         elif data["wipe"]:

@@ -30,6 +30,7 @@ from cockpit.audit import Source, audit_record
 from cockpit.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
 from cockpit.hooks import employee_offboarded
 from cockpit.models import Employee, Organization
+from cockpit.selectors import employee_by_reference
 from devices import services as device_services
 from devices.models import Device
 from offboarding.models import (
@@ -60,18 +61,6 @@ def default_decision(organization: Organization) -> tuple[str, bool]:
 def held_devices(employee: Employee):
     """The devices the employee holds now (archived devices have no owner)."""
     return Device.objects.for_org(employee.organization).filter(assignee=employee).order_by("pk")
-
-
-def _resolve_employee(organization, value, *, field: str) -> Employee:
-    if isinstance(value, Employee):
-        employee = value if value.organization_id == organization.pk else None
-    else:
-        text = str(value or "").strip()
-        lookup = Q(pk=int(text)) if text.isascii() and text.isdigit() else Q(email__iexact=text)
-        employee = Employee.objects.for_org(organization).filter(lookup).first() if text else None
-    if employee is None:
-        raise InvalidInput(f"No employee “{value}” in this organization.", field=field)
-    return employee
 
 
 def _resolve_device(organization, value, *, field: str) -> Device:
@@ -112,7 +101,7 @@ def normalize_decisions(*, organization, employee: Employee, decisions) -> list[
         if action == DeviceAction.REASSIGN:
             if target in (None, ""):
                 raise InvalidInput(f"{label}: say who receives {device} (reassign_to).", field="devices")
-            target = _resolve_employee(organization, target, field="devices")
+            target = employee_by_reference(organization=organization, reference=target, field="devices")
             if target.pk == employee.pk:
                 raise InvalidInput(f"{label}: {device} cannot be reassigned to the leaver.", field="devices")
             if not target.is_active:
