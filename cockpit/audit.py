@@ -74,6 +74,8 @@ def describe(event) -> str:
     )
     if (event.after or {}).get("wipe_requested"):
         sentence += " (wipe requested)"
+    if (event.after or {}).get("fleet_removal_requested"):
+        sentence += " (removal from Fleet requested)"
     return sentence
 
 

@@ -31,14 +31,20 @@ app.conf.beat_schedule = {
         "task": "assignment.suggestion_tasks.suggestions_refresh_all",
         "schedule": crontab(minute="15,45"),
     },
-    # DESIGN §9: scheduled offboardings (daily) and retries of pending wipe commands.
+    # DESIGN §9: scheduled offboardings (daily).
     "offboarding-daily": {
         "task": "offboarding.tasks.run_due_offboardings",
         "schedule": crontab(minute=5, hour=2),
     },
-    "offboarding-wipe-retries": {
-        "task": "offboarding.tasks.retry_pending_wipes",
+    # Device commands (wipes, removals from Fleet) that are due: new ones missed by their own task, backed-off retries.
+    "device-command-retries": {
+        "task": "mdm_sync.tasks.retry_device_commands",
         "schedule": crontab(minute="*/10"),
+    },
+    # Groups kept as Fleet labels: failed ones due for a retry, deleted groups' labels (the sync reconciles the rest).
+    "group-label-retries": {
+        "task": "mdm_sync.tasks.retry_group_labels",
+        "schedule": crontab(minute="5-59/10"),
     },
     "clear-expired-sessions": {
         "task": "cockpit.tasks.clear_expired_sessions",

@@ -72,3 +72,20 @@ employee_created = Steps("employee_created", isolated=True)
 # Called by offboarding's completion inside its transaction, with ``employee=``, ``actor=``: e.g. assignment
 # cancels the leaver's pending pre-assignments and suggestions. A failing step rolls the completion back.
 employee_offboarded = Steps("employee_offboarded")
+
+# Asked by ``cockpit.selectors.employees_leaving`` with ``organization=``: each step answers
+# ``{"employees": {employee_id: why}}`` for the active employees whose departure is under way (e.g. offboarding's
+# draft or scheduled cases). Automatic paths skip them; a person assigning one by hand is warned.
+employees_leaving = Steps("employees_leaving")
+
+# Run after the commit that changed which devices belong to groups, renamed a group or deleted one, with
+# ``organization=``, ``group_ids=`` (a deleted group's id included): e.g. mdm_sync queues the update of the
+# groups' Fleet labels. Callers use :func:`groups_changed_on_commit`. A failing step is logged, never raised.
+groups_changed = Steps("groups_changed", isolated=True)
+
+
+def groups_changed_on_commit(*, organization, group_ids) -> None:
+    """Run :data:`groups_changed` once the current transaction commits (at once outside one); no ids, no call."""
+    ids = sorted({int(group_id) for group_id in group_ids})
+    if ids:
+        transaction.on_commit(lambda: groups_changed.run(organization=organization, group_ids=ids))

@@ -37,6 +37,24 @@ def employee_by_reference(*, organization, reference, field: str = "employee") -
     return employee
 
 
+def employees_leaving(*, organization, employee_ids=None) -> dict[int, str]:
+    """The organization's active employees who are on their way out, each with a sentence saying why.
+
+    The apps that know (offboarding's open cases) answer through ``cockpit.hooks.employees_leaving``; an
+    automatic path (enrollment, suggestion, pre-assignment) never gives such an employee a device, and a
+    person doing it by hand is warned first. ``employee_ids`` narrows the answer to those employees.
+    """
+    from cockpit.hooks import employees_leaving as leaving_steps
+
+    wanted = None if employee_ids is None else set(employee_ids)
+    leaving: dict[int, str] = {}
+    for outcome in leaving_steps.run(organization=organization, employee_ids=wanted).values():
+        for employee_id, why in outcome.get("employees", {}).items():
+            if wanted is None or employee_id in wanted:
+                leaving.setdefault(employee_id, why)
+    return leaving
+
+
 def device_technicians(*, organization):
     """Cockpit users who may answer for a shared device: members whose role may act on devices."""
     roles = [Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.TECHNICIAN]

@@ -3,10 +3,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cockpit import views
+from devices.urls import command_urlpatterns
 
 org_patterns = [
     path("", views.dashboard, name="dashboard"),
     path("devices/", include("devices.urls")),
+    path("", include(command_urlpatterns)),
     path("employees/", views.employee_list, name="employee_list"),
     path("employees/new/", views.employee_create, name="employee_create"),
     path("employees/<int:pk>/", views.employee_detail, name="employee_detail"),

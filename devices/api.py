@@ -21,8 +21,16 @@ from cockpit.paging import PagedQuerySet
 from cockpit.selectors import device_technicians, employee_by_reference
 from devices import services
 from devices.filtersets import DeviceFilterSet
-from devices.models import Device, DeviceHistory, Ownership, Platform, Usage
-from devices.selectors import api_page_fetcher, api_page_rows, device_history, device_queryset, with_group_names
+from devices.models import Device, DeviceCommand, DeviceHistory, Ownership, Platform, Usage
+from devices.selectors import (
+    api_page_fetcher,
+    api_page_rows,
+    assignment_warnings,
+    device_history,
+    device_queryset,
+    latest_commands,
+    with_group_names,
+)
 
 EMPLOYEE_REF_SCHEMA = {
     "type": "object",
@@ -117,16 +125,77 @@ class DeviceSerializer(StrictModelSerializer):
         return super().to_representation(device)
 
 
+class DeviceCommandSerializer(serializers.ModelSerializer):
+    """A wipe or a removal from Fleet: requested → sent → confirmed by a later sync, or failed with Fleet's
+    message. ``hand_over_to``: the device is held in stock until the wipe is confirmed, then goes to them."""
+
+    requested_at = serializers.DateTimeField(source="created_at", read_only=True)
+    error = serializers.CharField(source="last_error", read_only=True)
+    hand_over_to = AssigneeField(read_only=True)
+
+    class Meta:
+        model = DeviceCommand
+        fields = ["id", "status", "requested_at", "sent_at", "confirmed_at", "failed_at", "error", "attempts",
+                  "source", "hand_over_to", "handed_over_at", "hand_over_note"]
+        read_only_fields = fields
+
+
+class DeviceDetailSerializer(DeviceSerializer):
+    """One device: the list's fields, with its latest wipe and removal from Fleet (null when never asked)."""
+
+    wipe = DeviceCommandSerializer(read_only=True, allow_null=True)
+    fleet_removal = DeviceCommandSerializer(read_only=True, allow_null=True)
+
+    class Meta(DeviceSerializer.Meta):
+        fields = [*DeviceSerializer.Meta.fields, "wipe", "fleet_removal"]
+        read_only_fields = [*DeviceSerializer.Meta.read_only_fields, "wipe", "fleet_removal"]
+
+    def to_representation(self, device):
+        latest = latest_commands(device=device)
+        return super().to_representation(device) | {
+            "wipe": _command(latest[DeviceCommand.Kind.WIPE]),
+            "fleet_removal": _command(latest[DeviceCommand.Kind.REMOVE]),
+        }
+
+
+def _command(command: DeviceCommand | None) -> dict | None:
+    return None if command is None else DeviceCommandSerializer(command).data
+
+
+class WarningSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="employee_leaving: the employee has a draft or scheduled offboarding")
+    detail = serializers.CharField()
+    employee = serializers.IntegerField(required=False)
+
+
+class DeviceMoveResultSerializer(DeviceDetailSerializer):
+    """A move's answer: the device after it, and what the caller should know (the move was done)."""
+
+    warnings = WarningSerializer(many=True, read_only=True)
+
+    class Meta(DeviceDetailSerializer.Meta):
+        fields = [*DeviceDetailSerializer.Meta.fields, "warnings"]
+        read_only_fields = [*DeviceDetailSerializer.Meta.read_only_fields, "warnings"]
+
+
 class DeviceMoveSerializer(StrictSerializer):
     """Body of a status move: optional wipe, reason, and the version the caller saw."""
 
-    wipe = serializers.BooleanField(required=False, default=False)
+    wipe = serializers.BooleanField(required=False, default=False,
+                                    help_text="Send Fleet a wipe (erase all data); tracked as the device's `wipe`")
     reason = serializers.CharField(required=False, default="", max_length=500, allow_blank=True)
     version = serializers.IntegerField(required=False, min_value=1, help_text="Refuse with 409 if the device changed")
 
 
 class DeviceAssignSerializer(DeviceMoveSerializer):
     employee = serializers.CharField(help_text="The employee's id or e-mail")
+
+
+class DeviceArchiveSerializer(DeviceMoveSerializer):
+    remove_from_fleet = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Also release it from the MDM: Fleet's delete host (after turning MDM off on Apple devices), "
+                  "after its wipe if one is asked; tracked as the device's `fleet_removal`")
 
 
 class DeviceHistorySerializer(serializers.ModelSerializer):
@@ -196,47 +265,56 @@ class DeviceViewSet(TenantModelViewSet):
             device=serializer.instance, actor=self.actor, **self._service_kwargs(serializer.validated_data)
         )
 
+    @extend_schema(responses=DeviceDetailSerializer)
+    def retrieve(self, request, *args, **kwargs):
+        return Response(DeviceDetailSerializer(self.get_object()).data)
+
     def _move(self, request, move, serializer_class=DeviceMoveSerializer, **extra):
         device = self.get_object()
         body = serializer_class(data=request.data)
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         kwargs = {"reason": data["reason"], "expected_version": data.get("version"), **extra}
+        warnings = []
         if "employee" in data:
             kwargs["employee"] = employee_by_reference(organization=self.organization, reference=data["employee"])
+            warnings = assignment_warnings(organization=self.organization, employee=kwargs["employee"])
+        if "remove_from_fleet" in data:
+            kwargs["remove_from_fleet"] = data["remove_from_fleet"]
         if move not in (services.device_assign, services.device_restore):
             kwargs["wipe"] = data["wipe"]
         elif data["wipe"]:
             raise InvalidInput("Wipe is not offered with this action.", field="wipe")
         device = move(device=device, actor=self.actor, source=Source.API, **kwargs)
-        return Response(DeviceSerializer(device_queryset(organization=self.organization).get(pk=device.pk)).data)
+        moved = device_queryset(organization=self.organization).get(pk=device.pk)
+        return Response(DeviceDetailSerializer(moved).data | {"warnings": warnings})
 
-    @extend_schema(request=DeviceAssignSerializer, responses=DeviceSerializer)
+    @extend_schema(request=DeviceAssignSerializer, responses=DeviceMoveResultSerializer)
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
         return self._move(request, services.device_assign, DeviceAssignSerializer)
 
-    @extend_schema(request=DeviceAssignSerializer, responses=DeviceSerializer)
+    @extend_schema(request=DeviceAssignSerializer, responses=DeviceMoveResultSerializer)
     @action(detail=True, methods=["post"])
     def reassign(self, request, pk=None):
         return self._move(request, services.device_reassign, DeviceAssignSerializer)
 
-    @extend_schema(request=DeviceMoveSerializer, responses=DeviceSerializer)
+    @extend_schema(request=DeviceMoveSerializer, responses=DeviceMoveResultSerializer)
     @action(detail=True, methods=["post"])
     def unassign(self, request, pk=None):
         return self._move(request, services.device_unassign)
 
-    @extend_schema(request=DeviceMoveSerializer, responses=DeviceSerializer)
+    @extend_schema(request=DeviceMoveSerializer, responses=DeviceMoveResultSerializer)
     @action(detail=True, methods=["post"], url_path="return-to-stock")
     def return_to_stock(self, request, pk=None):
         return self._move(request, services.device_return_to_stock)
 
-    @extend_schema(request=DeviceMoveSerializer, responses=DeviceSerializer)
+    @extend_schema(request=DeviceArchiveSerializer, responses=DeviceMoveResultSerializer)
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
-        return self._move(request, services.device_archive)
+        return self._move(request, services.device_archive, DeviceArchiveSerializer)
 
-    @extend_schema(request=DeviceMoveSerializer, responses=DeviceSerializer)
+    @extend_schema(request=DeviceMoveSerializer, responses=DeviceMoveResultSerializer)
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
         return self._move(request, services.device_restore)

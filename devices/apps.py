@@ -6,5 +6,6 @@ class DevicesConfig(AppConfig):
 
     def ready(self):
         from cockpit.audit import register_events
+        from devices.commands import EVENTS as COMMAND_EVENTS
 
-        register_events({"device.unenrolled": "{actor} unenrolled {target} from the MDM"})
+        register_events({"device.unenrolled": "{actor} unenrolled {target} from the MDM"} | COMMAND_EVENTS)

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from cockpit.forms import EmployeeChoiceField
 from cockpit.models import Group
@@ -30,18 +31,25 @@ class DeviceForm(forms.Form):
 
 
 class DeviceMoveForm(forms.Form):
-    """The confirmation of a status move: who (if the move needs an employee), wipe, why."""
+    """The confirmation of a status move: who (if the move needs an employee), wipe, release from Fleet, why."""
 
-    employee = EmployeeChoiceField(label="Employee (e-mail)", required=True)
-    wipe = forms.BooleanField(required=False, label="Wipe the device (erase all data) when the owner changes")
-    reason = forms.CharField(max_length=500, required=False, label="Note (optional)")
+    employee = EmployeeChoiceField(label=_("Employee (e-mail)"), required=True)
+    wipe = forms.BooleanField(required=False, label=_("Wipe the device (erase all data)"))
+    remove_from_fleet = forms.BooleanField(
+        required=False, label=_("Also remove it from Fleet (turn MDM off on Apple devices, then delete the host)"))
+    leaving_confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    reason = forms.CharField(max_length=500, required=False, label=_("Note (optional)"))
     version = forms.IntegerField(widget=forms.HiddenInput)
 
-    def __init__(self, *args, organization, needs_employee: bool, offers_wipe: bool, **kwargs):
+    def __init__(self, *args, organization, needs_employee: bool, offers_wipe: bool, offers_removal: bool = False,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         if needs_employee:
             self.fields["employee"].organization = organization
         else:
             del self.fields["employee"]
+            del self.fields["leaving_confirmed"]
         if not offers_wipe:
             del self.fields["wipe"]
+        if not offers_removal:
+            del self.fields["remove_from_fleet"]

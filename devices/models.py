@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from cockpit.audit import Source
 from cockpit.models import Employee, Group
@@ -88,7 +89,7 @@ class Device(TenantModel):
     notes = models.TextField(blank=True)
     groups = models.ManyToManyField(Group, blank=True, related_name="devices")
 
-    # Availability and assignment (people own these; the sync never changes them).
+    # Availability and assignment (people own these; the sync only puts a device in use at its first enrollment).
     availability_status = models.CharField(
         max_length=10, choices=AvailabilityStatus.choices, default=AvailabilityStatus.IN_STOCK
     )
@@ -195,6 +196,7 @@ class DeviceHistory(TenantModel):
         ARCHIVED = "archived", "Archived"
         RESTORED = "restored", "Restored"
         UNENROLLED = "unenrolled", "Unenrolled"
+        PUT_IN_USE = "put_in_use", _("Put in use (first enrollment)")
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="history")
     action = models.CharField(max_length=20, choices=Action.choices)
@@ -216,3 +218,80 @@ class DeviceHistory(TenantModel):
 
     def __str__(self):
         return f"{self.device} {self.action}"
+
+
+# How many times a command is sent before it fails for good (Fleet down for about a day, with the backoff).
+MAX_COMMAND_ATTEMPTS = 6
+
+
+class DeviceCommand(TenantModel):
+    """An MDM command asked for a device: a wipe, or the device's removal from Fleet (DESIGN §4, §8).
+
+    Every path that asks for one (a move with ``wipe``, an archive that also removes the device from Fleet,
+    an offboarding decision) creates it in the same transaction as the move, through ``devices.services``;
+    ``mdm_sync`` sends it to Fleet after commit and confirms it from a later sync. Lifecycle:
+
+    ``requested`` → ``sent`` (Fleet accepted it) → ``confirmed`` (a later sync saw the host wiped, or gone
+    from Fleet / its MDM off), or ``failed`` with Fleet's message. A transient failure (Fleet down) stays
+    ``requested`` and is retried with exponential backoff until ``MAX_COMMAND_ATTEMPTS``.
+
+    Hold until wiped: when the organization holds reassigned devices until their wipe is confirmed, a
+    reassignment with a wipe returns the device to stock and names ``hand_over_to``; the confirmation
+    hands it over (``handed_over_at``), or says in ``hand_over_note`` why it could not.
+    """
+
+    class Kind(models.TextChoices):
+        WIPE = "wipe", _("Wipe")
+        REMOVE = "remove", _("Remove from Fleet")
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        SENT = "sent", _("Sent to Fleet")
+        CONFIRMED = "confirmed", _("Confirmed")
+        FAILED = "failed", _("Failed")
+
+    PENDING = (Status.REQUESTED, Status.SENT)
+
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="commands")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.MANUAL)
+    requested_by_label = models.CharField(max_length=200, blank=True)
+    fleet_host_id = models.BigIntegerField(null=True, blank=True, help_text="The host the command was sent to")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, help_text="Fleet's message")
+    status_at_send = models.CharField(max_length=50, blank=True, help_text="The host's state we knew when sending")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    hand_over_to = models.ForeignKey(Employee, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                     help_text="Held in stock until the wipe is confirmed, then given to them")
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+    hand_over_note = models.CharField(max_length=500, blank=True, help_text="Why the hand-over did not happen")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "status", "next_attempt_at"], name="devicecommand_org_status"),
+            models.Index(fields=["organization", "device", "kind"], name="devicecommand_org_device"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(hand_over_to__isnull=True) | Q(kind="wipe"),
+                                   name="devicecommand_hand_over_after_wipe"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} of {self.device}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in self.PENDING
+
+    def audit_event(self, step: str) -> str:
+        """``wipe.sent``, ``fleet_removal.confirmed``…: the audit code of a step of this command."""
+        return f"{'wipe' if self.kind == self.Kind.WIPE else 'fleet_removal'}.{step}"
+
+    @property
+    def awaits_hand_over(self) -> bool:
+        return self.hand_over_to_id is not None and self.handed_over_at is None and not self.hand_over_note

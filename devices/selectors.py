@@ -12,7 +12,8 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from cockpit.models import Employee
-from devices.models import Device, DeviceHistory
+from devices import rules
+from devices.models import Device, DeviceCommand, DeviceHistory
 
 
 def device_queryset(*, organization):
@@ -334,3 +335,24 @@ def device_status_counts(*, organization) -> dict[str, Counter]:
             availability_status="archived").count()
     )
     return counts
+
+
+def device_commands(*, device: Device, limit: int = 5) -> list[DeviceCommand]:
+    """The device's latest wipes and removals from Fleet, newest first (the device page's panel)."""
+    return list(
+        DeviceCommand.objects.for_org(device.organization).filter(device=device)
+        .select_related("hand_over_to").order_by("-pk")[:limit]
+    )
+
+
+def latest_commands(*, device: Device) -> dict[str, DeviceCommand | None]:
+    """The newest command of each kind, ``{"wipe": …, "remove": …}`` (the API's ``wipe`` and ``fleet_removal``)."""
+    latest: dict[str, DeviceCommand | None] = dict.fromkeys(DeviceCommand.Kind.values)
+    for command in device_commands(device=device, limit=20):
+        latest[command.kind] = latest[command.kind] or command
+    return latest
+
+
+def assignment_warnings(*, organization, employee: Employee) -> list[dict]:
+    """What a person giving ``employee`` a device should know first: today, that they are leaving."""
+    return rules.leaving_warnings_for(organization=organization, employee=employee)

@@ -10,19 +10,23 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cockpit.actors import Actor
 from cockpit.audit import Source, audit_record
 from cockpit.errors import ConcurrentChange, IllegalTransition, InvalidInput
+from cockpit.hooks import groups_changed_on_commit
 from cockpit.middleware import current_request_id
 from cockpit.models import AuditEvent, Employee, Organization
 from cockpit.paging import org_data_changed
 from cockpit.selectors import device_technicians, groups_by_names
+from devices.commands import command_request
 from devices.hooks import device_created
 from devices.models import (
     AssignmentStatus,
     AvailabilityStatus,
     Device,
+    DeviceCommand,
     DeviceHistory,
     EnrollmentStatus,
     Ownership,
@@ -139,6 +143,7 @@ def device_create(
     device.enrollment_status = device_enrollment_status(device)
     _save_unique(device)
     device.groups.set(group_objs)
+    groups_changed_on_commit(organization=organization, group_ids=[g.pk for g in group_objs])
     DeviceHistory.objects.create(
         organization=organization, device=device, action=DeviceHistory.Action.CREATED, source=source,
         actor_label=actor.label[:200], availability_after=device.availability_status,
@@ -177,7 +182,9 @@ def device_update(*, device: Device, actor: Actor, groups=None, expected_version
     locked.enrollment_status = device_enrollment_status(locked)
     _save_unique(locked)
     if group_objs is not None:
+        previous = set(locked.groups.values_list("pk", flat=True))
         locked.groups.set(group_objs)
+        groups_changed_on_commit(organization=locked.organization, group_ids=previous ^ {g.pk for g in group_objs})
     audit_record(
         organization=locked.organization, actor=actor, event="device.updated", target=locked,
         before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
@@ -235,8 +242,10 @@ def _check_employee(device: Device, employee: Employee) -> None:
 
 def _move(
     *, device: Device, actor: Actor, source: str, action: str, event: str, apply: Callable[[Device], None],
-    wipe: bool = False, reason: str = "", expected_version: int | None = None,
+    wipe: bool = False, remove_from_fleet: bool = False, hand_over_to: Employee | None = None, reason: str = "",
+    expected_version: int | None = None,
 ) -> Device:
+    """One move: lock, check and apply, history, audit, and the MDM commands it asks for (same transaction)."""
     with transaction.atomic():
         locked = _lock(device, expected_version)
         before = _status_snapshot(locked)
@@ -259,14 +268,38 @@ def _move(
         audit_record(
             organization=locked.organization, actor=actor, event=event, target=locked, source=source,
             before=before,
-            after=after | ({"wipe_requested": True} if wipe else {}) | ({"reason": reason} if reason else {}),
+            after=after | ({"wipe_requested": True} if wipe else {})
+            | ({"fleet_removal_requested": True} if remove_from_fleet else {}) | ({"reason": reason} if reason else {}),
         )
+        if wipe:
+            command_request(device=locked, kind=DeviceCommand.Kind.WIPE, actor=actor, source=source,
+                            hand_over_to=hand_over_to)
+        if remove_from_fleet:
+            command_request(device=locked, kind=DeviceCommand.Kind.REMOVE, actor=actor, source=source)
+        if before["availability_status"] != after["availability_status"] and AvailabilityStatus.ARCHIVED in (
+                before["availability_status"], after["availability_status"]):  # an archived device is in no label
+            groups_changed_on_commit(organization=locked.organization,
+                                     group_ids=locked.groups.values_list("pk", flat=True))
     return locked
 
 
 def _refuse_archived(device: Device, verb: str) -> None:
     if device.is_archived:
         raise IllegalTransition(f"{device} is archived; restore it before you {verb} it.")
+
+
+def _refuse_shared(device: Device) -> None:
+    """A shared or kiosk device answers to a responsible technician and never gets an owner (DESIGN §3)."""
+    if device.usage != Usage.SHARED:
+        return
+    if device.responsible_technician_id:
+        message = _("%(device)s is a shared device: %(technician)s answers for it and it has no owner. "
+                    "Switch it to individual use first to give it to someone.") % {
+            "device": device, "technician": device.responsible_technician.get_username()}
+    else:
+        message = _("%(device)s is a shared device and has no owner. "
+                    "Switch it to individual use first to give it to someone.") % {"device": device}
+    raise IllegalTransition(message)
 
 
 def device_assign(
@@ -277,6 +310,7 @@ def device_assign(
 
     def apply(d: Device) -> None:
         _refuse_archived(d, "assign")
+        _refuse_shared(d)
         _check_employee(d, employee)
         if d.assignee_id is not None:
             if d.assignee_id == employee.pk:
@@ -337,6 +371,7 @@ def device_assign_many(
         if device is None:
             raise InvalidInput(f"Unknown device #{line.device_id}.", field="device")
         _refuse_archived(device, "assign")
+        _refuse_shared(device)
         if employee.pk not in active:
             raise InvalidInput(f"{employee.display_name} is not an active employee of this organization.",
                                field="employee")
@@ -381,18 +416,41 @@ def device_reassign(
     *, device: Device, employee: Employee, actor: Actor, source: str = Source.MANUAL, wipe: bool = False,
     reason: str = "", expected_version: int | None = None,
 ) -> Device:
-    """Hand an assigned device from its owner to another active employee."""
+    """Hand an assigned device from its owner to another active employee.
 
-    def apply(d: Device) -> None:
+    With a wipe, in an organization that holds reassigned devices until their wipe is confirmed, the device
+    comes back to stock first and the wipe names the new owner: the sync that confirms the erase hands it
+    over (``devices.commands``).
+    """
+
+    def check(d: Device) -> None:
         _refuse_archived(d, "reassign")
+        _refuse_shared(d)
         _check_employee(d, employee)
         if d.assignee_id is None:
             raise IllegalTransition(f"{d} has no owner; assign it instead.")
         if d.assignee_id == employee.pk:
             raise InvalidInput(f"{d} is already assigned to {employee.display_name}.", field="employee")
+
+    def apply(d: Device) -> None:
+        check(d)
         d.assignee = employee
         d.assigned_at = timezone.now()
 
+    def hold(d: Device) -> None:
+        check(d)
+        d.availability_status = AvailabilityStatus.IN_STOCK
+        d.assignment_status = AssignmentStatus.TO_ASSIGN
+        d.assignee = None
+        d.assigned_at = None
+
+    organization = Organization.objects.only("offboarding_hold_until_wipe").get(pk=device.organization_id)
+    if wipe and organization.offboarding_hold_until_wipe:
+        held_reason = _("Held in stock until its wipe is confirmed, then goes to %(name)s") % {
+            "name": employee.display_name}
+        return _move(device=device, actor=actor, source=source, action=DeviceHistory.Action.RETURNED_TO_STOCK,
+                     event="device.returned_to_stock", apply=hold, wipe=True, hand_over_to=employee,
+                     reason=f"{reason}: {held_reason}" if reason else held_reason, expected_version=expected_version)
     return _move(device=device, actor=actor, source=source, action=DeviceHistory.Action.REASSIGNED,
                  event="device.reassigned", apply=apply, wipe=wipe, reason=reason, expected_version=expected_version)
 
@@ -436,10 +494,11 @@ def device_return_to_stock(
 
 
 def device_archive(
-    *, device: Device, actor: Actor, source: str = Source.MANUAL, wipe: bool = False, reason: str = "",
-    expected_version: int | None = None,
+    *, device: Device, actor: Actor, source: str = Source.MANUAL, wipe: bool = False,
+    remove_from_fleet: bool = False, reason: str = "", expected_version: int | None = None,
 ) -> Device:
-    """Remove from the fleet; the device and its history are kept."""
+    """Remove from the fleet; the device and its history are kept. ``remove_from_fleet`` also releases it
+    from the MDM (Fleet's delete host, after turning MDM off on Apple devices), after its wipe if one is asked."""
 
     def apply(d: Device) -> None:
         if d.is_archived:
@@ -451,7 +510,8 @@ def device_archive(
         d.archived_at = timezone.now()
 
     return _move(device=device, actor=actor, source=source, action=DeviceHistory.Action.ARCHIVED,
-                 event="device.archived", apply=apply, wipe=wipe, reason=reason, expected_version=expected_version)
+                 event="device.archived", apply=apply, wipe=wipe, remove_from_fleet=remove_from_fleet, reason=reason,
+                 expected_version=expected_version)
 
 
 def device_restore(

@@ -10,3 +10,9 @@ urlpatterns = [
     path("<int:pk>/edit/", views.device_edit, name="device_edit"),
     path("<int:pk>/<slug:move>/", views.device_move, name="device_move"),
 ]
+
+# Mounted beside ``devices/`` under /o/<org_slug>/ (the wipe retry URL predates the device commands).
+command_urlpatterns = [
+    path("wipes/<int:pk>/retry/", views.command_retry, name="wipe_retry"),
+    path("wipes/<int:pk>/hand-over/", views.command_hand_over, name="wipe_hand_over"),
+]

@@ -19,22 +19,26 @@ from django.utils.html import avoid_wrapping, escape
 from django.utils.safestring import mark_safe
 from django.utils.timesince import TIME_STRINGS, timesince
 from django.utils.translation import get_language
-from django.views.decorators.http import require_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
 from django_filters.fields import ModelChoiceIterator as FilterModelChoiceIterator
 
 from cockpit.audit import Source
+from cockpit.errors import DomainError
 from cockpit.models import AuditEvent, Employee
 from cockpit.paging import COUNT_TTL_SECONDS, GENERATION_MODELS, PagedQuerySet, org_generation_key
 from cockpit.panels import device_panels
 from cockpit.renderers import fast_widget_renderer
 from cockpit.templatetags.cockpit import badge
-from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role
-from devices import services
+from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
+from devices import commands, handover, services
 from devices.filtersets import DeviceFilterSet
 from devices.forms import DeviceForm, DeviceMoveForm
 from devices.issues import issue_help
-from devices.models import AvailabilityStatus, Device
+from devices.models import AvailabilityStatus, Device, DeviceCommand
 from devices.selectors import (
+    assignment_warnings,
+    device_commands,
     device_get,
     device_queryset,
     inventory_page_fetcher,
@@ -375,7 +379,13 @@ class Move:
     service: Callable
     needs_employee: bool = False
     offers_wipe: bool = False
+    offers_removal: bool = False
     danger: bool = False
+
+    def wipe_by_default(self, device: Device) -> bool:
+        """The cockpit recommends a wipe when the owner changes (DESIGN §4): a reassignment, or an unassignment,
+        return to stock or archive of a device that had an owner; never for a device nobody had."""
+        return self.offers_wipe and device.assignee_id is not None
 
     def allowed(self, device: Device) -> bool:
         archived = device.is_archived
@@ -396,7 +406,7 @@ MOVES = {
         Move("reassign", "Reassign", services.device_reassign, needs_employee=True, offers_wipe=True),
         Move("unassign", "Unassign", services.device_unassign, offers_wipe=True),
         Move("return-to-stock", "Return to stock", services.device_return_to_stock, offers_wipe=True),
-        Move("archive", "Archive", services.device_archive, offers_wipe=True, danger=True),
+        Move("archive", "Archive", services.device_archive, offers_wipe=True, offers_removal=True, danger=True),
         Move("restore", "Restore", services.device_restore),
     )
 }
@@ -412,6 +422,7 @@ def device_detail(request, org_slug, pk):
         "issues": issue_help(device.enrollment_issues),
         "now": timezone.now(),
         "panels": device_panels.panels_for(request, device),  # added by enrollment, assignment, offboarding
+        "commands": device_commands(device=device),
     }
     return render(request, "devices/device_detail.html", context)
 
@@ -422,6 +433,8 @@ def _move_arguments(spec: Move, data: dict) -> dict:
         arguments["employee"] = data["employee"]
     if spec.offers_wipe:
         arguments["wipe"] = data.get("wipe", False)
+    if spec.offers_removal:
+        arguments["remove_from_fleet"] = data.get("remove_from_fleet", False)
     return arguments
 
 
@@ -431,19 +444,30 @@ def device_move(request, org_slug, pk, move):
     spec = MOVES.get(move)
     if spec is None:
         raise Http404("No such action")
-    # The cockpit recommends a wipe whenever the owner changes (DESIGN §4).
-    initial = {"version": device.version, "wipe": spec.offers_wipe and device.assignee_id is not None}
+    initial = {"version": device.version, "wipe": spec.wipe_by_default(device)}
     form = DeviceMoveForm(
         request.POST or None, initial=initial, organization=request.organization,
         needs_employee=spec.needs_employee, offers_wipe=spec.offers_wipe,
+        offers_removal=spec.offers_removal and device.fleet_host_id is not None,
     )
+    warnings = []
     if request.method == "POST" and form.is_valid():
-        moved = call_service(form, lambda data: spec.service(
-            device=device, actor=actor_for(request), source=Source.MANUAL, **_move_arguments(spec, data)
-        ))
-        if moved:
-            messages.success(request, f"{spec.title}: done for {moved}.")
-            return redirect("device_detail", org_slug=org_slug, pk=moved.pk)
+        employee = form.cleaned_data.get("employee")
+        if employee is not None:
+            warnings = assignment_warnings(organization=request.organization, employee=employee)
+        if warnings and not form.cleaned_data.get("leaving_confirmed"):
+            # Shown first, with the form marked confirmed: submitting it again does the move.
+            form.data = form.data.copy()
+            form.data["leaving_confirmed"] = "on"
+        else:
+            moved = call_service(form, lambda data: spec.service(
+                device=device, actor=actor_for(request), source=Source.MANUAL, **_move_arguments(spec, data)
+            ))
+            if moved:
+                messages.success(request, f"{spec.title}: done for {moved}.")
+                for warning in warnings:
+                    messages.warning(request, warning["detail"])
+                return redirect("device_detail", org_slug=org_slug, pk=moved.pk)
     error = getattr(form, "domain_error", None)
     status = error.status if error else (400 if form.errors else 200)
     employees = []
@@ -453,5 +477,40 @@ def device_move(request, org_slug, pk, move):
         )[:5000]
     return render(
         request, "devices/device_move.html",
-        {"device": device, "move": spec, "form": form, "employees": employees}, status=status,
+        {"device": device, "move": spec, "form": form, "employees": employees, "warnings": warnings},
+        status=status,
     )
+
+
+def _get_command(request, pk) -> DeviceCommand:
+    command = DeviceCommand.objects.for_org(request.organization).select_related("device").filter(pk=pk).first()
+    if command is None:
+        raise Http404("No such command")
+    return command
+
+
+@require_role("can_act_on_devices")
+@require_POST
+def command_retry(request, org_slug, pk):
+    command = _get_command(request, pk)
+    run_action(request, lambda: commands.command_retry(command=command, actor=actor_for(request)),
+               _("%(command)s of %(device)s will be sent to Fleet again.") % {
+                   "command": command.get_kind_display(), "device": command.device})
+    return redirect("device_detail", org_slug=org_slug, pk=command.device_id)
+
+
+@require_role("can_act_on_devices")
+@require_POST
+def command_hand_over(request, org_slug, pk):
+    command = _get_command(request, pk)
+    try:
+        done = handover.command_hand_over(command=command, actor=actor_for(request))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        command.refresh_from_db()
+        if done:
+            messages.success(request, _("%(device)s was handed over.") % {"device": command.device})
+        else:
+            messages.error(request, command.hand_over_note)
+    return redirect("device_detail", org_slug=org_slug, pk=command.device_id)

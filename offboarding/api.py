@@ -57,18 +57,12 @@ class DecisionSerializer(serializers.ModelSerializer):
         device = decision.device
         return {"id": device.pk, "serial_number": device.serial_number, "name": device.name}
 
-    def _wipe(self, decision):
-        try:
-            return decision.wipe_request
-        except OffboardingDevice.wipe_request.RelatedObjectDoesNotExist:
-            return None
-
     def get_wipe_status(self, decision) -> str | None:
-        wipe = self._wipe(decision)
+        wipe = decision.wipe_command
         return wipe.status if wipe else None
 
     def get_wipe_error(self, decision) -> str:
-        wipe = self._wipe(decision)
+        wipe = decision.wipe_command
         return wipe.last_error if wipe else ""
 
 
@@ -90,7 +84,7 @@ class CancelSerializer(StrictSerializer):
 
 def _with_decisions(queryset):
     return queryset.prefetch_related(Prefetch(
-        "decisions", queryset=OffboardingDevice.objects.select_related("device", "reassign_to", "wipe_request")
+        "decisions", queryset=OffboardingDevice.objects.select_related("device", "reassign_to", "wipe_command")
         .order_by("pk")))
 
 

@@ -8,9 +8,9 @@ Lifecycles are a status plus a timestamp per milestone:
   reassigned device until its wipe is confirmed) → ``applied`` when the sync confirms the wipe, or
   ``skipped`` (the device left the employee before completion) / ``hold_failed`` (the held device
   could not go to its new owner when the wipe was confirmed; the note says why).
-* ``WipeRequest``: ``requested`` → ``sent`` (Fleet queued the erase) → ``confirmed`` (a later sync
-  saw the host ``wiped``), or ``failed`` with Fleet's message. A transient failure (Fleet down)
-  stays ``requested`` and is retried with exponential backoff until ``MAX_WIPE_ATTEMPTS``.
+
+A decision's wipe is a ``devices.models.DeviceCommand`` (``wipe_command``): the one wipe pathway every
+device move uses, sent and confirmed by ``mdm_sync``.
 """
 
 from django.conf import settings
@@ -19,9 +19,7 @@ from django.db.models import Q
 
 from cockpit.models import ApiToken, Employee
 from cockpit.tenancy import TenantModel
-from devices.models import Device
-
-MAX_WIPE_ATTEMPTS = 6
+from devices.models import Device, DeviceCommand
 
 
 class DeviceAction(models.TextChoices):
@@ -121,6 +119,8 @@ class OffboardingDevice(TenantModel):
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.PENDING)
     applied_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=500, blank=True)
+    wipe_command = models.OneToOneField(DeviceCommand, null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="offboarding_decision")
 
     class Meta:
         ordering = ["id"]
@@ -136,40 +136,3 @@ class OffboardingDevice(TenantModel):
 
     def __str__(self):
         return f"{self.device}: {self.get_action_display()}"
-
-
-class WipeRequest(TenantModel):
-    class Status(models.TextChoices):
-        REQUESTED = "requested", "Requested"
-        SENT = "sent", "Sent to Fleet"
-        CONFIRMED = "confirmed", "Confirmed"
-        FAILED = "failed", "Failed"
-
-    PENDING = (Status.REQUESTED, Status.SENT)
-
-    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="wipe_requests")
-    decision = models.OneToOneField(OffboardingDevice, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="wipe_request")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
-    fleet_host_id = models.BigIntegerField(null=True, blank=True, help_text="The host the erase was sent to")
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True, help_text="Fleet's message")
-    status_at_send = models.CharField(max_length=20, blank=True, help_text="The host's device status we knew")
-    sent_at = models.DateTimeField(null=True, blank=True)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["organization", "status", "next_attempt_at"], name="wiperequest_org_status"),
-            models.Index(fields=["organization", "device"], name="wiperequest_org_device"),
-        ]
-
-    def __str__(self):
-        return f"Wipe of {self.device}"
-
-    @property
-    def is_pending(self) -> bool:
-        return self.status in self.PENDING

@@ -1,12 +1,7 @@
-"""The offboarding panels on the employee page (the Offboard button, the case) and the device page (wipes)."""
+"""The offboarding panel on the employee page (the Offboard button, the case)."""
 
 from cockpit.panels import Panel
-from offboarding.selectors import (
-    held_decision_for_device,
-    latest_offboarding_for,
-    open_offboarding_for,
-    wipes_for_device,
-)
+from offboarding.selectors import latest_offboarding_for, open_offboarding_for
 
 
 def employee_offboarding_panel(request, employee):
@@ -16,11 +11,3 @@ def employee_offboarding_panel(request, employee):
         return None
     return Panel(template="offboarding/_employee_panel.html", title="Offboarding",
                  context={"case": case, "can_start": can_start})
-
-
-def device_wipe_panel(request, device):
-    wipes = list(wipes_for_device(device=device))
-    held = held_decision_for_device(device=device)
-    if not wipes and held is None:
-        return None
-    return Panel(template="offboarding/_device_panel.html", title="Wipe", context={"wipes": wipes, "held": held})

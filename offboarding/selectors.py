@@ -3,7 +3,7 @@
 from django.db.models import Count, Q
 
 from cockpit.models import Employee
-from offboarding.models import Offboarding, OffboardingDevice, WipeRequest
+from offboarding.models import Offboarding, OffboardingDevice
 
 
 def offboarding_list(*, organization):
@@ -18,6 +18,25 @@ def offboarding_list(*, organization):
     )
 
 
+def employees_leaving(*, organization, employee_ids=None) -> dict:
+    """``cockpit.hooks.employees_leaving`` step: the employees with a draft or scheduled case, and why."""
+    from django.utils.formats import date_format
+    from django.utils.translation import gettext
+
+    cases = Offboarding.objects.for_org(organization).filter(status__in=Offboarding.OPEN)
+    if employee_ids is not None:
+        cases = cases.filter(employee_id__in=employee_ids)
+    leaving = {}
+    for employee_id, status, effective_date in cases.values_list("employee_id", "status", "effective_date"):
+        if status == Offboarding.Status.SCHEDULED and effective_date:
+            why = gettext("their offboarding is scheduled for %(date)s") % {
+                "date": date_format(effective_date, "DATE_FORMAT")}
+        else:
+            why = gettext("their offboarding has been started (draft)")
+        leaving[employee_id] = why
+    return {"employees": leaving}
+
+
 def offboarding_get(*, organization, pk) -> Offboarding:
     return Offboarding.objects.for_org(organization).select_related("employee").get(pk=pk)
 
@@ -26,7 +45,7 @@ def offboarding_decisions(*, offboarding: Offboarding):
     return (
         OffboardingDevice.objects.for_org(offboarding.organization)
         .filter(offboarding=offboarding)
-        .select_related("device", "reassign_to", "wipe_request")
+        .select_related("device", "reassign_to", "wipe_command")
         .order_by("pk")
     )
 
@@ -51,22 +70,4 @@ def departed_holding_devices(*, organization):
         .annotate(held=Count("devices", filter=~Q(devices__availability_status="archived")))
         .filter(held__gt=0)
         .order_by("-offboarded_at", "full_name", "id")
-    )
-
-
-def wipes_for_device(*, device, limit: int = 5):
-    return (
-        WipeRequest.objects.for_org(device.organization)
-        .filter(device=device)
-        .select_related("decision__offboarding__employee", "decision__reassign_to")
-        .order_by("-pk")[:limit]
-    )
-
-
-def held_decision_for_device(*, device) -> OffboardingDevice | None:
-    return (
-        OffboardingDevice.objects.for_org(device.organization)
-        .filter(device=device, status=OffboardingDevice.Status.AWAITING_WIPE)
-        .select_related("reassign_to", "offboarding__employee")
-        .first()
     )

@@ -4,25 +4,24 @@ A case is drafted with one decision per device the leaver holds (the organizatio
 what nobody chose), then completed at once or scheduled for its effective date. Completion is one
 transaction: the employee becomes ``offboarded``, every decision goes through ``devices.services``
 (history and audit with source ``offboarding``), and ``cockpit.hooks.employee_offboarded`` lets the
-assignment app cancel the leaver's pre-assignments and suggestions. After commit the wipes go to
-Fleet (``wipe_send_due``), each tracked on its :class:`WipeRequest`; a refused wipe fails alone and
-undoes nothing. A later sync confirms the erase (``wipe_confirm_from_sync``, an after-sync step).
+assignment app cancel the leaver's pre-assignments and suggestions. A decision's wipe is the
+device move's own (``devices.commands``, the one wipe pathway): it leaves for Fleet after commit, a
+refused wipe fails alone and undoes nothing, and a later sync confirms the erase.
 
-Hold until wipe (organization setting ``offboarding_hold_until_wipe``): a device reassigned *with*
-a wipe is first returned to stock (it is coming back to IT to be erased), its decision waits
-``awaiting_wipe``, and the sync that confirms the wipe assigns it to the new owner. If by then the
-device has another owner, is archived, or the new owner has left, the hand-over is not forced: the
-decision ends ``hold_failed`` with the reason, for an admin to settle. Without a wipe there is
-nothing to wait for, so the device is reassigned at once.
+Hold until wipe (organization setting ``offboarding_hold_until_wipe``, applied by
+``devices.services.device_reassign`` to every reassignment): a device reassigned *with* a wipe comes
+back to stock first, its decision waits ``awaiting_wipe``, and the sync that confirms the wipe hands
+it to the new owner. If by then the device has another owner, is archived, or the new owner has left,
+the hand-over is not forced: the decision ends ``hold_failed`` with the reason, for an admin to
+settle (:func:`decision_settle`, a ``devices.hooks.command_settled`` step).
 """
 
 import hashlib
 import json
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from django.db import IntegrityError, OperationalError, models, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from cockpit.actors import Actor
@@ -31,15 +30,14 @@ from cockpit.errors import ConcurrentChange, DomainError, IllegalTransition, Inv
 from cockpit.hooks import employee_offboarded
 from cockpit.models import Employee, Organization
 from cockpit.selectors import employee_by_reference
+from devices import handover
 from devices import services as device_services
-from devices.models import Device
+from devices.models import Device, DeviceCommand
 from offboarding.models import (
-    MAX_WIPE_ATTEMPTS,
     WIPE_BY_DEFAULT,
     DeviceAction,
     Offboarding,
     OffboardingDevice,
-    WipeRequest,
 )
 
 logger = logging.getLogger(__name__)
@@ -300,20 +298,15 @@ def offboarding_complete(*, offboarding: Offboarding, actor: Actor) -> Offboardi
         employee.status, employee.offboarded_at = Employee.Status.OFFBOARDED, now
         employee.save(update_fields=["status", "offboarded_at", "updated_at"])
         reason = f"Offboarding of {employee.display_name}"
-        wipe_ids = []
+        wipes = 0
         for decision in decisions:
             if decision.device_id not in held:
                 decision.status, decision.note = OffboardingDevice.Status.SKIPPED, "No longer held at completion."
                 decision.save(update_fields=["status", "note", "updated_at"])
                 continue
             decision.device = held[decision.device_id]
-            _apply_decision(decision, actor=actor, reason=reason, hold=organization.offboarding_hold_until_wipe)
-            if decision.wipe:
-                wipe = WipeRequest.objects.create(
-                    organization=organization, device=decision.device, decision=decision,
-                    fleet_host_id=decision.device.fleet_host_id,
-                )
-                wipe_ids.append(wipe.pk)
+            _apply_decision(decision, actor=actor, reason=reason)
+            wipes += decision.wipe
         case.status, case.completed_at = Offboarding.Status.COMPLETED, now
         case.completed_by_label, case.last_error = actor.label[:200], ""
         case.save(update_fields=["status", "completed_at", "completed_by_label", "last_error", "updated_at"])
@@ -324,32 +317,57 @@ def offboarding_complete(*, offboarding: Offboarding, actor: Actor) -> Offboardi
         follow_ups = employee_offboarded.run(employee=employee, actor=actor)
         audit_record(organization=organization, actor=actor, event="offboarding.completed", target=case,
                      source=Source.OFFBOARDING, after=_snapshot(case) | {"decisions": _decision_rows(case),
-                                                                         "wipes": len(wipe_ids),
+                                                                         "wipes": wipes,
                                                                          "follow_ups": follow_ups})
-        if wipe_ids:
-            organization_id = organization.pk
-            transaction.on_commit(lambda: _queue_wipes(organization_id))
     return case
 
 
-def _apply_decision(decision: OffboardingDevice, *, actor: Actor, reason: str, hold: bool) -> None:
+def _apply_decision(decision: OffboardingDevice, *, actor: Actor, reason: str) -> None:
+    """The decision through the device moves; its wipe (and a hold until the wipe is confirmed) is theirs."""
     common = {"device": decision.device, "actor": actor, "source": Source.OFFBOARDING, "wipe": decision.wipe,
-              "expected_version": decision.device.version}
-    status = OffboardingDevice.Status.APPLIED
+              "expected_version": decision.device.version, "reason": reason}
     if decision.action == DeviceAction.RETURN_TO_STOCK:
-        device = device_services.device_return_to_stock(**common, reason=reason)
+        device = device_services.device_return_to_stock(**common)
     elif decision.action == DeviceAction.REMOVE_FROM_FLEET:
-        device = device_services.device_archive(**common, reason=reason)
-    elif hold and decision.wipe:
-        device = device_services.device_return_to_stock(
-            **common, reason=f"{reason}: held until its wipe is confirmed, then goes to "
-                             f"{decision.reassign_to.display_name}"[:500])
-        status = OffboardingDevice.Status.AWAITING_WIPE
+        device = device_services.device_archive(**common)
     else:
-        device = device_services.device_reassign(**common, employee=decision.reassign_to, reason=reason)
+        device = device_services.device_reassign(**common, employee=decision.reassign_to)
     decision.device = device
-    decision.status, decision.applied_at = status, timezone.now()
-    decision.save(update_fields=["status", "applied_at", "updated_at"])
+    decision.wipe_command = (
+        DeviceCommand.objects.filter(device=device, kind=DeviceCommand.Kind.WIPE, status__in=DeviceCommand.PENDING)
+        .order_by("-pk").first() if decision.wipe else None
+    )
+    held = decision.wipe_command is not None and decision.wipe_command.awaits_hand_over
+    decision.status = OffboardingDevice.Status.AWAITING_WIPE if held else OffboardingDevice.Status.APPLIED
+    decision.applied_at = timezone.now()
+    decision.save(update_fields=["status", "applied_at", "wipe_command", "updated_at"])
+
+
+def decision_settle(*, command: DeviceCommand, actor: Actor) -> dict:
+    """``devices.hooks.command_settled`` step: a decision held until its wipe ends with the hand-over's outcome."""
+    decision = OffboardingDevice.objects.filter(
+        wipe_command=command, status=OffboardingDevice.Status.AWAITING_WIPE).first()
+    if decision is None:
+        return {}
+    if command.handed_over_at is not None:
+        decision.status, decision.note = OffboardingDevice.Status.APPLIED, ""
+    elif command.hand_over_note:
+        decision.status, decision.note = OffboardingDevice.Status.HOLD_FAILED, command.hand_over_note[:500]
+    else:
+        return {}  # e.g. the wipe failed: the device stays held while an admin retries it or hands it over
+    decision.applied_at = timezone.now()
+    decision.save(update_fields=["status", "note", "applied_at", "updated_at"])
+    return {"decision": decision.pk, "status": decision.status}
+
+
+def offboarding_hand_over(*, decision: OffboardingDevice, actor: Actor) -> bool:
+    """Give a held device to the employee its decision names now, without waiting for the wipe's confirmation.
+
+    Returns True when handed over; otherwise the decision ends ``hold_failed`` with the reason.
+    """
+    if decision.status != OffboardingDevice.Status.AWAITING_WIPE or decision.wipe_command_id is None:
+        raise IllegalTransition("This device is not waiting to be handed over.")
+    return handover.command_hand_over(command=decision.wipe_command, actor=actor)
 
 
 def offboarding_request(
@@ -466,219 +484,3 @@ def organizations_with_due_offboardings(*, today: date | None = None) -> list[in
         status=Offboarding.Status.SCHEDULED, effective_date__lte=today).values_list("organization_id", flat=True))
     due |= set(_end_date_candidates(today).values_list("organization_id", flat=True))
     return sorted(due)
-
-
-# --- wipes -----------------------------------------------------------------------------------
-
-
-def _queue_wipes(organization_id: int) -> None:
-    from offboarding.tasks import send_wipes_task
-
-    send_wipes_task.delay(organization_id)
-
-
-def wipe_backoff(attempts: int) -> timedelta:
-    """2 min, 6 min, 18 min, 54 min, 2 h 42, then 6 h between tries."""
-    return min(WIPE_BACKOFF_BASE * (3 ** max(attempts - 1, 0)), WIPE_BACKOFF_MAX)
-
-
-def _due_wipes(organization, now: datetime):
-    return WipeRequest.objects.for_org(organization).filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), status=WipeRequest.Status.REQUESTED
-    )
-
-
-def _claim(wipe_id: int, now: datetime) -> WipeRequest | None:
-    """Take one due wipe for this worker: a redelivered task or a second worker finds it leased."""
-    with transaction.atomic():
-        wipe = (
-            WipeRequest.objects.select_for_update(skip_locked=True).select_related("device", "organization")
-            .filter(pk=wipe_id, status=WipeRequest.Status.REQUESTED)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .first()
-        )
-        if wipe is None:
-            return None
-        wipe.attempts += 1
-        wipe.next_attempt_at = now + WIPE_SEND_LEASE
-        wipe.save(update_fields=["attempts", "next_attempt_at", "updated_at"])
-    return wipe
-
-
-def _finish(wipe: WipeRequest, *, actor: Actor, status: str, error: str = "", retry_at: datetime | None = None,
-            device_status: str = "") -> None:
-    now = timezone.now()
-    wipe.status, wipe.last_error, wipe.next_attempt_at = status, error[:500], retry_at
-    if status == WipeRequest.Status.SENT:
-        wipe.sent_at, wipe.status_at_send = now, device_status[:20]
-    elif status == WipeRequest.Status.FAILED:
-        wipe.failed_at = now
-    wipe.save(update_fields=["status", "last_error", "next_attempt_at", "sent_at", "status_at_send", "failed_at",
-                             "updated_at"])
-    if status == WipeRequest.Status.SENT:
-        audit_record(organization=wipe.organization, actor=actor, event="wipe.sent", target=wipe.device,
-                     source=Source.OFFBOARDING, after={"host": wipe.fleet_host_id, "attempt": wipe.attempts})
-    elif status == WipeRequest.Status.FAILED:
-        audit_record(organization=wipe.organization, actor=actor, event="wipe.failed", target=wipe.device,
-                     source=Source.OFFBOARDING, after={"error": wipe.last_error, "attempts": wipe.attempts})
-
-
-def wipe_send_due(*, organization: Organization, client=None, now: datetime | None = None) -> dict:
-    """Send every due ``requested`` wipe of the organization to Fleet, one by one, each recorded on its own.
-
-    Fleet refusing (the host cannot be wiped, unknown host) fails that wipe with Fleet's message; Fleet
-    unreachable or failing keeps it ``requested`` with a backoff, and fails it after ``MAX_WIPE_ATTEMPTS``.
-    """
-    from mdm_sync.fleet import FleetAuthError, FleetBadResponse, FleetError, FleetUnavailable
-    from mdm_sync.models import FleetConnection
-    from mdm_sync.services import fleet_client_for
-
-    now = now or timezone.now()
-    actor = Actor.system("offboarding wipes")
-    counts = {"sent": 0, "failed": 0, "retrying": 0}
-    wipe_ids = list(_due_wipes(organization, now).order_by("pk").values_list("pk", flat=True))
-    if not wipe_ids:
-        return counts
-    connection = FleetConnection.objects.for_org(organization).first()
-    own_client = None
-    try:
-        for wipe_id in wipe_ids:
-            wipe = _claim(wipe_id, now)
-            if wipe is None:
-                continue
-            host_id = wipe.fleet_host_id or wipe.device.fleet_host_id
-            if host_id is None:
-                _finish(wipe, actor=actor, status=WipeRequest.Status.FAILED,
-                        error="This device is not known to Fleet (no host id): wipe it by hand.")
-                counts["failed"] += 1
-                continue
-            if connection is None and client is None:
-                _finish(wipe, actor=actor, status=WipeRequest.Status.FAILED,
-                        error="This organization is not connected to Fleet: wipe the device by hand.")
-                counts["failed"] += 1
-                continue
-            try:
-                if client is None:
-                    client = own_client = fleet_client_for(connection, retries=1)
-                wipe.fleet_host_id = host_id
-                result = client.wipe(host_id)
-            except (FleetUnavailable, FleetAuthError, FleetBadResponse) as exc:
-                if wipe.attempts >= MAX_WIPE_ATTEMPTS:
-                    _finish(wipe, actor=actor, status=WipeRequest.Status.FAILED,
-                            error=f"Gave up after {wipe.attempts} attempts: {exc}")
-                    counts["failed"] += 1
-                else:
-                    _finish(wipe, actor=actor, status=WipeRequest.Status.REQUESTED, error=str(exc),
-                            retry_at=now + wipe_backoff(wipe.attempts))
-                    counts["retrying"] += 1
-            except FleetError as exc:  # Fleet refused this wipe: retrying would get the same answer
-                _finish(wipe, actor=actor, status=WipeRequest.Status.FAILED, error=str(exc))
-                counts["failed"] += 1
-            else:
-                _finish(wipe, actor=actor, status=WipeRequest.Status.SENT, device_status=result.device_status)
-                counts["sent"] += 1
-    finally:
-        if own_client is not None:
-            own_client.close()
-    return counts
-
-
-def organizations_with_due_wipes(*, now: datetime | None = None) -> list[int]:
-    now = now or timezone.now()
-    return sorted(set(WipeRequest.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), status=WipeRequest.Status.REQUESTED
-    ).values_list("organization_id", flat=True)))
-
-
-def wipe_retry(*, wipe: WipeRequest, actor: Actor) -> WipeRequest:
-    """An admin asks again for a failed wipe (e.g. after fixing the device in Fleet); it is sent after commit."""
-    with transaction.atomic():
-        locked = WipeRequest.objects.select_for_update().select_related("device").get(
-            pk=wipe.pk, organization_id=wipe.organization_id)
-        if locked.status != WipeRequest.Status.FAILED:
-            raise IllegalTransition(
-                f"This wipe is {locked.get_status_display().lower()}; only a failed one is retried.")
-        before = {"status": locked.status, "error": locked.last_error}
-        locked.status, locked.attempts, locked.next_attempt_at, locked.failed_at = (
-            WipeRequest.Status.REQUESTED, 0, None, None)
-        locked.fleet_host_id = locked.device.fleet_host_id or locked.fleet_host_id
-        locked.save(update_fields=["status", "attempts", "next_attempt_at", "failed_at", "fleet_host_id",
-                                   "updated_at"])
-        audit_record(organization=locked.organization, actor=actor, event="wipe.retried", target=locked.device,
-                     source=Source.OFFBOARDING, before=before, after={"status": locked.status})
-        organization_id = locked.organization_id
-        transaction.on_commit(lambda: _queue_wipes(organization_id))
-    return locked
-
-
-def wipe_confirm_from_sync(*, organization: Organization, run=None, device_ids=(), actor: Actor | None = None) -> dict:
-    """After-sync step (order 30): a sent wipe whose host the sync now shows ``wiped`` is confirmed.
-
-    Fleet refuses to wipe a host that is already wiped, so ``wiped`` seen after Fleet accepted ours is
-    our erase; only if our copy already said ``wiped`` when we sent (stale facts) do we wait for a run
-    that actually changed the device.
-    """
-    actor = actor or Actor.system("fleet sync")
-    touched = set(device_ids or ())
-    confirmed = handed_over = 0
-    sent = WipeRequest.objects.for_org(organization).filter(status=WipeRequest.Status.SENT).select_related("device")
-    for wipe in sent:
-        device = wipe.device
-        if device.mdm_device_status != "wiped" or device.mdm_pending_action:
-            continue
-        if wipe.status_at_send == "wiped" and device.pk not in touched:
-            continue
-        with transaction.atomic():
-            locked = WipeRequest.objects.select_for_update().filter(pk=wipe.pk, status=WipeRequest.Status.SENT).first()
-            if locked is None:
-                continue
-            locked.status, locked.confirmed_at = WipeRequest.Status.CONFIRMED, timezone.now()
-            locked.save(update_fields=["status", "confirmed_at", "updated_at"])
-            audit_record(organization=organization, actor=actor, event="wipe.confirmed", target=device,
-                         source=Source.SYNC, after={"host": locked.fleet_host_id})
-            confirmed += 1
-        if locked.decision_id and _release_hold(locked.decision_id, actor=actor):
-            handed_over += 1
-    return {"wipes_confirmed": confirmed, "handed_over": handed_over}
-
-
-def _release_hold(decision_id: int, *, actor: Actor) -> bool:
-    """Give a held device to its new owner now that its wipe is confirmed; never forced over someone else."""
-    decision = OffboardingDevice.objects.select_related("device", "reassign_to", "offboarding__employee").get(
-        pk=decision_id)
-    if decision.status != OffboardingDevice.Status.AWAITING_WIPE:
-        return False
-    return offboarding_hand_over(decision=decision, actor=actor)
-
-
-def offboarding_hand_over(*, decision: OffboardingDevice, actor: Actor) -> bool:
-    """Assign a held device to the employee its decision names (after the wipe, or by an admin's choice).
-
-    Returns True when handed over; otherwise the decision ends ``hold_failed`` with the reason.
-    """
-    with transaction.atomic():
-        locked = OffboardingDevice.objects.select_for_update(of=("self",)).select_related(
-            "device", "reassign_to", "offboarding__employee",
-        ).get(pk=decision.pk, organization_id=decision.organization_id)
-        if locked.status != OffboardingDevice.Status.AWAITING_WIPE:
-            raise IllegalTransition("This device is not waiting to be handed over.")
-        device, target = Device.objects.get(pk=locked.device_id), locked.reassign_to
-        note = ""
-        if device.assignee_id == target.pk:
-            pass  # already with its new owner (e.g. enrollment assigned it after the wipe)
-        elif device.assignee_id is not None:
-            note = f"{device} was assigned to {device.assignee.display_name} meanwhile; not handed over."
-        else:
-            try:
-                with transaction.atomic():
-                    device_services.device_assign(
-                        device=device, employee=target, actor=actor, source=Source.OFFBOARDING,
-                        reason=f"Wipe confirmed: handed over after the offboarding of "
-                               f"{locked.offboarding.employee.display_name}"[:500],
-                    )
-            except DomainError as exc:
-                note = f"Not handed over: {exc.message}"
-        locked.status = OffboardingDevice.Status.HOLD_FAILED if note else OffboardingDevice.Status.APPLIED
-        locked.note, locked.applied_at = note[:500], timezone.now()
-        locked.save(update_fields=["status", "note", "applied_at", "updated_at"])
-    return not note

@@ -1,4 +1,4 @@
-"""Offboarding jobs: the daily run of due cases and the wipe sender/retrier, one task per organization."""
+"""Offboarding jobs: the daily run of due cases, one task per organization (wipes are ``mdm_sync``'s)."""
 
 from celery import shared_task
 
@@ -21,21 +21,3 @@ def run_due_offboardings_for(organization_id: int) -> dict:
     if organization is None:
         return {"organization": organization_id, "status": "gone"}
     return {"organization": organization_id, **services.offboarding_run_due(organization=organization)}
-
-
-@shared_task
-def retry_pending_wipes() -> dict:
-    """Every 10 minutes (beat): queue a sender for each organization with a wipe due (new or backed off)."""
-    organization_ids = services.organizations_with_due_wipes()
-    for organization_id in organization_ids:
-        send_wipes_task.delay(organization_id)
-    return {"queued": len(organization_ids)}
-
-
-@shared_task(acks_late=True)
-def send_wipes_task(organization_id: int) -> dict:
-    """Send the organization's due wipes to Fleet (each claimed first: a redelivery sends nothing twice)."""
-    organization = Organization.objects.filter(pk=organization_id).first()
-    if organization is None:
-        return {"organization": organization_id, "status": "gone"}
-    return {"organization": organization_id, **services.wipe_send_due(organization=organization)}

@@ -14,6 +14,5 @@ urlpatterns = [
     path("offboardings/<int:pk>/schedule/", views.offboarding_schedule, name="offboarding_schedule"),
     path("offboardings/<int:pk>/cancel/", views.offboarding_cancel, name="offboarding_cancel"),
     path("offboardings/decisions/<int:pk>/hand-over/", views.decision_hand_over, name="decision_hand_over"),
-    path("wipes/<int:pk>/retry/", views.wipe_retry, name="wipe_retry"),
     path("settings/offboarding/", views.offboarding_settings, name="offboarding_settings"),
 ]

@@ -16,7 +16,7 @@ from cockpit.web import actor_for, call_service, filterset_for, paginate, requir
 from offboarding import services
 from offboarding.filtersets import OffboardingFilterSet
 from offboarding.forms import CancelForm, DecisionsForm, OffboardingSettingsForm, ScheduleForm, default_rows
-from offboarding.models import WIPE_BY_DEFAULT, Offboarding, OffboardingDevice, WipeRequest
+from offboarding.models import WIPE_BY_DEFAULT, Offboarding, OffboardingDevice
 from offboarding.selectors import (
     departed_holding_devices,
     offboarding_decisions,
@@ -187,19 +187,9 @@ def offboarding_departed(request, org_slug):
 
 @require_role("can_act_on_devices")
 @require_POST
-def wipe_retry(request, org_slug, pk):
-    wipe = WipeRequest.objects.for_org(request.organization).filter(pk=pk).first()
-    if wipe is None:
-        raise Http404("No such wipe")
-    run_action(request, lambda: services.wipe_retry(wipe=wipe, actor=actor_for(request)),
-               f"The wipe of {wipe.device} will be sent to Fleet again.")
-    return redirect("device_detail", org_slug=org_slug, pk=wipe.device_id)
-
-
-@require_role("can_act_on_devices")
-@require_POST
 def decision_hand_over(request, org_slug, pk):
-    decision = OffboardingDevice.objects.for_org(request.organization).filter(pk=pk).first()
+    decision = OffboardingDevice.objects.for_org(request.organization).select_related("wipe_command").filter(
+        pk=pk).first()
     if decision is None:
         raise Http404("No such decision")
     try:

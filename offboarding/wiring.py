@@ -1,7 +1,7 @@
-"""Offboarding's audit events, after-sync step and page panels, connected from ``OffboardingConfig.ready``."""
+"""Offboarding's audit events, hook steps and page panels, connected from ``OffboardingConfig.ready``."""
 
 from cockpit.audit import register_events
-from cockpit.panels import device_panels, employee_panels
+from cockpit.panels import employee_panels
 
 EVENTS = {
     "offboarding.started": "{actor} started the offboarding of {after[employee]}",
@@ -10,19 +10,17 @@ EVENTS = {
     "offboarding.cancelled": "{actor} cancelled the offboarding of {before[employee]}",
     "offboarding.completed": "{actor} completed the offboarding of {after[employee]}",
     "employee.offboarded": "{actor} offboarded {target}",
-    "wipe.sent": "{actor} sent a wipe of {target} to Fleet",
-    "wipe.failed": "Fleet did not wipe {target}: {after[error]}",
-    "wipe.retried": "{actor} asked again to wipe {target}",
-    "wipe.confirmed": "Fleet reported {target} wiped",
 }
 
 
 def connect() -> None:
-    from mdm_sync.hooks import after_sync
-    from offboarding.panels import device_wipe_panel, employee_offboarding_panel
-    from offboarding.services import wipe_confirm_from_sync
+    from cockpit.hooks import employees_leaving
+    from devices.hooks import command_settled
+    from offboarding.panels import employee_offboarding_panel
+    from offboarding.selectors import employees_leaving as open_cases
+    from offboarding.services import decision_settle
 
     register_events(EVENTS)
-    after_sync.register(wipe_confirm_from_sync, order=30, name="offboarding.wipe_confirmation")
-    device_panels.register(device_wipe_panel, order=30)
+    employees_leaving.register(open_cases, order=10, name="offboarding.open_cases")
+    command_settled.register(decision_settle, order=10, name="offboarding.decision_settle")
     employee_panels.register(employee_offboarding_panel, order=30)

@@ -145,3 +145,30 @@ def sync_now(org, sim, **kwargs) -> SyncRun:
     return sync_organization(organization=org, trigger=SyncRun.Trigger.COMMAND, actor=Actor.system("tests"),
                              client=client, per_page=kwargs.pop("per_page", 25), now=kwargs.pop("now", SIM_NOW),
                              **kwargs)
+
+
+# --- Device commands (wipes, removals from Fleet) ---------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def command_queue(request, monkeypatch):
+    """The organizations whose command sender a committed move queued: tests send nothing to the broker unless
+    marked ``real_broker``; ``commands_run_now`` runs the sender in-process instead, as a worker would."""
+    if request.node.get_closest_marker("real_broker"):
+        return None
+    from devices import commands
+
+    queued = []
+    monkeypatch.setattr(commands, "queue_command_sending", queued.append)
+    return queued
+
+
+@pytest.fixture
+def commands_run_now(monkeypatch):
+    """The command sender queued after commit runs in-process (the real Celery task, applied) instead of on the
+    broker."""
+    from devices import commands
+    from mdm_sync.tasks import send_device_commands
+
+    monkeypatch.setattr(commands, "queue_command_sending",
+                        lambda organization_id: send_device_commands.apply(args=[organization_id]).get())

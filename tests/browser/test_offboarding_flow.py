@@ -5,8 +5,8 @@ import pytest
 from cockpit.actors import Actor
 from cockpit.models import Employee, Membership
 from devices import services as device_services
-from offboarding import services as offboarding_services
-from offboarding.models import Offboarding, WipeRequest
+from devices.models import DeviceCommand
+from offboarding.models import Offboarding
 from tests.factories import DeviceFactory, EmployeeFactory, MembershipFactory, OrganizationFactory, UserFactory
 
 PASSWORD = "browser-test-passphrase-7"
@@ -16,8 +16,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def leaver_world(db, monkeypatch):
-    # The wipes would go to the broker after commit; this test looks at the cockpit, not at Fleet.
-    monkeypatch.setattr(offboarding_services, "_queue_wipes", lambda organization_id: None)
     org = OrganizationFactory(slug="acme", name="Acme")
     admin = UserFactory(username="alice", email="alice@acme.test", first_name="Alice", last_name="Admin")
     admin.set_password(PASSWORD)
@@ -86,4 +84,4 @@ def test_offboard_an_employee_with_one_device_of_each_decision(live_server, leav
     page.goto(f"{base}/o/{org.slug}/devices/{stock.pk}/")
     assert "Requested" in page.locator("#wipe-panel").inner_text()
     assert Employee.objects.get(pk=lea.pk).status == "offboarded"
-    assert set(WipeRequest.objects.values_list("device__name", flat=True)) == {"lea-stock"}
+    assert set(DeviceCommand.objects.values_list("device__name", flat=True)) == {"lea-stock"}

@@ -2,10 +2,10 @@
 
 import pytest
 
-from cockpit.errors import InvalidInput
+from cockpit.errors import IllegalTransition, InvalidInput
 from cockpit.models import AuditEvent, Membership
 from devices import services
-from devices.models import EnrollmentStatus, Usage
+from devices.models import Device, EnrollmentStatus, Usage
 from tests.conftest import member
 from tests.factories import DeviceFactory
 
@@ -71,3 +71,55 @@ def test_cockpit_form_offers_only_the_organizations_technicians(cockpit_client, 
     body = cockpit_client.get(f"/o/{org.slug}/devices/new/").content.decode()
     assert "tech@acme.test" in body
     assert outsider.username not in body and viewer.username not in body
+
+
+# --- a shared device never gets an owner, whatever the path (issue #10 §2) --------------------------------
+
+
+@pytest.fixture
+def kiosk(org, technician):
+    return DeviceFactory(organization=org, name="kiosk-7", usage=Usage.SHARED, responsible_technician=technician)
+
+
+def test_assign_refuses_a_shared_device_naming_its_technician(org, actor, employee, kiosk):
+    with pytest.raises(IllegalTransition) as error:
+        services.device_assign(device=kiosk, employee=employee, actor=actor)
+    assert "tech@acme.test" in error.value.message and "individual use" in error.value.message
+    kiosk.refresh_from_db()
+    assert kiosk.assignee is None and not kiosk.history.exists()
+
+
+def test_bulk_assignment_refuses_a_shared_device_and_writes_nothing(org, actor, employee, kiosk):
+    spare = DeviceFactory(organization=org)
+    with pytest.raises(IllegalTransition, match="shared device"):
+        services.device_assign_many(organization=org, actor=actor, source="csv_import", assignments=[
+            services.Assignment(device_id=spare.pk, employee=employee),
+            services.Assignment(device_id=kiosk.pk, employee=employee),
+        ])
+    spare.refresh_from_db()
+    assert spare.assignee is None
+
+
+def test_reassign_refuses_a_shared_device_that_somehow_has_an_owner(org, actor, employee, kiosk):
+    from cockpit.models import Employee
+
+    other = Employee.objects.create(organization=org, email="other@acme.test")
+    Device.objects.filter(pk=kiosk.pk).update(assignee=employee, availability_status="in_use",
+                                              assignment_status="assigned")  # e.g. data from before the rule
+    with pytest.raises(IllegalTransition, match="shared device"):
+        services.device_reassign(device=kiosk, employee=other, actor=actor)
+    # Taking the owner away stays possible.
+    assert services.device_unassign(device=kiosk, actor=actor).assignee is None
+
+
+def test_api_assign_of_a_shared_device_is_illegal_transition(org, employee, kiosk, api):
+    from tests.conftest import assert_error
+
+    response = api.post(f"/api/v1/devices/{kiosk.pk}/assign/", {"employee": employee.email}, format="json")
+    body = assert_error(response, 409, code="illegal_transition")
+    assert "tech@acme.test" in body["detail"]
+
+
+def test_switched_to_individual_use_it_can_be_assigned(org, actor, employee, kiosk):
+    device = services.device_update(device=kiosk, actor=actor, usage=Usage.INDIVIDUAL)
+    assert services.device_assign(device=device, employee=employee, actor=actor).assignee == employee

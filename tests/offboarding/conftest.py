@@ -8,15 +8,6 @@ from tests.factories import DeviceFactory, EmployeeFactory
 
 
 @pytest.fixture
-def wipes_run_now(monkeypatch):
-    """The wipe sender queued after commit runs in-process (as the worker would) instead of on the broker."""
-    from offboarding import tasks
-
-    monkeypatch.setattr(tasks.send_wipes_task, "delay",
-                        lambda *args, **kwargs: tasks.send_wipes_task.apply(args=args, kwargs=kwargs).get())
-
-
-@pytest.fixture
 def freeze(monkeypatch):
     """``freeze(datetime)``: timezone.now() (and so localdate()) answer that moment until the test ends."""
 

@@ -1,7 +1,7 @@
 """Organization A's offboarding objects for the tenant isolation test (tests/cockpit/test_tenant_isolation.py)."""
 
 from cockpit.actors import Actor
-from offboarding.models import WipeRequest
+from devices.models import DeviceCommand
 from offboarding.services import offboarding_start
 
 
@@ -9,6 +9,9 @@ def objects(base) -> dict:
     org = base["org"]
     case = offboarding_start(organization=org, employee=base["employee"], actor=Actor.system("tests"))
     decision = case.decisions.get()
-    wipe = WipeRequest.objects.create(organization=org, device=base["device"], decision=decision,
-                                      status=WipeRequest.Status.FAILED, last_error="Acme Secret Corp host refused")
+    wipe = DeviceCommand.objects.create(organization=org, device=base["device"], kind=DeviceCommand.Kind.WIPE,
+                                        status=DeviceCommand.Status.FAILED, hand_over_to=base["employee"],
+                                        last_error="Acme Secret Corp host refused")
+    decision.wipe_command = wipe
+    decision.save(update_fields=["wipe_command"])
     return {"offboarding": case, "decision": decision, "wipe": wipe}

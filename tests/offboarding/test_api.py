@@ -19,11 +19,6 @@ def _url(employee):
     return f"/api/v1/employees/{employee.pk}/offboard/"
 
 
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    monkeypatch.setattr(services, "_queue_wipes", lambda organization_id: None)
-
-
 def _nothing_changed(leaver, devices):
     leaver.refresh_from_db()
     assert leaver.is_active

@@ -8,9 +8,9 @@ from django.db import connection, connections
 from cockpit.actors import Actor
 from cockpit.errors import ConcurrentChange, IllegalTransition
 from devices import services as device_services
-from devices.models import Device, DeviceHistory
+from devices.models import Device, DeviceCommand, DeviceHistory
 from offboarding import services
-from offboarding.models import Offboarding, WipeRequest
+from offboarding.models import Offboarding
 from tests.offboarding.conftest import hand
 
 pytestmark = [
@@ -36,11 +36,6 @@ class Worker(threading.Thread):
             connections.close_all()
 
 
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    monkeypatch.setattr(services, "_queue_wipes", lambda organization_id: None)
-
-
 def _race(*functions):
     barrier = threading.Barrier(len(functions), timeout=WAIT)
     workers = [Worker(lambda fn=fn: (barrier.wait(), fn())[1]) for fn in functions]
@@ -60,7 +55,7 @@ def test_two_completions_of_one_case_apply_it_once(org, actor, leaver):
     errors = [w.error for w in workers if w.error is not None]
     assert len(errors) == 1 and isinstance(errors[0], IllegalTransition | ConcurrentChange)
     assert Offboarding.objects.get().status == "completed"
-    assert WipeRequest.objects.count() == 3
+    assert DeviceCommand.objects.count() == 3
     for device in devices:
         assert list(DeviceHistory.objects.filter(device=device).values_list("action", flat=True)) == [
             "returned_to_stock", "assigned"]
@@ -83,7 +78,7 @@ def test_completion_racing_an_admin_move_never_half_applies(org, actor, leaver, 
     else:
         # The case lost on a device lock: it rolled back entirely, it can be completed again.
         assert isinstance(completion.error, ConcurrentChange)
-        assert case.status == "draft" and leaver.is_active and not WipeRequest.objects.exists()
+        assert case.status == "draft" and leaver.is_active and not DeviceCommand.objects.exists()
         assert admin.error is None
         services.offboarding_complete(offboarding=case, actor=actor)
         assert not Device.objects.filter(assignee=leaver).exists()

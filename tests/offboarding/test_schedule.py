@@ -16,7 +16,6 @@ from tests.offboarding.conftest import hand
 def _tasks_inline(monkeypatch):
     monkeypatch.setattr(tasks.run_due_offboardings_for, "delay",
                         lambda *a: tasks.run_due_offboardings_for.apply(args=a).get())
-    monkeypatch.setattr(services, "_queue_wipes", lambda organization_id: None)
 
 
 def test_scheduled_case_runs_on_its_date_and_not_before(org, actor, leaver, freeze):

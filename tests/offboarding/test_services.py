@@ -7,9 +7,10 @@ from cockpit.errors import IllegalTransition, InvalidInput
 from cockpit.hooks import employee_offboarded
 from cockpit.models import AuditEvent, Employee
 from devices import services as device_services
-from devices.models import AssignmentStatus, AvailabilityStatus, Device, DeviceHistory
+from devices.models import AssignmentStatus, AvailabilityStatus, Device, DeviceCommand, DeviceHistory
+from mdm_sync.commands import commands_confirm_from_sync
 from offboarding import services
-from offboarding.models import Offboarding, OffboardingDevice, WipeRequest
+from offboarding.models import Offboarding, OffboardingDevice
 from tests.factories import EmployeeFactory
 from tests.offboarding.conftest import hand
 
@@ -28,9 +29,8 @@ def _start(org, employee, actor, decisions=None, **kwargs):
 @pytest.mark.parametrize("wipe", [True, False])
 @pytest.mark.parametrize("action", ["return_to_stock", "remove_from_fleet", "reassign"])
 def test_each_decision_with_and_without_wipe(org, actor, leaver, bob, action, wipe, django_capture_on_commit_callbacks,
-                                            monkeypatch):
-    queued = []
-    monkeypatch.setattr(services, "_queue_wipes", queued.append)
+                                            command_queue):
+    queued = command_queue
     [device] = hand(org, leaver, actor)
     decision = {"device": device.pk, "action": action, "wipe": wipe}
     if action == "reassign":
@@ -54,11 +54,11 @@ def test_each_decision_with_and_without_wipe(org, actor, leaver, bob, action, wi
     assert AuditEvent.objects.for_target(device).filter(source=Source.OFFBOARDING).exists()
     row = OffboardingDevice.objects.get(offboarding=case)
     assert row.status == OffboardingDevice.Status.APPLIED and row.wipe is wipe
-    wipes = WipeRequest.objects.for_org(org).filter(device=device)
+    wipes = DeviceCommand.objects.for_org(org).filter(device=device)
     assert wipes.count() == (1 if wipe else 0)
     assert queued == ([org.pk] if wipe else [])
     if wipe:
-        assert wipes.get().status == WipeRequest.Status.REQUESTED
+        assert wipes.get().status == DeviceCommand.Status.REQUESTED
     case.refresh_from_db()
     assert case.status == Offboarding.Status.COMPLETED and case.completed_at
 
@@ -220,7 +220,7 @@ def test_completion_runs_the_employee_offboarded_steps_inside_its_transaction(or
     leaver.refresh_from_db()
     case.refresh_from_db()
     assert device.assignee == leaver and leaver.is_active and case.status == Offboarding.Status.DRAFT
-    assert not WipeRequest.objects.exists()
+    assert not DeviceCommand.objects.exists()
 
 
 def test_offboarded_employee_cannot_be_assigned_a_device(org, actor, leaver):
@@ -258,11 +258,11 @@ def test_hold_until_wipe_returns_the_device_to_stock_until_the_wipe_is_confirmed
     assert decision.status == OffboardingDevice.Status.AWAITING_WIPE
 
     # The sync reports the host wiped: the device goes to Bob.
-    wipe = WipeRequest.objects.get(device=held)
-    WipeRequest.objects.filter(pk=wipe.pk).update(status=WipeRequest.Status.SENT, status_at_send="unlocked")
+    wipe = DeviceCommand.objects.get(device=held)
+    DeviceCommand.objects.filter(pk=wipe.pk).update(status=DeviceCommand.Status.SENT, status_at_send="unlocked")
     Device.objects.filter(pk=held.pk).update(mdm_device_status="wiped", mdm_pending_action="")
-    counts = services.wipe_confirm_from_sync(organization=org, device_ids=[held.pk])
-    assert counts == {"wipes_confirmed": 1, "handed_over": 1}
+    counts = commands_confirm_from_sync(organization=org, device_ids=[held.pk])
+    assert counts == {"commands_confirmed": 1, "handed_over": 1}
     held.refresh_from_db()
     decision.refresh_from_db()
     assert held.assignee == bob and decision.status == OffboardingDevice.Status.APPLIED
@@ -277,9 +277,9 @@ def test_hold_is_not_forced_over_someone_who_took_the_device(org, actor, leaver,
     case = _start(org, leaver, actor, [{"device": held.pk, "action": "reassign", "reassign_to": bob.pk}])
     services.offboarding_complete(offboarding=case, actor=actor)
     device_services.device_assign(device=held, employee=carol, actor=actor)
-    WipeRequest.objects.filter(device=held).update(status=WipeRequest.Status.SENT)
+    DeviceCommand.objects.filter(device=held).update(status=DeviceCommand.Status.SENT)
     Device.objects.filter(pk=held.pk).update(mdm_device_status="wiped")
-    assert services.wipe_confirm_from_sync(organization=org) == {"wipes_confirmed": 1, "handed_over": 0}
+    assert commands_confirm_from_sync(organization=org) == {"commands_confirmed": 1, "handed_over": 0}
     held.refresh_from_db()
     decision = case.decisions.get(device=held)
     assert held.assignee == carol

@@ -3,21 +3,16 @@ the departed report, and the wipe panel of the device page."""
 
 from datetime import timedelta
 
-import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from cockpit.models import AuditEvent, Employee, Membership
 from devices import services as device_services
+from devices.models import DeviceCommand
 from offboarding import services
-from offboarding.models import Offboarding, OffboardingDevice, WipeRequest
+from offboarding.models import Offboarding, OffboardingDevice
 from tests.conftest import member
 from tests.offboarding.conftest import hand
-
-
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    monkeypatch.setattr(services, "_queue_wipes", lambda organization_id: None)
 
 
 def _decisions_post(devices, rows=None):
@@ -76,7 +71,7 @@ def test_wizard_apply_to_all_then_summary_then_complete(cockpit_client, org, act
     for device in devices:
         device.refresh_from_db()
     assert [d.assignee for d in devices[:2]] == [bob, bob] and devices[2].is_archived
-    assert WipeRequest.objects.filter(device=devices[2]).exists()
+    assert DeviceCommand.objects.filter(device=devices[2]).exists()
     # The device page shows the wipe.
     page = cockpit_client.get(reverse("device_detail", args=[org.slug, devices[2].pk])).content.decode()
     assert 'id="wipe-panel"' in page and "Requested" in page
@@ -142,13 +137,13 @@ def test_failed_wipe_retry_and_hand_over_from_the_device_page(cockpit_client, or
     case = services.offboarding_start(organization=org, employee=leaver, actor=actor, decisions=[
         {"device": device.pk, "action": "reassign", "reassign_to": bob.pk}])
     services.offboarding_complete(offboarding=case, actor=actor)
-    wipe = WipeRequest.objects.get()
-    WipeRequest.objects.filter(pk=wipe.pk).update(status=WipeRequest.Status.FAILED, last_error="Host is wiped.")
+    wipe = DeviceCommand.objects.get()
+    DeviceCommand.objects.filter(pk=wipe.pk).update(status=DeviceCommand.Status.FAILED, last_error="Host is wiped.")
     page = cockpit_client.get(reverse("device_detail", args=[org.slug, device.pk])).content.decode()
     assert "Awaiting wipe" in page and "Host is wiped." in page and "Hand over now" in page
     cockpit_client.post(reverse("wipe_retry", args=[org.slug, wipe.pk]))
     wipe.refresh_from_db()
-    assert wipe.status == WipeRequest.Status.REQUESTED
+    assert wipe.status == DeviceCommand.Status.REQUESTED
     decision = case.decisions.get()
     cockpit_client.post(reverse("decision_hand_over", args=[org.slug, decision.pk]))
     device.refresh_from_db()
