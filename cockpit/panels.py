@@ -1,8 +1,8 @@
-"""Panels that feature apps add to the device and employee pages, without those pages knowing them.
+"""Panels that feature apps add to the device, employee and group pages, without those pages knowing them.
 
 An app registers, from its ``AppConfig.ready``, a function ``(request, obj) -> Panel | None``;
 the page renders the panels it gets back, in registration order (``order``, then app order).
-This keeps ``devices`` and ``cockpit`` free of imports from ``enrollment``, ``assignment`` and
+This keeps ``devices`` and ``cockpit`` free of imports from ``mdm_sync``, ``enrollment``, ``assignment`` and
 ``offboarding``, which build on them.
 """
 
@@ -43,3 +43,4 @@ class PanelRegistry:
 
 device_panels = PanelRegistry("device")
 employee_panels = PanelRegistry("employee")
+group_panels = PanelRegistry("group")  # e.g. mdm_sync: the group's Fleet label

@@ -10,7 +10,7 @@ from django.utils import timezone
 from cockpit.actors import Actor
 from cockpit.audit import audit_record
 from cockpit.errors import InvalidInput
-from cockpit.hooks import employee_created
+from cockpit.hooks import employee_created, groups_changed_on_commit
 from cockpit.models import ApiToken, Employee, Group, Membership, Organization
 from cockpit.selectors import groups_by_names
 
@@ -141,6 +141,8 @@ def group_update(*, group: Group, actor: Actor, name: str | None = None, descrip
         organization=group.organization, actor=actor, event="group.updated", target=group,
         before=before, after={"name": group.name, "description": group.description},
     )
+    if group.name != before["name"]:  # e.g. its Fleet label is renamed
+        groups_changed_on_commit(organization=group.organization, group_ids=[group.pk])
     return group
 
 
@@ -148,7 +150,9 @@ def group_update(*, group: Group, actor: Actor, name: str | None = None, descrip
 def group_delete(*, group: Group, actor: Actor) -> None:
     audit_record(organization=group.organization, actor=actor, event="group.deleted", target=group,
                  before={"name": group.name})
+    group_id = group.pk
     group.delete()
+    groups_changed_on_commit(organization=group.organization, group_ids=[group_id])  # e.g. its Fleet label goes
 
 
 # --- employees -----------------------------------------------------------------------------

@@ -341,6 +341,34 @@ class MdmActionResult:
     unlock_pin: str = ""
 
 
+@dataclass(frozen=True)
+class FleetLabel:
+    """A Fleet label (``GET``/``POST``/``PATCH /api/v1/fleet/labels…``): manual ones list their hosts by id."""
+
+    id: int
+    name: str
+    description: str = ""
+    label_type: str = ""  # "regular" or "builtin"
+    membership_type: str = ""  # "manual" or "dynamic" (query-based)
+    host_ids: tuple[int, ...] = ()
+    count: int | None = None
+
+    @property
+    def is_manual(self) -> bool:
+        return self.membership_type == "manual" and self.label_type != "builtin"
+
+    @classmethod
+    def from_json(cls, data) -> FleetLabel:
+        if not isinstance(data, dict) or _opt_int(data.get("id")) is None:
+            raise FleetBadResponse(f"Fleet sent a label without a numeric id: {str(data)[:80]!r}")
+        host_ids = data.get("host_ids") if isinstance(data.get("host_ids"), list) else []
+        return cls(
+            id=data["id"], name=_str(data.get("name")), description=_str(data.get("description")),
+            label_type=_str(data.get("label_type")), membership_type=_str(data.get("label_membership_type")),
+            host_ids=tuple(sorted(i for i in host_ids if _opt_int(i) is not None)), count=_opt_int(data.get("count")),
+        )
+
+
 # --- client ----------------------------------------------------------------------------------
 
 
@@ -572,6 +600,49 @@ class FleetClient:
             device_status=_str(data.get("device_status")), pending_action=_str(data.get("pending_action")),
             unlock_pin=_str(data.get("unlock_pin")),
         )
+
+    # -- labels (the cockpit's groups kept as manual labels: mdm_sync.labels) --
+
+    def list_labels(self) -> list[FleetLabel]:
+        """Every label, builtin and dynamic ones included (Fleet does not page this list unless asked)."""
+        data = self._request("GET", "/api/v1/fleet/labels")
+        items = data.get("labels") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise FleetBadResponse("Fleet's label list has no “labels” array.")
+        return [FleetLabel.from_json(item) for item in items]
+
+    def get_label(self, label_id: int) -> FleetLabel:
+        return self._label("GET", f"/api/v1/fleet/labels/{int(label_id)}", None)
+
+    def create_manual_label(self, *, name: str, host_ids, description: str = "") -> FleetLabel:
+        """A manual label holding exactly these hosts (Fleet ids). POST is not retried: a lost answer may hide a
+        created label, which the caller finds again by name (409 on the second try)."""
+        body = {"name": name, "description": description, "host_ids": sorted(int(i) for i in host_ids)}
+        return self._label("POST", "/api/v1/fleet/labels", body)
+
+    def update_label(self, label_id: int, *, name: str | None = None, description: str | None = None,
+                     host_ids=None) -> FleetLabel:
+        """Rename a label and/or replace a manual label's hosts (``host_ids=[]`` empties it; None leaves them)."""
+        body = {}
+        if name is not None:
+            body["name"] = name
+        if description is not None:
+            body["description"] = description
+        if host_ids is not None:
+            body["host_ids"] = sorted(int(i) for i in host_ids)
+        if not body:
+            raise ValueError("nothing to change")
+        return self._label("PATCH", f"/api/v1/fleet/labels/{int(label_id)}", body)
+
+    def delete_label(self, label_id: int) -> None:
+        """Delete by id (the by-name route cannot take every name, e.g. one with a slash)."""
+        self._request("DELETE", f"/api/v1/fleet/labels/id/{int(label_id)}", expect_json=False)
+
+    def _label(self, method: str, path: str, body) -> FleetLabel:
+        data = self._request(method, path, body=body)
+        if not isinstance(data, dict) or not isinstance(data.get("label"), dict):
+            raise FleetBadResponse(f"Fleet's answer to {method} {path} has no “label” object.")
+        return FleetLabel.from_json(data["label"])
 
 
 def _connection_reason(exc: Exception) -> str:

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 
 class FleetConnectionForm(forms.Form):
@@ -23,3 +24,18 @@ class FleetConnectionForm(forms.Form):
         if not token and not self.has_token:
             raise forms.ValidationError("Enter the Fleet API token.")
         return token or None
+
+
+class GroupLabelSettingsForm(forms.Form):
+    """The organization's switch for groups kept as Fleet labels (``mdm_sync.labels``)."""
+
+    sync_groups_as_labels = forms.BooleanField(
+        label=_("Keep groups as Fleet labels"), required=False,
+        help_text=_("Each group with enrolled devices becomes a manual label in Fleet holding exactly those hosts, "
+                    "for scoping software, policies and profiles. Off: nothing more is sent; labels already in Fleet "
+                    "stay as they are."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)

@@ -1,7 +1,9 @@
 from datetime import datetime, timedelta
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from cockpit.crypto import decrypt, encrypt
 from cockpit.tenancy import TenantModel
@@ -24,6 +26,10 @@ class FleetConnection(TenantModel):
     apns_expires_at = models.DateTimeField(null=True, blank=True, help_text="The APNs certificate's renew date")
     apns_checked_at = models.DateTimeField(null=True, blank=True, help_text="When the sync last read it")
     apns_error = models.CharField(max_length=500, blank=True, help_text="Why the last read failed, if it did")
+    sync_groups_as_labels = models.BooleanField(
+        default=True, verbose_name=_("Keep groups as Fleet labels"),
+        help_text=_("Each group with enrolled devices is a manual label in Fleet holding exactly those hosts."),
+    )
 
     APNS_WARNING = timedelta(days=30)
 
@@ -97,3 +103,47 @@ class SyncRun(TenantModel):
     @property
     def duration(self):
         return (self.finished_at - self.started_at) if self.finished_at else None
+
+
+class GroupLabel(TenantModel):
+    """A group kept as a Fleet manual label whose hosts are the group's enrolled devices (``mdm_sync.labels``).
+
+    ``hosts_digest`` is what Fleet was last told, so a reconcile calls Fleet only for a group whose wanted hosts
+    or name differ. A deleted group leaves its row (``group`` null) until Fleet's label is deleted too.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SYNCED = "synced", _("In Fleet")
+        FAILED = "failed", _("Failed")
+
+    group = models.OneToOneField("cockpit.Group", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="fleet_label")
+    group_name = models.CharField(max_length=150, help_text="The group's name when last seen (kept once deleted)")
+    fleet_label_id = models.BigIntegerField(null=True, blank=True, help_text="Fleet's label id, once created")
+    label_name = models.CharField(max_length=255, blank=True, help_text="The label's name as Fleet has it")
+    hosts_digest = models.CharField(max_length=64, blank=True, help_text="sha256 of the host ids Fleet has")
+    host_count = models.PositiveIntegerField(default=0, help_text="How many hosts Fleet's label holds")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    last_error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Failed attempts in a row")
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a failed label is retried")
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="A worker is talking to Fleet until then")
+
+    class Meta:
+        ordering = ["group_name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "fleet_label_id"],
+                                    condition=Q(fleet_label_id__isnull=False),
+                                    name="grouplabel_unique_fleet_label_per_org"),
+            models.CheckConstraint(condition=~Q(status="failed") | ~Q(last_error=""),
+                                   name="grouplabel_failed_has_error"),
+            models.CheckConstraint(condition=~Q(status="synced") | Q(synced_at__isnull=False),
+                                   name="grouplabel_synced_has_time"),
+        ]
+        indexes = [models.Index(fields=["organization", "status"], name="grouplabel_org_status")]
+
+    def __str__(self):
+        return self.label_name or self.group_name

@@ -34,7 +34,9 @@ shows them (``custom`` for the installer e-mail, ``mdm_idp_accounts`` for SSO), 
 ``sso_legacy_source`` hosts, which use the older raw spellings ``custom_installer``/``identity_provider``.
 A host with MDM Off or without MDM has ``mdm.name: ""`` and ``mdm.server_url: null``. List responses are
 streamed with chunked transfer encoding (as Go's net/http does), so an unpaged listing stays cheap.
-Besides the brief's endpoints, ``GET /hosts/identifier/:id`` and ``POST /hosts/:id/unlock`` exist.
+Besides the brief's endpoints, ``GET /hosts/identifier/:id`` and ``POST /hosts/:id/unlock`` exist, and labels
+(list, get, create, modify with ``hosts``/``host_ids`` replacing a manual label's members, delete by id) are
+kept per simulator, builtin ones included; ``Faults.labels_status`` makes every label request fail.
 """
 
 from __future__ import annotations
@@ -688,6 +690,7 @@ class Faults:
     # client's next request already sees the change (hosts enrolled or deleted between two pages).
     mutate_after_page: dict[int, Callable[[FleetSimulator], None]] = field(default_factory=dict)
     apns_status: int | None = None  # GET /apns answers this status (Fleet's error JSON) until cleared
+    labels_status: int | None = None  # every /labels request answers this status until cleared (as apns_status)
     fired: int = 0  # how many status_on_page faults were answered (read by tests; counts toward fail_times)
 
     def take_status(self, page: int) -> int | None:
@@ -701,6 +704,23 @@ class Faults:
 
 class BadRequest(Exception):
     """A request Fleet would refuse with 400 (the message becomes the error's reason)."""
+
+
+class LabelConflict(Exception):
+    """A label name already taken: Fleet answers 409."""
+
+
+# Fleet's builtin labels (ids 1..n, as a fresh Fleet creates them): names are taken, and they cannot be changed.
+_BUILTIN_LABELS = (
+    ("All Hosts", "SELECT 1;"), ("macOS", "SELECT 1 FROM os_version WHERE platform = 'darwin';"),
+    ("Ubuntu Linux", "SELECT 1 FROM os_version WHERE platform = 'ubuntu';"),
+    ("CentOS Linux", "SELECT 1 FROM os_version WHERE platform = 'centos';"),
+    ("MS Windows", "SELECT 1 FROM os_version WHERE platform = 'windows';"),
+    ("Red Hat Linux", "SELECT 1 FROM os_version WHERE name LIKE '%red hat%';"),
+    ("All Linux", "SELECT 1 FROM osquery_info WHERE build_platform LIKE '%ubuntu%';"),
+    ("chrome", "SELECT 1 FROM os_version WHERE platform = 'chrome';"),
+    ("iOS", ""), ("iPadOS", ""), ("Fedora Linux", ""), ("Android", ""),
+)
 
 
 @dataclass(slots=True)
@@ -829,6 +849,13 @@ class FleetSimulator:
         self._stopping = threading.Event()
         self.apns = "valid"
         self.apns_renew_date: datetime | None = None
+        # Labels: Fleet's builtin ones, then those created through the API (manual ones hold host ids).
+        self._labels: dict[int, dict] = {
+            label_id: {"id": label_id, "name": name, "description": f"All {name} hosts", "query": query,
+                       "label_type": "builtin", "label_membership_type": "dynamic", "host_ids": set()}
+            for label_id, (name, query) in enumerate(_BUILTIN_LABELS, start=1)
+        }
+        self._next_label_id = len(_BUILTIN_LABELS) + 1
 
     # ---- Apple push certificate ------------------------------------------------------------------
 
@@ -1095,6 +1122,96 @@ class FleetSimulator:
             if excess > 0:
                 del self.requests_log[:excess]
 
+    # ---- labels (thread-safe) ------------------------------------------------------------------
+
+    def label_json(self, label_id: int) -> dict | None:
+        """A label as Fleet answers it; a manual label's ``host_ids`` leave out hosts deleted since."""
+        with self._lock:
+            label = self._labels.get(label_id)
+            if label is None:
+                return None
+            host_ids = sorted(h for h in label["host_ids"] if self._exists(h))
+            moment = rfc3339(self._anchor)
+            return {"created_at": moment, "updated_at": moment, "id": label["id"], "name": label["name"],
+                    "description": label["description"], "query": label["query"], "platform": "",
+                    "label_type": label["label_type"], "label_membership_type": label["label_membership_type"],
+                    "display_text": label["name"], "count": len(host_ids), "host_ids": host_ids}
+
+    def labels(self) -> list[dict]:
+        with self._lock:
+            return [self.label_json(label_id) for label_id in sorted(self._labels)]
+
+    def manual_labels(self) -> dict[str, list[int]]:
+        """{name: host ids} of the labels created through the API (what tests compare with the groups)."""
+        return {label["name"]: label["host_ids"] for label in self.labels() if label["label_type"] == "regular"}
+
+    def _label_hosts(self, body: dict) -> set[int] | None:
+        hosts, host_ids = body.get("hosts"), body.get("host_ids")
+        if hosts is not None and host_ids is not None:
+            raise BadRequest("Only one of hosts or host_ids can be included in the request.")
+        if host_ids is not None:
+            if not isinstance(host_ids, list) or not all(isinstance(i, int) and i > 0 for i in host_ids):
+                raise BadRequest("host_ids must be a list of host ids")
+            return set(host_ids)
+        if hosts is not None:
+            if not isinstance(hosts, list) or not all(isinstance(i, str) for i in hosts):
+                raise BadRequest("hosts must be a list of host identifiers")
+            wanted = {identifier for identifier in hosts if identifier}
+            return {host_id for host_id in self.host_ids()
+                    if wanted & {(h := self.host_json(host_id))["hostname"], h["uuid"], h["hardware_serial"]}}
+        return None
+
+    def _check_label_name(self, name, *, exclude: int | None = None) -> str:
+        if not isinstance(name, str) or not name.strip():
+            raise BadRequest("name: missing required argument")
+        if any(label["name"] == name and label_id != exclude for label_id, label in self._labels.items()):
+            raise LabelConflict(f"A label named {name!r} already exists")
+        return name
+
+    def create_label(self, body: dict) -> dict:
+        """``POST /labels``: a manual label unless a ``query`` is given; LabelConflict on a taken name."""
+        with self._lock:
+            name = self._check_label_name(body.get("name"))
+            query = body.get("query") or ""
+            host_ids = self._label_hosts(body)
+            if query and host_ids is not None:
+                raise BadRequest("Only one of query, hosts or host_ids can be included in the request.")
+            label_id, self._next_label_id = self._next_label_id, self._next_label_id + 1
+            self._labels[label_id] = {
+                "id": label_id, "name": name, "description": str(body.get("description") or ""), "query": query,
+                "label_type": "regular", "label_membership_type": "dynamic" if query else "manual",
+                "host_ids": host_ids or set(),
+            }
+            return self.label_json(label_id)
+
+    def modify_label(self, label_id: int, body: dict) -> dict:
+        """``PATCH /labels/:id``: name, description, and a manual label's hosts (replaced, ``[]`` empties)."""
+        with self._lock:
+            label = self._labels.get(label_id)
+            if label is None:
+                raise KeyError(label_id)
+            if label["label_type"] == "builtin":
+                raise ValueError("Built-in labels can't be modified")
+            host_ids = self._label_hosts(body)
+            if host_ids is not None and label["label_membership_type"] != "manual":
+                raise ValueError("Only the hosts of a manual label can be changed")
+            if "name" in body:
+                label["name"] = self._check_label_name(body["name"], exclude=label_id)
+            if "description" in body:
+                label["description"] = str(body["description"] or "")
+            if host_ids is not None:
+                label["host_ids"] = host_ids
+            return self.label_json(label_id)
+
+    def delete_label(self, label_id: int) -> None:
+        with self._lock:
+            label = self._labels.get(label_id)
+            if label is None:
+                raise KeyError(label_id)
+            if label["label_type"] == "builtin":
+                raise ValueError("Built-in labels can't be deleted")
+            del self._labels[label_id]
+
     # ---- listing -------------------------------------------------------------------------------
 
     def _nth_alive(self, rank: int) -> int:
@@ -1228,6 +1345,9 @@ _ROUTES: tuple[tuple[re.Pattern, dict[str, str]], ...] = (
     (re.compile(_PREFIX + r"/hosts/(\d+)/mdm$"), {"DELETE": "turn_off_mdm"}),
     (re.compile(_PREFIX + r"/hosts/(\d+)/(lock|unlock|wipe)$"), {"POST": "device_action"}),
     (re.compile(_PREFIX + r"/(?:apns|mdm/apple)$"), {"GET": "get_apns"}),
+    (re.compile(_PREFIX + r"/labels$"), {"GET": "list_labels", "POST": "create_label"}),
+    (re.compile(_PREFIX + r"/labels/(\d+)$"), {"GET": "get_label", "PATCH": "modify_label"}),
+    (re.compile(_PREFIX + r"/labels/id/(\d+)$"), {"DELETE": "delete_label"}),
 )
 
 
@@ -1346,9 +1466,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._error(413 if length > 0 else 400, "request body too large or invalid Content-Length")
             return False
-        if length:
-            self.rfile.read(length)
+        self._body = self.rfile.read(length) if length else b""  # read by the endpoints that take a body
         return True
+
+    def _json_body(self) -> dict:
+        try:
+            body = json.loads(self._body or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"invalid JSON body: {exc}") from exc
+        if not isinstance(body, dict):
+            raise BadRequest("the body must be a JSON object")
+        return body
 
     # ---- responses -----------------------------------------------------------------------------
 
@@ -1496,6 +1624,58 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             return self._error(422, str(exc))
         self._json(200, body)
+
+    def _labels_fault(self) -> bool:
+        status = self.sim.faults.labels_status
+        if status is None:
+            return False
+        self._fault_status(status)
+        return True
+
+    def list_labels(self, *, params) -> None:
+        if not self._labels_fault():
+            self._json(200, {"labels": self.sim.labels()})
+
+    def get_label(self, label_id, *, params) -> None:
+        if self._labels_fault():
+            return
+        label = self.sim.label_json(int(label_id))
+        if label is None:
+            return self._error(404, "Label was not found in the datastore")
+        self._json(200, {"label": label})
+
+    def create_label(self, *, params) -> None:
+        if self._labels_fault():
+            return
+        try:
+            label = self.sim.create_label(self._json_body())
+        except LabelConflict as exc:
+            return self._error(409, str(exc), "Resource Already Exists")
+        self._json(200, {"label": label})
+
+    def modify_label(self, label_id, *, params) -> None:
+        if self._labels_fault():
+            return
+        try:
+            label = self.sim.modify_label(int(label_id), self._json_body())
+        except KeyError:
+            return self._error(404, "Label was not found in the datastore")
+        except LabelConflict as exc:
+            return self._error(409, str(exc), "Resource Already Exists")
+        except ValueError as exc:
+            return self._error(422, str(exc))
+        self._json(200, {"label": label})
+
+    def delete_label(self, label_id, *, params) -> None:
+        if self._labels_fault():
+            return
+        try:
+            self.sim.delete_label(int(label_id))
+        except KeyError:
+            return self._error(404, "Label was not found in the datastore")
+        except ValueError as exc:
+            return self._error(422, str(exc))
+        self._json(200, {})
 
 
 __all__ = ["FleetSimulator", "Faults", "SITUATIONS", "SITUATION_SHARES", "REENROLLED", "employee_name",

@@ -1,13 +1,17 @@
 """Cockpit pages of the Fleet connection (owners and admins) and of the sync runs."""
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from cockpit.errors import DomainError
+from cockpit.models import Group
+from cockpit.panels import Panel
 from cockpit.web import actor_for, call_service, paginate, require_role
-from mdm_sync import services
-from mdm_sync.forms import FleetConnectionForm
+from mdm_sync import labels, services
+from mdm_sync.forms import FleetConnectionForm, GroupLabelSettingsForm
 from mdm_sync.models import FleetConnection, SyncRun
 from mdm_sync.selectors import sync_health, sync_run_list
 
@@ -24,8 +28,52 @@ def fleet_settings(request, org_slug):
         if saved:
             messages.success(request, saved.last_test_message or "The Fleet connection was saved.")
             return redirect("fleet_settings", org_slug=org_slug)
-    return render(request, "mdm_sync/fleet_settings.html", {"form": form, "connection": connection},
+    label_form = GroupLabelSettingsForm(
+        initial={"sync_groups_as_labels": connection.sync_groups_as_labels if connection else True})
+    return render(request, "mdm_sync/fleet_settings.html",
+                  {"form": form, "connection": connection, "label_form": label_form,
+                   "label_summary": labels.group_label_summary(organization=request.organization)},
                   status=400 if form.errors else 200)
+
+
+@require_role("can_manage_settings")
+@require_POST
+def fleet_label_settings(request, org_slug):
+    form = GroupLabelSettingsForm(request.POST)
+    if form.is_valid():
+        enabled = form.cleaned_data["sync_groups_as_labels"]
+        try:
+            labels.group_labels_configure(organization=request.organization, enabled=enabled,
+                                          actor=actor_for(request))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Groups are kept as Fleet labels.") if enabled
+                             else _("Groups are no longer sent to Fleet as labels."))
+    return redirect("fleet_settings", org_slug=org_slug)
+
+
+@require_role("can_act_on_devices")
+@require_POST
+def group_label_retry(request, org_slug, pk):
+    group = Group.objects.for_org(request.organization).filter(pk=pk).first()
+    if group is None:
+        raise Http404("No such group")
+    try:
+        labels.group_label_retry(organization=request.organization, group=group, actor=actor_for(request))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The group's label is being sent to Fleet; this page shows the outcome."))
+    return redirect("group_detail", org_slug=org_slug, pk=pk)
+
+
+def group_label_panel(request, group) -> Panel | None:
+    """The group page's panel (``cockpit.panels.group_panels``): the group's Fleet label, once connected."""
+    state = labels.group_label_state(organization=request.organization, group=group)
+    if state["connection"] is None:
+        return None
+    return Panel(template="mdm_sync/_group_label_panel.html", title=_("Fleet label"), context=state)
 
 
 @require_role("can_manage_settings")
