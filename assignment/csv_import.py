@@ -8,7 +8,8 @@ Two steps, both without per-row queries:
   fields, e-mail, ownership, duplicates in the file). A file it cannot read raises :class:`CsvFileError`.
 * :func:`classify` looks every row up against the organization in a few bulk queries per chunk and
   gives it its action: ``create``, ``update``, ``assign_now``, ``conflict``, ``unchanged`` or ``error``
-  (and ``unassign`` / ``return_to_stock`` for the bulk moves).
+  (and ``unassign`` / ``return_to_stock`` for the bulk moves). A row naming an employee whose offboarding
+  is under way gets a warning (``row["warnings"]``): it is still committed, a person having confirmed it.
 
 Messages name the file's line; a row is a plain dict so it can be stored between preview and commit.
 """
@@ -28,6 +29,7 @@ from django.db.models.functions import Lower
 from assignment.models import DEFAULT_DOMAIN_NAME, CsvImport, PreAssignment
 from cockpit.errors import InvalidInput
 from cockpit.models import Employee, Group
+from devices import rules
 from devices.models import AvailabilityStatus, Device, Ownership, Usage
 from devices.services import normalize_serial
 
@@ -331,9 +333,10 @@ def _lookups(organization, rows: list[dict], kind: str) -> dict:
     for chunk in _chunks(emails):
         for employee in (
             Employee.objects.for_org(organization).annotate(lowered=Lower("email")).filter(lowered__in=chunk)
-            .values("pk", "lowered", "status", "username", "domain_name")
+            .values("pk", "lowered", "status", "username", "domain_name", "full_name")
         ):
             employees[employee["lowered"]] = employee
+    leaving = rules.leaving(organization=organization) if employees else {}  # open offboardings: a handful
     active, active_by_pk = {}, {}
     for chunk in _chunks(serials):
         for pa in (
@@ -352,7 +355,7 @@ def _lookups(organization, rows: list[dict], kind: str) -> dict:
             ):
                 active_by_pk[pk]["groups"].append(name)
     groups = {group.name.lower(): group for group in Group.objects.for_org(organization)}
-    return found | {"employees": employees, "active": active, "groups": groups}
+    return found | {"employees": employees, "active": active, "groups": groups, "leaving": leaving}
 
 
 def classify(organization, rows: list[dict], kind: str) -> None:
@@ -361,12 +364,14 @@ def classify(organization, rows: list[dict], kind: str) -> None:
     for row in rows:
         row["errors"] = list(row["parse_errors"])
         row["notes"] = []
+        row["warnings"] = []
         if kind == CsvImport.Kind.ASSIGN:
             _classify_assignment(row, found)
         else:
             _classify_move(row, found, kind)
         if row["errors"]:
             row["action"] = Action.ERROR
+            row["warnings"] = []  # the row is not imported: its errors say what to fix
 
 
 def _classify_assignment(row: dict, found: dict) -> None:
@@ -389,6 +394,10 @@ def _classify_assignment(row: dict, found: dict) -> None:
     if errors:
         return
     row["employee_id"] = employee["pk"] if employee else None
+    why = found["leaving"].get(employee["pk"]) if employee else None
+    if why is not None:
+        row["warnings"].append(rules.leaving_warning(
+            employee_id=employee["pk"], name=employee["full_name"] or row["email"], why=why))
     device = found["devices"].get(row["serial"])
     active = found["active"].get(row["serial"])
     row["device_id"] = device["pk"] if device else None
@@ -471,6 +480,21 @@ def count_actions(rows: list[dict]) -> dict:
             counts[action] = counts.get(action, 0) + 1
     counts["new_employees"] = len({row["email"] for row in rows if row.get("new_employee") and not row["errors"]})
     return counts
+
+
+def warning_count(rows: list[dict]) -> int:
+    return sum(1 for row in rows if row.get("warnings"))
+
+
+def row_warnings(rows: list[dict], limit: int | None = None) -> list[dict]:
+    """The rows' warnings as the API answers them: ``{"code", "detail", "employee", "row"}`` (the file's line)."""
+    found = []
+    for row in rows:
+        for warning in row.get("warnings") or ():
+            if limit is not None and len(found) >= limit:
+                return found
+            found.append({**warning, "row": row["line"], "serial_number": row["serial"]})
+    return found
 
 
 def row_message(row: dict) -> str:

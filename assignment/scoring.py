@@ -9,7 +9,8 @@ lowered by the combined support of every other person the facts point to, offboa
     confidence = support(best) × (1 - support(everyone else))
 
 So an SSO sign-in alone gives 0.9, SSO + installer 0.97, SSO for Ada with a browser profile of Bob
-0.54, SSO for Ada with Bob's installer 0.27. Offboarded employees are never suggested; a previous
+0.54, SSO for Ada with Bob's installer 0.27. Offboarded employees are never suggested, nor are those whose
+offboarding is under way (``excluded``: their evidence counts against the others, never for them); a previous
 owner only supports other evidence (alone it proposes nothing: the device was taken from them);
 a suggestion an admin rejected is not proposed again while the evidence for that person is the same
 (its fingerprint), and the next candidate is considered instead.
@@ -289,11 +290,12 @@ def _support(pieces: Iterable[Evidence]) -> float:
 
 
 def score_device(facts: DeviceFacts, directory: Directory, *, rejected: frozenset[str] | set[str] = frozenset(),
-                 min_confidence: float = MIN_CONFIDENCE) -> Score | None:
+                 min_confidence: float = MIN_CONFIDENCE, excluded=frozenset()) -> Score | None:
     """The one employee this device's facts point to, with a confidence and the evidence; or None.
 
     ``rejected``: fingerprints of this device's rejected suggestions; a candidate whose evidence
     still has that fingerprint is skipped (its evidence keeps counting against the others).
+    ``excluded``: ids of employees never proposed (leavers); their evidence counts against the others.
     """
     evidence = gather_evidence(facts, directory)
     if not evidence:
@@ -304,7 +306,8 @@ def score_device(facts: DeviceFacts, directory: Directory, *, rejected: frozense
     support = {pid: _support(pieces) for pid, pieces in by_person.items()}
     candidates = sorted(
         (pid for pid, pieces in by_person.items()
-         if directory.people[pid].active and any(p.kind != Kind.PREVIOUS_OWNER for p in pieces)),
+         if directory.people[pid].active and pid not in excluded
+         and any(p.kind != Kind.PREVIOUS_OWNER for p in pieces)),
         key=lambda pid: (-support[pid], pid),
     )
     for index, pid in enumerate(candidates):
@@ -327,12 +330,13 @@ def score_device(facts: DeviceFacts, directory: Directory, *, rejected: frozense
 
 
 def score_devices(devices: Iterable[DeviceFacts], directory: Directory,
-                  rejected: dict[int, set[str]] | None = None) -> dict[int, Score]:
+                  rejected: dict[int, set[str]] | None = None, excluded=frozenset()) -> dict[int, Score]:
     """:func:`score_device` over many devices; returns {device id: score} for those with a suggestion."""
     rejected = rejected or {}
     scores = {}
     for facts in devices:
-        score = score_device(facts, directory, rejected=rejected.get(facts.device_id, frozenset()))
+        score = score_device(facts, directory, rejected=rejected.get(facts.device_id, frozenset()),
+                             excluded=excluded)
         if score is not None:
             scores[facts.device_id] = score
     return scores

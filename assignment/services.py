@@ -3,6 +3,9 @@
 A pre-assignment is applied only to a device that exists, is not archived and has no owner (source
 ``pre_assignment``, through ``devices.services.device_assign``, groups and ownership set); a device
 that belongs to someone else makes it a ``conflict`` an admin settles: never a silent reassignment.
+Applied automatically (after a sync, or when a device is added), it waits while its employee's offboarding is
+under way (``devices.rules``), with the reason in its note; a person applying it (creation, "Apply now",
+a CSV commit) goes ahead, warned.
 
 A CSV import is parsed and classified once (the preview, stored as a :class:`CsvImport`), then
 committed in one transaction after the rows are classified again: if anything changed since the
@@ -27,6 +30,7 @@ from cockpit.middleware import current_request_id
 from cockpit.models import AuditEvent, Employee, Group, Organization
 from cockpit.paging import org_data_changed
 from cockpit.selectors import groups_by_names
+from devices import rules
 from devices import services as device_services
 from devices.models import Device, Ownership, Usage
 
@@ -250,11 +254,27 @@ def _mark_conflict(pa: PreAssignment, device: Device, note: str, actor: Actor) -
     return True
 
 
-def _apply_if_device(pa: PreAssignment, *, actor: Actor, source: str = Source.PRE_ASSIGNMENT) -> str:
+def _hold_for_leaver(pa: PreAssignment, why: str, actor: Actor) -> str:
+    """Keep it waiting (an automatic path gives no device to a leaver), the reason in its note; ``held`` when
+    newly held, ``unchanged`` when it already said so (no new write, no new audit entry)."""
+    note = rules.leaving_hold_reason(name=f"{pa.employee.display_name} ({pa.employee.email})", why=why)[:255]
+    if pa.status == PreAssignment.Status.WAITING and pa.note == note:
+        return "unchanged"
+    pa.status, pa.device, pa.note = PreAssignment.Status.WAITING, None, note
+    pa.save(update_fields=["status", "device", "note", "updated_at"])
+    audit_record(organization=pa.organization, actor=actor, event="pre_assignment.held", target=pa,
+                 source=Source.PRE_ASSIGNMENT, after={"note": note, "employee": pa.employee.email})
+    return "held"
+
+
+def _apply_if_device(pa: PreAssignment, *, actor: Actor, source: str = Source.PRE_ASSIGNMENT,
+                     leaving: dict[int, str] | None = None) -> str:
     """Apply a waiting (or conflicting) pre-assignment to its device if one exists.
 
-    Returns ``applied``, ``conflict`` (newly found), ``unchanged`` (the same conflict as before) or ``waiting``
-    (no device, or an archived one). Called inside the caller's transaction with ``pa`` locked or just created.
+    Returns ``applied``, ``conflict`` (newly found), ``unchanged`` (the same conflict or hold as before),
+    ``held`` (``leaving``, given by automatic paths, names its employee: it waits, the reason in its note) or
+    ``waiting`` (no device, or an archived one). Called inside the caller's transaction with ``pa`` locked or
+    just created.
     """
     device = (
         Device.objects.for_org(pa.organization).filter(serial_number=pa.serial_number)
@@ -262,6 +282,9 @@ def _apply_if_device(pa: PreAssignment, *, actor: Actor, source: str = Source.PR
     )
     if device is None or device.is_archived:
         return "waiting"
+    why = (leaving or {}).get(pa.employee_id)
+    if why is not None and device.assignee_id is None and device.usage != Usage.SHARED:  # it would be assigned
+        return _hold_for_leaver(pa, why, actor)
     if device.assignee_id == pa.employee_id:
         _set_device_fields(pa, device, actor)
         _mark_applied(pa, device, note="The device was already assigned to this employee.", actor=actor)
@@ -313,14 +336,16 @@ def pre_assignment_apply_for_device(*, device: Device, actor: Actor, **kwargs) -
 
 
 def _apply_each(organization, pks: list[int], actor: Actor) -> dict:
-    counts = {"applied": 0, "conflict": 0, "failed": 0}
+    """The automatic application: a pre-assignment of an employee whose offboarding is under way waits."""
+    counts = {"applied": 0, "conflict": 0, "held": 0, "failed": 0}
+    leaving = rules.leaving(organization=organization) if pks else {}
     for pk in pks:
         try:
             with transaction.atomic():
                 pa = _lock(PreAssignment(pk=pk, organization=organization))
                 if not pa.is_active:
                     continue
-                outcome = _apply_if_device(pa, actor=actor)
+                outcome = _apply_if_device(pa, actor=actor, leaving=leaving)
         except DomainError as exc:
             logger.warning("Pre-assignment %s not applied: %s", pk, exc.message)
             counts["failed"] += 1

@@ -5,6 +5,10 @@ The organization's ``assignment_suggestion_mode`` decides what a run does: ``off
 ``suggestion``) every device not yet assigned whose suggestion reaches
 ``suggestion_confidence_threshold``. Accepting assigns through ``devices.services.device_assign``;
 it never touches an assigned device (that move refuses it).
+
+``auto`` follows the rules of every automatic path (``devices.rules``): phones and tablets stay pending
+suggestions for a person to accept, and an employee whose offboarding is under way is never proposed (their
+pending suggestion is withdrawn at the next run, and never applied automatically meanwhile).
 """
 
 import logging
@@ -13,6 +17,7 @@ from collections import defaultdict
 from django.core.cache import cache
 from django.db import OperationalError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from assignment.scoring import Score
 from assignment.suggestion_models import Suggestion
@@ -21,6 +26,7 @@ from cockpit.actors import Actor
 from cockpit.audit import Source, audit_record
 from cockpit.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
 from cockpit.models import Organization
+from devices import rules
 from devices.models import Device, Usage
 from devices.services import device_assign
 
@@ -34,6 +40,7 @@ NOTE_DEVICE_GONE = "The device was assigned otherwise, archived or made shared"
 NOTE_NO_EVIDENCE = "The facts no longer point to anyone"
 NOTE_REPLACED = "Replaced by a suggestion on newer evidence"
 NOTE_OFFBOARDED = "The employee was offboarded"
+NOTE_LEAVING = gettext_lazy("The employee's offboarding is under way")
 
 
 def _kinds_text(score: Score) -> str:
@@ -105,7 +112,9 @@ def _reconcile(organization: Organization, *, actor: Actor) -> dict:
     changed: list[Suggestion] = []
     for device_id, (pk, employee_id, mark, confidence, evidence) in pending.items():
         score = scores.get(device_id)
-        if score is None:
+        if employee_id in facts.leaving:
+            stale[str(NOTE_LEAVING)].append(pk)
+        elif score is None:
             stale[NOTE_NO_EVIDENCE if device_id in facts.labels else NOTE_DEVICE_GONE].append(pk)
         elif (score.employee_id, score.fingerprint) != (employee_id, mark):
             stale[NOTE_REPLACED].append(pk)
@@ -125,13 +134,16 @@ def _reconcile(organization: Organization, *, actor: Actor) -> dict:
 
 
 def _auto_assign(organization: Organization, *, actor: Actor) -> dict:
-    """``auto``: assign each device not yet assigned whose pending suggestion reaches the threshold."""
+    """``auto``: assign each device not yet assigned whose pending suggestion reaches the threshold; phones and
+    tablets stay pending for a person (``auto_held``), leavers' suggestions are never applied."""
     threshold = organization.suggestion_confidence_threshold
     confident = (
         suggestion_queryset(organization=organization)
         .filter(status=Suggestion.Status.PENDING, confidence__gte=threshold)
         .order_by("-confidence", "id")
     )
+    held = confident.filter(device__platform__in=sorted(rules.MANUAL_ONLY_PLATFORMS)).count()
+    confident = confident.exclude(device__platform__in=sorted(rules.MANUAL_ONLY_PLATFORMS))
     assigned, failed = 0, 0
     for suggestion in confident:
         try:
@@ -140,7 +152,7 @@ def _auto_assign(organization: Organization, *, actor: Actor) -> dict:
         except DomainError as exc:  # assigned meanwhile, employee left, someone else is acting on it
             failed += 1
             logger.info("Auto mode left %s: %s", suggestion, exc.message)
-    return {"auto_assigned": assigned, "auto_failed": failed}
+    return {"auto_assigned": assigned, "auto_failed": failed, "auto_held": held}
 
 
 def _lock(suggestion: Suggestion) -> Suggestion:
@@ -174,14 +186,29 @@ def _decision_after(suggestion: Suggestion) -> dict:
             "evidence": sorted({e["kind"] for e in suggestion.evidence_for})}
 
 
+def _refuse_automatic(suggestion: Suggestion, device: Device) -> None:
+    """``auto`` mode leaves phones and tablets, and leavers, to a person (``devices.rules``)."""
+    held = rules.platform_hold_reason(device.platform)
+    if held:
+        raise IllegalTransition(held)
+    why = rules.leaving(organization=device.organization, employee_ids=[suggestion.employee_id]).get(
+        suggestion.employee_id)
+    if why is not None:
+        raise IllegalTransition(rules.leaving_hold_reason(name=suggestion.employee.display_name, why=why))
+
+
 def suggestion_accept(*, suggestion: Suggestion, actor: Actor, automatic: bool = False) -> Suggestion:
-    """Assign the device to the suggested employee (source ``suggestion``) and mark the suggestion accepted."""
+    """Assign the device to the suggested employee (source ``suggestion``) and mark the suggestion accepted.
+
+    ``automatic`` (``auto`` mode) refuses what only a person may accept: a phone or tablet, a leaver."""
     with transaction.atomic():
         locked = _lock(suggestion)
         _refuse_decided(locked)
         device = Device.objects.get(pk=locked.device_id, organization_id=locked.organization_id)
         if device.usage == Usage.SHARED:
             raise IllegalTransition(f"{device} is a shared device: it has a responsible technician, not an owner.")
+        if automatic:
+            _refuse_automatic(locked, device)
         confidence = f"{locked.confidence:.0%}"
         device_assign(
             device=device, employee=locked.employee, actor=actor, source=Source.SUGGESTION,

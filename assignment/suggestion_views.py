@@ -5,6 +5,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from assignment import suggestion_services as services
@@ -105,6 +106,11 @@ def suggestion_refresh(request, org_slug):
         if "auto_assigned" in counts:
             text += f", {counts['auto_assigned']} device(s) assigned automatically"
         messages.success(request, text + ".")
+        if counts.get("auto_held"):
+            messages.info(request, ngettext(
+                "%(count)d phone or tablet is left for you to accept: auto mode never assigns them.",
+                "%(count)d phones and tablets are left for you to accept: auto mode never assigns them.",
+                counts["auto_held"]) % {"count": counts["auto_held"]})
     return redirect("suggestion_list", org_slug=org_slug)
 
 
@@ -130,7 +136,8 @@ def suggestion_settings(request, org_slug):
     except ValueError:
         messages.error(request, f"“{asked}” is not a threshold; showing the saved one.")
     preview = auto_mode_preview(organization=organization, threshold=threshold)
-    context = {"form": form, "preview": preview[:PREVIEW_ROWS], "preview_total": len(preview),
+    context = {"form": form, "preview": preview.assign[:PREVIEW_ROWS], "preview_total": len(preview.assign),
+               "held": preview.held[:PREVIEW_ROWS], "held_total": len(preview.held),
                "threshold": threshold, "kind_labels": KIND_LABELS}
     return render(request, "assignment/suggestion_settings.html", context, status=400 if form.errors else 200)
 

@@ -8,11 +8,12 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST, require_safe
 
 from assignment import services
-from assignment.csv_import import ACTION_LABELS, TEMPLATE_HEADER, CsvFileError, row_message
+from assignment.csv_import import ACTION_LABELS, TEMPLATE_HEADER, CsvFileError, row_message, warning_count
 from assignment.filtersets import PreAssignmentFilterSet
 from assignment.forms import CsvCommitForm, CsvUploadForm, PreAssignmentForm, SettleForm
 from assignment.models import CsvImport, PreAssignment
@@ -21,6 +22,7 @@ from cockpit.audit import Source
 from cockpit.errors import DomainError
 from cockpit.models import AuditEvent
 from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
+from devices import rules
 from devices.models import AvailabilityStatus, Device
 from devices.views import formula_safe
 
@@ -57,8 +59,15 @@ def preassignment_create(request, org_slug):
         ))
         if pa:
             messages.success(request, _outcome_message(pa))
+            _warn_if_leaving(request, pa)
             return redirect("preassignment_detail", org_slug=org_slug, pk=pa.pk)
     return render(request, "assignment/preassignment_form.html", {"form": form}, status=_form_status(form))
+
+
+def _warn_if_leaving(request, pa: PreAssignment) -> None:
+    """Saved all the same; the person should know the employee is on their way out."""
+    for warning in rules.leaving_warnings_for(organization=request.organization, employee=pa.employee):
+        messages.warning(request, warning["detail"])
 
 
 def _outcome_message(pa: PreAssignment) -> str:
@@ -77,8 +86,11 @@ def preassignment_detail(request, org_slug, pk):
     # "Apply now" only helps once the device is in the inventory; before that it can only fail.
     device_here = pa.status == PreAssignment.Status.WAITING and Device.objects.for_org(request.organization).filter(
         serial_number=pa.serial_number).exclude(availability_status=AvailabilityStatus.ARCHIVED).exists()
+    leaving = rules.leaving_warnings_for(organization=request.organization, employee=pa.employee) \
+        if pa.is_active else []
     return render(request, "assignment/preassignment_detail.html",
-                  {"pa": pa, "events": events, "settle_form": SettleForm(), "device_here": device_here})
+                  {"pa": pa, "events": events, "settle_form": SettleForm(), "device_here": device_here,
+                   "leaving": leaving})
 
 
 @require_role("can_act_on_devices")
@@ -93,6 +105,7 @@ def preassignment_edit(request, org_slug, pk):
         ))
         if updated:
             messages.success(request, _outcome_message(updated))
+            _warn_if_leaving(request, updated)
             return redirect("preassignment_detail", org_slug=org_slug, pk=pa.pk)
     return render(request, "assignment/preassignment_form.html", {"form": form, "pa": pa}, status=_form_status(form))
 
@@ -114,8 +127,9 @@ def preassignment_cancel(request, org_slug, pk):
 @require_POST
 def preassignment_apply(request, org_slug, pk):
     pa = _get(request, pk)
-    run_action(request, lambda: services.pre_assignment_apply(pre_assignment=pa, actor=actor_for(request)),
-               lambda _outcome: _outcome_message(_get(request, pk)))
+    if run_action(request, lambda: services.pre_assignment_apply(pre_assignment=pa, actor=actor_for(request)),
+                  lambda _outcome: _outcome_message(_get(request, pk))) is not None:
+        _warn_if_leaving(request, pa)
     return redirect("preassignment_detail", org_slug=org_slug, pk=pa.pk)
 
 
@@ -247,6 +261,7 @@ def _detail_page(request, record, *, error: str = "", status: int = 200):
         "action_labels": ACTION_LABELS,
         "result_summary": services.import_summary(record.result) if record.result else "",
         "percent": int(100 * record.processed_rows / record.row_count) if record.row_count else 100,
+        "warning_rows": warning_count(record.rows) if record.status != CsvImport.Status.ANALYSING else 0,
     }
     return render(request, "assignment/csvimport_detail.html", context, status=status)
 
@@ -265,6 +280,12 @@ def csvimport_commit(request, org_slug, pk):
     except DomainError as exc:
         return _detail_page(request, _get_import(request, pk), error=exc.message, status=exc.status)
     messages.success(request, f"Import committed: {services.import_summary(result)}.")
+    warned = warning_count(_get_import(request, pk).rows)
+    if warned:
+        messages.warning(request, ngettext(
+            "%(count)d row named an employee whose offboarding is under way: see its warning below.",
+            "%(count)d rows named employees whose offboarding is under way: see their warnings below.", warned,
+        ) % {"count": warned})
     return redirect("csvimport_detail", org_slug=org_slug, pk=pk)
 
 

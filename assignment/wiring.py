@@ -8,6 +8,7 @@ EVENTS = {
     "pre_assignment.cancelled": "{actor} cancelled the pre-assignment {target}",
     "pre_assignment.applied": "{actor} applied the pre-assignment {target} to the device {after[device]}",
     "pre_assignment.conflict": "{actor} found the pre-assignment {target} in conflict: {after[note]}",
+    "pre_assignment.held": "{actor} kept the pre-assignment {target} waiting: {after[note]}",
     "pre_assignment.settled": "{actor} settled the pre-assignment conflict {target}: {after[decision]}",
     "csv_import.committed": "{actor} committed {target}: {after[summary]}",
 }

@@ -7,15 +7,18 @@ the second verification is the e-mail signed in on the device via SSO (``mdm_idp
 (``auto_assignment_note``) for the admin and for assignment suggestion.
 
 Only devices nobody has ever assigned are considered: a person's assignment, unassignment or return
-to stock is never undone by enrollment.
+to stock is never undone by enrollment. Phones and tablets, and employees whose offboarding is under way,
+are left to a person (``devices.rules``, the rules every automatic path follows).
 """
 
 from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext as _
 
 from cockpit.actors import Actor
 from cockpit.audit import Source
 from cockpit.errors import DomainError
 from cockpit.models import Employee
+from devices import rules
 from devices import services as device_services
 from devices.models import DESKTOP_PLATFORMS, AssignmentStatus, AvailabilityStatus, Device, DeviceHistory
 from mdm_sync.fleet import is_installer_source, is_sso_source
@@ -44,12 +47,17 @@ def mapped_emails(fleet_emails) -> tuple[set[str], set[str]]:
 
 
 def decide(device: Device, employees_by_email: dict[str, Employee],
-           idp_emails: set[str] | None = None) -> tuple[Employee | None, str]:
+           idp_emails: set[str] | None = None, leaving: dict[int, str] | None = None) -> tuple[Employee | None, str]:
     """The employee to assign, or None and the reason (shown on the device page).
 
-    ``idp_emails``: the host's IdP identities from Get host ``end_users``, when they were asked for."""
+    ``idp_emails``: the host's IdP identities from Get host ``end_users``, when they were asked for.
+    ``leaving``: {employee id: why} of the employees whose offboarding is under way (never assigned here)."""
+    held = rules.platform_hold_reason(device.platform)
+    if held:
+        return None, held
     if device.platform not in DESKTOP_PLATFORMS:
-        return None, "Phones and tablets are not assigned from an installer: use a pre-assignment by serial number."
+        return None, _("Only macOS, Windows and Linux devices are assigned from an installer: use a pre-assignment "
+                       "by serial number.")
     installer, sso = mapped_emails(device.fleet_emails)
     sso |= idp_emails or set()
     if not installer:
@@ -69,6 +77,9 @@ def decide(device: Device, employees_by_email: dict[str, Employee],
         return None, f"No employee with the e-mail {email}."
     if not employee.is_active:
         return None, f"{employee.display_name} ({email}) has been offboarded."
+    why = (leaving or {}).get(employee.pk)
+    if why is not None:
+        return None, rules.leaving_hold_reason(name=f"{employee.display_name} ({email})", why=why)
     return employee, ""
 
 
@@ -150,6 +161,7 @@ def _assign_chunk(organization, devices: list[Device], idp: _IdentityProvider, a
         employee.email.lower(): employee
         for employee in Employee.objects.for_org(organization).filter(email__in=sorted(wanted))
     }
+    leaving = rules.leaving(organization=organization) if employees else {}
     to_assign: list[tuple[Device, Employee]] = []
     notes: dict[int, str] = {}
     for device in devices:
@@ -157,9 +169,9 @@ def _assign_chunk(organization, devices: list[Device], idp: _IdentityProvider, a
         extra = None
         if device.platform in DESKTOP_PLATFORMS and len(installer) == 1 and not sso:
             owner = employees.get(next(iter(installer)))
-            if owner is not None and owner.is_active:
+            if owner is not None and owner.is_active and owner.pk not in leaving:
                 extra = idp.emails(device)
-        employee, notes[device.pk] = decide(device, employees, extra)
+        employee, notes[device.pk] = decide(device, employees, extra, leaving)
         if employee is not None:
             to_assign.append((device, employee))
     assigned = _assign(organization, to_assign, notes, actor)

@@ -146,7 +146,8 @@ def test_applied_when_a_device_is_added_later(org, actor, employee, sales, cockp
     for pa in (first, second):
         pa.refresh_from_db()
         assert pa.status == "applied" and pa.device.assignee == employee
-    assert services.pre_assignments_apply(organization=org, actor=actor) == {"applied": 0, "conflict": 0, "failed": 0}
+    assert services.pre_assignments_apply(organization=org, actor=actor) == {
+        "applied": 0, "conflict": 0, "held": 0, "failed": 0}
 
 
 def test_applied_by_a_sync(connected, sim, actor, employee):
@@ -164,7 +165,7 @@ def test_applied_by_a_sync(connected, sim, actor, employee):
 
     assert run.status == SyncRun.Status.SUCCEEDED
     run.refresh_from_db()
-    assert run.follow_ups["pre_assignment"] == {"ok": True, "applied": 2, "conflict": 0, "failed": 0}
+    assert run.follow_ups["pre_assignment"] == {"ok": True, "applied": 2, "conflict": 0, "held": 0, "failed": 0}
     for pa, who in ((first, employee), (second, grace)):
         pa.refresh_from_db()
         assert pa.status == "applied"
@@ -177,7 +178,7 @@ def test_applied_by_a_sync(connected, sim, actor, employee):
     # The next sync finds nothing more to do, and a device assigned since then becomes a conflict, never reassigned.
     run = sync_now(org, sim)
     run.refresh_from_db()
-    assert run.follow_ups["pre_assignment"] == {"ok": True, "applied": 0, "conflict": 0, "failed": 0}
+    assert run.follow_ups["pre_assignment"] == {"ok": True, "applied": 0, "conflict": 0, "held": 0, "failed": 0}
 
 
 def test_a_sync_turns_a_pre_assignment_of_an_assigned_device_into_a_conflict(connected, sim, actor, employee):
@@ -193,7 +194,8 @@ def test_a_sync_turns_a_pre_assignment_of_an_assigned_device_into_a_conflict(con
     assert pa.status == "conflict"
     run = sync_now(org, sim)
     run.refresh_from_db()
-    assert run.follow_ups["pre_assignment"] == {"ok": True, "applied": 0, "conflict": 0, "failed": 0}  # not new
+    # Not new:
+    assert run.follow_ups["pre_assignment"] == {"ok": True, "applied": 0, "conflict": 0, "held": 0, "failed": 0}
     pa.refresh_from_db()
     device.refresh_from_db()
     assert pa.status == "conflict" and device.assignee == grace
@@ -203,7 +205,7 @@ def test_a_sync_turns_a_pre_assignment_of_an_assigned_device_into_a_conflict(con
     device_services.device_unassign(device=device, actor=actor)
     run = sync_now(org, sim)
     run.refresh_from_db()
-    assert run.follow_ups["pre_assignment"] == {"ok": True, "applied": 1, "conflict": 0, "failed": 0}
+    assert run.follow_ups["pre_assignment"] == {"ok": True, "applied": 1, "conflict": 0, "held": 0, "failed": 0}
     pa.refresh_from_db()
     device.refresh_from_db()
     assert pa.status == "applied" and device.assignee == employee
@@ -235,4 +237,4 @@ def test_a_device_added_by_hand_applies_its_pre_assignment_at_once(org, actor, e
     assert pa.status == "applied"
     history = list(device.history.values_list("action", "source"))
     assert ("assigned", "pre_assignment") in history
-    assert apply_to_new_device(device=device, actor=actor) == {"applied": 0, "conflict": 0, "failed": 0}
+    assert apply_to_new_device(device=device, actor=actor) == {"applied": 0, "conflict": 0, "held": 0, "failed": 0}

@@ -15,7 +15,7 @@ from cockpit.models import AuditEvent, Employee, Organization
 from devices import services as device_services
 from devices.models import DeviceHistory, Usage
 from mdm_sync.hooks import after_sync
-from tests.factories import DeviceFactory, EmployeeFactory
+from tests.factories import DeviceFactory, EmployeeFactory, OrganizationFactory
 
 SYSTEM = Actor.system("tests")
 
@@ -45,6 +45,16 @@ def pending(org):
 @pytest.fixture
 def bob(org):
     return EmployeeFactory(organization=org, full_name="Bob Martin", email="bob@acme.test", username="bmartin")
+
+
+def test_a_new_organization_suggests_nothing_until_an_admin_turns_it_on(employee):
+    new = OrganizationFactory()
+    assert new.assignment_suggestion_mode == Organization.SuggestionMode.OFF
+    EmployeeFactory(organization=new, email="ada@new.test")
+    mdm_device(new, ("ada@new.test", "mdm_idp_accounts"))
+    assert refresh(new) == {"mode": "off"} and not Suggestion.objects.exists()
+    mode(new, Organization.SuggestionMode.SUGGEST)
+    assert refresh(new)["created"] == 1
 
 
 def test_mode_off_does_nothing(org, employee):
@@ -223,7 +233,7 @@ def test_rejection_is_remembered_on_the_same_evidence(org, employee, actor):
     assert AuditEvent.objects.get(event="suggestion.rejected").after["reason"] == "It is the IT spare"
     assert refresh(org)["created"] == 0
     assert not pending(org)
-    assert auto_mode_preview(organization=org, threshold=0.5) == []
+    assert auto_mode_preview(organization=org, threshold=0.5).assign == []
     # New evidence (she signed in with SSO on it): a new fingerprint, proposed again.
     device.fleet_emails = [*device.fleet_emails, {"email": "ada@acme.test", "source": "mdm_idp_accounts"}]
     device.save(update_fields=["fleet_emails"])
@@ -253,8 +263,9 @@ def test_threshold_decides(org, employee, bob):
     sso_only = mdm_device(org, ("ada@acme.test", "mdm_idp_accounts"))
     both = mdm_device(org, ("bob@acme.test", "mdm_idp_accounts"), ("bob@acme.test", "custom"))
     preview = auto_mode_preview(organization=org)
-    assert [row.device_id for row in preview] == [both.pk]
-    assert [row.device_id for row in auto_mode_preview(organization=org, threshold=0.9)] == [both.pk, sso_only.pk]
+    assert [row.device_id for row in preview.assign] == [both.pk] and preview.held == []
+    assert [row.device_id for row in auto_mode_preview(organization=org, threshold=0.9).assign] == [both.pk,
+                                                                                                   sso_only.pk]
     assert not Suggestion.objects.exists()  # the preview writes nothing
     refresh(org)
     sso_only.refresh_from_db()

@@ -7,7 +7,8 @@ from tests.factories import DeviceFactory, OrganizationFactory
 
 
 def test_fan_out_queues_one_run_per_organization_not_off(monkeypatch, org, other_org):
-    OrganizationFactory(slug="quiet", assignment_suggestion_mode=Organization.SuggestionMode.OFF)
+    Organization.objects.filter(pk=other_org.pk).update(assignment_suggestion_mode=Organization.SuggestionMode.AUTO)
+    OrganizationFactory(slug="quiet")  # off: a new organization's default
     queued = []
     monkeypatch.setattr(suggestion_tasks.suggestions_refresh_organization, "delay", queued.append)
     assert suggestion_tasks.suggestions_refresh_all() == {"queued": 2}

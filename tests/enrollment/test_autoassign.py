@@ -5,6 +5,7 @@ import pytest
 
 from cockpit.actors import Actor
 from cockpit.models import AuditEvent, Employee
+from devices import rules
 from devices import services as device_services
 from devices.models import AssignmentStatus, Device, DeviceHistory, EnrollmentStatus
 from enrollment.autoassign import decide, mapped_emails
@@ -123,11 +124,46 @@ def test_device_unassigned_by_a_person_is_not_assigned_again(connected, sim, des
     assert device.assignee is None
 
 
-def test_mobile_devices_are_not_assigned_from_an_installer(org):
-    phone = DeviceFactory(organization=org, platform="ios",
+@pytest.mark.parametrize("platform", ["ios", "ipados", "android"])
+def test_mobile_devices_are_not_assigned_from_an_installer(org, platform):
+    phone = DeviceFactory(organization=org, platform=platform,
                           fleet_emails=[installer("ada@acme.test"), sso("ada@acme.test")])
     employee, note = decide(phone, {"ada@acme.test": EmployeeFactory(organization=org, email="ada@acme.test")})
     assert employee is None and "pre-assignment" in note
+    assert note == rules.platform_hold_reason(platform)  # the rule every automatic path shares
+
+
+def test_other_platforms_without_an_installer_say_so(org):
+    chromebook = DeviceFactory(organization=org, platform="chromeos",
+                               fleet_emails=[installer("ada@acme.test"), sso("ada@acme.test")])
+    employee, note = decide(chromebook, {"ada@acme.test": EmployeeFactory(organization=org, email="ada@acme.test")})
+    assert employee is None and note.startswith("Only macOS, Windows and Linux devices")
+
+
+def test_a_leaver_is_not_assigned_and_the_note_says_why(connected, sim, desktops, people, actor):
+    """An employee whose offboarding is under way (issue #10 §4): both checks agree, yet a person decides."""
+    from offboarding import services as offboarding_services
+
+    case = offboarding_services.offboarding_start(organization=connected, employee=people["ada"], actor=actor)
+    leaving, staying = desktops[:2]
+    sim.update_host(leaving, device_mapping=[installer("ada@acme.test"), sso("ada@acme.test")])
+    sim.update_host(staying, device_mapping=[installer("bob@acme.test"), sso("bob@acme.test")])
+
+    run = sync_now(connected, sim)
+
+    assert run.follow_ups[STEP]["assigned"] == 1
+    device = device_of(connected, leaving)
+    assert device.assignee is None and device.assignment_status == AssignmentStatus.TO_ASSIGN
+    assert device.auto_assignment_note.startswith("Not assigned automatically: Ada (ada@acme.test) is leaving")
+    assert "draft" in device.auto_assignment_note
+    assert device_of(connected, staying).assignee == people["bob"]
+
+    # Her offboarding is cancelled and the host changes: the next sync assigns it.
+    offboarding_services.offboarding_cancel(offboarding=case, actor=actor)
+    sim.update_host(leaving, display_name="ada-laptop")
+    sync_now(connected, sim)
+    device = device_of(connected, leaving)
+    assert device.assignee == people["ada"] and device.auto_assignment_note == ""
 
 
 def test_mapped_emails_sorts_sources():

@@ -1,6 +1,7 @@
 import os
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from assignment import services
 from assignment.csv_import import ACTION_LABELS, row_message
@@ -42,7 +43,7 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         if record.ignored_columns:
             self.stdout.write(f"Ignored columns: {', '.join(record.ignored_columns)}")
-        errors = 0
+        errors = warned = 0
         for row in record.rows:
             if row["action"] == "error":
                 errors += 1
@@ -51,8 +52,17 @@ class Command(BaseCommand):
                 notes = f" — {' '.join(row['notes'])}" if row["notes"] else ""
                 self.stdout.write(f"line {row['line']}: {row['serial']} {ACTION_LABELS[row['action']].lower()}"
                                   f" [{row['action']}]{notes}")
+                for warning in row.get("warnings") or ():
+                    warned += 1
+                    self.stdout.write(self.style.WARNING(
+                        _("line %(line)s: %(detail)s [warning: imported all the same]")
+                        % {"line": row["line"], "detail": warning["detail"]}))
         counts = ", ".join(f"{v} {k}" for k, v in sorted(record.counts.items()) if v)
         self.stdout.write(f"{record.row_count} row(s): {counts}")
+        if warned:
+            self.stdout.write(self.style.WARNING(
+                _("%(count)s warning(s): employees whose offboarding is under way; their rows are imported.")
+                % {"count": warned}))
         if dry_run:
             services.csv_import_discard(csv_import=record, actor=actor)
             if errors:
