@@ -29,8 +29,9 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
     # Settings (DESIGN §3 thresholds, §7 suggestion mode, §9 auto-unenrollment).
+    # Off until an admin turns it on (the demo seed does): suggestions are an opt-in.
     assignment_suggestion_mode = models.CharField(
-        max_length=10, choices=SuggestionMode.choices, default=SuggestionMode.SUGGEST
+        max_length=10, choices=SuggestionMode.choices, default=SuggestionMode.OFF
     )
     offline_threshold_days = models.PositiveSmallIntegerField(
         default=7, validators=[MinValueValidator(1), MaxValueValidator(365)]

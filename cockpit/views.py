@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
@@ -13,7 +14,7 @@ from cockpit import services
 from cockpit.filtersets import AuditEventFilterSet, EmployeeFilterSet, GroupFilterSet
 from cockpit.forms import ApiTokenForm, CockpitLoginForm, EmployeeForm, GroupForm
 from cockpit.models import ApiToken, AuditEvent, Employee
-from cockpit.panels import employee_panels
+from cockpit.panels import employee_panels, group_panels
 from cockpit.selectors import audit_event_list, memberships_of
 from cockpit.selectors import employee_list as select_employees
 from cockpit.selectors import group_list as select_groups
@@ -124,25 +125,28 @@ def _bars(counter, choices, total):
 
 @require_safe
 def dashboard(request, org_slug):
+    """One count everywhere: the devices in use or in stock. Archived devices are counted apart, never in a
+    total or a percentage (enrollment and platform bars leave them out too)."""
     counts = device_status_counts(organization=request.organization)
-    active_total = counts["total"] - counts["availability"].get(AvailabilityStatus.ARCHIVED, 0)
+    archived = counts["availability"].get(AvailabilityStatus.ARCHIVED, 0)
+    active_total = counts["total"] - archived
     pairs = [
-        ("in_use:assigned", "In use · assigned", {"availability_status": "in_use", "assignment_status": "assigned"}),
-        ("in_stock:to_assign", "In stock · to assign",
+        ("in_use:assigned", _("In use · assigned"),
+         {"availability_status": "in_use", "assignment_status": "assigned"}),
+        ("in_stock:to_assign", _("In stock · to assign"),
          {"availability_status": "in_stock", "assignment_status": "to_assign"}),
-        ("in_use:to_assign", "In use · to assign", {"availability_status": "in_use", "assignment_status": "to_assign"}),
+        ("in_use:to_assign", _("In use · to assign"),
+         {"availability_status": "in_use", "assignment_status": "to_assign"}),
     ]
     status_bars = [
         {"label": label, "count": counts["assignment"].get(key, 0), "query": query,
-         "percent": round(100 * counts["assignment"].get(key, 0) / counts["total"]) if counts["total"] else 0}
+         "percent": round(100 * counts["assignment"].get(key, 0) / active_total) if active_total else 0}
         for key, label, query in pairs
     ]
-    archived = counts["availability"].get(AvailabilityStatus.ARCHIVED, 0)
-    status_bars.append({"label": "Archived", "count": archived, "query": {"availability_status": "archived"},
-                        "percent": round(100 * archived / counts["total"]) if counts["total"] else 0})
     context = {
         "counts": counts,
         "active_total": active_total,
+        "archived": archived,
         "status_bars": status_bars,
         "enrollment_bars": _bars(counts["enrollment"], EnrollmentStatus.choices, active_total),
         "platform_bars": [b for b in _bars(counts["platform"], Platform.choices, active_total) if b["count"]],
@@ -236,7 +240,9 @@ def group_detail(request, org_slug, pk):
         raise Http404("No such group")
     employees = group.employees.all()[:200]
     devices = device_queryset(organization=request.organization).filter(groups=group)[:200]
-    return render(request, "cockpit/group_detail.html", {"group": group, "employees": employees, "devices": devices})
+    panels = group_panels.panels_for(request, group)  # e.g. mdm_sync: the group's Fleet label
+    return render(request, "cockpit/group_detail.html",
+                  {"group": group, "employees": employees, "devices": devices, "panels": panels})
 
 
 # --- audit log -------------------------------------------------------------------------------

@@ -20,7 +20,11 @@ def enrollment_page_url(organization) -> str:
 
 
 def build_message(template: str, *, to: str, context: dict) -> EmailMultiAlternatives:
-    """``templates/enrollment/email/<template>_subject.txt``, ``.txt`` and ``.html``."""
+    """``templates/enrollment/email/<template>_subject.txt``, ``.txt`` and ``.html``.
+
+    The subject and the text part are plain text: their templates render inside ``{% autoescape off %}``, so
+    "David's iMac" stays as typed; only the HTML part escapes (tests/enrollment/test_emails.py checks every one).
+    """
     subject = " ".join(render_to_string(f"enrollment/email/{template}_subject.txt", context).split())
     text = render_to_string(f"enrollment/email/{template}.txt", context)
     html = render_to_string(f"enrollment/email/{template}.html", context)

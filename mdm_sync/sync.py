@@ -14,7 +14,10 @@ Two phases, so that a Fleet that fails, times out or answers garbage part-way ch
    absent from the listing as "not seen in Fleet".
 
 The sync owns the MDM facts; people own assignment. It never assigns, unassigns, archives or
-deletes a device, and a device keeps its name once it has one.
+deletes a device, and a device keeps its name once it has one. One move is the sync's own: a device
+waiting in stock for its first activation (an Apple Business Manager placeholder, or a device added by
+hand) that the listing shows enrolled is put in use (``device.put_in_use``); an archived device, or one
+returned to stock after it had been enrolled, stays where people put it.
 """
 
 import hashlib
@@ -38,13 +41,14 @@ from django.db import connection as db
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from cockpit.actors import Actor
 from cockpit.audit import audit_record
 from cockpit.middleware import current_request_id
 from cockpit.models import AuditEvent
 from cockpit.paging import org_data_changed
-from devices.models import AssignmentStatus, AvailabilityStatus, Device, Usage
+from devices.models import AssignmentStatus, AvailabilityStatus, Device, DeviceHistory, Usage
 from devices.services import device_enrollment_status, normalize_serial
 from mdm_sync.accounts import human_accounts
 from mdm_sync.fleet import DEFAULT_PER_PAGE, FleetAuthError, FleetClient, FleetError, FleetHost, FleetNotFound
@@ -75,11 +79,18 @@ def pending_digest(digest: str) -> str:
 # fleet from rewriting every row every 30 minutes (the stored value is exact when a row is written).
 SEEN_RESOLUTION = timedelta(hours=1)
 
+# Audit events the sync writes itself (registered from ``MdmSyncConfig.ready``).
+EVENTS = {
+    "device.put_in_use": gettext_lazy("{actor} put {target} in use: it enrolled in the MDM for the first time"),
+}
+
 SYNCED_FIELDS = [
     "fleet_host_id", "fleet_uuid", "fleet_hostname", "platform", "model", "os_version", "last_seen_at",
     "agent_version", "osquery_version", "mdm_status", "mdm_name", "mdm_device_status", "mdm_pending_action",
     "fleet_emails", "local_accounts", "fleet_synced_at", "fleet_missing_since", "fleet_facts_hash", "enrollment_status",
     "enrollment_issues", "mdm_enrolled_at", "unenrolled_at", "serial_number", "name", "updated_at",
+    # Written back unchanged (the rows are locked) except by a first activation in stock (``_put_in_use``).
+    "availability_status", "assignment_status", "version",
 ]
 
 
@@ -521,6 +532,7 @@ def _apply(listing: _Listing, *, organization, now: datetime, run: SyncRun, acto
         by_host, by_serial, by_uuid = _devices_for(organization, chunk)
         updated: dict[int, Device] = {}
         new_devices: dict[str, Device] = {}
+        put_in_use: list[tuple[AuditEvent, DeviceHistory]] = []
         for facts in chunk:
             device = by_host.get(facts.host_id) or by_serial.get(facts.serial or None) or by_uuid.get(
                 facts.uuid or None)
@@ -537,9 +549,18 @@ def _apply(listing: _Listing, *, organization, now: datetime, run: SyncRun, acto
                 continue
             if current not in (None, facts.host_id):
                 run.reenrolled += 1
+            before, was_activated = _status_snapshot(device), device.mdm_enrolled_at is not None
             _write_facts(device, facts, now)
+            if _put_in_use(device, was_activated=was_activated):
+                put_in_use.append((
+                    _status_event(device, "device.put_in_use", before=before, organization=organization, actor=actor),
+                    _history_row(device, before=before, organization=organization, actor=actor),
+                ))
             updated[device.pk] = device
         writer.update(list(updated.values()))
+        if put_in_use:
+            writer.insert_audit([event for event, _history in put_in_use])
+            writer.insert_history([history for _event, history in put_in_use])
         run.updated += len(updated)
         touched += updated
         created = list(new_devices.values())
@@ -555,7 +576,8 @@ def _apply(listing: _Listing, *, organization, now: datetime, run: SyncRun, acto
 
 
 _MATCH_FIELDS = ("pk", "organization_id", "usage", "assignee_id", "serial_number", "name", "model", "os_version",
-                 "mdm_enrolled_at", "unenrolled_at", "fleet_host_id", "fleet_uuid")
+                 "mdm_enrolled_at", "unenrolled_at", "fleet_host_id", "fleet_uuid", "availability_status",
+                 "assignment_status", "enrollment_status", "version")
 
 
 def _devices_for(organization, chunk: list[HostFacts]) -> tuple[dict, dict, dict]:
@@ -594,6 +616,45 @@ def _new_device(organization, facts: HostFacts, now: datetime) -> Device:
     return device
 
 
+def _status_snapshot(device: Device) -> dict:
+    return {"availability_status": device.availability_status, "assignment_status": device.assignment_status,
+            "enrollment_status": device.enrollment_status}
+
+
+def _put_in_use(device: Device, *, was_activated: bool) -> bool:
+    """A device that waited in stock for its first activation and is now enrolled goes into use (assigned
+    if it has an owner). Archived devices, and devices back in stock after an earlier enrollment, stay put."""
+    first_activation = not was_activated and device.mdm_enrolled_at is not None
+    if not first_activation or device.availability_status != AvailabilityStatus.IN_STOCK:
+        return False
+    device.availability_status = AvailabilityStatus.IN_USE
+    device.assignment_status = AssignmentStatus.ASSIGNED if device.assignee_id else AssignmentStatus.TO_ASSIGN
+    device.enrollment_status = device_enrollment_status(device)
+    device.version += 1  # a form opened on the stock device is now stale
+    return True
+
+
+def _status_event(device: Device, event: str, *, before: dict, organization, actor: Actor) -> AuditEvent:
+    """A status change the sync made, as ``devices.services`` records its moves (written in bulk)."""
+    return AuditEvent(
+        organization=organization, event=event, source="sync", target_type=Device._meta.label_lower,
+        target_id=str(device.pk), target_label=str(device)[:255], request_id=current_request_id.get(),
+        before=before, after=_status_snapshot(device),
+        **actor.audit_fields,
+    )
+
+
+def _history_row(device: Device, *, before: dict, organization, actor: Actor) -> DeviceHistory:
+    """The device's history row for the same change (``GET /api/v1/devices/{id}/history/``)."""
+    return DeviceHistory(
+        organization=organization, device=device, action=DeviceHistory.Action.PUT_IN_USE, source="sync",
+        actor_label=actor.label[:200], availability_before=before["availability_status"],
+        availability_after=device.availability_status, assignment_before=before["assignment_status"] or "",
+        assignment_after=device.assignment_status or "", assignee_before_id=device.assignee_id,
+        assignee_after_id=device.assignee_id,
+    )
+
+
 def _created_event(device: Device, *, organization, actor: Actor) -> AuditEvent:
     """The ``device.created`` entry of a device the sync found (written in bulk, like the devices)."""
     return AuditEvent(
@@ -617,6 +678,9 @@ class _OrmWriter:
 
     def insert_audit(self, events: list[AuditEvent]) -> None:
         AuditEvent.objects.bulk_create(events)
+
+    def insert_history(self, rows: list[DeviceHistory]) -> None:
+        DeviceHistory.objects.bulk_create(rows)
 
     def close(self) -> None:
         pass
@@ -667,6 +731,10 @@ class _CopyWriter:
     def insert_audit(self, events: list[AuditEvent]) -> None:
         with db.cursor() as cursor:
             _copy_models(cursor, AuditEvent, events, with_pk=False)
+
+    def insert_history(self, rows: list[DeviceHistory]) -> None:
+        with db.cursor() as cursor:
+            _copy_models(cursor, DeviceHistory, rows, with_pk=False)
 
     def close(self) -> None:
         """Drop the staging table now: inside a caller's transaction, ON COMMIT would come late."""

@@ -471,7 +471,7 @@ def test_settings_get(api, read_api, org):
         response = client.get(SETTINGS)
         assert response.status_code == 200
         assert response.json() == {
-            "slug": "acme", "name": "Acme", "assignment_suggestion_mode": "suggest", "offline_threshold_days": 7,
+            "slug": "acme", "name": "Acme", "assignment_suggestion_mode": "off", "offline_threshold_days": 7,
             "agent_inactive_threshold_hours": 24, "auto_unenroll_enabled": False, "auto_unenroll_after_days": 30,
             "auto_unenroll_reinvite": True, "auto_unenroll_action": "delete_host",
             "auto_unenroll_max_share_percent": 10, "suggestion_confidence_threshold": 0.9,
@@ -492,10 +492,10 @@ def test_settings_patch(api, org, other_org):
         "auto", 14, True)
     assert org.agent_inactive_threshold_hours == 24  # untouched
     other_org.refresh_from_db()
-    assert (other_org.assignment_suggestion_mode, other_org.offline_threshold_days) == ("suggest", 7)
+    assert (other_org.assignment_suggestion_mode, other_org.offline_threshold_days) == ("off", 7)
     event = AuditEvent.objects.get(event="organization.settings_updated")
     assert event.organization == org
-    assert event.before == {"assignment_suggestion_mode": "suggest", "offline_threshold_days": 7,
+    assert event.before == {"assignment_suggestion_mode": "off", "offline_threshold_days": 7,
                             "auto_unenroll_enabled": False}
     assert event.after == {"assignment_suggestion_mode": "auto", "offline_threshold_days": 14,
                            "auto_unenroll_enabled": True}

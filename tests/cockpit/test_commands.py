@@ -67,5 +67,8 @@ def test_seed_demo_builds_every_status_once(db):
     from mdm_sync.models import FleetConnection
 
     assert FleetConnection.objects.for_org(org).get().token == "demo-fleet-token"  # `make run`'s simulator
+    # Suggestion is off in a new organization; the demo turns it on (the other one keeps the default).
+    assert org.assignment_suggestion_mode == "suggest"
+    assert Organization.objects.get(slug="demo-labs").assignment_suggestion_mode == "off"
     assert "already exists" in run("seed_demo")
     assert Device.objects.for_org(org).count() == 60

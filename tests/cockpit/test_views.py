@@ -196,12 +196,30 @@ def test_dashboard_shows_counts(cockpit_client, org, fleet):
     assert ctx["to_assign"] == 1  # lab-linux: in use, nobody owns it
     assert ctx["counts"]["enrollment"]["partially_enrolled"] == 1
     bars = {bar["label"]: bar["count"] for bar in ctx["status_bars"]}
-    assert bars == {"In use · assigned": 2, "In stock · to assign": 1, "In use · to assign": 1, "Archived": 1}
+    assert bars == {"In use · assigned": 2, "In stock · to assign": 1, "In use · to assign": 1}
     platforms = {bar["value"]: bar["count"] for bar in ctx["platform_bars"]}
     assert platforms == {"macos": 1, "windows": 1, "linux": 1, "android": 1}  # archived iOS not counted
     html = response.content.decode()
-    assert "devices in the fleet" in html
+    assert "devices in use or in stock" in html and "1 archived, not counted" in html
     assert "?availability_status=in_use&amp;assignment_status=to_assign" in html
+
+
+def test_dashboard_counts_one_way_and_sets_archived_apart(cockpit_client, org, fleet):
+    """The headline, the availability bars and their percentages count the same devices (in use or in stock);
+    the archived ones are named apart, and with them the total is the inventory's."""
+    ctx = cockpit_client.get(url("dashboard", org)).context
+    bars = ctx["status_bars"]
+    assert sum(bar["count"] for bar in bars) == ctx["active_total"] == 4
+    assert [bar["percent"] for bar in bars] == [50, 25, 25]  # of the 4, not of the 5 with the archived one
+    assert sum(bar["count"] for bar in ctx["enrollment_bars"]) == ctx["active_total"]
+    assert sum(bar["count"] for bar in ctx["platform_bars"]) == ctx["active_total"]
+    assert ctx["archived"] == 1
+    inventory = cockpit_client.get(url("device_list", org)).context["page"].paginator.count
+    archived = cockpit_client.get(url("device_list", org, availability_status="archived")).context["page"]
+    assert ctx["active_total"] + ctx["archived"] == inventory == 5
+    assert archived.paginator.count == ctx["archived"]
+    html = cockpit_client.get(url("dashboard", org)).content.decode()
+    assert f'href="{url("device_list", org)}?availability_status=archived">1 archived device</a> is not counted' in html
 
 
 def test_dashboard_of_an_empty_organization(cockpit_client, org):

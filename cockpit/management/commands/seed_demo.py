@@ -13,7 +13,13 @@ from django.utils import timezone
 from cockpit.actors import Actor
 from cockpit.audit import Source
 from cockpit.models import Membership, Organization
-from cockpit.services import employee_create, group_create, membership_add, organization_create
+from cockpit.services import (
+    employee_create,
+    group_create,
+    membership_add,
+    organization_create,
+    organization_update_settings,
+)
 from devices import services as devices
 from devices.models import DESKTOP_PLATFORMS, Device, EnrollmentIssue, Platform, Usage
 from mdm_sync import simulator
@@ -71,6 +77,10 @@ class Command(BaseCommand):
         viewer.save()
 
         org = organization_create(slug=DEMO_SLUG, name="Demo Corp", actor=system)
+        # Suggestion starts off in a new organization; the demo turns it on, as an admin would on the
+        # suggestion settings page, so the first sync already shows suggestions to accept.
+        org = organization_update_settings(organization=org, actor=system,
+                                           assignment_suggestion_mode=Organization.SuggestionMode.SUGGEST)
         membership_add(organization=org, user=admin, role=Membership.Role.OWNER, actor=system)
         membership_add(organization=org, user=viewer, role=Membership.Role.VIEWER, actor=system)
         labs = organization_create(slug="demo-labs", name="Demo Labs", actor=system)
@@ -107,7 +117,7 @@ class Command(BaseCommand):
                 serial_number=f"DEMO{rng.randrange(16**8):08X}{index:03d}",
                 name=f"{owner.username}-{platform}" if not shared else f"kiosk-{index}",
                 platform=platform, model=rng.choice(MODELS[platform]), os_version="",
-                usage=Usage.SHARED if shared else Usage.INDIVIDUAL, groups=[groups[5].name] if shared else [],
+                groups=[groups[5].name] if shared else [],
             )
             fate = index % 20
             if fate < 12 and not shared:  # in use, assigned
@@ -115,6 +125,8 @@ class Command(BaseCommand):
             elif fate < 14 or shared:  # in use, owner unknown
                 device = devices.device_assign(device=device, employee=owner, actor=actor)
                 device = devices.device_unassign(device=device, actor=actor, reason="Owner left the team")
+            if shared:  # a kiosk never has an owner: it becomes shared once in use without one
+                device = devices.device_update(device=device, actor=actor, usage=Usage.SHARED)
             elif fate == 19:
                 device = devices.device_archive(device=device, actor=actor, reason="End of life")
             # MDM facts the Fleet sync will own later: activation, issues, last contact.
