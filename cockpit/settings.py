@@ -227,6 +227,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status": each keeps its own enum name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "CsvImportStatusEnum": "assignment.models.CsvImport.Status",
+        "PreAssignmentStatusEnum": "assignment.models.PreAssignment.Status",
+    },
 }
 
 FILTERS_EMPTY_CHOICE_LABEL = "Any"
