@@ -2,6 +2,7 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 COCKPIT_VAR_DIR=/var/lib/cockpit STATIC_ROOT=/app/staticfiles
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY core core
 COPY cockpit cockpit
 COPY devices devices
 COPY enrollment enrollment

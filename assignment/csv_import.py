@@ -27,8 +27,8 @@ from django.core.validators import validate_email
 from django.db.models.functions import Lower
 
 from assignment.models import DEFAULT_DOMAIN_NAME, CsvImport, PreAssignment
-from cockpit.errors import InvalidInput
-from cockpit.models import Employee, Group
+from core.errors import InvalidInput
+from core.models import Employee, Group
 from devices import rules
 from devices.models import AvailabilityStatus, Device, Ownership, Usage
 from devices.services import normalize_serial

@@ -5,9 +5,9 @@ from django import forms
 from django.db.models import Q
 
 from assignment.models import PreAssignment
-from cockpit.audit import Source
-from cockpit.filtersets import StableOrderingFilter
-from cockpit.models import Employee
+from core.audit import Source
+from core.filtersets import StableOrderingFilter
+from core.models import Employee
 
 
 def _org_employees(request):

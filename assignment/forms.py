@@ -2,8 +2,8 @@ from django import forms
 
 from assignment.models import CsvImport
 from assignment.services import SettleDecision
-from cockpit.forms import EmployeeChoiceField
-from cockpit.models import Group
+from core.forms import EmployeeChoiceField
+from core.models import Group
 from devices.models import Ownership
 
 

@@ -4,8 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from cockpit.models import Employee, Group
-from cockpit.tenancy import TenantModel
+from core.models import Employee, Group
+from core.tenancy import TenantModel
 from devices.models import Device, Ownership
 
 DEFAULT_DOMAIN_NAME = "MDM"

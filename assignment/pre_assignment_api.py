@@ -14,15 +14,15 @@ from assignment.models import CsvImport, PreAssignment
 from assignment.selectors import csv_import_list, pre_assignment_list
 from assignment.services import SettleDecision
 from assignment.views import LimitedUploadHandler, declared_too_large
-from cockpit.api.base import (
+from core.api.base import (
     EmployeeRefField,
     GroupNamesField,
     StrictModelSerializer,
     StrictSerializer,
     TenantModelViewSet,
 )
-from cockpit.audit import Source
-from cockpit.selectors import employee_by_reference
+from core.audit import Source
+from core.selectors import employee_by_reference
 from devices import rules
 from devices.api import EMPLOYEE_REF_SCHEMA
 from devices.models import Ownership

@@ -22,14 +22,14 @@ from django.utils import timezone
 from assignment import csv_import as csv_rules
 from assignment.csv_import import Action, FileTooLarge
 from assignment.models import DEFAULT_DOMAIN_NAME, CsvImport, PreAssignment
-from cockpit.actors import Actor
-from cockpit.audit import Source, audit_record
-from cockpit.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
-from cockpit.hooks import employee_created
-from cockpit.middleware import current_request_id
-from cockpit.models import AuditEvent, Employee, Group, Organization
-from cockpit.paging import org_data_changed
-from cockpit.selectors import groups_by_names
+from core.actors import Actor
+from core.audit import Source, audit_record
+from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
+from core.hooks import employee_created
+from core.middleware import current_request_id
+from core.models import AuditEvent, Employee, Group, Organization
+from core.paging import org_data_changed
+from core.selectors import groups_by_names
 from devices import rules
 from devices import services as device_services
 from devices.models import Device, Ownership, Usage

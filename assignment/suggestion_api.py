@@ -9,7 +9,7 @@ from assignment import suggestion_services as services
 from assignment.suggestion_filtersets import SuggestionFilterSet
 from assignment.suggestion_models import Suggestion
 from assignment.suggestion_selectors import suggestion_queryset
-from cockpit.api.base import StrictSerializer, TenantReadOnlyViewSet
+from core.api.base import StrictSerializer, TenantReadOnlyViewSet
 
 urlpatterns = []
 

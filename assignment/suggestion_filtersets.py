@@ -5,7 +5,7 @@ from django.db.models import Q
 
 from assignment.scoring import KIND_LABELS
 from assignment.suggestion_models import Suggestion
-from cockpit.filtersets import StableOrderingFilter
+from core.filtersets import StableOrderingFilter
 
 
 class SuggestionFilterSet(django_filters.FilterSet):

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from cockpit.models import Organization
+from core.models import Organization
 
 
 class SuggestionSettingsForm(forms.Form):

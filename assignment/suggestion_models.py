@@ -5,8 +5,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from cockpit.models import Employee
-from cockpit.tenancy import TenantModel
+from core.models import Employee
+from core.tenancy import TenantModel
 from devices.models import Device
 
 __all__ = ["Suggestion"]

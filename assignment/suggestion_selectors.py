@@ -13,7 +13,7 @@ from django.db.models import OuterRef, Q, Subquery
 
 from assignment.scoring import DeviceFacts, Directory, Person, Score, score_devices
 from assignment.suggestion_models import Suggestion
-from cockpit.models import Employee
+from core.models import Employee
 from devices import rules
 from devices.models import AvailabilityStatus, Device, DeviceHistory, Usage
 

@@ -22,10 +22,10 @@ from django.utils.translation import gettext_lazy
 from assignment.scoring import Score
 from assignment.suggestion_models import Suggestion
 from assignment.suggestion_selectors import suggestion_facts, suggestion_queryset, suggestion_scores
-from cockpit.actors import Actor
-from cockpit.audit import Source, audit_record
-from cockpit.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
-from cockpit.models import Organization
+from core.actors import Actor
+from core.audit import Source, audit_record
+from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
+from core.models import Organization
 from devices import rules
 from devices.models import Device, Usage
 from devices.services import device_assign

@@ -7,8 +7,8 @@ the same service runs inline as the sync's after-sync step (order 50).
 
 from celery import shared_task
 
-from cockpit.actors import Actor
-from cockpit.models import Organization
+from core.actors import Actor
+from core.models import Organization
 
 __all__ = ["suggestions_refresh_all", "suggestions_refresh_organization"]
 

@@ -14,8 +14,8 @@ from assignment.suggestion_filtersets import SuggestionFilterSet
 from assignment.suggestion_forms import SuggestionBulkForm, SuggestionRejectForm, SuggestionSettingsForm
 from assignment.suggestion_models import Suggestion
 from assignment.suggestion_selectors import auto_mode_preview, suggestion_queryset
-from cockpit.services import organization_update_settings
-from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
+from core.services import organization_update_settings
+from core.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
 
 PREVIEW_ROWS = 200
 

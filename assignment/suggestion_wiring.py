@@ -1,6 +1,6 @@
 """Suggestion's audit events, after-sync step and panels, connected from ``AssignmentConfig.ready``."""
 
-from cockpit.audit import register_events
+from core.audit import register_events
 
 EVENTS = {
     "suggestion.refreshed": "{actor} computed assignment suggestions ({after[mode]} mode): {after[created]} new, "
@@ -30,7 +30,7 @@ def device_suggestion_panel(request, device):
     """The device page: the pending suggestion, its evidence, and accept / reject."""
     from assignment.scoring import KIND_LABELS
     from assignment.suggestion_selectors import pending_suggestion_for_device
-    from cockpit.panels import Panel
+    from core.panels import Panel
 
     if device.assignee_id is not None or device.is_archived or device.usage == "shared":
         return None
@@ -42,8 +42,8 @@ def device_suggestion_panel(request, device):
 
 
 def connect() -> None:
-    from cockpit.hooks import employee_offboarded
-    from cockpit.panels import device_panels
+    from core.hooks import employee_offboarded
+    from core.panels import device_panels
     from mdm_sync.hooks import after_sync
 
     register_events(EVENTS)

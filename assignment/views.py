@@ -18,10 +18,10 @@ from assignment.filtersets import PreAssignmentFilterSet
 from assignment.forms import CsvCommitForm, CsvUploadForm, PreAssignmentForm, SettleForm
 from assignment.models import CsvImport, PreAssignment
 from assignment.selectors import csv_import_get, csv_import_list, pre_assignment_get, pre_assignment_list
-from cockpit.audit import Source
-from cockpit.errors import DomainError
-from cockpit.models import AuditEvent
-from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
+from core.audit import Source
+from core.errors import DomainError
+from core.models import AuditEvent
+from core.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
 from devices import rules
 from devices.models import AvailabilityStatus, Device
 from devices.views import formula_safe

@@ -1,6 +1,6 @@
 """Pre-assignment's audit events, after-sync step and panels, connected from ``AssignmentConfig.ready``."""
 
-from cockpit.panels import Panel
+from core.panels import Panel
 
 EVENTS = {
     "pre_assignment.created": "{actor} pre-assigned {target} to {after[employee]}",
@@ -55,9 +55,9 @@ def employee_panel(request, employee):
 
 
 def connect() -> None:
-    from cockpit.audit import register_events
-    from cockpit.hooks import employee_offboarded
-    from cockpit.panels import device_panels, employee_panels
+    from core.audit import register_events
+    from core.hooks import employee_offboarded
+    from core.panels import device_panels, employee_panels
     from devices.hooks import device_created
     from mdm_sync.hooks import after_sync
 

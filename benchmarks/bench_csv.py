@@ -82,9 +82,9 @@ def measured(function):
 
 def seed(rows: int, here: int, rng: random.Random):
     """The organization, its people and devices, and the CSV bytes."""
-    from cockpit.actors import Actor
-    from cockpit.models import Employee, Group
-    from cockpit.services import organization_create
+    from core.actors import Actor
+    from core.models import Employee, Group
+    from core.services import organization_create
     from devices.models import Device
 
     actor = Actor.system("benchmark")

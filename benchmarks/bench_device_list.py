@@ -303,9 +303,9 @@ def _copy(cursor, table: str, columns, rows, model=None) -> int:
 def seed_organization(*, slug: str, name: str, devices: int, employees: int, rng: random.Random, owner=None):
     from django.db import connection, transaction
 
-    from cockpit.actors import Actor
-    from cockpit.models import Employee, Group, Membership
-    from cockpit.services import membership_add, organization_create
+    from core.actors import Actor
+    from core.models import Employee, Group, Membership
+    from core.services import membership_add, organization_create
     from devices.models import Device
 
     actor = Actor.system("benchmark")
@@ -385,9 +385,9 @@ def credentials() -> tuple[str, str]:
 
     from django.contrib.auth import get_user_model
 
-    from cockpit.actors import Actor
-    from cockpit.models import ApiToken, Organization
-    from cockpit.services import api_token_create
+    from core.actors import Actor
+    from core.models import ApiToken, Organization
+    from core.services import api_token_create
 
     organization = Organization.objects.get(slug=BENCH_ORG)
     owner = get_user_model().objects.get(username=OWNER_USERNAME)

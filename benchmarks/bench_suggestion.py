@@ -93,9 +93,9 @@ def _facts(i: int, people: list[dict], rng: random.Random) -> dict:
 def seed_organization(*, slug: str, devices: int, employees: int, rng: random.Random):
     from django.db import transaction
 
-    from cockpit.actors import Actor
-    from cockpit.models import Employee, Organization
-    from cockpit.services import organization_create
+    from core.actors import Actor
+    from core.models import Employee, Organization
+    from core.services import organization_create
     from devices.models import AssignmentStatus, AvailabilityStatus, Device, DeviceHistory, Usage
 
     with transaction.atomic():
@@ -162,7 +162,7 @@ def run_organization(organization, *, devices: int) -> list[Figure]:
     from assignment.suggestion_models import Suggestion
     from assignment.suggestion_selectors import auto_mode_preview, suggestion_facts
     from assignment.suggestion_services import suggestions_refresh
-    from cockpit.actors import Actor
+    from core.actors import Actor
 
     actor = Actor.system("benchmark")
     Suggestion.objects.for_org(organization).delete()

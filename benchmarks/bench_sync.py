@@ -207,8 +207,8 @@ def phase_setup(args) -> dict:
     _setup_django()
     from django.core.management import call_command
 
-    from cockpit.actors import Actor
-    from cockpit.services import organization_create
+    from core.actors import Actor
+    from core.services import organization_create
     from mdm_sync.services import fleet_connection_save
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -240,8 +240,8 @@ def phase_sync(args) -> dict:
     _setup_django()
     from django.db import connection
 
-    from cockpit.actors import Actor
-    from cockpit.models import Organization
+    from core.actors import Actor
+    from core.models import Organization
     from mdm_sync import sync
     from mdm_sync.models import SyncRun
 
@@ -255,7 +255,7 @@ def phase_sync(args) -> dict:
     if args.with_follow_ups:
         probe.wrap_stage(sync.after_sync, "run", "follow_ups")
     else:  # other apps' after-sync steps are theirs to measure: this is the sync alone
-        from cockpit.hooks import Steps
+        from core.hooks import Steps
 
         sync.after_sync = Steps("after_sync", isolated=True)
     profiler = None

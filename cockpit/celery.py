@@ -47,7 +47,7 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="5-59/10"),
     },
     "clear-expired-sessions": {
-        "task": "cockpit.tasks.clear_expired_sessions",
+        "task": "core.tasks.clear_expired_sessions",
         "schedule": crontab(minute=17, hour=3),
     },
 }

@@ -36,7 +36,7 @@ def cockpit(request):
     user = getattr(request, "user", None)
     memberships = []
     if user is not None and user.is_authenticated and getattr(request, "organization", None):
-        from cockpit.selectors import memberships_of
+        from core.selectors import memberships_of
 
         # OrganizationMiddleware read them for this request already.
         memberships = getattr(request, "user_memberships", None)

@@ -46,25 +46,26 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "cockpit",
+    "core",
     "devices",
     "enrollment",
     "assignment",
     "offboarding",
     "mdm_sync",
+    "cockpit",  # the project package: the shell, the dashboard, seed_demo, static files
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "cockpit.middleware.RequestIdMiddleware",
+    "core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "cockpit.middleware.OrganizationMiddleware",
+    "core.middleware.OrganizationMiddleware",
 ]
 
 ROOT_URLCONF = "cockpit.urls"
@@ -142,7 +143,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Django's model backend, with the signed-in user read from the cache (invalidated when the user changes).
-AUTHENTICATION_BACKENDS = ["cockpit.auth.CachedModelBackend"]
+AUTHENTICATION_BACKENDS = ["core.auth.CachedModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -202,18 +203,18 @@ CELERY_TIMEZONE = "UTC"
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["cockpit.api.authentication.BearerTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["cockpit.api.permissions.HasTokenScope"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["core.api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.HasTokenScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
-    "DEFAULT_FILTER_BACKENDS": ["cockpit.api.filters.StrictFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "cockpit.api.pagination.CockpitPagination",
+    "DEFAULT_FILTER_BACKENDS": ["core.api.filters.StrictFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.CockpitPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "cockpit.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }

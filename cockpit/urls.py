@@ -9,19 +9,11 @@ org_patterns = [
     path("", views.dashboard, name="dashboard"),
     path("devices/", include("devices.urls")),
     path("", include(command_urlpatterns)),
-    path("employees/", views.employee_list, name="employee_list"),
-    path("employees/new/", views.employee_create, name="employee_create"),
-    path("employees/<int:pk>/", views.employee_detail, name="employee_detail"),
-    path("employees/<int:pk>/edit/", views.employee_edit, name="employee_edit"),
-    path("groups/", views.group_list, name="group_list"),
-    path("groups/<int:pk>/", views.group_detail, name="group_detail"),
-    path("audit/", views.audit_list, name="audit_list"),
+    path("", include("core.urls")),
     path("", include("mdm_sync.urls")),
     path("", include("enrollment.urls")),
     path("", include("assignment.urls")),
     path("", include("offboarding.urls")),
-    path("settings/api-tokens/", views.token_list, name="token_list"),
-    path("settings/api-tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
 ]
 
 urlpatterns = [

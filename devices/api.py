@@ -7,18 +7,18 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from cockpit.api.base import (
+from core.api.base import (
     EmployeeRefField,
     GroupNamesField,
     StrictModelSerializer,
     StrictSerializer,
     TenantModelViewSet,
 )
-from cockpit.api.filters import PAGINATION_PARAMS, StrictFilterBackend
-from cockpit.audit import Source
-from cockpit.errors import InvalidInput
-from cockpit.paging import PagedQuerySet
-from cockpit.selectors import device_technicians, employee_by_reference
+from core.api.filters import PAGINATION_PARAMS, StrictFilterBackend
+from core.audit import Source
+from core.errors import InvalidInput
+from core.paging import PagedQuerySet
+from core.selectors import device_technicians, employee_by_reference
 from devices import services
 from devices.filtersets import DeviceFilterSet
 from devices.models import Device, DeviceCommand, DeviceHistory, Ownership, Platform, Usage

@@ -5,7 +5,6 @@ class DevicesConfig(AppConfig):
     name = "devices"
 
     def ready(self):
-        from cockpit.audit import register_events
-        from devices.commands import EVENTS as COMMAND_EVENTS
+        from devices import wiring
 
-        register_events({"device.unenrolled": "{actor} unenrolled {target} from the MDM"} | COMMAND_EVENTS)
+        wiring.connect()

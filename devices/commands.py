@@ -18,9 +18,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cockpit.actors import Actor
-from cockpit.audit import audit_record
-from cockpit.errors import IllegalTransition, InvalidInput
+from core.actors import Actor
+from core.audit import audit_record
+from core.errors import IllegalTransition, InvalidInput
 from devices.hooks import command_settled
 from devices.models import MAX_COMMAND_ATTEMPTS, Device, DeviceCommand, Employee
 

@@ -4,8 +4,8 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
-from cockpit.filtersets import FilterSet, GroupFilter, StableOrderingFilter
-from cockpit.models import Employee
+from core.filtersets import FilterSet, GroupFilter, StableOrderingFilter
+from core.models import Employee
 from devices.models import AssignmentStatus, AvailabilityStatus, Device, EnrollmentIssue, EnrollmentStatus, Platform
 
 

@@ -1,9 +1,9 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cockpit.forms import EmployeeChoiceField
-from cockpit.models import Group
-from cockpit.selectors import device_technicians
+from core.forms import EmployeeChoiceField
+from core.models import Group
+from core.selectors import device_technicians
 from devices.models import Ownership, Platform, Usage
 
 

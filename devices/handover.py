@@ -8,9 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cockpit.actors import Actor
-from cockpit.audit import Source, audit_record
-from cockpit.errors import DomainError, IllegalTransition
+from core.actors import Actor
+from core.audit import Source, audit_record
+from core.errors import DomainError, IllegalTransition
 from devices.hooks import command_settled
 from devices.models import Device, DeviceCommand
 from devices.services import device_assign

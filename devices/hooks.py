@@ -1,6 +1,6 @@
-"""Steps later apps plug into the devices flow (see ``cockpit.hooks``)."""
+"""Steps later apps plug into the devices flow (see ``core.hooks``)."""
 
-from cockpit.hooks import Steps
+from core.hooks import Steps
 
 # Run by ``devices.services.device_create`` at the end of its transaction, with ``device=``, ``actor=``:
 # e.g. assignment applies the device's waiting pre-assignment at once. Each step runs in its own savepoint;

@@ -3,9 +3,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from cockpit.audit import Source
-from cockpit.models import Employee, Group
-from cockpit.tenancy import TenantModel
+from core.audit import Source
+from core.models import Employee, Group
+from core.tenancy import TenantModel
 
 
 class Platform(models.TextChoices):

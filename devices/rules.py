@@ -8,13 +8,13 @@ mode (``assignment.suggestion_services``) and a pre-assignment applied when its 
 * **Phones and tablets** (iOS, iPadOS, Android) are never assigned automatically, as the help center says:
   they stay suggestions for a person to accept. A pre-assignment by serial number is an admin's explicit
   intent and still applies to them.
-* **Leavers** (an active employee with a draft or scheduled offboarding, ``cockpit.selectors.employees_leaving``)
+* **Leavers** (an active employee with a draft or scheduled offboarding, ``core.selectors.employees_leaving``)
   never get a device automatically; a person giving them one (a pre-assignment, a CSV row) is warned, not refused.
 """
 
 from django.utils.translation import gettext as _
 
-from cockpit.selectors import employees_leaving
+from core.selectors import employees_leaving
 from devices.models import Platform
 
 MANUAL_ONLY_PLATFORMS = frozenset({Platform.IOS, Platform.IPADOS, Platform.ANDROID})

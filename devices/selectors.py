@@ -11,7 +11,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from cockpit.models import Employee
+from core.models import Employee
 from devices import rules
 from devices.models import Device, DeviceCommand, DeviceHistory
 
@@ -244,7 +244,7 @@ def _page_statement(columns, utc_text_timestamps, order_by, default_ordering, or
 
 
 def device_page_fetcher(*, organization_id, columns=ROW_COLUMNS, utc_text_timestamps=False):
-    """``fetch_page(queryset, ids)`` for :class:`cockpit.paging.PagedQuerySet`: the rows of the page whose
+    """``fetch_page(queryset, ids)`` for :class:`core.paging.PagedQuerySet`: the rows of the page whose
     ids ``ids`` selects, as :func:`device_page_rows` reads them, through a statement compiled once per shape
     (PostgreSQL). Returns None when this list is not of that shape (the caller takes the plain way)."""
 

@@ -12,14 +12,14 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cockpit.actors import Actor
-from cockpit.audit import Source, audit_record
-from cockpit.errors import ConcurrentChange, IllegalTransition, InvalidInput
-from cockpit.hooks import groups_changed_on_commit
-from cockpit.middleware import current_request_id
-from cockpit.models import AuditEvent, Employee, Organization
-from cockpit.paging import org_data_changed
-from cockpit.selectors import device_technicians, groups_by_names
+from core.actors import Actor
+from core.audit import Source, audit_record
+from core.errors import ConcurrentChange, IllegalTransition, InvalidInput
+from core.hooks import groups_changed_on_commit
+from core.middleware import current_request_id
+from core.models import AuditEvent, Employee, Organization
+from core.paging import org_data_changed
+from core.selectors import device_technicians, groups_by_names
 from devices.commands import command_request
 from devices.hooks import device_created
 from devices.models import (

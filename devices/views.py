@@ -23,14 +23,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 from django_filters.fields import ModelChoiceIterator as FilterModelChoiceIterator
 
-from cockpit.audit import Source
-from cockpit.errors import DomainError
-from cockpit.models import AuditEvent, Employee
-from cockpit.paging import COUNT_TTL_SECONDS, GENERATION_MODELS, PagedQuerySet, org_generation_key
-from cockpit.panels import device_panels
-from cockpit.renderers import fast_widget_renderer
-from cockpit.templatetags.cockpit import badge
-from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
+from core.audit import Source
+from core.errors import DomainError
+from core.models import AuditEvent, Employee
+from core.paging import COUNT_TTL_SECONDS, GENERATION_MODELS, PagedQuerySet, org_generation_key
+from core.panels import device_panels
+from core.renderers import fast_widget_renderer
+from core.templatetags.cockpit import badge
+from core.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
 from devices import commands, handover, services
 from devices.filtersets import DeviceFilterSet
 from devices.forms import DeviceForm, DeviceMoveForm
@@ -86,7 +86,7 @@ def filters_html(request, filterset) -> str:
     The form shows the query string's values, the organization's groups and the errors of values that
     name nothing (an unknown group or assignee): all of it changes only with the query string or a write
     to the organization's devices, employees or groups, which starts a new generation. Rendered, its
-    widgets are written in Python (:class:`cockpit.renderers.FastWidgetRenderer`)."""
+    widgets are written in Python (:class:`core.renderers.FastWidgetRenderer`)."""
     pairs = sorted((k, v) for k, values in request.GET.lists() if k not in FILTER_FORM_IGNORED_PARAMS for v in values)
     digest = hashlib.sha256(repr((get_language(), pairs)).encode()).hexdigest()[:32]
     key = org_generation_key(request.organization.pk, f"device-filters:{digest}")

@@ -7,9 +7,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cockpit.api.base import TenantViewSetMixin
-from cockpit.errors import InvalidInput
-from cockpit.models import Employee
+from core.api.base import TenantViewSetMixin
+from core.errors import InvalidInput
+from core.models import Employee
 from enrollment import services
 from enrollment.models import Invitation
 

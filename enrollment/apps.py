@@ -20,9 +20,9 @@ class EnrollmentConfig(AppConfig):
     name = "enrollment"
 
     def ready(self):
-        from cockpit.audit import register_events
-        from cockpit.hooks import employee_created
-        from cockpit.panels import device_panels, employee_panels
+        from core.audit import register_events
+        from core.hooks import employee_created
+        from core.panels import device_panels, employee_panels
         from enrollment import panels
         from enrollment.autoassign import auto_assign_after_sync
         from enrollment.services import invite_on_create

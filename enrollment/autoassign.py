@@ -14,10 +14,10 @@ are left to a person (``devices.rules``, the rules every automatic path follows)
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
-from cockpit.actors import Actor
-from cockpit.audit import Source
-from cockpit.errors import DomainError
-from cockpit.models import Employee
+from core.actors import Actor
+from core.audit import Source
+from core.errors import DomainError
+from core.models import Employee
 from devices import rules
 from devices import services as device_services
 from devices.models import DESKTOP_PLATFORMS, AssignmentStatus, AvailabilityStatus, Device, DeviceHistory

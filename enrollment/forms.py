@@ -1,6 +1,6 @@
 from django import forms
 
-from cockpit.models import Organization
+from core.models import Organization
 
 
 class SignInRequestForm(forms.Form):

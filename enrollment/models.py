@@ -2,9 +2,9 @@
 
 from django.db import models
 
-from cockpit.crypto import decrypt, encrypt
-from cockpit.models import Employee
-from cockpit.tenancy import TenantModel
+from core.crypto import decrypt, encrypt
+from core.models import Employee
+from core.tenancy import TenantModel
 from devices.models import Device
 
 

@@ -1,6 +1,6 @@
 """The panels enrollment adds to the device page (readiness) and the employee page (invitations)."""
 
-from cockpit.panels import Panel
+from core.panels import Panel
 from devices.issues import issue_help
 from devices.models import AvailabilityStatus
 from enrollment import selectors

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from cockpit.errors import DomainError
-from cockpit.models import Employee, Organization
+from core.errors import DomainError
+from core.models import Employee, Organization
 from devices.issues import issue_help
 from devices.models import DESKTOP_PLATFORMS, EnrollmentIssue
 from enrollment import selectors, services

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.db.models import Count, Exists, OuterRef, Subquery
 from django.utils import timezone
 
-from cockpit.models import Employee
+from core.models import Employee
 from devices.issues import ISSUE_HELP
 from devices.models import AvailabilityStatus, Device, EnrollmentIssue, EnrollmentStatus, Usage
 from enrollment.models import AutoUnenrollRun, InstallerDownload, Invitation, InvitationBatch

@@ -20,11 +20,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from cockpit.actors import Actor
-from cockpit.audit import audit_record
-from cockpit.crypto import SecretUnreadable, decrypt, encrypt
-from cockpit.errors import DomainError, InvalidInput
-from cockpit.models import Employee, Organization
+from core.actors import Actor
+from core.audit import audit_record
+from core.crypto import SecretUnreadable, decrypt, encrypt
+from core.errors import DomainError, InvalidInput
+from core.models import Employee, Organization
 from devices.issues import issue_help
 from devices.models import Device
 from enrollment import emails
@@ -277,7 +277,7 @@ def actor_ref(actor: Actor) -> dict:
 def actor_from_ref(ref: dict) -> Actor:
     from django.contrib.auth import get_user_model
 
-    from cockpit.models import ApiToken
+    from core.models import ApiToken
 
     if ref.get("kind") == "user":
         user = get_user_model().objects.filter(pk=ref.get("user")).first()
@@ -293,7 +293,7 @@ def actor_from_ref(ref: dict) -> Actor:
 
 
 def invite_on_create(*, employee: Employee, actor: Actor, **_kwargs) -> dict:
-    """``cockpit.hooks.employee_created`` step: HR (API) created an employee and the organization asks for it."""
+    """``core.hooks.employee_created`` step: HR (API) created an employee and the organization asks for it."""
     organization = Organization.objects.get(pk=employee.organization_id)
     if not organization.invite_employees_on_create or actor.kind != "token":
         return {"invited": 0}
@@ -333,7 +333,7 @@ def signin_request(*, organization: Organization, email: str, client_address: st
     or not; the rate limits count every e-mail, known or not.
 
     No enumeration, not even by timing: the request does the same work for every well-formed address. It
-    counts the rate limits, seals ``{organization, e-mail, time, nonce}`` with ``cockpit.crypto`` and queues
+    counts the rate limits, seals ``{organization, e-mail, time, nonce}`` with ``core.crypto`` and queues
     ``enrollment.tasks.signin_code_task`` once the transaction commits. It reads no employee and writes no
     row, so a known address costs exactly the queries, the time and the answer of an unknown one. The task
     (``signin_code_deliver``) looks the employee up, draws the code and link, stores their hashes and sends

@@ -4,9 +4,9 @@ and the e-mails that must not hold up a request: the sign-in code, and bulk invi
 
 from celery import shared_task
 
-from cockpit.actors import Actor
-from cockpit.errors import IllegalTransition
-from cockpit.models import Organization
+from core.actors import Actor
+from core.errors import IllegalTransition
+from core.models import Organization
 from enrollment import services
 from enrollment.unenroll import auto_unenroll_run
 

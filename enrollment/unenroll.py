@@ -15,10 +15,10 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from cockpit.actors import Actor
-from cockpit.audit import Source, audit_record
-from cockpit.errors import IllegalTransition, InvalidInput
-from cockpit.models import Organization
+from core.actors import Actor
+from core.audit import Source, audit_record
+from core.errors import IllegalTransition, InvalidInput
+from core.models import Organization
 from devices import services as device_services
 from devices.models import AvailabilityStatus, Device
 from enrollment.models import AutoUnenrollRun, Invitation

@@ -6,9 +6,9 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from cockpit import services as cockpit_services
-from cockpit.models import Employee
-from cockpit.web import actor_for, call_service, paginate, require_role, run_action
+from core import services as cockpit_services
+from core.models import Employee
+from core.web import actor_for, call_service, paginate, require_role, run_action
 from devices.models import Device
 from enrollment import selectors, services, unenroll
 from enrollment.forms import RemoteManagementForm

@@ -4,8 +4,8 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from cockpit.api.base import TenantViewSetMixin
-from cockpit.errors import InvalidInput
+from core.api.base import TenantViewSetMixin
+from core.errors import InvalidInput
 from mdm_sync.models import SyncRun
 from mdm_sync.selectors import sync_run_list
 from mdm_sync.services import fleet_sync_queue

@@ -5,7 +5,7 @@ class MdmSyncConfig(AppConfig):
     name = "mdm_sync"
 
     def ready(self):
-        from cockpit.audit import register_events
+        from core.audit import register_events
         from mdm_sync.commands import commands_confirm_from_sync
         from mdm_sync.hooks import after_sync
         from mdm_sync.sync import EVENTS as SYNC_EVENTS
@@ -17,9 +17,9 @@ class MdmSyncConfig(AppConfig):
     @staticmethod
     def _connect_group_labels() -> None:
         """Groups kept as Fleet labels: after each sync, after group changes, and a panel on the group page."""
-        from cockpit.audit import register_events
-        from cockpit.hooks import groups_changed
-        from cockpit.panels import group_panels
+        from core.audit import register_events
+        from core.hooks import groups_changed
+        from core.panels import group_panels
         from mdm_sync import labels
         from mdm_sync.hooks import after_sync
         from mdm_sync.views import group_label_panel

@@ -19,7 +19,7 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cockpit.actors import Actor
+from core.actors import Actor
 from devices import commands, handover
 from devices.models import DeviceCommand, Platform
 from mdm_sync.fleet import FleetAuthError, FleetBadResponse, FleetError, FleetNotFound, FleetUnavailable

@@ -15,6 +15,6 @@ confirmation (30), suggestion (50), then the groups' Fleet labels (60). A failin
 (``SyncRun.follow_ups``); it neither undoes the sync nor stops the others.
 """
 
-from cockpit.hooks import Steps
+from core.hooks import Steps
 
 after_sync = Steps("after_sync", isolated=True)

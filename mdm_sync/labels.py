@@ -5,7 +5,7 @@ not archived). From then on a reconcile compares, per group, the hosts Fleet was
 and the label's name with what the group wants now, and calls Fleet once for a group that differs — replacing the
 label's hosts (and name) in one ``PATCH`` — and not at all when nothing did. A deleted group's label is deleted.
 
-Triggers: ``cockpit.hooks.groups_changed`` (membership edits, renames, deletions) queues :data:`RECONCILE_TASK`
+Triggers: ``core.hooks.groups_changed`` (membership edits, renames, deletions) queues :data:`RECONCILE_TASK`
 after commit; the after-sync step (order 60) reconciles every group; the beat retries failed labels. A failure is
 stored on the group's row (shown on the group page), retried with a backoff, and never fails the sync or the edit.
 Each row is leased while its call runs, so two workers (or a redelivered task) never send one group twice.
@@ -24,10 +24,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cockpit.actors import Actor
-from cockpit.audit import audit_record
-from cockpit.errors import InvalidInput
-from cockpit.models import Group, Organization
+from core.actors import Actor
+from core.audit import audit_record
+from core.errors import InvalidInput
+from core.models import Group, Organization
 from devices.models import AvailabilityStatus, Device
 from mdm_sync.fleet import FleetClient, FleetError, FleetLabel, FleetNotFound
 from mdm_sync.models import FleetConnection, GroupLabel
@@ -134,7 +134,7 @@ def _queue_coalesced(organization_id: int) -> None:
 
 
 def group_labels_changed(*, organization: Organization, group_ids) -> dict:
-    """``cockpit.hooks.groups_changed`` step: queue a reconcile after commit (coalesced), when labels are on."""
+    """``core.hooks.groups_changed`` step: queue a reconcile after commit (coalesced), when labels are on."""
     if labels_connection(organization) is None:
         return {"queued": False}
     organization_id = organization.pk

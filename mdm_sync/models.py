@@ -5,8 +5,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cockpit.crypto import decrypt, encrypt
-from cockpit.tenancy import TenantModel
+from core.crypto import decrypt, encrypt
+from core.tenancy import TenantModel
 
 
 class FleetConnection(TenantModel):

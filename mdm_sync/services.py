@@ -3,11 +3,11 @@
 from django.db import transaction
 from django.utils import timezone
 
-from cockpit.actors import Actor
-from cockpit.audit import audit_record
-from cockpit.crypto import SecretUnreadable
-from cockpit.errors import InvalidInput
-from cockpit.models import Organization
+from core.actors import Actor
+from core.audit import audit_record
+from core.crypto import SecretUnreadable
+from core.errors import InvalidInput
+from core.models import Organization
 from mdm_sync.fleet import FleetClient, FleetError
 from mdm_sync.models import FleetConnection
 

@@ -43,11 +43,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from cockpit.actors import Actor
-from cockpit.audit import audit_record
-from cockpit.middleware import current_request_id
-from cockpit.models import AuditEvent
-from cockpit.paging import org_data_changed
+from core.actors import Actor
+from core.audit import audit_record
+from core.middleware import current_request_id
+from core.models import AuditEvent
+from core.paging import org_data_changed
 from devices.models import AssignmentStatus, AvailabilityStatus, Device, DeviceHistory, Usage
 from devices.services import device_enrollment_status, normalize_serial
 from mdm_sync.accounts import human_accounts

@@ -7,8 +7,8 @@ sends nothing twice."""
 
 from celery import shared_task
 
-from cockpit.actors import Actor
-from cockpit.models import Organization
+from core.actors import Actor
+from core.models import Organization
 from devices.commands import organizations_with_due_commands
 from mdm_sync.commands import commands_send_due
 from mdm_sync.labels import group_labels_reconcile, organizations_with_due_labels

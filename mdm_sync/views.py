@@ -6,10 +6,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from cockpit.errors import DomainError
-from cockpit.models import Group
-from cockpit.panels import Panel
-from cockpit.web import actor_for, call_service, paginate, require_role
+from core.errors import DomainError
+from core.models import Group
+from core.panels import Panel
+from core.web import actor_for, call_service, paginate, require_role
 from mdm_sync import labels, services
 from mdm_sync.forms import FleetConnectionForm, GroupLabelSettingsForm
 from mdm_sync.models import FleetConnection, SyncRun
@@ -69,7 +69,7 @@ def group_label_retry(request, org_slug, pk):
 
 
 def group_label_panel(request, group) -> Panel | None:
-    """The group page's panel (``cockpit.panels.group_panels``): the group's Fleet label, once connected."""
+    """The group page's panel (``core.panels.group_panels``): the group's Fleet label, once connected."""
     state = labels.group_label_state(organization=request.organization, group=group)
     if state["connection"] is None:
         return None

@@ -17,8 +17,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cockpit.api.base import StrictSerializer, TenantReadOnlyViewSet, TenantViewSetMixin
-from cockpit.models import Employee
+from core.api.base import StrictSerializer, TenantReadOnlyViewSet, TenantViewSetMixin
+from core.models import Employee
 from devices.api import AssigneeField
 from offboarding import services
 from offboarding.filtersets import OffboardingFilterSet

@@ -3,7 +3,7 @@
 import django_filters
 from django import forms
 
-from cockpit.filtersets import StableOrderingFilter
+from core.filtersets import StableOrderingFilter
 from offboarding.models import Offboarding
 
 DATE_BOX = forms.DateInput(attrs={"type": "date"})

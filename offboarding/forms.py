@@ -1,7 +1,7 @@
 from django import forms
 
-from cockpit.forms import EmployeeChoiceField
-from cockpit.models import Organization
+from core.forms import EmployeeChoiceField
+from core.models import Organization
 from offboarding.models import WIPE_BY_DEFAULT, DeviceAction
 
 NO_CHANGE = ""

@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from cockpit.models import ApiToken, Employee
-from cockpit.tenancy import TenantModel
+from core.models import ApiToken, Employee
+from core.tenancy import TenantModel
 from devices.models import Device, DeviceCommand
 
 

@@ -1,6 +1,6 @@
 """The offboarding panel on the employee page (the Offboard button, the case)."""
 
-from cockpit.panels import Panel
+from core.panels import Panel
 from offboarding.selectors import latest_offboarding_for, open_offboarding_for
 
 

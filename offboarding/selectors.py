@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Q
 
-from cockpit.models import Employee
+from core.models import Employee
 from offboarding.models import Offboarding, OffboardingDevice
 
 
@@ -19,7 +19,7 @@ def offboarding_list(*, organization):
 
 
 def employees_leaving(*, organization, employee_ids=None) -> dict:
-    """``cockpit.hooks.employees_leaving`` step: the employees with a draft or scheduled case, and why."""
+    """``core.hooks.employees_leaving`` step: the employees with a draft or scheduled case, and why."""
     from django.utils.formats import date_format
     from django.utils.translation import gettext
 

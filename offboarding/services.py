@@ -3,7 +3,7 @@
 A case is drafted with one decision per device the leaver holds (the organization's default fills
 what nobody chose), then completed at once or scheduled for its effective date. Completion is one
 transaction: the employee becomes ``offboarded``, every decision goes through ``devices.services``
-(history and audit with source ``offboarding``), and ``cockpit.hooks.employee_offboarded`` lets the
+(history and audit with source ``offboarding``), and ``core.hooks.employee_offboarded`` lets the
 assignment app cancel the leaver's pre-assignments and suggestions. A decision's wipe is the
 device move's own (``devices.commands``, the one wipe pathway): it leaves for Fleet after commit, a
 refused wipe fails alone and undoes nothing, and a later sync confirms the erase.
@@ -24,12 +24,12 @@ from datetime import date, timedelta
 from django.db import IntegrityError, OperationalError, models, transaction
 from django.utils import timezone
 
-from cockpit.actors import Actor
-from cockpit.audit import Source, audit_record
-from cockpit.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
-from cockpit.hooks import employee_offboarded
-from cockpit.models import Employee, Organization
-from cockpit.selectors import employee_by_reference
+from core.actors import Actor
+from core.audit import Source, audit_record
+from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
+from core.hooks import employee_offboarded
+from core.models import Employee, Organization
+from core.selectors import employee_by_reference
 from devices import handover
 from devices import services as device_services
 from devices.models import Device, DeviceCommand

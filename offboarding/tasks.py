@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from cockpit.models import Organization
+from core.models import Organization
 from offboarding import services
 
 

@@ -9,10 +9,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from cockpit.errors import DomainError
-from cockpit.models import Employee
-from cockpit.services import organization_update_settings
-from cockpit.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
+from core.errors import DomainError
+from core.models import Employee
+from core.services import organization_update_settings
+from core.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
 from offboarding import services
 from offboarding.filtersets import OffboardingFilterSet
 from offboarding.forms import CancelForm, DecisionsForm, OffboardingSettingsForm, ScheduleForm, default_rows

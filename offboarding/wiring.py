@@ -1,7 +1,7 @@
 """Offboarding's audit events, hook steps and page panels, connected from ``OffboardingConfig.ready``."""
 
-from cockpit.audit import register_events
-from cockpit.panels import employee_panels
+from core.audit import register_events
+from core.panels import employee_panels
 
 EVENTS = {
     "offboarding.started": "{actor} started the offboarding of {after[employee]}",
@@ -14,7 +14,7 @@ EVENTS = {
 
 
 def connect() -> None:
-    from cockpit.hooks import employees_leaving
+    from core.hooks import employees_leaving
     from devices.hooks import command_settled
     from offboarding.panels import employee_offboarding_panel
     from offboarding.selectors import employees_leaving as open_cases

@@ -4,9 +4,9 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from cockpit.actors import Actor
-from cockpit.models import Membership
-from cockpit.services import api_token_create
+from core.actors import Actor
+from core.models import Membership
+from core.services import api_token_create
 from devices import services as device_services
 from mdm_sync.fleet import FleetClient
 from mdm_sync.models import SyncRun

@@ -3,7 +3,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from cockpit.models import Employee, Group, Membership, Organization
+from core.models import Employee, Group, Membership, Organization
 from devices.models import Device, Platform
 
 

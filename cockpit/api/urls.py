@@ -3,7 +3,7 @@ from importlib import import_module
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from cockpit.api.views import AuditEventViewSet, EmployeeViewSet, GroupViewSet, OrganizationSettingsView
+from core.api.views import AuditEventViewSet, EmployeeViewSet, GroupViewSet, OrganizationSettingsView
 from devices.api import DeviceViewSet
 from mdm_sync.api import SyncRunViewSet
 

@@ -1,6 +1,6 @@
 import pytest
 
-from cockpit.models import Organization
+from core.models import Organization
 from offboarding import services as offboarding_services
 from tests.factories import EmployeeFactory, OrganizationFactory
 

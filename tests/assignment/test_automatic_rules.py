@@ -9,9 +9,9 @@ from assignment import suggestion_services
 from assignment.models import PreAssignment
 from assignment.suggestion_models import Suggestion
 from assignment.suggestion_selectors import auto_mode_preview, suggestion_queryset
-from cockpit.actors import Actor
-from cockpit.errors import IllegalTransition
-from cockpit.models import AuditEvent, Organization
+from core.actors import Actor
+from core.errors import IllegalTransition
+from core.models import AuditEvent, Organization
 from devices import rules
 from devices import services as device_services
 from enrollment.autoassign import decide

@@ -7,7 +7,7 @@ from django.db import connection, connections
 
 from assignment import services
 from assignment.models import CsvImport, PreAssignment
-from cockpit.errors import DomainError
+from core.errors import DomainError
 from tests.factories import EmployeeFactory, GroupFactory
 
 pytestmark = [

@@ -7,8 +7,8 @@ from django.test.utils import CaptureQueriesContext
 from assignment import services
 from assignment.csv_import import CsvFileError, FileTooLarge, parse
 from assignment.models import CsvImport, PreAssignment
-from cockpit.errors import ConcurrentChange, IllegalTransition, InvalidInput
-from cockpit.models import AuditEvent, Employee
+from core.errors import ConcurrentChange, IllegalTransition, InvalidInput
+from core.models import AuditEvent, Employee
 from devices import services as device_services
 from devices.models import Device
 from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory

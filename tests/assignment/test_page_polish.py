@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from assignment import services
 from assignment.models import CsvImport
-from cockpit.audit import Source
+from core.audit import Source
 from devices import services as device_services
 from devices.models import Device
 from tests.assignment.test_surfaces import HEADER, sales, upload  # noqa: F401 (fixture)
@@ -84,7 +84,7 @@ def test_pre_assignment_filters_do_not_list_every_employee(cockpit_client, org, 
 
 def test_suggestion_panel_reason_box_is_labelled_for_rejection(cockpit_client, org, employee):
     from assignment.suggestion_services import suggestions_refresh
-    from cockpit.actors import Actor
+    from core.actors import Actor
 
     device = DeviceFactory(organization=org, name="C02SSO", fleet_emails=[
         {"email": employee.email, "source": "mdm_idp_accounts"}])
@@ -96,7 +96,7 @@ def test_suggestion_panel_reason_box_is_labelled_for_rejection(cockpit_client, o
 
 def test_evidence_names_the_employee_only_when_it_points_elsewhere(cockpit_client, org, employee):
     from assignment.suggestion_services import suggestions_refresh
-    from cockpit.actors import Actor
+    from core.actors import Actor
 
     other = EmployeeFactory(organization=org, email="other@acme.test", full_name="Otto Other")
     DeviceFactory(organization=org, name="C02MIXED", fleet_emails=[

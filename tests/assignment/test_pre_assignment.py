@@ -4,9 +4,9 @@ import pytest
 
 from assignment import services
 from assignment.models import PreAssignment
-from cockpit.errors import IllegalTransition, InvalidInput
-from cockpit.hooks import employee_offboarded
-from cockpit.models import AuditEvent, Employee
+from core.errors import IllegalTransition, InvalidInput
+from core.hooks import employee_offboarded
+from core.models import AuditEvent, Employee
 from devices import services as device_services
 from devices.models import Device
 from mdm_sync.models import SyncRun

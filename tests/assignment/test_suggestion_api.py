@@ -6,8 +6,8 @@ from django.test.utils import CaptureQueriesContext
 
 from assignment.suggestion_models import Suggestion
 from assignment.suggestion_services import suggestions_refresh
-from cockpit.actors import Actor
-from cockpit.models import AuditEvent
+from core.actors import Actor
+from core.models import AuditEvent
 from devices import services as device_services
 from devices.models import DeviceHistory
 from tests.conftest import assert_error

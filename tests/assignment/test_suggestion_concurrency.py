@@ -10,7 +10,7 @@ from django.db import connection, transaction
 
 from assignment import suggestion_services as services
 from assignment.suggestion_models import Suggestion
-from cockpit.errors import ConcurrentChange
+from core.errors import ConcurrentChange
 from devices.models import Device, DeviceHistory
 from tests.devices.test_concurrency import WAIT, Worker
 from tests.factories import DeviceFactory

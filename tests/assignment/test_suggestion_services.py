@@ -7,11 +7,11 @@ from django.test.utils import CaptureQueriesContext
 from assignment import suggestion_services as services
 from assignment.suggestion_models import Suggestion
 from assignment.suggestion_selectors import auto_mode_preview, suggestion_facts, suggestion_queryset
-from cockpit.actors import Actor
-from cockpit.audit import Source
-from cockpit.errors import IllegalTransition, InvalidInput
-from cockpit.hooks import employee_offboarded
-from cockpit.models import AuditEvent, Employee, Organization
+from core.actors import Actor
+from core.audit import Source
+from core.errors import IllegalTransition, InvalidInput
+from core.hooks import employee_offboarded
+from core.models import AuditEvent, Employee, Organization
 from devices import services as device_services
 from devices.models import DeviceHistory, Usage
 from mdm_sync.hooks import after_sync

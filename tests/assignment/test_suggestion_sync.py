@@ -1,7 +1,7 @@
 """After a Fleet sync (simulator), the suggestion step scores the devices the sync left unassigned."""
 
 from assignment.suggestion_models import Suggestion
-from cockpit.models import Employee, Organization
+from core.models import Employee, Organization
 from devices.models import Device
 from mdm_sync.simulator import employee_email, employee_name
 from tests.conftest import sync_now

@@ -2,7 +2,7 @@
 
 from assignment import suggestion_tasks
 from assignment.suggestion_models import Suggestion
-from cockpit.models import AuditEvent, Organization
+from core.models import AuditEvent, Organization
 from tests.factories import DeviceFactory, OrganizationFactory
 
 

@@ -5,8 +5,8 @@ from django.urls import reverse
 
 from assignment.suggestion_models import Suggestion
 from assignment.suggestion_services import suggestions_refresh
-from cockpit.actors import Actor
-from cockpit.models import AuditEvent, Membership, Organization
+from core.actors import Actor
+from core.models import AuditEvent, Membership, Organization
 from devices.models import Usage
 from tests.conftest import member
 from tests.factories import DeviceFactory, EmployeeFactory

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from assignment.models import CsvImport, PreAssignment
-from cockpit.models import Employee, Membership
+from core.models import Employee, Membership
 from devices import services as device_services
 from devices.models import Device
 from tests.conftest import api_client_for, assert_error, member, token_key

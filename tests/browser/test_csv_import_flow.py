@@ -3,7 +3,7 @@
 import pytest
 
 from assignment.models import CsvImport, PreAssignment
-from cockpit.models import Membership
+from core.models import Membership
 from devices.models import Device
 from tests.factories import (
     DeviceFactory,

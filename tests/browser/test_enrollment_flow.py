@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from cockpit.actors import Actor
+from core.actors import Actor
 from devices.models import EnrollmentStatus
 from enrollment.installers import verify_script
 from enrollment.models import InstallerDownload

@@ -4,7 +4,7 @@ stays inside its card, and the employee's enrollment page fits a phone."""
 
 import pytest
 
-from cockpit.models import Membership
+from core.models import Membership
 from devices.models import EnrollmentStatus
 from enrollment import services
 from tests.factories import DeviceFactory, EmployeeFactory, MembershipFactory, OrganizationFactory, UserFactory
@@ -91,7 +91,7 @@ def test_a_rows_fix_button_sends_that_device_only(live_server, acme, page, monke
 
 
 def test_offboarding_wizard_apply_to_all_row(live_server, acme, page):
-    from cockpit.actors import Actor
+    from core.actors import Actor
     from devices import services as device_services
 
     leaver = EmployeeFactory(organization=acme, email="leaver@acme.test", full_name="Lea Ver")

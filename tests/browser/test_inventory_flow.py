@@ -2,8 +2,8 @@
 
 import pytest
 
-from cockpit.actors import Actor
-from cockpit.models import Membership
+from core.actors import Actor
+from core.models import Membership
 from devices import services as device_services
 from devices.models import Device
 from tests.factories import (

@@ -2,8 +2,8 @@
 
 import pytest
 
-from cockpit.actors import Actor
-from cockpit.models import Employee, Membership
+from core.actors import Actor
+from core.models import Employee, Membership
 from devices import services as device_services
 from devices.models import DeviceCommand
 from offboarding.models import Offboarding

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from cockpit.actors import Actor
-from cockpit.models import Membership
+from core.actors import Actor
+from core.models import Membership
 from devices import commands
 from devices import services as device_services
 from devices.models import DeviceCommand

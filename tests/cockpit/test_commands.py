@@ -3,7 +3,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from cockpit.models import ApiToken, AuditEvent, Employee, Group, Membership, Organization
+from core.models import ApiToken, AuditEvent, Employee, Group, Membership, Organization
 from devices.models import Device
 
 

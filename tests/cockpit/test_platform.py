@@ -59,7 +59,7 @@ def test_real_worker_runs_a_task_on_the_embedded_broker(tmp_path):
         "from datetime import timedelta; from django.utils import timezone; "
         "from django.contrib.sessions.models import Session; "
         "Session.objects.create(session_key='expired', session_data='', expire_date=timezone.now()-timedelta(days=1)); "
-        "from cockpit.tasks import clear_expired_sessions; clear_expired_sessions.delay()"
+        "from core.tasks import clear_expired_sessions; clear_expired_sessions.delay()"
     ))
     assert queued.returncode == 0, queued.stderr
     database = tmp_path / "cockpit.sqlite3"

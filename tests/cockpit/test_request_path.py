@@ -4,7 +4,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from cockpit.models import Membership
+from core.models import Membership
 from tests.conftest import PASSWORD, member
 from tests.factories import MembershipFactory, OrganizationFactory
 
@@ -109,7 +109,7 @@ def test_a_deactivated_user_or_a_changed_password_signs_out_on_the_next_request(
 def test_an_entry_read_before_a_change_is_not_served_after_it():
     """The race the version tokens exist for: a request reads the database, a change lands, then the
     request stores what it read. The next read must not serve it."""
-    from cockpit.caching import cached_read, invalidate
+    from core.caching import cached_read, invalidate
 
     def load_then_change():
         value = "old"

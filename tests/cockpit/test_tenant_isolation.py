@@ -14,8 +14,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from cockpit.actors import Actor
-from cockpit.models import Membership
+from core.actors import Actor
+from core.models import Membership
 from devices import services as device_services
 from devices.views import MOVES
 from mdm_sync.models import SyncRun
@@ -88,7 +88,7 @@ def world(db):
     device_a = DeviceFactory(organization=org_a, serial_number="C02SECRETA", name="secret-mbp")
     device_a.groups.add(group_a)
     device_a = device_services.device_assign(device=device_a, employee=employee_a, actor=system)
-    from cockpit.models import ApiToken, AuditEvent
+    from core.models import ApiToken, AuditEvent
 
     token_key(org_a, "write", name="A's integration")
 

@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cockpit.actors import Actor
-from cockpit.models import AuditEvent, Employee, Group, Membership
+from core.actors import Actor
+from core.models import AuditEvent, Employee, Group, Membership
 from devices import services as device_services
 from devices.models import Device, DeviceHistory
 from tests.conftest import PASSWORD, member
@@ -912,7 +912,7 @@ def test_group_create_without_a_name_is_a_form_error(cockpit_client, org):
 
 
 def test_audit_log_page(cockpit_client, org, assigned_device, other_org):
-    from cockpit.services import group_create
+    from core.services import group_create
 
     group_create(organization=other_org, name="Secret plans", actor=Actor.system("tests"))
     response = cockpit_client.get(url("audit_list", org))
@@ -987,7 +987,7 @@ def test_healthz_reports_database_and_broker(client, db):
 
 
 def test_the_top_bar_links_to_the_current_organizations_pages(client, org, other_org):
-    from cockpit.models import Membership
+    from core.models import Membership
     from tests.conftest import member
 
     user = member(org, Membership.Role.ADMIN)

@@ -6,9 +6,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cockpit.actors import Actor
-from cockpit.models import ApiToken, AuditEvent
-from cockpit.services import api_token_revoke
+from core.actors import Actor
+from core.models import ApiToken, AuditEvent
+from core.services import api_token_revoke
 from devices import services
 from devices.models import Device, DeviceHistory
 from tests.conftest import api_client_for, assert_error, token_key

@@ -6,8 +6,8 @@ cockpit and the API offer, and the device page and API showing the command's sta
 import pytest
 from django.urls import reverse
 
-from cockpit.audit import Source
-from cockpit.models import AuditEvent
+from core.audit import Source
+from core.models import AuditEvent
 from devices import commands, handover
 from devices import services as device_services
 from devices.models import AvailabilityStatus, Device, DeviceCommand, DeviceHistory, Platform

@@ -20,8 +20,8 @@ TOKEN = "worker-test-token"
 pytestmark = pytest.mark.real_broker
 
 SETUP = """
-from cockpit.actors import Actor
-from cockpit.models import Employee, Organization
+from core.actors import Actor
+from core.models import Employee, Organization
 from devices import services
 from devices.models import Device
 

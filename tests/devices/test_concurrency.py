@@ -10,9 +10,9 @@ import time
 import pytest
 from django.db import connection, connections, transaction
 
-from cockpit.actors import Actor
-from cockpit.errors import ConcurrentChange, IllegalTransition
-from cockpit.models import AuditEvent
+from core.actors import Actor
+from core.errors import ConcurrentChange, IllegalTransition
+from core.models import AuditEvent
 from devices import services
 from devices.models import Device, DeviceHistory
 from tests.conftest import api_client_for, token_key

@@ -1,5 +1,5 @@
 
-from cockpit.models import AuditEvent, Membership
+from core.models import AuditEvent, Membership
 from devices.models import Device
 from tests.conftest import member
 from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory

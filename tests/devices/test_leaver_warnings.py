@@ -4,8 +4,8 @@
 import pytest
 from django.urls import reverse
 
-from cockpit.actors import Actor
-from cockpit.selectors import employees_leaving
+from core.actors import Actor
+from core.selectors import employees_leaving
 from devices import services as device_services
 from offboarding import services as offboarding_services
 from tests.factories import DeviceFactory, EmployeeFactory

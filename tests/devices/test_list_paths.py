@@ -11,9 +11,9 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cockpit.models import Membership
-from cockpit.paging import org_data_changed
-from cockpit.services import employee_update
+from core.models import Membership
+from core.paging import org_data_changed
+from core.services import employee_update
 from devices import services
 from devices.api import DeviceSerializer
 from devices.models import Device
@@ -211,7 +211,7 @@ def _plain_page(queryset, bottom, top):
 
 
 def test_pages_in_one_statement_match_plain_slices_in_every_order(org, other_org, employee, actor):
-    from cockpit.paging import PagedQuerySet
+    from core.paging import PagedQuerySet
     from devices.filtersets import DeviceFilterSet
     from devices.selectors import device_page_rows
 
@@ -238,7 +238,7 @@ def test_pages_in_one_statement_match_plain_slices_in_every_order(org, other_org
 
 
 def test_a_page_is_one_statement_on_postgresql(org, actor):
-    from cockpit.paging import PagedQuerySet
+    from core.paging import PagedQuerySet
     from devices.selectors import device_page_rows
     from devices.views import device_rows_html
 
@@ -297,7 +297,7 @@ def test_filter_form_fragment_is_what_the_template_renders_and_follows_every_cha
 
 
 def test_last_seen_reads_as_the_ago_filter():
-    from cockpit.templatetags.cockpit import ago
+    from core.templatetags.cockpit import ago
     from devices.views import last_seen
 
     now = timezone.now()
@@ -346,7 +346,7 @@ def test_unfiltered_api_list_skips_the_filterset_and_lists_the_same(api, org, ot
 def test_last_seen_with_one_page_of_time_strings_reads_as_the_ago_filter():
     from django.utils import translation
 
-    from cockpit.templatetags.cockpit import ago
+    from core.templatetags.cockpit import ago
     from devices.views import PageTimeStrings, last_seen
 
     now = timezone.now()
@@ -380,7 +380,7 @@ def _rows_fixture(org, actor):
 
 
 def test_api_page_rows_serialize_as_model_instances_in_utc_and_other_zones(org, actor):
-    from cockpit.paging import PagedQuerySet
+    from core.paging import PagedQuerySet
     from devices.selectors import api_page_rows
 
     _rows_fixture(org, actor)
@@ -399,7 +399,7 @@ def test_api_page_rows_serialize_as_model_instances_in_utc_and_other_zones(org, 
 
 
 def test_inventory_page_rows_render_as_model_instances(org, actor):
-    from cockpit.paging import PagedQuerySet
+    from core.paging import PagedQuerySet
     from devices.selectors import inventory_page_rows
     from devices.views import device_rows_html
 
@@ -445,7 +445,7 @@ def test_api_reads_timestamps_as_text_only_where_they_come_exact(org):
 def test_pages_from_statements_compiled_once_per_shape_equal_the_plain_pages(org, other_org, actor, rows_kind):
     """devices.selectors.device_page_fetcher (PostgreSQL) gives the very rows of the list's own statement, for
     every ordering, filter and page, and only the organization's; elsewhere it steps aside."""
-    from cockpit.paging import PagedQuerySet
+    from core.paging import PagedQuerySet
     from devices.filtersets import DeviceFilterSet
     from devices.selectors import api_page_fetcher, api_page_rows, inventory_page_fetcher, inventory_page_rows
 

@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from cockpit.actors import Actor
-from cockpit.audit import Source
-from cockpit.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
-from cockpit.models import ApiToken, AuditEvent
-from cockpit.services import api_token_create
+from core.actors import Actor
+from core.audit import Source
+from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
+from core.models import ApiToken, AuditEvent
+from core.services import api_token_create
 from devices import services
 from devices.models import Device, DeviceHistory, EnrollmentIssue, EnrollmentStatus, Usage
 from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory
@@ -723,8 +723,8 @@ def test_update_cannot_blank_both_serial_and_name(device, actor):
 
 
 def test_assign_reads_the_employee_status_again_rather_than_trusting_a_stale_object(org, device, actor):
-    from cockpit.errors import InvalidInput
-    from cockpit.models import Employee
+    from core.errors import InvalidInput
+    from core.models import Employee
     from tests.factories import EmployeeFactory
 
     leaver = EmployeeFactory(organization=org, email="leaver@acme.test")
@@ -739,7 +739,7 @@ def test_assign_reads_the_employee_status_again_rather_than_trusting_a_stale_obj
 
 
 def test_a_failing_device_created_step_leaves_the_device_created_and_no_half_write(org, actor, monkeypatch):
-    from cockpit.hooks import Steps
+    from core.hooks import Steps
 
     steps = Steps("device_created", isolated=True, savepoints=True)
     monkeypatch.setattr(services, "device_created", steps)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from cockpit.errors import IllegalTransition, InvalidInput
-from cockpit.models import AuditEvent, Membership
+from core.errors import IllegalTransition, InvalidInput
+from core.models import AuditEvent, Membership
 from devices import services
 from devices.models import Device, EnrollmentStatus, Usage
 from tests.conftest import member
@@ -101,7 +101,7 @@ def test_bulk_assignment_refuses_a_shared_device_and_writes_nothing(org, actor, 
 
 
 def test_reassign_refuses_a_shared_device_that_somehow_has_an_owner(org, actor, employee, kiosk):
-    from cockpit.models import Employee
+    from core.models import Employee
 
     other = Employee.objects.create(organization=org, email="other@acme.test")
     Device.objects.filter(pk=kiosk.pk).update(assignee=employee, availability_status="in_use",

@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from cockpit.actors import Actor
+from core.actors import Actor
 from enrollment.models import EnrollmentSettings
 from enrollment.services import enrollment_settings_save
 

@@ -3,8 +3,8 @@ mappings, the real sync runs, and the after-sync step assigns or explains why no
 
 import pytest
 
-from cockpit.actors import Actor
-from cockpit.models import AuditEvent, Employee
+from core.actors import Actor
+from core.models import AuditEvent, Employee
 from devices import rules
 from devices import services as device_services
 from devices.models import AssignmentStatus, Device, DeviceHistory, EnrollmentStatus

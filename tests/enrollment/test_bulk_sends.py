@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cockpit.models import AuditEvent, Employee
+from core.models import AuditEvent, Employee
 from devices.models import EnrollmentStatus
 from enrollment import services, tasks
 from enrollment.models import Invitation, InvitationBatch

@@ -6,7 +6,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from cockpit.models import AuditEvent, Employee, Membership
+from core.models import AuditEvent, Employee, Membership
 from devices.models import Device, EnrollmentStatus
 from enrollment.models import Invitation
 from tests.conftest import member

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 
-from cockpit.models import Organization
+from core.models import Organization
 from devices.models import EnrollmentIssue
 from enrollment import services
 from enrollment.emails import build_message

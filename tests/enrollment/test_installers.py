@@ -9,8 +9,8 @@ import pytest
 from django.core import mail, signing
 from django.urls import reverse
 
-from cockpit.actors import Actor
-from cockpit.models import AuditEvent, Employee
+from core.actors import Actor
+from core.models import AuditEvent, Employee
 from enrollment import services
 from enrollment.installers import BootstrapBackend, FleetctlBackend, installer_backend, verify_script
 from enrollment.models import EnrollmentSettings, InstallerDownload

@@ -5,9 +5,9 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from cockpit.actors import Actor
-from cockpit.models import AuditEvent, Employee, Membership
-from cockpit.services import employee_create, organization_update_settings
+from core.actors import Actor
+from core.models import AuditEvent, Employee, Membership
+from core.services import employee_create, organization_update_settings
 from devices import services as device_services
 from devices.models import Device
 from enrollment.models import Invitation

@@ -4,7 +4,7 @@ import pytest
 from django.test import TestCase
 from django.urls import reverse
 
-from cockpit.models import Membership
+from core.models import Membership
 from devices.models import EnrollmentStatus
 from tests.conftest import member
 from tests.factories import DeviceFactory, EmployeeFactory

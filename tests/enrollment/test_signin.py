@@ -10,7 +10,7 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from cockpit.models import AuditEvent, Employee
+from core.models import AuditEvent, Employee
 from devices.models import EnrollmentStatus
 from enrollment import services
 from enrollment.models import Invitation, SignInToken
@@ -225,7 +225,7 @@ def test_signed_in_employee_sees_plain_status_and_fix_step(client, org, ada):
 
 @pytest.mark.parametrize("issue", ["agent_inactive", "enrollment_incomplete", "mdm_profile_missing", "offline"])
 def test_issues_fixed_by_installing_again_offer_the_installer(client, org, ada, issue):
-    from cockpit.actors import Actor
+    from core.actors import Actor
 
     services.enrollment_settings_save(organization=org, actor=Actor.system("tests"), enroll_secret="s",
                                       fleet_url="https://fleet.acme.test")

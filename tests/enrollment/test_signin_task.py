@@ -13,8 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cockpit.crypto import decrypt, encrypt
-from cockpit.models import Employee
+from core.crypto import decrypt, encrypt
+from core.models import Employee
 from enrollment import services, tasks
 from enrollment.models import SignInToken
 from tests.factories import EmployeeFactory

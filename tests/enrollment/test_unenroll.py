@@ -8,9 +8,9 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from cockpit.actors import Actor
-from cockpit.models import AuditEvent
-from cockpit.services import organization_update_settings
+from core.actors import Actor
+from core.models import AuditEvent
+from core.services import organization_update_settings
 from devices import services as device_services
 from devices.models import Device, DeviceHistory, EnrollmentStatus
 from enrollment import tasks
@@ -226,7 +226,7 @@ def test_remote_management_settings_page_saves(cockpit_client, org):
 
 
 def test_remote_management_is_for_admins(client, org):
-    from cockpit.models import Membership
+    from core.models import Membership
     from tests.conftest import member
 
     client.force_login(member(org, Membership.Role.TECHNICIAN))

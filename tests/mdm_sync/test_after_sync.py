@@ -2,7 +2,7 @@
 
 import pytest
 
-from cockpit.hooks import Steps
+from core.hooks import Steps
 from devices.models import Device
 from mdm_sync.hooks import after_sync
 from mdm_sync.models import SyncRun

@@ -7,10 +7,10 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import connection as db
 
-from cockpit.actors import Actor
-from cockpit.crypto import SecretUnreadable, decrypt, encrypt
-from cockpit.errors import InvalidInput
-from cockpit.models import AuditEvent
+from core.actors import Actor
+from core.crypto import SecretUnreadable, decrypt, encrypt
+from core.errors import InvalidInput
+from core.models import AuditEvent
 from mdm_sync.models import FleetConnection
 from mdm_sync.services import fleet_connection_save, fleet_connection_test
 from mdm_sync.simulator import FleetSimulator

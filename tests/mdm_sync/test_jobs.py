@@ -7,9 +7,9 @@ import pytest
 from celery.schedules import crontab
 from django.utils import timezone
 
-from cockpit.actors import Actor
 from cockpit.celery import app
-from cockpit.models import Membership
+from core.actors import Actor
+from core.models import Membership
 from devices.models import Device
 from mdm_sync import tasks
 from mdm_sync.models import FleetConnection, SyncRun

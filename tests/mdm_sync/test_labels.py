@@ -10,9 +10,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cockpit import services as core_services
-from cockpit.actors import Actor
-from cockpit.models import AuditEvent
+from core import services as core_services
+from core.actors import Actor
+from core.models import AuditEvent
 from devices import services as device_services
 from devices.models import Device
 from mdm_sync import labels
@@ -353,7 +353,7 @@ def test_settings_page_shows_and_saves_the_setting(connected, cockpit_client):
 
 
 def test_a_viewer_cannot_change_the_setting_nor_retry(connected, client, django_user_model):
-    from cockpit.models import Membership
+    from core.models import Membership
     from tests.conftest import member
 
     viewer = member(connected, Membership.Role.VIEWER)

@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from cockpit.actors import Actor
-from cockpit.models import AuditEvent
+from core.actors import Actor
+from core.models import AuditEvent
 from devices import services as device_services
 from devices.models import Device
 from mdm_sync.fleet import FleetClient

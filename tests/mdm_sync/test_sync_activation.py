@@ -5,9 +5,9 @@ from django.db import connection
 
 from assignment.models import PreAssignment
 from assignment.services import pre_assignment_create
-from cockpit.actors import Actor
-from cockpit.audit import EVENTS, describe
-from cockpit.models import AuditEvent
+from core.actors import Actor
+from core.audit import EVENTS, describe
+from core.models import AuditEvent
 from devices import services as device_services
 from devices.models import Device
 from mdm_sync import sync as sync_module

@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from cockpit.actors import Actor
+from core.actors import Actor
 from devices.models import Device
 from mdm_sync import sync as sync_module
 from mdm_sync.services import fleet_connection_save
@@ -18,7 +18,7 @@ VOLATILE = {"id", "organization_id", "created_at", "updated_at"}
 @pytest.fixture(autouse=True)
 def no_follow_ups(monkeypatch):
     """Only the sync's own writes are compared here, not what other apps' after-sync steps do."""
-    from cockpit.hooks import Steps
+    from core.hooks import Steps
 
     monkeypatch.setattr(sync_module, "after_sync", Steps("after_sync", isolated=True))
 

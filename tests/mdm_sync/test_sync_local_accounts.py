@@ -4,7 +4,7 @@ part of the digest, shown on the device page."""
 import pytest
 from django.db import connection
 
-from cockpit.actors import Actor
+from core.actors import Actor
 from devices.models import Device
 from mdm_sync import sync as sync_module
 from mdm_sync.fleet import FleetHost, LocalUser

@@ -1,6 +1,6 @@
 """Organization A's offboarding objects for the tenant isolation test (tests/cockpit/test_tenant_isolation.py)."""
 
-from cockpit.actors import Actor
+from core.actors import Actor
 from devices.models import DeviceCommand
 from offboarding.services import offboarding_start
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from cockpit.models import AuditEvent, Employee
+from core.models import AuditEvent, Employee
 from devices.models import AvailabilityStatus, Device
 from offboarding import services
 from offboarding.models import Offboarding, OffboardingDevice

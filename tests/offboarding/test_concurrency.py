@@ -5,8 +5,8 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from cockpit.actors import Actor
-from cockpit.errors import ConcurrentChange, IllegalTransition
+from core.actors import Actor
+from core.errors import ConcurrentChange, IllegalTransition
 from devices import services as device_services
 from devices.models import Device, DeviceCommand, DeviceHistory
 from offboarding import services

@@ -4,8 +4,8 @@ from datetime import date, datetime
 
 import pytest
 
-from cockpit.errors import InvalidInput
-from cockpit.models import Employee
+from core.errors import InvalidInput
+from core.models import Employee
 from devices.models import AvailabilityStatus
 from offboarding import services, tasks
 from offboarding.models import Offboarding

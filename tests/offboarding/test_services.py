@@ -2,10 +2,10 @@
 
 import pytest
 
-from cockpit.audit import Source
-from cockpit.errors import IllegalTransition, InvalidInput
-from cockpit.hooks import employee_offboarded
-from cockpit.models import AuditEvent, Employee
+from core.audit import Source
+from core.errors import IllegalTransition, InvalidInput
+from core.hooks import employee_offboarded
+from core.models import AuditEvent, Employee
 from devices import services as device_services
 from devices.models import AssignmentStatus, AvailabilityStatus, Device, DeviceCommand, DeviceHistory
 from mdm_sync.commands import commands_confirm_from_sync

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from cockpit.models import AuditEvent, Employee, Membership
+from core.models import AuditEvent, Employee, Membership
 from devices import services as device_services
 from devices.models import DeviceCommand
 from offboarding import services

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from cockpit.models import AuditEvent, Employee
+from core.models import AuditEvent, Employee
 from devices import commands
 from devices import services as device_services
 from devices.models import MAX_COMMAND_ATTEMPTS, AvailabilityStatus, Device, DeviceCommand

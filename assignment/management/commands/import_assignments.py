@@ -6,10 +6,10 @@ from django.utils.translation import gettext as _
 from assignment import services
 from assignment.csv_import import ACTION_LABELS, row_message
 from assignment.models import CsvImport
-from cockpit.actors import Actor
-from cockpit.audit import Source
-from cockpit.errors import DomainError
-from cockpit.models import Organization
+from core.actors import Actor
+from core.audit import Source
+from core.errors import DomainError
+from core.models import Organization
 
 
 class Command(BaseCommand):

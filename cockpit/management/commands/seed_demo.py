@@ -10,10 +10,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from cockpit.actors import Actor
-from cockpit.audit import Source
-from cockpit.models import Membership, Organization
-from cockpit.services import (
+from core.actors import Actor
+from core.audit import Source
+from core.models import Membership, Organization
+from core.services import (
     employee_create,
     group_create,
     membership_add,

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from cockpit.actors import Actor
-from cockpit.errors import DomainError
-from cockpit.models import Organization
+from core.actors import Actor
+from core.errors import DomainError
+from core.models import Organization
 from enrollment.unenroll import auto_unenroll_plan, auto_unenroll_run
 
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from cockpit.actors import Actor
-from cockpit.models import Organization
+from core.actors import Actor
+from core.models import Organization
 from mdm_sync.models import SyncRun
 from mdm_sync.sync import sync_organization
 

@@ -1,0 +1,75 @@
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm
+
+from core.models import Employee, Group
+
+
+class CockpitLoginForm(AuthenticationForm):
+    username = forms.CharField(label="E-mail or user name", widget=forms.TextInput(attrs={"autofocus": True}))
+
+    def clean(self):
+        typed = (self.cleaned_data.get("username") or "").strip()
+        if typed:
+            self.cleaned_data["username"] = _username_for_login(typed)
+        return super().clean()
+
+
+def _username_for_login(typed: str) -> str:
+    """The user name to authenticate: what was typed, or the user whose e-mail it is (when exactly one)."""
+    user_model = get_user_model()
+    manager = user_model._default_manager
+    if "@" not in typed or manager.filter(**{user_model.USERNAME_FIELD: typed}).exists():
+        return typed
+    matches = list(
+        manager.filter(email__iexact=typed, is_active=True).values_list(user_model.USERNAME_FIELD, flat=True)[:2]
+    )
+    return matches[0] if len(matches) == 1 else typed
+
+
+class EmployeeForm(forms.Form):
+    email = forms.EmailField()
+    full_name = forms.CharField(max_length=200, required=False)
+    username = forms.CharField(max_length=150, required=False, label="Directory user name")
+    domain_name = forms.CharField(max_length=150, required=False, label="Domain name")
+    external_id = forms.CharField(max_length=150, required=False, label="External (HR) id")
+    start_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    groups = forms.ModelMultipleChoiceField(queryset=Group.objects.none(), required=False)
+
+    def __init__(self, *args, organization, **kwargs):
+        kwargs.setdefault("label_suffix", "")  # labels read like the rest of the cockpit: no trailing colon
+        super().__init__(*args, **kwargs)
+        self.fields["groups"].queryset = Group.objects.for_org(organization)
+
+
+class GroupForm(forms.Form):
+    name = forms.CharField(max_length=150)
+    description = forms.CharField(max_length=500, required=False)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class EmployeeChoiceField(forms.CharField):
+    """An employee typed as e-mail (with a datalist of suggestions), resolved within the organization."""
+
+    def __init__(self, *args, organization=None, **kwargs):
+        self.organization = organization
+        super().__init__(*args, **kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        email = value.split("<")[-1].rstrip(">").strip()
+        employee = Employee.objects.for_org(self.organization).filter(email__iexact=email).first()
+        if employee is None:
+            raise forms.ValidationError(f"No employee with the e-mail {email}.")
+        return employee
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Who uses it, e.g. “Workday sync”")
+    scope = forms.ChoiceField(choices=[("read", "Read only"), ("write", "Read and write")], initial="read")

@@ -1,0 +1,59 @@
+import contextvars
+import uuid
+
+from django.http import Http404
+from django.shortcuts import redirect
+
+current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("current_request_id", default="")
+
+
+class RequestIdMiddleware:
+    """Tags each request with an id (kept from ``X-Request-ID`` when a proxy set one) for audit entries."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")[:64]
+        request.id = incoming if incoming.isprintable() and incoming else uuid.uuid4().hex
+        token = current_request_id.set(request.id)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
+        response["X-Request-ID"] = request.id
+        return response
+
+
+class OrganizationMiddleware:
+    """Resolves ``/o/<org_slug>/`` once per request into ``request.organization`` and ``request.membership``.
+
+    A user who is not a member of the organization gets a 404, exactly as if it did not exist.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.organization = None
+        request.membership = None
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        slug = view_kwargs.get("org_slug")
+        if slug is None:
+            return None
+        if not request.user.is_authenticated:
+            return redirect(f"/login/?next={request.path}")
+        from core.selectors import memberships_of
+
+        # All of the user's memberships in one query: the page's organization switcher lists them anyway
+        # (cockpit.context_processors reuses them), so the one of this URL costs no query of its own.
+        memberships = memberships_of(user=request.user)
+        membership = next((m for m in memberships if m.organization.slug == slug), None)
+        if membership is None:
+            raise Http404("No such organization")
+        request.membership = membership
+        request.organization = membership.organization
+        request.user_memberships = memberships
+        return None

@@ -1,0 +1,16 @@
+"""Where the devices app connects to the core, called once from ``DevicesConfig.ready``."""
+
+from core.audit import register_events
+from core.paging import track_org_data
+from core.panels import employee_panels, group_panels
+
+
+def connect() -> None:
+    from devices.commands import EVENTS as COMMAND_EVENTS
+    from devices.models import Device
+    from devices.panels import employee_devices_panel, group_devices_panel
+
+    register_events({"device.unenrolled": "{actor} unenrolled {target} from the MDM"} | COMMAND_EVENTS)
+    track_org_data(Device, Device.groups.through)  # the inventory's cached counts and filter options
+    employee_panels.register(employee_devices_panel, order=1)
+    group_panels.register(group_devices_panel, order=1)
