@@ -3,8 +3,7 @@
 Other apps add to the employee and group pages through ``core.panels``; this module imports no domain app."""
 
 from django.contrib import messages
-from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from core import services
@@ -15,7 +14,7 @@ from core.panels import employee_panels, group_panels
 from core.selectors import audit_event_list
 from core.selectors import employee_list as select_employees
 from core.selectors import group_list as select_groups
-from core.web import actor_for, call_service, filterset_for, paginate, require_role
+from core.web import actor_for, call_service, filterset_for, org_object_or_404, paginate, require_role
 
 # --- employees -------------------------------------------------------------------------------
 
@@ -41,7 +40,7 @@ def employee_create(request, org_slug):
 
 @require_role("can_manage_people")
 def employee_edit(request, org_slug, pk):
-    employee = get_object_or_404(Employee.objects.for_org(request.organization), pk=pk)
+    employee = org_object_or_404(request, Employee, pk=pk)
     initial = {field: getattr(employee, field) for field in services.EMPLOYEE_FIELDS} | {
         "groups": list(employee.groups.all())
     }
@@ -59,9 +58,7 @@ def employee_edit(request, org_slug, pk):
 
 @require_safe
 def employee_detail(request, org_slug, pk):
-    employee = select_employees(organization=request.organization).filter(pk=pk).first()
-    if employee is None:
-        raise Http404("No such employee")
+    employee = org_object_or_404(request, select_employees(organization=request.organization), pk=pk)
     events = AuditEvent.objects.for_org(request.organization).for_target(employee)[:50]
     panels = employee_panels.panels_for(request, employee)  # devices, enrollment, assignment, offboarding
     return render(request, "cockpit/employee_detail.html", {"employee": employee, "events": events, "panels": panels})
@@ -92,9 +89,7 @@ def group_list(request, org_slug):
 
 @require_safe
 def group_detail(request, org_slug, pk):
-    group = select_groups(organization=request.organization).filter(pk=pk).first()
-    if group is None:
-        raise Http404("No such group")
+    group = org_object_or_404(request, select_groups(organization=request.organization), pk=pk)
     employees = group.employees.all()[:200]
     panels = group_panels.panels_for(request, group)  # devices: its devices; mdm_sync: its Fleet label
     return render(request, "cockpit/group_detail.html", {"group": group, "employees": employees, "panels": panels})
@@ -134,9 +129,7 @@ def token_list(request, org_slug):
 @require_role("can_manage_settings")
 @require_POST
 def token_revoke(request, org_slug, pk):
-    token = ApiToken.objects.for_org(request.organization).filter(pk=pk).first()
-    if token is None:
-        raise Http404("No such token")
+    token = org_object_or_404(request, ApiToken, pk=pk)
     services.api_token_revoke(token=token, actor=actor_for(request))
     messages.success(request, f"The token “{token.name}” was revoked; requests with it now fail.")
     return redirect("token_list", org_slug=org_slug)

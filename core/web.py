@@ -1,9 +1,11 @@
-"""Helpers every cockpit view uses: role checks, pagination, the acting user, query-string links."""
+"""Helpers every cockpit view uses: role checks, the organization's object or 404, pagination, the acting user,
+query-string links."""
 
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import Http404
 
 from core.actors import Actor
 
@@ -23,6 +25,17 @@ def require_role(capability: str):
         return wrapped
 
     return decorator
+
+
+def org_object_or_404(request, queryset, **lookup):
+    """The request's organization's object, or 404: ``queryset`` is a tenant model or queryset (``for_org`` is
+    applied here), ``lookup`` its filter (``pk=pk``). Another organization's object is simply not found."""
+    model = getattr(queryset, "model", queryset)
+    manager = queryset if hasattr(queryset, "for_org") else model.objects
+    found = manager.for_org(request.organization).filter(**lookup).first()
+    if found is None:
+        raise Http404(f"No such {model._meta.verbose_name}")
+    return found
 
 
 def actor_for(request) -> Actor:

@@ -86,7 +86,7 @@ class DeviceRow:
 
     A page of model instances cost a third of the page's time in ``Model.__init__`` (benchmarks/); the API's
     row and the cockpit's read the same attributes from this (tests hold both outputs equal to those of
-    model instances). Anything else about a device comes from ``device_get``."""
+    model instances). Anything else about a device comes from the device page's own read."""
 
     __slots__ = (*ROW_COLUMNS, "assignee", "responsible_technician", "group_names")
     is_archived = Device.is_archived
@@ -299,12 +299,6 @@ def api_page_rows(queryset):
     """The API's page: every column of a row, the timestamps as the API's text when PostgreSQL can write them
     exactly (:func:`utc_text_timestamps`)."""
     return device_page_rows(queryset, utc_text_timestamps=utc_text_timestamps())
-
-
-def device_get(*, organization, pk) -> Device:
-    """One device of this organization, or ``Device.DoesNotExist`` (a 404 for callers)."""
-    device = device_queryset(organization=organization).get(pk=pk)
-    return with_group_names([device])[0]
 
 
 def device_history(*, device: Device):

@@ -30,7 +30,7 @@ from core.paging import COUNT_TTL_SECONDS, GENERATION_MODELS, PagedQuerySet, org
 from core.panels import device_panels
 from core.renderers import fast_widget_renderer
 from core.templatetags.cockpit import badge
-from core.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
+from core.web import actor_for, call_service, filterset_for, org_object_or_404, paginate, require_role, run_action
 from devices import commands, handover, services
 from devices.filtersets import DeviceFilterSet
 from devices.forms import DeviceForm, DeviceMoveForm
@@ -39,7 +39,6 @@ from devices.models import AvailabilityStatus, Device, DeviceCommand
 from devices.selectors import (
     assignment_warnings,
     device_commands,
-    device_get,
     device_queryset,
     inventory_page_fetcher,
     inventory_page_rows,
@@ -364,10 +363,7 @@ def device_edit(request, org_slug, pk):
 
 
 def _get_device(request, pk) -> Device:
-    try:
-        return device_get(organization=request.organization, pk=pk)
-    except Device.DoesNotExist as exc:
-        raise Http404("No such device") from exc
+    return with_group_names([org_object_or_404(request, device_queryset(organization=request.organization), pk=pk)])[0]
 
 
 @dataclass(frozen=True)
@@ -483,10 +479,7 @@ def device_move(request, org_slug, pk, move):
 
 
 def _get_command(request, pk) -> DeviceCommand:
-    command = DeviceCommand.objects.for_org(request.organization).select_related("device").filter(pk=pk).first()
-    if command is None:
-        raise Http404("No such command")
-    return command
+    return org_object_or_404(request, DeviceCommand.objects.select_related("device"), pk=pk)
 
 
 @require_role("can_act_on_devices")
