@@ -250,8 +250,8 @@ def phase_sync(args) -> dict:
     probe = Probe()
     probe.wrap_client()
     probe.wrap_copy()
-    probe.wrap_stage(sync, "_list_hosts", "list")
-    probe.wrap_stage(sync, "_apply", "apply")
+    probe.wrap_stage(sync, "list_hosts", "list")  # the two phases, as mdm_sync.sync calls them
+    probe.wrap_stage(sync, "apply_listing", "apply")
     if args.with_follow_ups:
         probe.wrap_stage(sync.after_sync, "run", "follow_ups")
     else:  # other apps' after-sync steps are theirs to measure: this is the sync alone
@@ -614,11 +614,12 @@ def main(argv=None) -> int:
 
     import django
 
-    sync_digest = hashlib.sha1((PROJECT_DIR / "mdm_sync" / "sync.py").read_bytes()).hexdigest()[:12]
+    sync_digest = hashlib.sha1(b"".join(  # the sync's code: sync.py and its sync_*.py parts
+        path.read_bytes() for path in sorted((PROJECT_DIR / "mdm_sync").glob("sync*.py")))).hexdigest()[:12]
     shown_url = urlunsplit(parts._replace(netloc=f"{parts.username or ''}@{parts.hostname}:{parts.port or 5432}"))
     sizes = [args.hosts] + ([args.scale_hosts] if args.scale_hosts else [])
     print(f"Fleet sync benchmark: {' and '.join(f'{n:,}' for n in sizes)} simulated hosts, {args.per_page} per "
-          f"page, database {shown_url}, Django {django.get_version()}, mdm_sync/sync.py sha1 {sync_digest}")
+          f"page, database {shown_url}, Django {django.get_version()}, mdm_sync/sync*.py sha1 {sync_digest}")
     print(f"Each phase runs in its own process; logs and results in {work_dir}")
     if args.profile:
         print("Note: --profile slows the syncs down; their ratios are not the figures to report.")

@@ -19,7 +19,7 @@ Unknown uids (Fleet sent none) are judged on the other rules. Shared and kiosk a
 they are people's accounts, and they match no one in the directory.
 """
 
-from mdm_sync.fleet import LocalUser
+from mdm_sync.fleet_types import LocalUser
 
 MAX_ACCOUNTS = 20  # a host with more human accounts than this is a lab machine: the first ones suffice
 MAX_NAME = 100

@@ -5,26 +5,6 @@ class MdmSyncConfig(AppConfig):
     name = "mdm_sync"
 
     def ready(self):
-        from core.audit import register_events
-        from mdm_sync.commands import commands_confirm_from_sync
-        from mdm_sync.hooks import after_sync
-        from mdm_sync.sync import EVENTS as SYNC_EVENTS
+        from mdm_sync import wiring
 
-        register_events(SYNC_EVENTS)
-        after_sync.register(commands_confirm_from_sync, order=30, name="mdm_sync.command_confirmation")
-        self._connect_group_labels()
-
-    @staticmethod
-    def _connect_group_labels() -> None:
-        """Groups kept as Fleet labels: after each sync, after group changes, and a panel on the group page."""
-        from core.audit import register_events
-        from core.hooks import groups_changed
-        from core.panels import group_panels
-        from mdm_sync import labels
-        from mdm_sync.hooks import after_sync
-        from mdm_sync.views import group_label_panel
-
-        register_events(labels.EVENTS)
-        after_sync.register(labels.group_labels_after_sync, order=60, name="mdm_sync.group_labels")
-        groups_changed.register(labels.group_labels_changed, order=10, name="mdm_sync.group_labels")
-        group_panels.register(group_label_panel, order=10)
+        wiring.connect()

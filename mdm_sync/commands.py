@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from core.actors import Actor
 from devices import commands, handover
 from devices.models import DeviceCommand, Platform
-from mdm_sync.fleet import FleetAuthError, FleetBadResponse, FleetError, FleetNotFound, FleetUnavailable
+from mdm_sync.fleet_errors import FleetAuthError, FleetBadResponse, FleetError, FleetNotFound, FleetUnavailable
 from mdm_sync.models import FleetConnection
 from mdm_sync.services import fleet_client_for
 

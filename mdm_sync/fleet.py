@@ -1,8 +1,7 @@
 """The Fleet REST API client: the only code that speaks HTTP to Fleet.
 
-It turns Fleet's JSON into plain frozen dataclasses holding just the fields the product uses:
-unknown fields are ignored, missing optional ones tolerated, and a body that is not what Fleet
-sends (HTML from a proxy, truncated or invalid JSON, a wrong shape) is a clear
+It turns Fleet's JSON into the plain frozen dataclasses of :mod:`mdm_sync.fleet_types`; a body that
+is not what Fleet sends (HTML from a proxy, truncated or invalid JSON, a wrong shape) is a clear
 :class:`FleetBadResponse`. Transient failures (429 honouring ``Retry-After``, 5xx, connection
 resets) are retried with exponential backoff by urllib3 before anything is raised.
 
@@ -15,8 +14,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import requests
@@ -24,38 +21,39 @@ from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_exceptions
 from urllib3.util.retry import Retry
 
+from mdm_sync.fleet_errors import FleetAuthError, FleetBadResponse, FleetError, FleetNotFound, FleetUnavailable
+from mdm_sync.fleet_types import (
+    BROWSER_SOURCES,
+    LINUX_PLATFORMS,
+    PLATFORMS,
+    SSO_SOURCES,
+    ApnsCertificate,
+    DeviceMapping,
+    EndUser,
+    FleetHost,
+    FleetLabel,
+    LocalUser,
+    MdmActionResult,
+    is_installer_source,
+    is_sso_source,
+    parse_count,
+    parse_mappings,
+    parse_time,
+    product_platform,
+)
+
+# The names callers import from here: the client, its errors and the data it returns.
+__all__ = [
+    "BROWSER_SOURCES", "DEFAULT_PER_PAGE", "LINUX_PLATFORMS", "MAX_PAGES", "PLATFORMS", "SSO_SOURCES",
+    "ApnsCertificate", "DeviceMapping", "EndUser", "FleetAuthError", "FleetBadResponse", "FleetClient", "FleetError",
+    "FleetHost", "FleetLabel", "FleetNotFound", "FleetUnavailable", "LocalUser", "MdmActionResult",
+    "is_installer_source", "is_sso_source", "parse_time", "product_platform",
+]
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_PER_PAGE = 500
 MAX_PAGES = 100_000  # 50 million hosts at 500 a page: past that the server is not paginating
-
-
-# --- errors ----------------------------------------------------------------------------------
-
-
-class FleetError(Exception):
-    """A Fleet call failed; ``str()`` is the sentence shown to the admin (never the token)."""
-
-    def __init__(self, message: str, *, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-class FleetAuthError(FleetError):
-    """401/403: the API token is wrong, expired, or lacks the permission."""
-
-
-class FleetNotFound(FleetError):
-    """404: the host (or the endpoint) does not exist."""
-
-
-class FleetUnavailable(FleetError):
-    """Fleet could not be reached or kept failing: DNS, TLS, timeouts, 5xx and 429 after retries."""
-
-
-class FleetBadResponse(FleetError):
-    """Fleet answered, but not with what its API documents (HTML, broken JSON, a wrong shape)."""
 
 
 def _fleet_error_text(response: requests.Response) -> str:
@@ -75,298 +73,6 @@ def _fleet_error_text(response: requests.Response) -> str:
     ]
     reasons = [reason for reason in reasons if reason != message]
     return f"{message} ({'; '.join(reasons)})" if reasons else message
-
-
-# --- data ------------------------------------------------------------------------------------
-
-# Fleet's platform strings → the product's platforms (DESIGN §3); anything else is "other".
-PLATFORMS = {
-    "darwin": "macos",
-    "windows": "windows",
-    "ios": "ios",
-    "ipados": "ipados",
-    "android": "android",
-    "chrome": "chromeos",
-}
-LINUX_PLATFORMS = {"linux", "ubuntu", "debian", "rhel", "centos", "fedora", "amzn", "arch", "manjaro", "opensuse",
-                   "opensuse-leap", "opensuse-tumbleweed", "sles", "gentoo", "nixos", "pop", "linuxmint", "kali",
-                   "rocky", "almalinux", "oracle"}
-
-
-def product_platform(fleet_platform: str, platform_like: str = "") -> str:
-    platform = (fleet_platform or "").strip().lower()
-    if platform in PLATFORMS:
-        return PLATFORMS[platform]
-    if platform in LINUX_PLATFORMS or "linux" in (platform_like or "").lower():
-        return "linux"
-    return "other"
-
-
-# Before this or far in the future, a timestamp is noise (Fleet writes 0001-01-01 for "never").
-_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def parse_time(value) -> datetime | None:
-    """An RFC 3339 timestamp as an aware datetime, or None for empty, zero, malformed or absurd values."""
-    parsed = _parse_any_time(value)
-    if parsed is None or parsed < _EARLIEST or parsed > datetime.now(UTC) + timedelta(days=366):
-        return None
-    return parsed
-
-
-def _parse_any_time(value) -> datetime | None:
-    """An RFC 3339 timestamp (any year), or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _str(value) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _opt_str(value) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _opt_int(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _opt_bool(value) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-# Device-mapping sources (FLEET_API.md §3), the one place that knows them. SSO during enrollment is
-# ``mdm_idp_accounts`` in code, ``identity_provider`` in older docs, ``idp`` when set through the API.
-SSO_SOURCES = frozenset({"mdm_idp_accounts", "identity_provider", "idp"})
-BROWSER_SOURCES = frozenset({"google_chrome_profiles"})
-
-
-def is_installer_source(source: str) -> bool:
-    """Fleet stores the installer's e-mail as ``custom_installer`` and shows any ``custom_*`` as ``custom``."""
-    source = (source or "").strip().lower()
-    return source == "custom" or source.startswith("custom_")
-
-
-def is_sso_source(source: str) -> bool:
-    return (source or "").strip().lower() in SSO_SOURCES
-
-
-@dataclass(frozen=True)
-class DeviceMapping:
-    """An e-mail Fleet ties to a host, and where it came from."""
-
-    email: str
-    source: str
-
-    @property
-    def is_installer(self) -> bool:
-        return is_installer_source(self.source)
-
-    @property
-    def is_sso(self) -> bool:
-        return is_sso_source(self.source)
-
-
-@dataclass(frozen=True)
-class EndUser:
-    """Get host's ``end_users`` entry: the IdP identity, plus other e-mails seen on the device."""
-
-    idp_username: str
-    idp_full_name: str
-    idp_groups: tuple[str, ...]
-    other_emails: tuple[DeviceMapping, ...]
-
-
-@dataclass(frozen=True)
-class LocalUser:
-    """An osquery local account (``users``: Get host, or List hosts with ``populate_users=true``)."""
-
-    username: str
-    uid: int | None
-    type: str
-    groupname: str = ""
-    shell: str = ""
-
-
-@dataclass(frozen=True)
-class FleetHost:
-    """One Fleet host, reduced to what the product uses."""
-
-    id: int
-    uuid: str = ""
-    hostname: str = ""
-    display_name: str = ""
-    computer_name: str = ""
-    platform: str = ""  # Fleet's own string (darwin, ubuntu…); see ``product_platform``
-    platform_like: str = ""
-    os_version: str = ""
-    hardware_serial: str = ""
-    hardware_model: str = ""
-    osquery_version: str = ""
-    orbit_version: str | None = None
-    fleet_desktop_version: str | None = None
-    status: str = ""
-    seen_time: datetime | None = None
-    last_enrolled_at: datetime | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    detail_updated_at: datetime | None = None
-    fleet_id: int | None = None
-    fleet_name: str | None = None
-    mdm_enrollment_status: str | None = None
-    mdm_name: str = ""
-    mdm_server_url: str | None = None
-    mdm_connected_to_fleet: bool | None = None
-    mdm_device_status: str | None = None
-    mdm_pending_action: str | None = None
-    device_mapping: tuple[DeviceMapping, ...] = ()
-    # Get host only:
-    last_mdm_checked_in_at: datetime | None = None
-    last_mdm_enrolled_at: datetime | None = None
-    end_users: tuple[EndUser, ...] = ()
-    local_users: tuple[LocalUser, ...] = ()
-    raw_keys: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
-
-    @property
-    def product_platform(self) -> str:
-        return product_platform(self.platform, self.platform_like)
-
-    @property
-    def name(self) -> str:
-        return self.display_name or self.computer_name or self.hostname
-
-    @classmethod
-    def from_json(cls, data) -> FleetHost:
-        if not isinstance(data, dict):
-            raise FleetBadResponse(f"Fleet sent a host that is not an object: {str(data)[:80]!r}")
-        host_id = _opt_int(data.get("id"))
-        if host_id is None:
-            raise FleetBadResponse(f"Fleet sent a host without a numeric id: {str(data)[:80]!r}")
-        mdm = data.get("mdm") if isinstance(data.get("mdm"), dict) else {}
-        fleet_id = _opt_int(data.get("fleet_id")) if "fleet_id" in data else _opt_int(data.get("team_id"))
-        fleet_name = data.get("fleet_name") if "fleet_name" in data else data.get("team_name")
-        return cls(
-            id=host_id,
-            uuid=_str(data.get("uuid")),
-            hostname=_str(data.get("hostname")),
-            display_name=_str(data.get("display_name")),
-            computer_name=_str(data.get("computer_name")),
-            platform=_str(data.get("platform")),
-            platform_like=_str(data.get("platform_like")),
-            os_version=_str(data.get("os_version")),
-            hardware_serial=_str(data.get("hardware_serial")),
-            hardware_model=_str(data.get("hardware_model")),
-            osquery_version=_str(data.get("osquery_version")),
-            orbit_version=_opt_str(data.get("orbit_version")) or None,
-            fleet_desktop_version=_opt_str(data.get("fleet_desktop_version")),
-            status=_str(data.get("status")),
-            seen_time=parse_time(data.get("seen_time")),
-            last_enrolled_at=parse_time(data.get("last_enrolled_at")),
-            created_at=parse_time(data.get("created_at")),
-            updated_at=parse_time(data.get("updated_at")),
-            detail_updated_at=parse_time(data.get("detail_updated_at")),
-            fleet_id=fleet_id,
-            fleet_name=_opt_str(fleet_name),
-            mdm_enrollment_status=_opt_str(mdm.get("enrollment_status")),
-            mdm_name=_str(mdm.get("name")),
-            mdm_server_url=_opt_str(mdm.get("server_url")),
-            mdm_connected_to_fleet=_opt_bool(mdm.get("connected_to_fleet")),
-            mdm_device_status=_opt_str(mdm.get("device_status")),
-            mdm_pending_action=_opt_str(mdm.get("pending_action")),
-            device_mapping=_mappings(data.get("device_mapping")),
-            last_mdm_checked_in_at=parse_time(data.get("last_mdm_checked_in_at")),
-            last_mdm_enrolled_at=parse_time(data.get("last_mdm_enrolled_at")),
-            end_users=tuple(_end_user(item) for item in data.get("end_users") or [] if isinstance(item, dict)),
-            local_users=tuple(
-                LocalUser(
-                    username=_str(item.get("username")), uid=_opt_int(item.get("uid")), type=_str(item.get("type")),
-                    groupname=_str(item.get("groupname")), shell=_str(item.get("shell")),
-                )
-                for item in data.get("users") or []
-                if isinstance(item, dict) and _str(item.get("username"))
-            ),
-            raw_keys=frozenset(data),
-        )
-
-
-def _mappings(items) -> tuple[DeviceMapping, ...]:
-    if not isinstance(items, list):
-        return ()
-    return tuple(
-        DeviceMapping(email=_str(item.get("email")).lower(), source=_str(item.get("source")))
-        for item in items
-        if isinstance(item, dict) and _str(item.get("email"))
-    )
-
-
-def _end_user(item: dict) -> EndUser:
-    groups = item.get("idp_groups") if isinstance(item.get("idp_groups"), list) else []
-    return EndUser(
-        idp_username=_str(item.get("idp_username")).lower(),
-        idp_full_name=_str(item.get("idp_full_name")),
-        idp_groups=tuple(str(group) for group in groups),
-        other_emails=_mappings(item.get("other_emails")),
-    )
-
-
-@dataclass(frozen=True)
-class ApnsCertificate:
-    """Fleet's Apple Push Notification service certificate (``GET /api/v1/fleet/apns``).
-
-    Once ``renew_date`` (the certificate's NotAfter) has passed, no Apple device with MDM on
-    receives a command until an admin renews it in Fleet.
-    """
-
-    renew_date: datetime | None
-    common_name: str = ""
-    serial_number: str = ""
-    issuer: str = ""
-
-    def expired(self, now: datetime) -> bool:
-        return self.renew_date is not None and self.renew_date <= now
-
-
-@dataclass(frozen=True)
-class MdmActionResult:
-    """What Fleet answers to wipe and lock: the command is queued until the host checks in."""
-
-    device_status: str
-    pending_action: str
-    unlock_pin: str = ""
-
-
-@dataclass(frozen=True)
-class FleetLabel:
-    """A Fleet label (``GET``/``POST``/``PATCH /api/v1/fleet/labels…``): manual ones list their hosts by id."""
-
-    id: int
-    name: str
-    description: str = ""
-    label_type: str = ""  # "regular" or "builtin"
-    membership_type: str = ""  # "manual" or "dynamic" (query-based)
-    host_ids: tuple[int, ...] = ()
-    count: int | None = None
-
-    @property
-    def is_manual(self) -> bool:
-        return self.membership_type == "manual" and self.label_type != "builtin"
-
-    @classmethod
-    def from_json(cls, data) -> FleetLabel:
-        if not isinstance(data, dict) or _opt_int(data.get("id")) is None:
-            raise FleetBadResponse(f"Fleet sent a label without a numeric id: {str(data)[:80]!r}")
-        host_ids = data.get("host_ids") if isinstance(data.get("host_ids"), list) else []
-        return cls(
-            id=data["id"], name=_str(data.get("name")), description=_str(data.get("description")),
-            label_type=_str(data.get("label_type")), membership_type=_str(data.get("label_membership_type")),
-            host_ids=tuple(sorted(i for i in host_ids if _opt_int(i) is not None)), count=_opt_int(data.get("count")),
-        )
 
 
 # --- client ----------------------------------------------------------------------------------
@@ -409,7 +115,7 @@ class FleetClient:
             status_forcelist=(429, 500, 502, 503, 504), allowed_methods=frozenset({"GET", "DELETE", "HEAD"}),
             respect_retry_after_header=True, raise_on_status=False,
         )
-        # Room for a listing plus the sync's concurrent Get-host requests (mdm_sync.sync.DETAIL_THREADS),
+        # Room for a listing plus the sync's concurrent Get-host requests (mdm_sync.sync_listing.DETAIL_THREADS),
         # so that no kept-alive connection is discarded and reopened.
         adapter = HTTPAdapter(max_retries=retry, pool_maxsize=8)
         self.session.mount("http://", adapter)
@@ -493,11 +199,7 @@ class FleetClient:
     # -- hosts --
 
     def count_hosts(self) -> int:
-        data = self._request("GET", "/api/v1/fleet/hosts/count")
-        count = _opt_int(data.get("count")) if isinstance(data, dict) else None
-        if count is None or count < 0:
-            raise FleetBadResponse(f"Fleet's host count is not a number: {str(data)[:80]!r}")
-        return count
+        return parse_count(self._request("GET", "/api/v1/fleet/hosts/count"))
 
     def iter_host_pages(self, *, per_page: int = DEFAULT_PER_PAGE, device_mapping: bool = True,
                         users: bool = True) -> Iterator[list[FleetHost]]:
@@ -557,24 +259,13 @@ class FleetClient:
             if exc.status == 400:
                 return None
             raise
-        if not isinstance(data, dict):
-            raise FleetBadResponse(f"Fleet's APNs certificate is not an object: {str(data)[:80]!r}")
-        # An absurd or missing date is unknown, not "expired": parse_time only refuses dates before
-        # 2000 or more than a year ahead, and an APNs certificate lasts a year.
-        raw = data.get("renew_date")
-        renew_date = _parse_any_time(raw)
-        if raw and renew_date is None:
-            raise FleetBadResponse(f"Fleet's APNs renew date is not a date: {str(raw)[:40]!r}")
-        return ApnsCertificate(
-            renew_date=renew_date, common_name=_str(data.get("common_name")),
-            serial_number=_str(data.get("serial_number")), issuer=_str(data.get("issuer")),
-        )
+        return ApnsCertificate.from_json(data)
 
     def get_device_mapping(self, host_id: int) -> tuple[DeviceMapping, ...]:
         data = self._request("GET", f"/api/v1/fleet/hosts/{int(host_id)}/device_mapping")
         if not isinstance(data, dict):
             raise FleetBadResponse(f"Fleet's device mapping for host {host_id} is not an object.")
-        return _mappings(data.get("device_mapping"))
+        return parse_mappings(data.get("device_mapping"))
 
     def delete_host(self, host_id: int) -> None:
         """Remove the host from Fleet (it re-enrolls under a new id if it still holds an enroll secret)."""
@@ -593,13 +284,7 @@ class FleetClient:
         return self._action(f"/api/v1/fleet/hosts/{int(host_id)}/lock", None)
 
     def _action(self, path: str, body) -> MdmActionResult:
-        data = self._request("POST", path, body=body)
-        if not isinstance(data, dict):
-            data = {}
-        return MdmActionResult(
-            device_status=_str(data.get("device_status")), pending_action=_str(data.get("pending_action")),
-            unlock_pin=_str(data.get("unlock_pin")),
-        )
+        return MdmActionResult.from_json(self._request("POST", path, body=body))
 
     # -- labels (the cockpit's groups kept as manual labels: mdm_sync.labels) --
 
@@ -657,3 +342,4 @@ def _connection_reason(exc: Exception) -> str:
 def _short(exc: Exception) -> str:
     text = str(exc)
     return text if len(text) <= 200 else text[:197] + "…"
+

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from devices.models import DESKTOP_PLATFORMS, EnrollmentIssue
-from mdm_sync.fleet import FleetHost
+from mdm_sync.fleet_types import FleetHost
 
 # Platforms where Fleet runs an MDM (desktops, DESKTOP_PLATFORMS, also run the fleetd agent).
 MDM_PLATFORMS = {"macos", "windows", "ios", "ipados", "android"}

@@ -2,7 +2,7 @@
 
 Pre-assignment (assignment), automatic assignment on enrollment (enrollment), device command
 confirmation and group labels (mdm_sync itself) and assignment suggestion each register a function
-from their ``AppConfig.ready``::
+from their ``wiring.connect()`` (called by their ``AppConfig.ready``)::
 
     after_sync.register(apply_pre_assignments, order=10)
 

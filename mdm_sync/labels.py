@@ -42,12 +42,6 @@ MAX_ROUNDS = 3  # a group changed again while its call ran is sent again, at mos
 COALESCE_SECONDS = 5  # edits within this window (a CSV import, a bulk move) share one reconcile: one call per group
 ACTOR = "Fleet labels"
 
-EVENTS = {
-    "group_label.created": "{actor} created the Fleet label {after[label]} for the group {target}",
-    "group_label.deleted": "{actor} deleted the Fleet label {before[label]} of a deleted group",
-    "fleet_connection.labels_setting_changed": "{actor} turned groups as Fleet labels {after[state]}",
-}
-
 
 def label_name(group_name: str) -> str:
     return LABEL_NAME.format(name=group_name)

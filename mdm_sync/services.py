@@ -1,5 +1,6 @@
 """Fleet connection state changes. Other apps reach Fleet only through this app's services."""
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,6 +11,8 @@ from core.errors import InvalidInput
 from core.models import Organization
 from mdm_sync.fleet import FleetClient, FleetError
 from mdm_sync.models import FleetConnection
+
+SYNC_TASK = "mdm_sync.tasks.sync_organization_task"
 
 
 def fleet_client_for(connection: FleetConnection, **options) -> FleetClient:
@@ -94,11 +97,14 @@ def fleet_connection_test(*, connection: FleetConnection, actor: Actor) -> tuple
     return ok, message
 
 
+def queue_sync(organization_id: int, trigger: str, actor_label: str) -> None:
+    """Ask a worker to sync the organization now. By task name: services and tasks do not import each other."""
+    current_app.send_task(SYNC_TASK, args=[organization_id, trigger, actor_label])
+
+
 def fleet_sync_queue(*, organization: Organization, trigger: str, actor: Actor) -> None:
     """Start a sync now, in the worker, once the current transaction commits."""
     if not FleetConnection.objects.for_org(organization).exists():
         raise InvalidInput("This organization is not connected to Fleet.")
-    from mdm_sync.tasks import sync_organization_task
-
-    label = actor.label[:200]
-    transaction.on_commit(lambda: sync_organization_task.delay(organization.pk, trigger, label))
+    organization_id, label = organization.pk, actor.label[:200]
+    transaction.on_commit(lambda: queue_sync(organization_id, trigger, label))

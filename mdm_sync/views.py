@@ -1,7 +1,6 @@
 """Cockpit pages of the Fleet connection (owners and admins) and of the sync runs."""
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
@@ -9,7 +8,7 @@ from django.views.decorators.http import require_POST, require_safe
 from core.errors import DomainError
 from core.models import Group
 from core.panels import Panel
-from core.web import actor_for, call_service, paginate, require_role
+from core.web import actor_for, call_service, org_object_or_404, paginate, require_role
 from mdm_sync import labels, services
 from mdm_sync.forms import FleetConnectionForm, GroupLabelSettingsForm
 from mdm_sync.models import FleetConnection, SyncRun
@@ -56,9 +55,7 @@ def fleet_label_settings(request, org_slug):
 @require_role("can_act_on_devices")
 @require_POST
 def group_label_retry(request, org_slug, pk):
-    group = Group.objects.for_org(request.organization).filter(pk=pk).first()
-    if group is None:
-        raise Http404("No such group")
+    group = org_object_or_404(request, Group, pk=pk)
     try:
         labels.group_label_retry(organization=request.organization, group=group, actor=actor_for(request))
     except DomainError as exc:

@@ -11,7 +11,7 @@ from cockpit.celery import app
 from core.actors import Actor
 from core.models import Membership
 from devices.models import Device
-from mdm_sync import tasks
+from mdm_sync import services, tasks
 from mdm_sync.models import FleetConnection, SyncRun
 from mdm_sync.services import fleet_connection_save
 from mdm_sync.simulator import FleetSimulator
@@ -78,14 +78,23 @@ def test_api_lists_the_organizations_runs(api, org, other_org):
     assert api.get("/api/v1/sync-runs/", {"status": "failed"}).json()["count"] == 0
 
 
+def test_the_queued_sync_is_the_sync_task_by_name():
+    """Services queue the task by name (they do not import tasks): the name must be the task's."""
+    app.loader.import_default_modules()
+    assert tasks.sync_organization_task.name == services.SYNC_TASK and services.SYNC_TASK in app.tasks
+    with mock.patch.object(services, "current_app") as celery_app:
+        services.queue_sync(7, "api", "Ada")
+    celery_app.send_task.assert_called_once_with(services.SYNC_TASK, args=[7, "api", "Ada"])
+
+
 def test_api_post_queues_a_sync_after_commit(api, org, django_capture_on_commit_callbacks):
     connect(org)
-    with (mock.patch.object(tasks.sync_organization_task, "delay") as delay,
+    with (mock.patch.object(services, "queue_sync") as queue,
           django_capture_on_commit_callbacks(execute=True)):
         response = api.post("/api/v1/sync-runs/")
     assert response.status_code == 202 and response.json() == {"queued": True}
-    delay.assert_called_once()
-    assert delay.call_args.args[:2] == (org.pk, "api")
+    queue.assert_called_once()
+    assert queue.call_args.args[:2] == (org.pk, "api")
 
 
 def test_api_post_refuses_an_unconnected_organization_and_a_body(api, org):
@@ -107,17 +116,17 @@ def test_sync_page_lists_runs_and_starts_one(cockpit_client, org, django_capture
     run(org, "failed", 10, error="Fleet did not answer within 30 s")
     page = cockpit_client.get(f"/o/{org.slug}/sync/").content.decode()
     assert "Fleet did not answer" in page and "Sync now" in page
-    with (mock.patch.object(tasks.sync_organization_task, "delay") as delay,
+    with (mock.patch.object(services, "queue_sync") as queue,
           django_capture_on_commit_callbacks(execute=True)):
         response = cockpit_client.post(f"/o/{org.slug}/sync/now/")
-    assert response.status_code == 302 and delay.call_args.args[1] == "manual"
+    assert response.status_code == 302 and queue.call_args.args[1] == "manual"
 
 
 @pytest.mark.parametrize("role,status", [(Membership.Role.VIEWER, 403), (Membership.Role.TECHNICIAN, 302)])
 def test_sync_now_is_for_those_who_act_on_devices(client, org, role, status):
     connect(org)
     client.force_login(member(org, role))
-    with mock.patch.object(tasks.sync_organization_task, "delay"):
+    with mock.patch.object(services, "queue_sync"):
         assert client.post(f"/o/{org.slug}/sync/now/").status_code == status
     assert client.get(f"/o/{org.slug}/sync/").status_code == 200
 

@@ -12,6 +12,7 @@ from core.actors import Actor
 from core.models import AuditEvent
 from devices import services as device_services
 from devices.models import Device
+from mdm_sync import sync_listing
 from mdm_sync.fleet import FleetClient
 from mdm_sync.sync import sync_organization
 from tests.conftest import SIM_NOW, SIM_TOKEN, sync_now
@@ -245,13 +246,11 @@ def test_devices_not_seen_in_fleet_can_be_listed(connected, sim, api, cockpit_cl
 
 
 def test_hosts_past_the_details_budget_are_enriched_on_later_runs(connected, sim, monkeypatch):
-    from mdm_sync import sync as sync_module
-
     def detail_requests():
         return [p for m, p in sim.requests_log if m == "GET" and p.startswith("/api/v1/fleet/hosts/")
                 and "count" not in p]
 
-    monkeypatch.setattr(sync_module, "MAX_DETAIL_FETCHES", 1)
+    monkeypatch.setattr(sync_listing, "MAX_DETAIL_FETCHES", 1)
     removed = sim.ids_in_situation("profile_removed")
     assert len(removed) >= 2
     for _ in range(60):  # one host's details a run; every waiting host gets its turn, then none is asked

@@ -10,7 +10,8 @@ from core.audit import EVENTS, describe
 from core.models import AuditEvent
 from devices import services as device_services
 from devices.models import Device
-from mdm_sync import sync as sync_module
+from mdm_sync import sync_apply
+from mdm_sync.sync_writers import OrmWriter
 from tests.conftest import SIM_NOW, sync_now
 
 SYSTEM = Actor.system("tests")
@@ -22,7 +23,7 @@ def writer(request, monkeypatch):
     if request.param == "orm":
         if connection.vendor != "postgresql":
             pytest.skip("SQLite has one writer")
-        monkeypatch.setattr(sync_module, "_CopyWriter", lambda run: sync_module._OrmWriter())
+        monkeypatch.setattr(sync_apply, "CopyWriter", lambda run: OrmWriter())
     return request.param
 
 
@@ -75,7 +76,7 @@ def test_the_timeline_says_what_happened(connected, sim):
     host_id, device = placeholder(connected, sim)
     activate(sim, host_id)
     sync_now(connected, sim)
-    assert "device.put_in_use" in EVENTS, "register mdm_sync.sync.EVENTS in MdmSyncConfig.ready"
+    assert "device.put_in_use" in EVENTS, "register mdm_sync.events.EVENTS from mdm_sync.wiring"
     assert describe(put_in_use_events(connected, device).get()) == (
         f"System (tests) put {device} in use: it enrolled in the MDM for the first time")
 

@@ -6,8 +6,10 @@ from django.db import connection
 from core.actors import Actor
 from devices.models import Device
 from mdm_sync import sync as sync_module
+from mdm_sync import sync_apply
 from mdm_sync.services import fleet_connection_save
-from mdm_sync.sync import _HostIds, _Spill
+from mdm_sync.sync_listing import HostIds, Spill, host_facts, read_ahead
+from mdm_sync.sync_writers import OrmWriter
 from tests.conftest import SIM_TOKEN, sync_now
 
 COUNTS = ("created", "updated", "unchanged", "not_seen", "reenrolled", "hosts_listed")
@@ -44,9 +46,9 @@ def test_chunk_boundaries_change_nothing(connected, other_org, sim, monkeypatch)
                           test=False)
 
     def both():
-        monkeypatch.setattr(sync_module, "APPLY_CHUNK", 1000)
+        monkeypatch.setattr(sync_apply, "APPLY_CHUNK", 1000)
         big = sync_now(connected, sim)
-        monkeypatch.setattr(sync_module, "APPLY_CHUNK", 3)
+        monkeypatch.setattr(sync_apply, "APPLY_CHUNK", 3)
         small = sync_now(other_org, sim)
         assert big.status == small.status == "succeeded", (big.error, small.error)
         assert counts(big) == counts(small)
@@ -73,7 +75,7 @@ def test_chunk_boundaries_change_nothing(connected, other_org, sim, monkeypatch)
 
 
 def test_new_duplicates_in_different_chunks_make_one_device_with_the_newest_host(connected, sim, monkeypatch):
-    monkeypatch.setattr(sync_module, "APPLY_CHUNK", 2)
+    monkeypatch.setattr(sync_apply, "APPLY_CHUNK", 2)
     twin = sim.add_hosts(1)[0]
     original = sim.host_json(one_host(sim, "healthy"))
     sim.update_host(twin, hardware_serial=original["hardware_serial"])
@@ -93,7 +95,7 @@ def test_a_crash_while_writing_rolls_everything_back_and_leaves_no_staging(conne
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(sync_module, "_mark_presence", boom)
+    monkeypatch.setattr(sync_apply, "_mark_presence", boom)
     run = sync_now(connected, sim)
     assert run.status == "failed" and "nothing was changed" in run.error
     assert sorted(Device.objects.for_org(connected).values_list("pk", "os_version", "fleet_facts_hash")) == before
@@ -117,13 +119,13 @@ def assert_no_staging(run):
 
 def test_the_spill_file_is_closed_whatever_happens(connected, sim, monkeypatch):
     spills = []
-    original = sync_module._Spill.__init__
+    original = Spill.__init__
 
     def tracking(self):
         original(self)
         spills.append(self)
 
-    monkeypatch.setattr(sync_module._Spill, "__init__", tracking)
+    monkeypatch.setattr(Spill, "__init__", tracking)
     sync_now(connected, sim)
     sim.faults.status_on_page = {2: 500}
     assert sync_now(connected, sim).status == "failed"
@@ -135,9 +137,9 @@ def test_spill_gives_the_facts_back_newest_first(connected, sim):
     from mdm_sync.health import HealthPolicy
     from tests.conftest import SIM_NOW
 
-    spill = _Spill()
+    spill = Spill()
     try:
-        make = lambda i: sync_module.host_facts(  # noqa: E731
+        make = lambda i: host_facts(  # noqa: E731
             FleetHost(id=i, hostname=f"h{i}"), policy=HealthPolicy(), now=SIM_NOW, previously_enrolled=False)
         spill.add([make(1), make(3)])
         spill.add([])
@@ -151,7 +153,7 @@ def test_spill_gives_the_facts_back_newest_first(connected, sim):
 
 
 def test_host_ids_are_a_compact_set():
-    ids = _HostIds()
+    ids = HostIds()
     assert ids.add(5) and ids.add(9) and not ids.add(5)
     assert ids.add(7)  # out of order (a page shifted by a deletion): still found
     assert 7 in ids and 5 in ids and 9 in ids and 6 not in ids and len(ids) == 3
@@ -166,7 +168,7 @@ def test_both_writers_give_the_same_devices(connected, other_org, sim, monkeypat
                           test=False)
     sim.update_host(one_host(sim, "healthy"), os_version="x")
     sync_now(connected, sim)
-    monkeypatch.setattr(sync_module, "_CopyWriter", lambda run: sync_module._OrmWriter())
+    monkeypatch.setattr(sync_apply, "CopyWriter", lambda run: OrmWriter())
     sync_now(other_org, sim)
     assert state(connected) == state(other_org)
 
@@ -174,9 +176,8 @@ def test_both_writers_give_the_same_devices(connected, other_org, sim, monkeypat
 def test_read_ahead_keeps_order_raises_in_turn_and_stops_when_left():
     import threading
 
-    from mdm_sync.sync import _read_ahead
 
-    assert list(_read_ahead(iter(range(10)))) == list(range(10))
+    assert list(read_ahead(iter(range(10)))) == list(range(10))
 
     def failing():
         yield 1
@@ -185,7 +186,7 @@ def test_read_ahead_keeps_order_raises_in_turn_and_stops_when_left():
 
     seen = []
     with pytest.raises(ValueError, match="page 3"):
-        for item in _read_ahead(failing()):
+        for item in read_ahead(failing()):
             seen.append(item)
     assert seen == [1, 2]
 
@@ -198,7 +199,7 @@ def test_read_ahead_keeps_order_raises_in_turn_and_stops_when_left():
             yield n
             n += 1
 
-    pages = _read_ahead(endless(), depth=2)
+    pages = read_ahead(endless(), depth=2)
     assert next(pages) == 0
     pages.close()  # the consumer leaves early (a failure in the sync): the thread stops, reading no further
     assert not any(thread.name == "fleet-pages" and thread.is_alive() for thread in threading.enumerate())

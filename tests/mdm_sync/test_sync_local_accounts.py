@@ -6,11 +6,13 @@ from django.db import connection
 
 from core.actors import Actor
 from devices.models import Device
-from mdm_sync import sync as sync_module
+from mdm_sync import sync_apply
 from mdm_sync.fleet import FleetHost, LocalUser
 from mdm_sync.health import HealthPolicy
 from mdm_sync.services import fleet_connection_save
 from mdm_sync.simulator import employee_username
+from mdm_sync.sync_listing import host_facts
+from mdm_sync.sync_writers import OrmWriter
 from tests.conftest import SIM_NOW, SIM_TOKEN, sync_now
 
 
@@ -66,7 +68,7 @@ def test_the_digest_follows_the_people_accounts_only():
 
     def facts(*users):
         host = FleetHost(id=1, platform="darwin", hostname="mbp", local_users=tuple(users))
-        return sync_module.host_facts(host, policy=policy, now=SIM_NOW, previously_enrolled=False)
+        return host_facts(host, policy=policy, now=SIM_NOW, previously_enrolled=False)
 
     base = facts(user("ada", 501), user("root", 0))
     assert base.accounts == ("ada",)
@@ -82,7 +84,7 @@ def test_both_writers_store_and_update_the_accounts(connected, sim, monkeypatch,
     if writer == "copy" and connection.vendor != "postgresql":
         pytest.skip("the COPY writer needs PostgreSQL")
     if writer == "orm":
-        monkeypatch.setattr(sync_module, "_CopyWriter", lambda run: sync_module._OrmWriter())
+        monkeypatch.setattr(sync_apply, "CopyWriter", lambda run: OrmWriter())
     host_id, username = owner_host(sim)
     sync_now(connected, sim)  # created: insert
     assert device_of(connected, host_id).local_accounts == [username]
@@ -106,7 +108,7 @@ def test_both_writers_agree_on_accounts(connected, other_org, sim, monkeypatch):
     sim.update_host(host_id, users=[{"uid": 501, "username": "ada", "shell": "/bin/zsh"},
                                     {"uid": 502, "username": "bob", "shell": "/bin/zsh"}])
     sync_now(connected, sim)
-    monkeypatch.setattr(sync_module, "_CopyWriter", lambda run: sync_module._OrmWriter())
+    monkeypatch.setattr(sync_apply, "CopyWriter", lambda run: OrmWriter())
     sync_now(other_org, sim)
     rows = [dict(Device.objects.for_org(org).values_list("fleet_host_id", "local_accounts")) for org in
             (connected, other_org)]

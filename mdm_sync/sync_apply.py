@@ -1,0 +1,220 @@
+"""Phase 2 of the sync: apply a complete listing, in the caller's transaction.
+
+Newest host first, a chunk at a time: match each changed host to a device (Fleet id, then serial, then uuid: one
+query a chunk), create the new ones and update the changed ones in bulk (``sync_writers``), and mark devices absent
+from the listing as "not seen in Fleet". A device waiting in stock for its first activation that enrolls is put in
+use: the sync's only move of its own.
+"""
+
+from datetime import datetime
+
+from django.db import connection as db
+from django.db.models import Q
+
+from core.actors import Actor
+from core.middleware import current_request_id
+from core.models import AuditEvent
+from devices.models import AssignmentStatus, AvailabilityStatus, Device, DeviceHistory, Usage
+from devices.services import device_enrollment_status
+from mdm_sync.models import SyncRun
+from mdm_sync.sync_listing import CHUNK, HostFacts, Listing
+from mdm_sync.sync_writers import CopyWriter, OrmWriter
+
+# Changed hosts matched and written together. The uuid fallback scans the table (no index on
+# fleet_uuid): larger chunks scan it less often, at a constant memory cost.
+APPLY_CHUNK = 5000
+
+
+def apply_listing(listing: Listing, *, organization, now: datetime, run: SyncRun, actor: Actor) -> list[int]:
+    """Phase 2: write the listing, a chunk of changed hosts at a time; returns the ids of the devices
+    created or updated.
+
+    Hosts come newest first (highest Fleet id), so the newest host of a device speaks for it: an
+    older host matching a device whose host is newer and listed (a stale duplicate, or the host
+    before a re-enrollment) is skipped, whether that device existed or was written a chunk earlier.
+    """
+    writer = CopyWriter(run) if db.vendor == "postgresql" else OrmWriter()
+    touched: list[int] = []
+    skipped = 0
+    for chunk in listing.changed.newest_first(APPLY_CHUNK):
+        by_host, by_serial, by_uuid = _devices_for(organization, chunk)
+        updated: dict[int, Device] = {}
+        new_devices: dict[str, Device] = {}
+        put_in_use: list[tuple[AuditEvent, DeviceHistory]] = []
+        for facts in chunk:
+            device = by_host.get(facts.host_id) or by_serial.get(facts.serial or None) or by_uuid.get(
+                facts.uuid or None)
+            if device is None:
+                key = facts.serial or facts.uuid or f"host:{facts.host_id}"
+                if key in new_devices:  # an older host of a new device listed twice
+                    skipped += 1
+                    continue
+                new_devices[key] = _new_device(organization, facts, now)
+                continue
+            current = device.fleet_host_id
+            if current and current != facts.host_id and current > facts.host_id and current in listing.seen:
+                skipped += 1  # an older duplicate of a device whose newer host is listed
+                continue
+            if current not in (None, facts.host_id):
+                run.reenrolled += 1
+            before, was_activated = _status_snapshot(device), device.mdm_enrolled_at is not None
+            _write_facts(device, facts, now)
+            if _put_in_use(device, was_activated=was_activated):
+                put_in_use.append((
+                    _status_event(device, "device.put_in_use", before=before, organization=organization, actor=actor),
+                    _history_row(device, before=before, organization=organization, actor=actor),
+                ))
+            updated[device.pk] = device
+        writer.update(list(updated.values()))
+        if put_in_use:
+            writer.insert_audit([event for event, _history in put_in_use])
+            writer.insert_history([history for _event, history in put_in_use])
+        run.updated += len(updated)
+        touched += updated
+        created = list(new_devices.values())
+        if created:
+            writer.insert(created)
+            writer.insert_audit([_created_event(device, organization=organization, actor=actor) for device in created])
+            run.created += len(created)
+            touched += [device.pk for device in created]
+    writer.close()
+    run.unchanged = listing.unchanged + skipped
+    _mark_presence(organization, seen=listing.seen, gone=listing.gone, now=now, run=run)
+    return touched
+
+
+_MATCH_FIELDS = ("pk", "organization_id", "usage", "assignee_id", "serial_number", "name", "model", "os_version",
+                 "mdm_enrolled_at", "unenrolled_at", "fleet_host_id", "fleet_uuid", "availability_status",
+                 "assignment_status", "enrollment_status", "version")
+
+
+def _devices_for(organization, chunk: list[HostFacts]) -> tuple[dict, dict, dict]:
+    """The devices a chunk of hosts can match (Fleet id, serial, uuid), locked for this transaction:
+    one query, and one more for the uuids of hosts matched by neither."""
+    devices = Device.objects.for_org(organization).select_for_update().only(*_MATCH_FIELDS)
+    serials = [facts.serial for facts in chunk if facts.serial]
+    found = list(devices.filter(_host_or_serial([facts.host_id for facts in chunk], serials)))
+    by_host = {device.fleet_host_id: device for device in found if device.fleet_host_id is not None}
+    by_serial = {device.serial_number: device for device in found if device.serial_number}
+    uuids = [facts.uuid for facts in chunk if facts.uuid and facts.host_id not in by_host
+             and not (facts.serial and facts.serial in by_serial)]
+    by_uuid = {}
+    if uuids:
+        same = {device.pk: device for device in found}  # one instance per row: writes stay visible
+        for device in devices.filter(fleet_uuid__in=uuids):
+            by_uuid[device.fleet_uuid] = same.get(device.pk, device)
+    return by_host, by_serial, by_uuid
+
+
+def _host_or_serial(host_ids, serials) -> Q:
+    """Devices with one of these Fleet ids or serials. Each branch repeats its unique index's
+    condition, so PostgreSQL combines the two indexes instead of scanning the table."""
+    return (Q(fleet_host_id__isnull=False, fleet_host_id__in=list(host_ids))
+            | (~Q(serial_number="") & Q(serial_number__in=sorted(serials))))
+
+
+def _new_device(organization, facts: HostFacts, now: datetime) -> Device:
+    device = Device(
+        organization=organization, usage=Usage.INDIVIDUAL,
+        # An Apple Business Manager placeholder is not in anyone's hands yet.
+        availability_status=AvailabilityStatus.IN_STOCK if facts.mdm_pending else AvailabilityStatus.IN_USE,
+        assignment_status=AssignmentStatus.TO_ASSIGN,
+    )
+    _write_facts(device, facts, now)
+    return device
+
+
+def _status_snapshot(device: Device) -> dict:
+    return {"availability_status": device.availability_status, "assignment_status": device.assignment_status,
+            "enrollment_status": device.enrollment_status}
+
+
+def _put_in_use(device: Device, *, was_activated: bool) -> bool:
+    """A device that waited in stock for its first activation and is now enrolled goes into use (assigned
+    if it has an owner). Archived devices, and devices back in stock after an earlier enrollment, stay put."""
+    first_activation = not was_activated and device.mdm_enrolled_at is not None
+    if not first_activation or device.availability_status != AvailabilityStatus.IN_STOCK:
+        return False
+    device.availability_status = AvailabilityStatus.IN_USE
+    device.assignment_status = AssignmentStatus.ASSIGNED if device.assignee_id else AssignmentStatus.TO_ASSIGN
+    device.enrollment_status = device_enrollment_status(device)
+    device.version += 1  # a form opened on the stock device is now stale
+    return True
+
+
+def _status_event(device: Device, event: str, *, before: dict, organization, actor: Actor) -> AuditEvent:
+    """A status change the sync made, as ``devices.services`` records its moves (written in bulk)."""
+    return AuditEvent(
+        organization=organization, event=event, source="sync", target_type=Device._meta.label_lower,
+        target_id=str(device.pk), target_label=str(device)[:255], request_id=current_request_id.get(),
+        before=before, after=_status_snapshot(device),
+        **actor.audit_fields,
+    )
+
+
+def _history_row(device: Device, *, before: dict, organization, actor: Actor) -> DeviceHistory:
+    """The device's history row for the same change (``GET /api/v1/devices/{id}/history/``)."""
+    return DeviceHistory(
+        organization=organization, device=device, action=DeviceHistory.Action.PUT_IN_USE, source="sync",
+        actor_label=actor.label[:200], availability_before=before["availability_status"],
+        availability_after=device.availability_status, assignment_before=before["assignment_status"] or "",
+        assignment_after=device.assignment_status or "", assignee_before_id=device.assignee_id,
+        assignee_after_id=device.assignee_id,
+    )
+
+
+def _created_event(device: Device, *, organization, actor: Actor) -> AuditEvent:
+    """The ``device.created`` entry of a device the sync found (written in bulk, like the devices)."""
+    return AuditEvent(
+        organization=organization, event="device.created", source="sync", target_type=Device._meta.label_lower,
+        target_id=str(device.pk), target_label=str(device)[:255], request_id=current_request_id.get(),
+        after={"fleet_host_id": device.fleet_host_id, "serial_number": device.serial_number,
+               "platform": device.platform},
+        **actor.audit_fields,
+    )
+
+
+def _write_facts(device: Device, facts: HostFacts, now: datetime) -> None:
+    device.fleet_host_id = facts.host_id
+    device.fleet_uuid = facts.uuid
+    device.fleet_hostname = facts.hostname
+    device.platform = facts.platform
+    device.model = facts.model or device.model
+    device.os_version = facts.os_version or device.os_version
+    device.last_seen_at = facts.seen_at
+    device.agent_version = facts.agent_version
+    device.osquery_version = facts.osquery_version
+    device.mdm_status = facts.mdm_status
+    device.mdm_name = facts.mdm_name
+    device.mdm_device_status = facts.device_status
+    device.mdm_pending_action = facts.pending_action
+    device.fleet_emails = [{"email": email, "source": source} for email, source in facts.emails]
+    device.local_accounts = list(facts.accounts)
+    device.fleet_synced_at = now
+    device.fleet_missing_since = None
+    device.fleet_facts_hash = facts.digest
+    device.enrollment_issues = list(facts.issues)
+    if facts.activated:
+        device.mdm_enrolled_at = device.mdm_enrolled_at or now
+        device.unenrolled_at = None  # enrolled again after an unenrollment
+    if not device.serial_number and facts.serial:
+        device.serial_number = facts.serial
+    if not device.name:
+        device.name = facts.name or facts.serial
+    device.enrollment_status = device_enrollment_status(device)
+    device.updated_at = now
+
+
+def _mark_presence(organization, *, seen: set[int], gone: list[int], now: datetime, run: SyncRun) -> None:
+    """Hosts gone from Fleet: their devices are marked "not seen", never unassigned or archived."""
+    devices = Device.objects.for_org(organization)
+    for start in range(0, len(gone), CHUNK):
+        devices.filter(fleet_host_id__in=gone[start:start + CHUNK], fleet_missing_since__isnull=True).update(
+            fleet_missing_since=now, updated_at=now
+        )
+    run.not_seen = devices.filter(fleet_missing_since__isnull=False).count()
+    back = [pk for pk, host_id in devices.filter(fleet_missing_since__isnull=False).values_list("pk", "fleet_host_id")
+            if host_id in seen]
+    if back:
+        devices.filter(pk__in=back).update(fleet_missing_since=None, updated_at=now)
+        run.not_seen -= len(back)

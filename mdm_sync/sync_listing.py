@@ -1,0 +1,403 @@
+"""Phase 1 of the sync: list every host Fleet has, without writing anything.
+
+Pages are read ahead in a thread. Each page costs one query, for its hosts' stored digests; a host whose
+:class:`HostFacts` digest equals its device's is unchanged and only its id is kept (8 bytes, in
+:class:`HostIds`). The Get-host details some changed hosts need are fetched a few at a time while the next
+pages are listed. Changed hosts' facts go to a temporary file (:class:`Spill`), not to memory: memory stays
+flat as the fleet grows. A listing that ends with fewer hosts than Fleet counts is refused
+(:class:`IncompleteListing`), and hosts missing from it are confirmed gone before phase 2 marks them.
+"""
+
+import hashlib
+import logging
+import pickle
+import tempfile
+import threading
+from array import array
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from queue import Full, Queue
+
+from django.utils import timezone
+
+from devices.models import Device
+from devices.services import normalize_serial
+from mdm_sync.accounts import human_accounts
+from mdm_sync.fleet import FleetAuthError, FleetClient, FleetError, FleetHost, FleetNotFound
+from mdm_sync.health import MDM_PLATFORMS, HealthPolicy, assess, mdm_state
+from mdm_sync.models import FleetConnection, SyncRun
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1000
+# Absences confirmed one by one (GET → 404) up to this many; past it, see ``_confirm_absences``.
+MAX_ABSENCE_CHECKS = 200
+# Changed hosts whose health the list view cannot settle get their Get-host details, up to this many a run;
+# the others keep a pending digest and are asked for on the next runs.
+MAX_DETAIL_FETCHES = 2000
+DETAIL_THREADS = 4  # Get-host requests in flight at once (the client's pool keeps 8 connections)
+DETAIL_PAGES_AHEAD = 4  # pages listed while earlier pages still wait for their details
+
+
+def pending_digest(digest: str) -> str:
+    """The digest stored while a host still waits for its details: as long as any digest, never equal to it."""
+    return hashlib.sha1(f"{digest}:details-pending".encode(), usedforsecurity=False).hexdigest()
+
+
+# ``last_seen_at`` moves at every check-in; counting it to the hour keeps an otherwise unchanged
+# fleet from rewriting every row every 30 minutes (the stored value is exact when a row is written).
+SEEN_RESOLUTION = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class HostFacts:
+    """What a device keeps of a Fleet host, and the health derived from it."""
+
+    host_id: int
+    uuid: str
+    serial: str
+    hostname: str
+    name: str
+    platform: str
+    model: str
+    os_version: str
+    seen_at: datetime | None
+    agent_version: str
+    osquery_version: str
+    mdm_status: str
+    mdm_name: str
+    device_status: str
+    pending_action: str
+    emails: tuple[tuple[str, str], ...]
+    accounts: tuple[str, ...]  # the people's local accounts (mdm_sync.accounts), listed with ``populate_users``
+    mdm_pending: bool
+    activated: bool
+    issues: tuple[str, ...]
+    digest: str
+
+
+def host_facts(host: FleetHost, *, policy: HealthPolicy, now: datetime, previously_enrolled: bool,
+               details: FleetHost | None = None) -> HostFacts:
+    """``details`` (Get host) sharpens the health; the digest stays the list view's, so a host whose
+    listing has not changed is skipped next time without asking for its details again."""
+    listed = assess(host, policy=policy, now=now, previously_enrolled=previously_enrolled)
+    health = assess(details, policy=policy, now=now, previously_enrolled=previously_enrolled) if details else listed
+    emails = tuple(sorted({(m.email, m.source) for m in host.device_mapping}))
+    accounts = human_accounts(host.local_users, platform=host.product_platform)
+    values = (
+        host.id, host.uuid, normalize_serial(host.hardware_serial), host.hostname, host.name[:200],
+        host.product_platform, host.hardware_model[:200], host.os_version[:100], host.orbit_version or "",
+        host.osquery_version[:50], host.mdm_enrollment_status or "", host.mdm_name[:100],
+        host.mdm_device_status or "", host.mdm_pending_action or "", emails, listed.activated, listed.issues,
+        accounts,
+    )
+    seen_bucket = int(host.seen_time.timestamp() // SEEN_RESOLUTION.total_seconds()) if host.seen_time else None
+    digest = hashlib.sha1(repr((values, seen_bucket)).encode(), usedforsecurity=False).hexdigest()
+    return HostFacts(
+        host_id=host.id, uuid=host.uuid[:100], serial=values[2][:100], hostname=host.hostname[:255],
+        name=values[4], platform=values[5], model=values[6], os_version=values[7], seen_at=host.seen_time,
+        agent_version=values[8][:50], osquery_version=values[9], mdm_status=values[10][:50], mdm_name=values[11],
+        device_status=values[12][:20], pending_action=values[13][:20], emails=emails, accounts=accounts,
+        mdm_pending=mdm_state(host) == "pending", activated=health.activated, issues=health.issues, digest=digest,
+    )
+
+
+class IncompleteListing(FleetError):
+    """The pages ended, but fewer hosts than Fleet counts: applying it could mark present hosts missing."""
+
+
+class HostIds:
+    """The host ids a listing saw: a sorted array of 8-byte ints (a Python set would cost ~60 bytes each)."""
+
+    def __init__(self):
+        self._ids = array("q")
+        self._sorted = True
+
+    def add(self, host_id: int) -> bool:
+        """Add; False if it was already there. Pages come in ascending id order, so this is an append."""
+        ids = self._ids
+        if ids and host_id <= ids[-1]:
+            if host_id in self:
+                return False
+            self._sorted = False
+        ids.append(host_id)
+        return True
+
+    def __contains__(self, host_id) -> bool:
+        ids = self._ids
+        if not self._sorted:
+            self._ids, self._sorted = array("q", sorted(ids)), True
+            ids = self._ids
+        i = bisect_left(ids, host_id)
+        return i < len(ids) and ids[i] == host_id
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+class Spill:
+    """The changed hosts' facts, kept out of memory: pickled a page at a time into an anonymous temporary
+    file (private to this run, gone when closed or when the process dies), read back newest first."""
+
+    def __init__(self):
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close(), called in a finally)
+        self._blocks: list[tuple[int, int]] = []
+        self.count = 0
+
+    def add(self, facts: list[HostFacts]) -> None:
+        if facts:
+            data = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
+            self._blocks.append((self._file.tell(), len(data)))
+            self._file.write(data)
+            self.count += len(facts)
+
+    def newest_first(self, size: int) -> Iterator[list[HostFacts]]:
+        """Chunks of about ``size`` facts in descending host id order (pages were listed ascending)."""
+        chunk: list[HostFacts] = []
+        for offset, length in reversed(self._blocks):
+            self._file.seek(offset)
+            chunk += sorted(pickle.loads(self._file.read(length)), key=lambda f: f.host_id, reverse=True)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@dataclass
+class Listing:
+    seen: HostIds = field(default_factory=HostIds)
+    changed: Spill = field(default_factory=Spill)
+    gone: list[int] = field(default_factory=list)  # known hosts confirmed absent from Fleet
+    unchanged: int = 0
+    pages: int = 0
+    fleet_count: int = 0
+
+
+
+def list_hosts(client: FleetClient, listing: Listing, *, organization, now: datetime, per_page: int,
+                run: SyncRun, connection: FleetConnection) -> None:
+    """Phase 1. The next pages are fetched while this one is compared with the database (one query
+    for its hosts' stored digests, a second only when some hosts are new to us); only changed hosts
+    are kept, in ``listing.changed`` (on disk), so memory does not grow with the fleet."""
+    count_before = client.count_hosts()
+    policy = HealthPolicy.for_organization(
+        organization, apns_certificate_expired=_apns_expired(client, connection, now=now)
+    )
+    devices = Device.objects.for_org(organization)
+    details_budget = MAX_DETAIL_FETCHES
+
+    def finish(changed: list[HostFacts], waiting: list, futures: list) -> None:
+        """A page's hosts that waited for their details, then the whole page to the spill."""
+        for (host, enrolled, digest), future in zip(waiting, futures, strict=True):
+            detail = future.result()
+            facts = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled, details=detail)
+            if detail is None:  # list-view health for now; the differing digest brings the host back next run
+                facts = replace(facts, digest=pending_digest(facts.digest))
+                if facts.digest == digest:
+                    listing.unchanged += 1
+                    continue
+            changed.append(facts)
+        listing.changed.add(changed)
+
+    pool = ThreadPoolExecutor(max_workers=DETAIL_THREADS, thread_name_prefix="fleet-details")
+    try:
+        # A page's details are fetched while the next pages are listed; pages reach the spill in order.
+        pending: deque = deque()
+        for page in read_ahead(client.iter_host_pages(per_page=per_page)):
+            listing.pages += 1
+            hosts = [host for host in page if listing.seen.add(host.id)]
+            known = _known(devices, hosts)
+            changed: list[HostFacts] = []
+            waiting: list[tuple[FleetHost, bool, str | None]] = []  # hosts whose details are asked for
+            for host in hosts:
+                digest, enrolled, newest_with_serial = known.get(host.id, (None, False, 0))
+                facts = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled)
+                if facts.digest == digest:
+                    listing.unchanged += 1
+                    continue
+                stale_duplicate = digest is None and newest_with_serial > host.id
+                if not stale_duplicate and needs_details(host, policy=policy, now=now, previously_enrolled=enrolled):
+                    if details_budget:
+                        details_budget -= 1
+                        waiting.append((host, enrolled, digest))
+                        continue
+                    facts = replace(facts, digest=pending_digest(facts.digest))
+                    if facts.digest == digest:
+                        listing.unchanged += 1
+                        continue
+                changed.append(facts)
+            pending.append((changed, waiting, [pool.submit(_details, client, host.id) for host, _, _ in waiting]))
+            while len(pending) > DETAIL_PAGES_AHEAD or (pending and all(f.done() for f in pending[0][2])):
+                finish(*pending.popleft())
+        while pending:
+            finish(*pending.popleft())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    count_after = client.count_hosts()
+    listing.fleet_count = count_after
+    run.pages, run.hosts_listed, run.fleet_count = listing.pages, len(listing.seen), count_after
+    if len(listing.seen) < min(count_before, count_after):
+        raise IncompleteListing(
+            f"Fleet listed {len(listing.seen)} hosts but counts {min(count_before, count_after)}: "
+            "the listing is incomplete, so nothing was changed."
+        )
+    absent = [
+        host_id for host_id in devices.filter(fleet_host_id__isnull=False, fleet_missing_since__isnull=True)
+        .values_list("fleet_host_id", flat=True).iterator(chunk_size=CHUNK)
+        if host_id not in listing.seen
+    ]
+    listing.gone = _confirm_absences(client, absent, fleet_shrank=count_after < count_before)
+
+
+class _Raised:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+_END = object()
+
+
+def read_ahead(pages: Iterator, depth: int = 2) -> Iterator:
+    """``pages``, fetched and parsed in a thread ``depth`` pages ahead: Fleet prepares the next page
+    while this one is compared with the database. An error is raised here, in its turn; leaving
+    early stops the thread."""
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not put(page):
+                    return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(_Raised(exc))
+            return
+        finally:
+            if stop.is_set():
+                pages.close()
+        put(_END)
+
+    thread = threading.Thread(target=produce, name="fleet-pages", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is _END:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+
+
+def _known(devices, hosts: list[FleetHost]) -> dict[int, tuple[str | None, bool, int]]:
+    """For a page's hosts: host id -> (stored digest, enrolled before, 0), in one query; and, with a
+    second query only if some hosts are new to us, for a new host whose serial a device has, the
+    Fleet id of that device's host (a newer one makes this host a stale duplicate: it never costs
+    a details request)."""
+    known: dict[int, tuple[str | None, bool, int]] = {
+        host_id: (digest, enrolled_at is not None, 0)
+        for host_id, digest, enrolled_at in devices.filter(
+            fleet_host_id__isnull=False, fleet_host_id__in=[host.id for host in hosts]
+        ).values_list("fleet_host_id", "fleet_facts_hash", "mdm_enrolled_at")
+    }
+    serials = {normalize_serial(host.hardware_serial)[:100] for host in hosts if host.id not in known} - {""}
+    if serials:
+        by_serial = dict(devices.exclude(serial_number="").filter(
+            serial_number__in=sorted(serials), fleet_host_id__isnull=False,
+        ).values_list("serial_number", "fleet_host_id"))
+        for host in hosts:
+            newest = host.id not in known and by_serial.get(normalize_serial(host.hardware_serial)[:100])
+            if newest:
+                known[host.id] = (None, False, newest)
+    return known
+
+
+def _apns_expired(client: FleetClient, connection: FleetConnection, *, now: datetime) -> bool:
+    """Read Fleet's Apple push certificate, record it on the connection, and say whether it has expired.
+
+    A failed read (no permission, Fleet down, garbage) never fails the sync: the error is recorded
+    and the last known expiry date stands.
+    """
+    try:
+        certificate = client.get_apns()
+    except FleetError as exc:
+        logger.warning("Fleet APNs certificate of %s unreadable: %s", connection.organization_id, exc)
+        connection.apns_error = f"Could not read the Apple push certificate: {exc}"[:500]
+        FleetConnection.objects.filter(pk=connection.pk).update(apns_error=connection.apns_error)
+        return connection.apns_expired(now)
+    connection.apns_configured = certificate is not None
+    connection.apns_expires_at = certificate.renew_date if certificate else None
+    connection.apns_checked_at, connection.apns_error = timezone.now(), ""
+    FleetConnection.objects.filter(pk=connection.pk).update(
+        apns_configured=connection.apns_configured, apns_expires_at=connection.apns_expires_at,
+        apns_checked_at=connection.apns_checked_at, apns_error="",
+    )
+    return connection.apns_expired(now)
+
+
+def needs_details(host: FleetHost, *, policy: HealthPolicy, now: datetime, previously_enrolled: bool) -> bool:
+    """Hosts whose list view leaves the health open, and that Get host settles (FLEET_API.md §3, §8):
+
+    * an MDM device whose agent is quiet: the MDM's own check-in (``last_mdm_checked_in_at``) tells an
+      inactive agent on a live device from a device that is offline;
+    * a Mac with MDM off, not known to us as enrolled before: ``last_mdm_enrolled_at`` tells a removed
+      profile from an enrollment that never finished.
+    """
+    platform, mdm = host.product_platform, mdm_state(host)
+    # Quiet for less than the offline threshold, the list view's "agent inactive" already holds.
+    silent = host.seen_time is not None and now - host.seen_time > policy.offline_after
+    if silent and platform in MDM_PLATFORMS and mdm == "on":
+        return True
+    alive = host.seen_time is not None and now - host.seen_time <= policy.agent_inactive_after
+    return platform == "macos" and mdm in ("off", "none") and not previously_enrolled and alive
+
+
+def _details(client: FleetClient, host_id: int) -> FleetHost | None:
+    """Get host, or None when it cannot be had now (the list view's health stands for this run)."""
+    try:
+        return client.get_host(host_id)
+    except FleetAuthError:
+        raise
+    except FleetError as exc:
+        logger.warning("Fleet host %s details unavailable: %s", host_id, exc)
+        return None
+
+
+def _confirm_absences(client: FleetClient, absent: list[int], *, fleet_shrank: bool) -> list[int]:
+    """The known hosts really gone from Fleet.
+
+    Pages are offsets: a host deleted mid-listing shifts the later pages, and a present host can
+    slip between two of them. So an absence is confirmed by asking for the host (404: gone). When
+    there are too many to ask, the listing is trusted only if Fleet did not shrink while it ran;
+    otherwise the marking waits for the next run.
+    """
+    if len(absent) > MAX_ABSENCE_CHECKS:
+        return [] if fleet_shrank else absent
+    gone = []
+    for host_id in absent:
+        try:
+            client.get_host(host_id)
+        except FleetNotFound:
+            gone.append(host_id)
+    return gone
+
