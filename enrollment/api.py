@@ -1,6 +1,5 @@
 """REST API of enrollment: ``POST /api/v1/employees/{id}/invite/`` (DESIGN §10)."""
 
-from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -10,6 +9,7 @@ from rest_framework.views import APIView
 from core.api.base import TenantViewSetMixin
 from core.errors import InvalidInput
 from core.models import Employee
+from core.web import org_object_or_404
 from enrollment import services
 from enrollment.models import Invitation
 
@@ -36,9 +36,7 @@ class EmployeeInviteView(TenantViewSetMixin, APIView):
 
     @extend_schema(request=None, responses={201: InvitationSerializer})
     def post(self, request, pk):
-        employee = Employee.objects.for_org(self.organization).filter(pk=pk).first()
-        if employee is None:
-            raise Http404("No such employee")
+        employee = org_object_or_404(request, Employee, pk=pk)
         if request.data:
             raise InvalidInput("Inviting takes no body.", field=next(iter(request.data)))
         invitation = services.invitation_send(employee=employee, actor=self.actor,

@@ -21,6 +21,7 @@ from core.models import Employee
 from devices import rules
 from devices import services as device_services
 from devices.models import DESKTOP_PLATFORMS, AssignmentStatus, AvailabilityStatus, Device, DeviceHistory
+from mdm_sync.actions import IdentityLookup
 from mdm_sync.fleet import is_installer_source, is_sso_source
 
 CHUNK = 1000
@@ -98,62 +99,28 @@ def candidates(organization, device_ids=None):
     return devices if device_ids is None else devices.filter(pk__in=device_ids)
 
 
-class _IdentityProvider:
-    """Get host ``end_users`` (DESIGN §5.4: the second verification may come from the host's IdP identity),
-    asked only for a device whose installer names an active employee and whose mapping has no SSO e-mail,
-    at most ``MAX_IDP_LOOKUPS`` a run."""
-
-    def __init__(self, organization):
-        self.organization = organization
-        self.client = None
-        self.budget = MAX_IDP_LOOKUPS
-
-    def emails(self, device: Device) -> set[str]:
-        from mdm_sync.fleet import FleetError
-        from mdm_sync.models import FleetConnection
-        from mdm_sync.services import fleet_client_for
-
-        if self.budget <= 0:
-            return set()
-        try:
-            if self.client is None:
-                connection = FleetConnection.objects.for_org(self.organization).first()
-                if connection is None:
-                    self.budget = 0
-                    return set()
-                self.client = fleet_client_for(connection, retries=1, timeout=15)
-            self.budget -= 1
-            host = self.client.get_host(device.fleet_host_id)
-        except FleetError:
-            return set()
-        return {user.idp_username for user in host.end_users if user.idp_username and "@" in user.idp_username}
-
-    def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
-
-
 def auto_assign_after_sync(*, organization, run=None, device_ids=None, actor=None) -> dict:
     """Assign what the two checks agree on; note why not on the others. Returns counts for the sync run.
 
     Looks at the devices the sync created or updated (all candidates when ``device_ids`` is None), in
-    chunks, so a 100,000-host first sync costs a few queries per thousand devices."""
+    chunks, so a 100,000-host first sync costs a few queries per thousand devices.
+
+    The second check may come from the host's IdP identity (Get host ``end_users``, DESIGN §5.4), asked only for a
+    device whose installer names an active employee and whose mapping has no SSO e-mail, at most
+    ``MAX_IDP_LOOKUPS`` a run."""
     system = Actor.system("enrollment")
     assigned = looked_at = 0
-    idp = _IdentityProvider(organization)
     ids = None if device_ids is None else sorted(device_ids)
-    try:
+    with IdentityLookup(organization=organization, limit=MAX_IDP_LOOKUPS) as idp:
         for start in range(0, len(ids) if ids is not None else 1, CHUNK):
             chunk = None if ids is None else ids[start:start + CHUNK]
             devices = list(candidates(organization, chunk))
             looked_at += len(devices)
             assigned += _assign_chunk(organization, devices, idp, system)
-    finally:
-        idp.close()
     return {"assigned": assigned, "not_assigned": looked_at - assigned}
 
 
-def _assign_chunk(organization, devices: list[Device], idp: _IdentityProvider, actor: Actor) -> int:
+def _assign_chunk(organization, devices: list[Device], idp: IdentityLookup, actor: Actor) -> int:
     wanted = set()
     for device in devices:
         wanted |= mapped_emails(device.fleet_emails)[0]
@@ -170,7 +137,7 @@ def _assign_chunk(organization, devices: list[Device], idp: _IdentityProvider, a
         if device.platform in DESKTOP_PLATFORMS and len(installer) == 1 and not sso:
             owner = employees.get(next(iter(installer)))
             if owner is not None and owner.is_active and owner.pk not in leaving:
-                extra = idp.emails(device)
+                extra = idp.emails(device.fleet_host_id)
         employee, notes[device.pk] = decide(device, employees, extra, leaving)
         if employee is not None:
             to_assign.append((device, employee))

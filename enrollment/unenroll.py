@@ -22,6 +22,9 @@ from core.models import Organization
 from devices import services as device_services
 from devices.models import AvailabilityStatus, Device
 from enrollment.models import AutoUnenrollRun, Invitation
+from enrollment.services import invitation_send
+from mdm_sync.actions import NOT_CONNECTED, host_release
+from mdm_sync.selectors import sync_health
 
 SYNC_PERIOD = timedelta(minutes=30)
 LOCK_SECONDS = 60 * 60
@@ -35,6 +38,7 @@ class Plan:
     stale_sync: bool = False
     last_sync_at: datetime | None = None
     max_share_percent: int = 10
+    connected: bool = True  # to Fleet: a run purges nothing without a connection
 
     @property
     def share_percent(self) -> float:
@@ -58,13 +62,12 @@ def _managed(organization):
 
 def auto_unenroll_plan(*, organization: Organization, now: datetime | None = None) -> Plan:
     """Which devices a run now would purge, and whether a guard stops it. The preview shows exactly this."""
-    from mdm_sync.selectors import sync_health
-
     now = now or timezone.now()
     managed = _managed(organization)
     plan = Plan(threshold_days=organization.auto_unenroll_after_days, enrolled_count=managed.count(),
                 max_share_percent=organization.auto_unenroll_max_share_percent)
     health = sync_health(organization=organization)
+    plan.connected = health.connected
     last = health.last_success
     plan.last_sync_at = (last.finished_at or last.started_at) if last else None
     plan.stale_sync = plan.last_sync_at is None or now - plan.last_sync_at > 2 * SYNC_PERIOD
@@ -74,22 +77,6 @@ def auto_unenroll_plan(*, organization: Organization, now: datetime | None = Non
         .select_related("assignee").order_by("last_seen_at", "id")
     )
     return plan
-
-
-def _fleet_remove(client, device: Device, action: str) -> str | None:
-    """Ask Fleet to let the host go; returns an error sentence, or None when done (or already gone)."""
-    from mdm_sync.fleet import FleetError, FleetNotFound
-
-    try:
-        if action == Organization.AutoUnenrollAction.TURN_OFF_MDM:
-            client.turn_off_mdm(device.fleet_host_id)
-        else:
-            client.delete_host(device.fleet_host_id)
-    except FleetNotFound:
-        return None  # already gone from Fleet: the purge's goal holds
-    except FleetError as exc:
-        return str(exc)[:300]
-    return None
 
 
 def auto_unenroll_run(*, organization: Organization, actor: Actor, now: datetime | None = None,
@@ -155,40 +142,31 @@ def _run(*, organization, actor, now, confirm_run, client) -> AutoUnenrollRun:
 
 
 def _purge(run: AutoUnenrollRun, plan: Plan, *, organization, actor, client) -> None:
-    from mdm_sync.models import FleetConnection
-    from mdm_sync.services import fleet_client_for
-
-    own_client = client is None
-    if own_client:
-        connection = FleetConnection.objects.for_org(organization).first()
-        if connection is None:
-            run.status, run.message = AutoUnenrollRun.Status.FAILED, "This organization is not connected to Fleet."
-            return
-        client = fleet_client_for(connection)
+    """``client``: a Fleet client to use for every device (a test's simulator); by default ``mdm_sync`` opens its own
+    for each release."""
+    if client is None and not plan.connected:
+        run.status, run.message = AutoUnenrollRun.Status.FAILED, NOT_CONNECTED
+        return
+    turn_off_mdm = organization.auto_unenroll_action == Organization.AutoUnenrollAction.TURN_OFF_MDM
     reinvite = organization.auto_unenroll_reinvite
     invited: set[int] = set()
     reason = f"Not seen for more than {plan.threshold_days} days (auto-unenrollment)"
-    try:
-        for device in plan.devices:
-            error = _fleet_remove(client, device, organization.auto_unenroll_action)
-            if error:
-                run.errors[str(device.pk)] = error
+    for device in plan.devices:
+        error = host_release(organization=organization, host_id=device.fleet_host_id, turn_off_mdm=turn_off_mdm,
+                             client=client)
+        if error:
+            run.errors[str(device.pk)] = error
+            continue
+        device_services.device_mark_unenrolled(device=device, actor=actor, source=Source.ENROLLMENT, reason=reason)
+        run.purged_ids.append(device.pk)
+        employee = device.assignee
+        if reinvite and employee is not None and employee.is_active and employee.pk not in invited:
+            try:
+                invitation_send(employee=employee, actor=actor, reason=Invitation.Reason.AUTO_UNENROLL,
+                                detail=f"{device} was removed after {plan.threshold_days} days offline")
+            except InvalidInput:
                 continue
-            device_services.device_mark_unenrolled(device=device, actor=actor, source=Source.ENROLLMENT, reason=reason)
-            run.purged_ids.append(device.pk)
-            employee = device.assignee
-            if reinvite and employee is not None and employee.is_active and employee.pk not in invited:
-                from enrollment.services import invitation_send
-
-                try:
-                    invitation_send(employee=employee, actor=actor, reason=Invitation.Reason.AUTO_UNENROLL,
-                                    detail=f"{device} was removed after {plan.threshold_days} days offline")
-                except InvalidInput:
-                    continue
-                invited.add(employee.pk)
-    finally:
-        if own_client:
-            client.close()
+            invited.add(employee.pk)
     run.reinvited = len(invited)
     if run.errors and not run.purged_ids:
         run.status = AutoUnenrollRun.Status.FAILED

@@ -1,14 +1,14 @@
 """Cockpit pages of enrollment (under /o/<org_slug>/): invitations, troubleshooting, remote management."""
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from core import services as cockpit_services
 from core.models import Employee
-from core.web import actor_for, call_service, paginate, require_role, run_action
+from core.web import actor_for, call_service, org_object_or_404, paginate, require_role, run_action
 from devices.models import Device
 from enrollment import selectors, services, unenroll
 from enrollment.forms import RemoteManagementForm
@@ -44,9 +44,7 @@ def _show_progress(request, kind: str, queued: str) -> None:
 @require_role("can_manage_people")
 @require_POST
 def employee_invite(request, org_slug, pk):
-    employee = Employee.objects.for_org(request.organization).filter(pk=pk).first()
-    if employee is None:
-        raise Http404("No such employee")
+    employee = org_object_or_404(request, Employee, pk=pk)
     run_action(request, lambda: services.invitation_send(employee=employee, actor=actor_for(request)),
                lambda invitation: f"{invitation.get_kind_display()} sent to {employee.email}.")
     return redirect("employee_detail", org_slug=org_slug, pk=pk)
@@ -57,8 +55,6 @@ def invitation_list(request, org_slug):
     organization = request.organization
     if request.method == "POST":
         if not request.membership.can_manage_people:
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied("Your role does not allow this.")
         if request.POST.get("scope") == "all_not_enrolled":
             ids = list(selectors.employees_not_enrolled(organization=organization).values_list("pk", flat=True))
@@ -105,9 +101,7 @@ def troubleshooting_send(request, org_slug):
 @require_role("can_act_on_devices")
 @require_POST
 def device_exemption(request, org_slug, pk):
-    device = Device.objects.for_org(request.organization).filter(pk=pk).first()
-    if device is None:
-        raise Http404("No such device")
+    device = org_object_or_404(request, Device.objects, pk=pk)
     exempt = request.POST.get("exempt") == "1"
     services.device_set_auto_unenroll_exempt(device=device, exempt=exempt, actor=actor_for(request))
     messages.success(request, "Exempt from auto-unenrollment (legal hold)." if exempt
@@ -153,9 +147,7 @@ def remote_management(request, org_slug):
 @require_role("can_manage_settings")
 @require_POST
 def autounenrollrun_confirm(request, org_slug, pk):
-    blocked = AutoUnenrollRun.objects.for_org(request.organization).filter(pk=pk).first()
-    if blocked is None:
-        raise Http404("No such run")
+    blocked = org_object_or_404(request, AutoUnenrollRun, pk=pk)
     run_action(request, lambda: unenroll.auto_unenroll_run(organization=request.organization,
                                                            actor=actor_for(request), confirm_run=blocked),
                lambda run: f"{run.get_status_display()}: {len(run.purged_ids)} device(s) purged.")

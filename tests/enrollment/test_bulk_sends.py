@@ -12,8 +12,9 @@ from django.urls import reverse
 
 from core.models import AuditEvent, Employee
 from devices.models import EnrollmentStatus
-from enrollment import services, tasks
+from enrollment import dispatch, services, tasks
 from enrollment.models import Invitation, InvitationBatch
+from enrollment.services import batches
 from tests.factories import DeviceFactory, EmployeeFactory
 
 LIMIT, CHUNK = 5, 4  # small numbers, the same rules as 50 and 100
@@ -21,16 +22,16 @@ LIMIT, CHUNK = 5, 4  # small numbers, the same rules as 50 and 100
 
 @pytest.fixture(autouse=True)
 def small_batches(monkeypatch):
-    monkeypatch.setattr(services, "BULK_SEND_NOW_LIMIT", LIMIT)
-    monkeypatch.setattr(services, "BULK_CHUNK_SIZE", CHUNK)
+    monkeypatch.setattr(batches, "BULK_SEND_NOW_LIMIT", LIMIT)
+    monkeypatch.setattr(batches, "BULK_CHUNK_SIZE", CHUNK)
 
 
 @pytest.fixture
 def queued(monkeypatch):
-    """The chunk tasks queued (not run): [(task, args)]."""
+    """The chunk tasks queued (not run), by name as the services queue them: [(task, args)]."""
     calls = []
-    for task in (tasks.invitation_chunk_task, tasks.fix_instructions_chunk_task):
-        monkeypatch.setattr(task, "delay", lambda *args, task=task: calls.append((task, args)))
+    by_name = {task.name: task for task in (tasks.invitation_chunk_task, tasks.fix_instructions_chunk_task)}
+    monkeypatch.setattr(dispatch, "enqueue", lambda name, *args: calls.append((by_name[name], args)))
     return calls
 
 
@@ -118,7 +119,7 @@ def test_a_mail_failure_retries_the_chunk_and_sends_the_rest_once(org, actor, qu
         return real_send(self, fail_silently=fail_silently)
 
     monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", third_fails)
-    with caplog.at_level(logging.WARNING, logger="enrollment.services"):
+    with caplog.at_level(logging.WARNING, logger="enrollment.services.batches"):
         results = run(queued)
     assert results[0]["sent"] == 2 and results[1]["sent"] == 2  # the retry sent the two left
     assert sorted(m.to[0] for m in mail.outbox) == sorted(p.email for p in people)  # each exactly once

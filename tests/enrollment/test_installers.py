@@ -124,7 +124,7 @@ def test_link_of_a_on_b_page_is_404_and_b_never_sees_a_secret(client, ready, oth
 
 def test_expired_link_is_404(client, ready, ada, monkeypatch):
     url = link(ada, "macos", "sh")
-    monkeypatch.setattr(services, "INSTALLER_LINK_MAX_AGE", -1)
+    monkeypatch.setattr(services.installers, "INSTALLER_LINK_MAX_AGE", -1)
     assert client.get(url).status_code == 404
 
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from core.crypto import decrypt, encrypt
 from core.models import Employee
-from enrollment import services, tasks
+from enrollment import dispatch, services, tasks
 from enrollment.models import SignInToken
 from tests.factories import EmployeeFactory
 
@@ -63,10 +63,11 @@ def test_known_and_unknown_emails_cost_the_same_queries_and_get_the_same_answer(
 def test_the_queued_payload_is_sealed_and_carries_no_code(client, org, people, monkeypatch,
                                                           django_capture_on_commit_callbacks):
     queued = []
-    monkeypatch.setattr(tasks.signin_code_task, "delay", queued.append)
+    monkeypatch.setattr(dispatch, "enqueue", lambda name, *args: queued.append((name, args)))
     with django_capture_on_commit_callbacks(execute=True):
         _post(client, org, KNOWN)
-    (payload,) = queued
+    ((name, (payload,)),) = queued
+    assert name == tasks.signin_code_task.name
     assert KNOWN not in payload and not SignInToken.objects.exists() and not mail.outbox
     data = json.loads(decrypt(payload))
     assert set(data) == {"o", "e", "t", "n"} and data["e"] == KNOWN and data["o"] == org.pk
@@ -106,7 +107,7 @@ def test_a_mail_failure_is_logged_and_retried_boundedly_and_the_requester_learns
         raise ConnectionRefusedError("smtp down")
 
     monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", broken)
-    with caplog.at_level(logging.WARNING, logger="enrollment.services"), \
+    with caplog.at_level(logging.WARNING, logger="enrollment.services.sign_in"), \
             django_capture_on_commit_callbacks(execute=True):
         known = _post(client, org, KNOWN)
     with django_capture_on_commit_callbacks(execute=True):
@@ -115,7 +116,7 @@ def test_a_mail_failure_is_logged_and_retried_boundedly_and_the_requester_learns
     assert (known.status_code, _body(known, KNOWN)) == (unknown.status_code, _body(unknown, UNKNOWN)) \
         == (200, _body(unknown, UNKNOWN))
     assert len(attempts) == services.SIGNIN_MAIL_RETRIES + 1  # the first try and the bounded retries
-    warnings = [r for r in caplog.records if r.name == "enrollment.services" and r.levelno == logging.WARNING]
+    warnings = [r for r in caplog.records if r.name == "enrollment.services.sign_in" and r.levelno == logging.WARNING]
     assert [r.getMessage().split(" (attempt ")[1].split(")")[0] for r in warnings] == [
         f"{n} of {services.SIGNIN_MAIL_RETRIES + 1}" for n in range(1, services.SIGNIN_MAIL_RETRIES + 2)]
     assert "acme" in warnings[0].getMessage() and "ConnectionRefusedError" in warnings[0].getMessage()

@@ -15,8 +15,11 @@ from devices import services as device_services
 from devices.models import Device, DeviceHistory, EnrollmentStatus
 from enrollment import tasks
 from enrollment.models import AutoUnenrollRun, Invitation
+from enrollment.services import device_set_auto_unenroll_exempt
 from enrollment.unenroll import auto_unenroll_plan, auto_unenroll_run
-from tests.conftest import sync_now
+from mdm_sync.fleet import FleetClient
+from mdm_sync.models import FleetConnection
+from tests.conftest import SIM_TOKEN, sync_now
 from tests.factories import EmployeeFactory
 
 SYSTEM = Actor.system("tests")
@@ -117,8 +120,6 @@ def test_idempotent_when_run_twice(fleet, django_capture_on_commit_callbacks):
 
 
 def test_exempt_device_is_never_purged(fleet):
-    from enrollment.services import device_set_auto_unenroll_exempt
-
     device_set_auto_unenroll_exempt(device=fleet["older"], exempt=True, actor=SYSTEM)
     assert fleet["older"].pk not in auto_unenroll_plan(organization=fleet["org"]).device_ids
     run = auto_unenroll_run(organization=fleet["org"], actor=SYSTEM)
@@ -136,6 +137,22 @@ def test_stale_sync_guard(fleet, sim):
 def test_never_synced_is_stale(connected):
     org = configure(connected)
     assert auto_unenroll_run(organization=org, actor=SYSTEM).status == AutoUnenrollRun.Status.STALE_SYNC
+
+
+def test_a_connection_removed_since_the_last_sync_purges_nothing(fleet, sim):
+    FleetConnection.objects.filter(organization=fleet["org"]).delete()
+    run = auto_unenroll_run(organization=fleet["org"], actor=SYSTEM)
+    assert run.status == AutoUnenrollRun.Status.FAILED and run.message == "This organization is not connected to Fleet."
+    assert run.purged_ids == [] and not run.errors
+    assert reload(fleet["old"]).unenrolled_at is None and sim.host_json(fleet["old"].fleet_host_id) is not None
+
+
+def test_a_given_client_is_used_for_every_device_and_left_open(fleet, sim):
+    with FleetClient(sim.base_url, SIM_TOKEN, retries=0) as client:
+        run = auto_unenroll_run(organization=fleet["org"], actor=SYSTEM, client=client)
+        assert client.count_hosts() > 0  # still open for its owner
+    assert sorted(run.purged_ids) == sorted([fleet["old"].pk, fleet["older"].pk])
+    assert sim.host_json(fleet["old"].fleet_host_id) is None
 
 
 def test_share_of_fleet_guard_stops_and_an_admin_confirms(fleet, sim, admin_user, cockpit_client):

@@ -1,0 +1,16 @@
+"""The enrollment app's audit event codes, registered from ``enrollment.wiring``."""
+
+EVENTS = {
+    "enrollment.invitation_sent": "{actor} sent the enrollment invitation to {target} ({after[kind]})",
+    "enrollment.signed_in": "{target} signed in on the enrollment page",
+    "enrollment.installer_downloaded": "{target} downloaded the {after[platform]} installer ({after[format]})",
+    "enrollment.fix_instructions_sent": "{actor} sent the fix instructions for {target} to {after[employee]}",
+    "enrollment.bulk_queued": "{actor} queued {after[total]} e-mails ({after[kind]}) for {target}",
+    "enrollment.exemption_changed": "{actor} set the auto-unenrollment exemption of {target} to {after[exempt]}",
+    "enrollment.settings_updated": "{actor} changed the remote management settings of {target}",
+    "auto_unenroll.succeeded": "{actor} purged {after[purged]} offline device(s) ({target})",
+    "auto_unenroll.confirmed": "{actor} confirmed a stopped run and purged {after[purged]} device(s) ({target})",
+    "auto_unenroll.blocked": "{actor} stopped {target}: {after[candidates]} of {after[enrolled]} devices is too many",
+    "auto_unenroll.stale_sync": "{actor} skipped {target}: the last Fleet sync is too old",
+    "auto_unenroll.failed": "{actor} could not purge offline devices ({target})",
+}

@@ -1,0 +1,20 @@
+"""Where the enrollment app connects to the apps below it, called once from ``EnrollmentConfig.ready``: its audit
+events, automatic assignment after each sync, the invitation on employee creation, and its panels on the device and
+employee pages."""
+
+from core.audit import register_events
+from core.hooks import employee_created
+from core.panels import device_panels, employee_panels
+from enrollment.autoassign import auto_assign_after_sync
+from enrollment.events import EVENTS
+from enrollment.panels import invitations_panel, readiness_panel
+from enrollment.services import invite_on_create
+from mdm_sync.hooks import after_sync
+
+
+def connect() -> None:
+    register_events(EVENTS)
+    after_sync.register(auto_assign_after_sync, order=20, name="enrollment.auto_assign")
+    employee_created.register(invite_on_create, order=20, name="enrollment.invite_on_create")
+    device_panels.register(readiness_panel, order=10)
+    employee_panels.register(invitations_panel, order=10)
