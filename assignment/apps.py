@@ -5,7 +5,6 @@ class AssignmentConfig(AppConfig):
     name = "assignment"
 
     def ready(self):
-        from assignment import suggestion_wiring, wiring
+        from assignment import wiring
 
         wiring.connect()
-        suggestion_wiring.connect()

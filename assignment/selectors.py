@@ -12,10 +12,6 @@ def pre_assignment_list(*, organization):
     )
 
 
-def pre_assignment_get(*, organization, pk) -> PreAssignment:
-    return pre_assignment_list(organization=organization).get(pk=pk)
-
-
 def pending_pre_assignment_for(device) -> PreAssignment | None:
     """The active (waiting or conflicting) pre-assignment naming this device's serial, for the device page."""
     if not device.serial_number:
@@ -36,7 +32,3 @@ def pre_assignments_of(employee):
 
 def csv_import_list(*, organization):
     return CsvImport.objects.for_org(organization).defer("rows").order_by("-id")
-
-
-def csv_import_get(*, organization, pk) -> CsvImport:
-    return CsvImport.objects.for_org(organization).get(pk=pk)

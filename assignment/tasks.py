@@ -1,3 +1,6 @@
-"""Celery tasks of assignment (Celery's autodiscovery imports this module)."""
+"""Celery tasks of assignment: Celery's autodiscovery imports ``<app>.tasks``, so each task module of the
+app is imported here by name (their task names follow their modules: ``assignment.suggestion.tasks.…``)."""
 
-from assignment.suggestion_tasks import *  # noqa: F401,F403
+from assignment.suggestion import tasks as suggestion_tasks
+
+__all__ = ["suggestion_tasks"]

@@ -5,7 +5,7 @@ import csv
 from django.contrib import messages
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import ngettext
@@ -17,11 +17,12 @@ from assignment.csv_import import ACTION_LABELS, TEMPLATE_HEADER, CsvFileError, 
 from assignment.filtersets import PreAssignmentFilterSet
 from assignment.forms import CsvCommitForm, CsvUploadForm, PreAssignmentForm, SettleForm
 from assignment.models import CsvImport, PreAssignment
-from assignment.selectors import csv_import_get, csv_import_list, pre_assignment_get, pre_assignment_list
+from assignment.selectors import csv_import_list, pre_assignment_list
+from assignment.services import csv_imports
 from core.audit import Source
 from core.errors import DomainError
 from core.models import AuditEvent
-from core.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
+from core.web import actor_for, call_service, filterset_for, org_object_or_404, paginate, require_role, run_action
 from devices import rules
 from devices.models import AvailabilityStatus, Device
 from devices.views import formula_safe
@@ -37,10 +38,7 @@ def preassignment_list(request, org_slug):
 
 
 def _get(request, pk) -> PreAssignment:
-    try:
-        return pre_assignment_get(organization=request.organization, pk=pk)
-    except PreAssignment.DoesNotExist as exc:
-        raise Http404("No such pre-assignment") from exc
+    return org_object_or_404(request, pre_assignment_list(organization=request.organization), pk=pk)
 
 
 def _form_status(form) -> int:
@@ -229,13 +227,6 @@ def csvimport_template(request, org_slug):
     return response
 
 
-def _get_import(request, pk) -> CsvImport:
-    try:
-        return csv_import_get(organization=request.organization, pk=pk)
-    except CsvImport.DoesNotExist as exc:
-        raise Http404("No such import") from exc
-
-
 ROWS_PER_PAGE = 100
 
 
@@ -243,9 +234,9 @@ ROWS_PER_PAGE = 100
 @require_safe
 def csvimport_detail(request, org_slug, pk):
     """Progress while the rows are analysed (the page refreshes itself), then the preview, then the result."""
-    record = _get_import(request, pk)
+    record = org_object_or_404(request, CsvImport, pk=pk)
     if record.status == CsvImport.Status.ANALYSING:
-        record = services.csv_import_analyse(csv_import=record, chunk=services.ANALYSE_CHUNK)
+        record = services.csv_import_analyse(csv_import=record, chunk=csv_imports.ANALYSE_CHUNK)
     return _detail_page(request, record)
 
 
@@ -269,7 +260,7 @@ def _detail_page(request, record, *, error: str = "", status: int = 200):
 @require_role("can_manage_people")
 @require_POST
 def csvimport_commit(request, org_slug, pk):
-    record = _get_import(request, pk)
+    record = org_object_or_404(request, CsvImport, pk=pk)
     form = CsvCommitForm(request.POST)
     form.is_valid()
     try:
@@ -278,9 +269,9 @@ def csvimport_commit(request, org_slug, pk):
             wipe=form.cleaned_data.get("wipe", False),
         )
     except DomainError as exc:
-        return _detail_page(request, _get_import(request, pk), error=exc.message, status=exc.status)
+        return _detail_page(request, org_object_or_404(request, CsvImport, pk=pk), error=exc.message, status=exc.status)
     messages.success(request, f"Import committed: {services.import_summary(result)}.")
-    warned = warning_count(_get_import(request, pk).rows)
+    warned = warning_count(org_object_or_404(request, CsvImport, pk=pk).rows)
     if warned:
         messages.warning(request, ngettext(
             "%(count)d row named an employee whose offboarding is under way: see its warning below.",
@@ -292,7 +283,7 @@ def csvimport_commit(request, org_slug, pk):
 @require_role("can_manage_people")
 @require_POST
 def csvimport_discard(request, org_slug, pk):
-    record = _get_import(request, pk)
+    record = org_object_or_404(request, CsvImport, pk=pk)
     if run_action(request, lambda: services.csv_import_discard(csv_import=record, actor=actor_for(request)),
                   "The import was discarded; nothing was changed.") is None:
         return redirect("csvimport_detail", org_slug=org_slug, pk=pk)
@@ -303,7 +294,7 @@ def csvimport_discard(request, org_slug, pk):
 @require_safe
 def csvimport_rejected(request, org_slug, pk):
     """The rows in error, as the file had them, with an Error column: fix and upload them again."""
-    record = _get_import(request, pk)
+    record = org_object_or_404(request, CsvImport, pk=pk)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{record.pk}-rejected.csv"'
     response.write("\ufeff")

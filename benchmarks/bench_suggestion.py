@@ -158,10 +158,10 @@ def measure(label: str, devices: int, fn) -> tuple[Figure, object]:
 
 
 def run_organization(organization, *, devices: int) -> list[Figure]:
-    from assignment.scoring import score_devices
-    from assignment.suggestion_models import Suggestion
-    from assignment.suggestion_selectors import auto_mode_preview, suggestion_facts
-    from assignment.suggestion_services import suggestions_refresh
+    from assignment.suggestion.models import Suggestion
+    from assignment.suggestion.scoring import score_devices
+    from assignment.suggestion.selectors import auto_mode_preview, suggestion_facts
+    from assignment.suggestion.services import suggestions_refresh
     from core.actors import Actor
 
     actor = Actor.system("benchmark")

@@ -28,7 +28,7 @@ app.conf.beat_schedule = {
     },
     # DESIGN §9: assignment suggestion runs after each sync (an after-sync step) and on its own, offset from it.
     "assignment-suggestion": {
-        "task": "assignment.suggestion_tasks.suggestions_refresh_all",
+        "task": "assignment.suggestion.tasks.suggestions_refresh_all",
         "schedule": crontab(minute="15,45"),
     },
     # DESIGN §9: scheduled offboardings (daily).

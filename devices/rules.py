@@ -2,7 +2,7 @@
 devices, below the feature apps that apply it).
 
 Automatic paths are enrollment's automatic assignment (``enrollment.autoassign``), suggestion's ``auto``
-mode (``assignment.suggestion_services``) and a pre-assignment applied when its device shows up
+mode (``assignment.suggestion.services``) and a pre-assignment applied when its device shows up
 (``assignment.services``). Two rules:
 
 * **Phones and tablets** (iOS, iPadOS, Android) are never assigned automatically, as the help center says:

@@ -1,6 +1,6 @@
 """Organization A's suggestion for the tenant isolation test (``tests/cockpit/test_tenant_isolation.py``)."""
 
-from assignment.suggestion_models import Suggestion
+from assignment.suggestion.models import Suggestion
 from tests.factories import DeviceFactory
 
 

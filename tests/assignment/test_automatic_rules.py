@@ -5,10 +5,10 @@ import pytest
 from django.urls import reverse
 
 from assignment import services as pa_services
-from assignment import suggestion_services
 from assignment.models import PreAssignment
-from assignment.suggestion_models import Suggestion
-from assignment.suggestion_selectors import auto_mode_preview, suggestion_queryset
+from assignment.suggestion import services as suggestion_services
+from assignment.suggestion.models import Suggestion
+from assignment.suggestion.selectors import auto_mode_preview, suggestion_queryset
 from core.actors import Actor
 from core.errors import IllegalTransition
 from core.models import AuditEvent, Organization

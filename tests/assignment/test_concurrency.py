@@ -73,7 +73,7 @@ def test_one_import_committed_by_two_admins_at_once(ready, actor):
 def test_a_preview_being_analysed_elsewhere_shows_its_progress(ready, actor, monkeypatch):
     from django.db import transaction
 
-    monkeypatch.setattr("assignment.services.ANALYSE_CHUNK", 10)
+    monkeypatch.setattr("assignment.services.csv_imports.ANALYSE_CHUNK", 10)
     record = services.csv_import_start(organization=ready, actor=actor, data=TEXT.encode(), analyse_all=False)
     assert record.processed_rows == 10
     holding, release = threading.Event(), threading.Event()

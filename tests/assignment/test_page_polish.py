@@ -83,7 +83,7 @@ def test_pre_assignment_filters_do_not_list_every_employee(cockpit_client, org, 
 
 
 def test_suggestion_panel_reason_box_is_labelled_for_rejection(cockpit_client, org, employee):
-    from assignment.suggestion_services import suggestions_refresh
+    from assignment.suggestion.services import suggestions_refresh
     from core.actors import Actor
 
     device = DeviceFactory(organization=org, name="C02SSO", fleet_emails=[
@@ -95,7 +95,7 @@ def test_suggestion_panel_reason_box_is_labelled_for_rejection(cockpit_client, o
 
 
 def test_evidence_names_the_employee_only_when_it_points_elsewhere(cockpit_client, org, employee):
-    from assignment.suggestion_services import suggestions_refresh
+    from assignment.suggestion.services import suggestions_refresh
     from core.actors import Actor
 
     other = EmployeeFactory(organization=org, email="other@acme.test", full_name="Otto Other")

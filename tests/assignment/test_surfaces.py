@@ -131,7 +131,7 @@ def test_bad_files_answer_on_the_upload_page(cockpit_client, org):
 
 
 def test_large_files_show_progress(cockpit_client, org, sales, monkeypatch):
-    monkeypatch.setattr("assignment.services.ANALYSE_CHUNK", 10)
+    monkeypatch.setattr("assignment.services.csv_imports.ANALYSE_CHUNK", 10)
     text = HEADER + "\n" + "".join(f"C02P{i},u,,u{i}@acme.test,Sales,\n" for i in range(25))
     response = upload(cockpit_client, org, text)
     record = CsvImport.objects.get()

@@ -1,27 +1,20 @@
-"""Pre-assignment and CSV import state changes (DESIGN §6).
-
-A pre-assignment is applied only to a device that exists, is not archived and has no owner (source
-``pre_assignment``, through ``devices.services.device_assign``, groups and ownership set); a device
-that belongs to someone else makes it a ``conflict`` an admin settles: never a silent reassignment.
-Applied automatically (after a sync, or when a device is added), it waits while its employee's offboarding is
-under way (``devices.rules``), with the reason in its note; a person applying it (creation, "Apply now",
-a CSV commit) goes ahead, warned.
+"""CSV import state changes (DESIGN §6): start (parse and preview), analyse, commit, discard.
 
 A CSV import is parsed and classified once (the preview, stored as a :class:`CsvImport`), then
 committed in one transaction after the rows are classified again: if anything changed since the
-preview, nothing is applied and the admin previews again.
+preview, nothing is applied and the admin previews again. Parsing and row rules live in
+``assignment.csv_import``.
 """
-
-import logging
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import F, Q
+from django.db.models import F
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from assignment import csv_import as csv_rules
 from assignment.csv_import import Action, FileTooLarge
-from assignment.models import DEFAULT_DOMAIN_NAME, CsvImport, PreAssignment
+from assignment.models import CsvImport, PreAssignment
 from core.actors import Actor
 from core.audit import Source, audit_record
 from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
@@ -29,12 +22,8 @@ from core.hooks import employee_created
 from core.middleware import current_request_id
 from core.models import AuditEvent, Employee, Group, Organization
 from core.paging import org_data_changed
-from core.selectors import groups_by_names
-from devices import rules
 from devices import services as device_services
-from devices.models import Device, Ownership, Usage
-
-logger = logging.getLogger(__name__)
+from devices.models import Device, Ownership
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_ROWS = 100_000
@@ -47,328 +36,6 @@ def csv_max_bytes() -> int:
 
 def csv_max_rows() -> int:
     return getattr(settings, "ASSIGNMENT_CSV_MAX_ROWS", DEFAULT_MAX_ROWS)
-
-
-# --- pre-assignments -------------------------------------------------------------------------
-
-
-def _snapshot(pa: PreAssignment, groups=None) -> dict:
-    names = sorted(g.name for g in (groups if groups is not None else pa.groups.all()))
-    return {
-        "serial_number": pa.serial_number, "employee": pa.employee.email, "groups": names,
-        "domain_name": pa.domain_name, "ownership": pa.ownership, "status": pa.status,
-    }
-
-
-def _check_fields(*, organization, serial_number, employee, ownership, domain_name, groups):
-    serial = device_services.normalize_serial(serial_number)
-    if not serial:
-        raise InvalidInput("Give the serial number of the device.", field="serial_number")
-    if len(serial) > 100:
-        raise InvalidInput("A serial number has at most 100 characters.", field="serial_number")
-    if employee is None or employee.organization_id != organization.pk:
-        raise InvalidInput("Unknown employee.", field="employee")
-    if not employee.is_active:
-        raise InvalidInput(f"{employee.display_name} has been offboarded and cannot receive devices.", field="employee")
-    if ownership not in Ownership.values:
-        raise InvalidInput(f"“{ownership}” is not a valid ownership: use corporate or personal.", field="ownership")
-    domain = (domain_name or "").strip() or DEFAULT_DOMAIN_NAME
-    if len(domain) > 150:
-        raise InvalidInput("A domain name has at most 150 characters.", field="domain_name")
-    return serial, domain, groups_by_names(organization=organization, names=groups or [])
-
-
-def _refuse_active_twin(organization, serial, exclude_pk=None):
-    twins = PreAssignment.objects.for_org(organization).filter(serial_number=serial, status__in=PreAssignment.ACTIVE)
-    if exclude_pk:
-        twins = twins.exclude(pk=exclude_pk)
-    twin = twins.select_related("employee").first()
-    if twin is not None:
-        raise InvalidInput(
-            f"The serial number {serial} is already pre-assigned to {twin.employee.email}; cancel that one first.",
-            field="serial_number",
-        )
-
-
-def _save(pa: PreAssignment) -> None:
-    try:
-        with transaction.atomic():
-            pa.save()
-    except IntegrityError as exc:  # a concurrent pre-assignment of the same serial won
-        raise ConcurrentChange(f"The serial number {pa.serial_number} was just pre-assigned by someone else.") from exc
-
-
-@transaction.atomic
-def pre_assignment_create(
-    *, organization: Organization, actor: Actor, serial_number: str, employee: Employee, groups=None,
-    domain_name: str = "", ownership: str = Ownership.CORPORATE, source: str = Source.MANUAL,
-) -> PreAssignment:
-    """Bind a serial to an employee; applied at once if the device is already here and unassigned."""
-    serial, domain, group_objs = _check_fields(
-        organization=organization, serial_number=serial_number, employee=employee, ownership=ownership,
-        domain_name=domain_name, groups=groups,
-    )
-    _refuse_active_twin(organization, serial)
-    pa = PreAssignment(
-        organization=organization, serial_number=serial, employee=employee, domain_name=domain, ownership=ownership,
-        source=source, created_by=actor.label[:200],
-    )
-    _save(pa)
-    pa.groups.set(group_objs)
-    audit_record(organization=organization, actor=actor, event="pre_assignment.created", target=pa, source=source,
-                 after=_snapshot(pa, group_objs))
-    _apply_if_device(pa, actor=actor)
-    return pa
-
-
-def _lock(pa: PreAssignment) -> PreAssignment:
-    return (
-        PreAssignment.objects.select_for_update(of=("self",)).select_related("employee", "organization")
-        .get(pk=pa.pk, organization_id=pa.organization_id)
-    )
-
-
-@transaction.atomic
-def pre_assignment_update(*, pre_assignment: PreAssignment, actor: Actor, **changes) -> PreAssignment:
-    """Edit a waiting or conflicting pre-assignment (serial, employee, groups, domain, ownership)."""
-    pa = _lock(pre_assignment)
-    if not pa.is_active:
-        raise IllegalTransition(f"This pre-assignment is {pa.get_status_display().lower()}: it can no longer change.")
-    unknown = set(changes) - {"serial_number", "employee", "groups", "domain_name", "ownership"}
-    if unknown:
-        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
-    before = _snapshot(pa)
-    serial, domain, group_objs = _check_fields(
-        organization=pa.organization, serial_number=changes.get("serial_number", pa.serial_number),
-        employee=changes.get("employee", pa.employee), ownership=changes.get("ownership", pa.ownership),
-        domain_name=changes.get("domain_name", pa.domain_name),
-        groups=changes["groups"] if "groups" in changes else list(pa.groups.all()),
-    )
-    if serial != pa.serial_number:
-        _refuse_active_twin(pa.organization, serial, exclude_pk=pa.pk)
-    pa.serial_number, pa.domain_name = serial, domain
-    pa.employee = changes.get("employee", pa.employee)
-    pa.ownership = changes.get("ownership", pa.ownership)
-    after = _snapshot(pa, group_objs)
-    changed = {k for k in after if after[k] != before[k]}
-    if not changed:
-        return pa
-    if {"serial_number", "employee"} & changed:  # a new target: look for its device afresh
-        pa.status, pa.device, pa.note, pa.conflict_at = PreAssignment.Status.WAITING, None, "", None
-    _save(pa)
-    pa.groups.set(group_objs)
-    audit_record(organization=pa.organization, actor=actor, event="pre_assignment.updated", target=pa,
-                 before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
-    if pa.status == PreAssignment.Status.WAITING:
-        _apply_if_device(pa, actor=actor)
-    return pa
-
-
-@transaction.atomic
-def pre_assignment_cancel(*, pre_assignment: PreAssignment, actor: Actor, note: str = "") -> PreAssignment:
-    pa = _lock(pre_assignment)
-    if not pa.is_active:
-        raise IllegalTransition(f"This pre-assignment is already {pa.get_status_display().lower()}.")
-    before = {"status": pa.status}
-    pa.status, pa.cancelled_at, pa.settled_by = PreAssignment.Status.CANCELLED, timezone.now(), actor.label[:200]
-    if note:
-        pa.note = note[:255]
-    pa.save(update_fields=["status", "cancelled_at", "settled_by", "note", "updated_at"])
-    audit_record(organization=pa.organization, actor=actor, event="pre_assignment.cancelled", target=pa,
-                 before=before, after={"status": pa.status} | ({"note": note} if note else {}))
-    return pa
-
-
-@transaction.atomic
-def pre_assignment_apply(*, pre_assignment: PreAssignment, actor: Actor) -> str:
-    """Apply a waiting pre-assignment now if its device is here (e.g. just added by hand). Returns the outcome."""
-    pa = _lock(pre_assignment)
-    if pa.status != PreAssignment.Status.WAITING:
-        raise IllegalTransition(f"This pre-assignment is {pa.get_status_display().lower()}, not waiting.")
-    outcome = _apply_if_device(pa, actor=actor)
-    if outcome == "waiting":
-        raise IllegalTransition(f"No device with the serial number {pa.serial_number} is in the inventory yet.")
-    return outcome
-
-
-class SettleDecision:
-    ASSIGN = "assign"  # give the device to the pre-assigned employee (a reassignment, wipe offered)
-    KEEP = "keep"  # keep the current owner; the pre-assignment is cancelled
-    choices = [(ASSIGN, "Assign to the pre-assigned employee"), (KEEP, "Keep the current owner (cancel)")]
-
-
-@transaction.atomic
-def pre_assignment_settle(
-    *, pre_assignment: PreAssignment, actor: Actor, decision: str, wipe: bool = False,
-) -> PreAssignment:
-    """An admin settles a conflict: reassign the device to the pre-assigned employee, or keep its owner."""
-    pa = _lock(pre_assignment)
-    if pa.status != PreAssignment.Status.CONFLICT:
-        raise IllegalTransition("Only a pre-assignment in conflict can be settled.")
-    if decision == SettleDecision.KEEP:
-        device = pa.device
-        owner = device.assignee.email if device and device.assignee_id else "the current owner"
-        pa = pre_assignment_cancel(pre_assignment=pa, actor=actor, note=f"Conflict settled: kept {owner}.")
-        audit_record(organization=pa.organization, actor=actor, event="pre_assignment.settled", target=pa,
-                     after={"decision": "kept the current owner"})
-        return pa
-    if decision != SettleDecision.ASSIGN:
-        raise InvalidInput("Choose assign or keep.", field="decision")
-    device = Device.objects.for_org(pa.organization).filter(serial_number=pa.serial_number).first()
-    if device is None or device.is_archived:
-        raise IllegalTransition(f"No active device with the serial number {pa.serial_number} any more.")
-    reason = f"Pre-assignment conflict settled by {actor.label}"[:500]
-    if device.assignee_id is None:
-        device = device_services.device_assign(device=device, employee=pa.employee, actor=actor,
-                                               source=Source.PRE_ASSIGNMENT, reason=reason)
-    elif device.assignee_id != pa.employee_id:
-        device = device_services.device_reassign(device=device, employee=pa.employee, actor=actor,
-                                                 source=Source.PRE_ASSIGNMENT, wipe=wipe, reason=reason)
-    _set_device_fields(pa, device, actor)
-    _mark_applied(pa, device, note="Conflict settled: assigned to the pre-assigned employee.", actor=actor)
-    audit_record(organization=pa.organization, actor=actor, event="pre_assignment.settled", target=pa,
-                 after={"decision": f"assigned to {pa.employee.email}"} | ({"wipe_requested": True} if wipe else {}))
-    return pa
-
-
-def _set_device_fields(pa: PreAssignment, device: Device, actor: Actor) -> None:
-    groups = list(pa.groups.all())
-    fields = {"ownership": pa.ownership}
-    device_services.device_update(device=device, actor=actor, groups=groups or None, **fields)
-
-
-def _mark_applied(pa: PreAssignment, device: Device, *, note: str = "", actor: Actor) -> None:
-    pa.status, pa.device, pa.applied_at, pa.note = PreAssignment.Status.APPLIED, device, timezone.now(), note[:255]
-    pa.settled_by = pa.settled_by or actor.label[:200]
-    pa.save(update_fields=["status", "device", "applied_at", "note", "settled_by", "updated_at"])
-
-
-def _mark_conflict(pa: PreAssignment, device: Device, note: str, actor: Actor) -> bool:
-    """Record the conflict; False when it was already recorded as such (no new audit entry)."""
-    if pa.status == PreAssignment.Status.CONFLICT and pa.device_id == device.pk and pa.note == note[:255]:
-        return False
-    pa.status, pa.device, pa.conflict_at, pa.note = PreAssignment.Status.CONFLICT, device, timezone.now(), note[:255]
-    pa.save(update_fields=["status", "device", "conflict_at", "note", "updated_at"])
-    audit_record(organization=pa.organization, actor=actor, event="pre_assignment.conflict", target=pa,
-                 source=Source.PRE_ASSIGNMENT, after={"note": pa.note, "device": str(device)})
-    return True
-
-
-def _hold_for_leaver(pa: PreAssignment, why: str, actor: Actor) -> str:
-    """Keep it waiting (an automatic path gives no device to a leaver), the reason in its note; ``held`` when
-    newly held, ``unchanged`` when it already said so (no new write, no new audit entry)."""
-    note = rules.leaving_hold_reason(name=f"{pa.employee.display_name} ({pa.employee.email})", why=why)[:255]
-    if pa.status == PreAssignment.Status.WAITING and pa.note == note:
-        return "unchanged"
-    pa.status, pa.device, pa.note = PreAssignment.Status.WAITING, None, note
-    pa.save(update_fields=["status", "device", "note", "updated_at"])
-    audit_record(organization=pa.organization, actor=actor, event="pre_assignment.held", target=pa,
-                 source=Source.PRE_ASSIGNMENT, after={"note": note, "employee": pa.employee.email})
-    return "held"
-
-
-def _apply_if_device(pa: PreAssignment, *, actor: Actor, source: str = Source.PRE_ASSIGNMENT,
-                     leaving: dict[int, str] | None = None) -> str:
-    """Apply a waiting (or conflicting) pre-assignment to its device if one exists.
-
-    Returns ``applied``, ``conflict`` (newly found), ``unchanged`` (the same conflict or hold as before),
-    ``held`` (``leaving``, given by automatic paths, names its employee: it waits, the reason in its note) or
-    ``waiting`` (no device, or an archived one). Called inside the caller's transaction with ``pa`` locked or
-    just created.
-    """
-    device = (
-        Device.objects.for_org(pa.organization).filter(serial_number=pa.serial_number)
-        .select_related("assignee").first()
-    )
-    if device is None or device.is_archived:
-        return "waiting"
-    why = (leaving or {}).get(pa.employee_id)
-    if why is not None and device.assignee_id is None and device.usage != Usage.SHARED:  # it would be assigned
-        return _hold_for_leaver(pa, why, actor)
-    if device.assignee_id == pa.employee_id:
-        _set_device_fields(pa, device, actor)
-        _mark_applied(pa, device, note="The device was already assigned to this employee.", actor=actor)
-    elif device.assignee_id is not None:
-        new = _mark_conflict(pa, device, f"The device is assigned to {device.assignee.email}.", actor)
-        return "conflict" if new else "unchanged"
-    elif device.usage == Usage.SHARED:
-        new = _mark_conflict(pa, device, "The device is shared: it has a responsible technician, not an owner.",
-                             actor)
-        return "conflict" if new else "unchanged"
-    else:
-        device = device_services.device_assign(
-            device=device, employee=pa.employee, actor=actor, source=source, reason=f"Pre-assignment #{pa.pk}",
-        )
-        _set_device_fields(pa, device, actor)
-        _mark_applied(pa, device, actor=actor)
-    audit_record(organization=pa.organization, actor=actor, event="pre_assignment.applied", target=pa,
-                 source=source, after={"device": str(device), "employee": pa.employee.email})
-    return "applied"
-
-
-def pre_assignments_apply(*, organization: Organization, actor: Actor, device_ids=None) -> dict:
-    """Apply what has become applicable (the after-sync step, order 10): waiting pre-assignments whose device
-    is now in the inventory, and conflicts whose device has since lost its owner.
-
-    Looks at every such pre-assignment, not only at ``device_ids``: a device added by hand since the last run is
-    picked up too. Each one is its own transaction; one failure is counted and logged, the others go on.
-    """
-    devices = Device.objects.for_org(organization).exclude(serial_number="").exclude(availability_status="archived")
-    free = devices.filter(assignee__isnull=True).exclude(usage=Usage.SHARED)
-    candidates = PreAssignment.objects.for_org(organization).filter(
-        Q(status=PreAssignment.Status.WAITING, serial_number__in=devices.values("serial_number"))
-        | Q(status=PreAssignment.Status.CONFLICT, serial_number__in=free.values("serial_number"))
-    )
-    return _apply_each(organization, list(candidates.values_list("pk", flat=True)), actor)
-
-
-def pre_assignment_apply_for_device(*, device: Device, actor: Actor, **kwargs) -> dict:
-    """A device was just added (by hand, by the API): apply its pre-assignment now rather than at the next sync.
-
-    Connected to ``devices.hooks.device_created`` when that hook exists (see ``assignment.wiring``).
-    """
-    if not device.serial_number:
-        return {}
-    pending = PreAssignment.objects.for_org(device.organization).filter(
-        serial_number=device.serial_number, status__in=PreAssignment.ACTIVE
-    )
-    return _apply_each(device.organization, list(pending.values_list("pk", flat=True)), actor)
-
-
-def _apply_each(organization, pks: list[int], actor: Actor) -> dict:
-    """The automatic application: a pre-assignment of an employee whose offboarding is under way waits."""
-    counts = {"applied": 0, "conflict": 0, "held": 0, "failed": 0}
-    leaving = rules.leaving(organization=organization) if pks else {}
-    for pk in pks:
-        try:
-            with transaction.atomic():
-                pa = _lock(PreAssignment(pk=pk, organization=organization))
-                if not pa.is_active:
-                    continue
-                outcome = _apply_if_device(pa, actor=actor, leaving=leaving)
-        except DomainError as exc:
-            logger.warning("Pre-assignment %s not applied: %s", pk, exc.message)
-            counts["failed"] += 1
-            continue
-        if outcome in counts:
-            counts[outcome] += 1
-    return counts
-
-
-@transaction.atomic
-def pre_assignments_cancel_for_employee(*, employee: Employee, actor: Actor) -> int:
-    """Offboarding cancels the leaver's pending pre-assignments (DESIGN §8)."""
-    pending = list(
-        PreAssignment.objects.for_org(employee.organization).select_for_update()
-        .filter(employee=employee, status__in=PreAssignment.ACTIVE)
-    )
-    for pa in pending:
-        pa.employee = employee
-        pre_assignment_cancel(pre_assignment=pa, actor=actor, note="The employee was offboarded.")
-    return len(pending)
-
-
-# --- CSV imports -----------------------------------------------------------------------------
 
 
 def csv_import_start(
@@ -403,8 +70,6 @@ def csv_import_start(
 
 
 def size_message(size: int | None = None) -> str:
-    from django.template.defaultfilters import filesizeformat
-
     told = f" ({filesizeformat(size)})" if size else ""
     return (f"The file is too large{told}: the limit is {filesizeformat(csv_max_bytes())}. "
             "Split it into smaller files.")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assignment.scoring import (
+from assignment.suggestion.scoring import (
     MIN_CONFIDENCE,
     DeviceFacts,
     Directory,

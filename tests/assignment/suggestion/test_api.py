@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from assignment.suggestion_models import Suggestion
-from assignment.suggestion_services import suggestions_refresh
+from assignment.suggestion.models import Suggestion
+from assignment.suggestion.services import suggestions_refresh
 from core.actors import Actor
 from core.models import AuditEvent
 from devices import services as device_services

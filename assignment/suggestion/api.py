@@ -5,10 +5,10 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from assignment import suggestion_services as services
-from assignment.suggestion_filtersets import SuggestionFilterSet
-from assignment.suggestion_models import Suggestion
-from assignment.suggestion_selectors import suggestion_queryset
+from assignment.suggestion import services
+from assignment.suggestion.filtersets import SuggestionFilterSet
+from assignment.suggestion.models import Suggestion
+from assignment.suggestion.selectors import suggestion_queryset
 from core.api.base import StrictSerializer, TenantReadOnlyViewSet
 
 urlpatterns = []

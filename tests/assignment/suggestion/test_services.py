@@ -4,9 +4,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from assignment import suggestion_services as services
-from assignment.suggestion_models import Suggestion
-from assignment.suggestion_selectors import auto_mode_preview, suggestion_facts, suggestion_queryset
+from assignment.suggestion import services
+from assignment.suggestion.models import Suggestion
+from assignment.suggestion.selectors import auto_mode_preview, suggestion_facts, suggestion_queryset
 from core.actors import Actor
 from core.audit import Source
 from core.errors import IllegalTransition, InvalidInput

@@ -4,15 +4,15 @@
 whatever the number of devices and employees: the devices that may get a suggestion (with their
 previous owner from a correlated subquery), the directory, the fingerprints of rejected
 suggestions and the employees whose offboarding is under way (never proposed, ``devices.rules``).
-The scorer then works in memory (``assignment.scoring``).
+The scorer then works in memory (``assignment.suggestion.scoring``).
 """
 
 from dataclasses import dataclass, field
 
 from django.db.models import OuterRef, Q, Subquery
 
-from assignment.scoring import DeviceFacts, Directory, Person, Score, score_devices
-from assignment.suggestion_models import Suggestion
+from assignment.suggestion.models import Suggestion
+from assignment.suggestion.scoring import DeviceFacts, Directory, Person, Score, score_devices
 from core.models import Employee
 from devices import rules
 from devices.models import AvailabilityStatus, Device, DeviceHistory, Usage

@@ -1,12 +1,14 @@
-"""Celery tasks of assignment suggestion.
+"""Celery tasks of assignment suggestion (imported by ``assignment.tasks`` for Celery's autodiscovery).
 
 Beat (``cockpit/celery.py``) runs :func:`suggestions_refresh_all` on its own schedule; it queues one
 :func:`suggestions_refresh_organization` per organization whose mode is not ``off``. After each sync
-the same service runs inline as the sync's after-sync step (order 50).
+the same service runs inline as the sync's after-sync step (order 50). Tasks import services; services
+never import tasks.
 """
 
 from celery import shared_task
 
+from assignment.suggestion.services import suggestions_refresh
 from core.actors import Actor
 from core.models import Organization
 
@@ -27,8 +29,6 @@ def suggestions_refresh_all() -> dict:
 @shared_task(acks_late=True)
 def suggestions_refresh_organization(organization_id: int) -> dict:
     """Idempotent: a redelivered run finds the same facts and changes nothing; two at once, the second skips."""
-    from assignment.suggestion_services import suggestions_refresh
-
     organization = Organization.objects.filter(pk=organization_id).first()
     if organization is None:
         return {"organization": organization_id, "status": "gone"}

@@ -1,21 +1,20 @@
 """Cockpit pages of assignment suggestion: review queue, settings and the "what would auto do" preview."""
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 
-from assignment import suggestion_services as services
-from assignment.scoring import KIND_LABELS
-from assignment.suggestion_filtersets import SuggestionFilterSet
-from assignment.suggestion_forms import SuggestionBulkForm, SuggestionRejectForm, SuggestionSettingsForm
-from assignment.suggestion_models import Suggestion
-from assignment.suggestion_selectors import auto_mode_preview, suggestion_queryset
+from assignment.suggestion import services
+from assignment.suggestion.filtersets import SuggestionFilterSet
+from assignment.suggestion.forms import SuggestionBulkForm, SuggestionRejectForm, SuggestionSettingsForm
+from assignment.suggestion.models import Suggestion
+from assignment.suggestion.scoring import KIND_LABELS
+from assignment.suggestion.selectors import auto_mode_preview, suggestion_queryset
 from core.services import organization_update_settings
-from core.web import actor_for, call_service, filterset_for, paginate, require_role, run_action
+from core.web import actor_for, call_service, filterset_for, org_object_or_404, paginate, require_role, run_action
 
 PREVIEW_ROWS = 200
 
@@ -35,10 +34,7 @@ def suggestion_list(request, org_slug):
 
 
 def _get(request, pk) -> Suggestion:
-    suggestion = suggestion_queryset(organization=request.organization).filter(pk=pk).first()
-    if suggestion is None:
-        raise Http404("No such suggestion")
-    return suggestion
+    return org_object_or_404(request, suggestion_queryset(organization=request.organization), pk=pk)
 
 
 def _back(request, org_slug):

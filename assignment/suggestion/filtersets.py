@@ -3,8 +3,8 @@
 import django_filters
 from django.db.models import Q
 
-from assignment.scoring import KIND_LABELS
-from assignment.suggestion_models import Suggestion
+from assignment.suggestion.models import Suggestion
+from assignment.suggestion.scoring import KIND_LABELS
 from core.filtersets import StableOrderingFilter
 
 

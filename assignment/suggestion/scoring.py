@@ -15,7 +15,7 @@ owner only supports other evidence (alone it proposes nothing: the device was ta
 a suggestion an admin rejected is not proposed again while the evidence for that person is the same
 (its fingerprint), and the next candidate is considered instead.
 
-The caller (``assignment.suggestion_selectors``) loads the facts of every device to score and the
+The caller (``assignment.suggestion.selectors``) loads the facts of every device to score and the
 directory once, builds a :class:`Directory`, then calls :func:`score_device` per device: the work
 per device is a few dictionary look-ups, never a pass over the employees.
 """

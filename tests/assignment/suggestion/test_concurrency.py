@@ -8,8 +8,8 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from assignment import suggestion_services as services
-from assignment.suggestion_models import Suggestion
+from assignment.suggestion import services
+from assignment.suggestion.models import Suggestion
 from core.errors import ConcurrentChange
 from devices.models import Device, DeviceHistory
 from tests.devices.test_concurrency import WAIT, Worker

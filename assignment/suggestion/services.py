@@ -19,9 +19,9 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from assignment.scoring import Score
-from assignment.suggestion_models import Suggestion
-from assignment.suggestion_selectors import suggestion_facts, suggestion_queryset, suggestion_scores
+from assignment.suggestion.models import Suggestion
+from assignment.suggestion.scoring import Score
+from assignment.suggestion.selectors import suggestion_facts, suggestion_queryset, suggestion_scores
 from core.actors import Actor
 from core.audit import Source, audit_record
 from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput

@@ -1,6 +1,6 @@
 """End to end: the sync stores a host's local accounts, and a suggestion follows from them alone."""
 
-from assignment.suggestion_models import Suggestion
+from assignment.suggestion.models import Suggestion
 from core.models import Employee
 from devices.models import Device
 from mdm_sync.simulator import employee_email, employee_name, employee_username

@@ -1,4 +1,5 @@
-"""Assignment suggestion models (DESIGN §7), imported by ``assignment.models``."""
+"""Assignment suggestion models (DESIGN §7), imported by name in ``assignment/models/__init__.py`` (app label
+``assignment``, table ``assignment_suggestion``)."""
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from assignment.suggestion_models import Suggestion
-from assignment.suggestion_services import suggestions_refresh
+from assignment.suggestion.models import Suggestion
+from assignment.suggestion.services import suggestions_refresh
 from core.actors import Actor
 from core.models import AuditEvent, Membership, Organization
 from devices.models import Usage

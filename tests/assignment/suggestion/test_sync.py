@@ -1,6 +1,6 @@
 """After a Fleet sync (simulator), the suggestion step scores the devices the sync left unassigned."""
 
-from assignment.suggestion_models import Suggestion
+from assignment.suggestion.models import Suggestion
 from core.models import Employee, Organization
 from devices.models import Device
 from mdm_sync.simulator import employee_email, employee_name
