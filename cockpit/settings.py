@@ -143,7 +143,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Django's model backend, with the signed-in user read from the cache (invalidated when the user changes).
-AUTHENTICATION_BACKENDS = ["core.auth.CachedModelBackend"]
+AUTHENTICATION_BACKENDS = ["core.auth.CockpitModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -1,7 +1,11 @@
 """Who performs a change: a cockpit user, an API token, or a system job."""
 
+import contextvars
 from dataclasses import dataclass
 from typing import Any
+
+# The request a change is made in (set by ``core.middleware.RequestIdMiddleware``), for its audit entries.
+current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("current_request_id", default="")
 
 
 @dataclass(frozen=True)
@@ -22,16 +26,6 @@ class Actor:
     @classmethod
     def system(cls, job: str) -> "Actor":
         return cls(kind="system", job=job)
-
-    @classmethod
-    def from_request(cls, request) -> "Actor":
-        """The API sets ``request.auth`` to the token; the cockpit has a logged-in user."""
-        from core.models import ApiToken
-
-        auth = getattr(request, "auth", None)
-        if isinstance(auth, ApiToken):
-            return cls.for_token(auth)
-        return cls.for_user(request.user)
 
     @property
     def label(self) -> str:

@@ -24,8 +24,8 @@ class CoreConfig(AppConfig):
         track_org_data(Employee, Employee.groups.through)
         track_org_data(Group)
 
-        # The signed-in user and their memberships are read from the cache (core.caching): any change to
-        # them, or to an organization they belong to, replaces the entry's version.
+        # The signed-in user's memberships are read from the cache (core.caching): any change to them, to the
+        # user, or to an organization they belong to, replaces the entry's version.
         from django.contrib.auth import get_user_model
 
         from core.models import Membership, Organization
@@ -37,9 +37,8 @@ class CoreConfig(AppConfig):
 
 
 def _user_changed(sender, instance, **kwargs):
-    from core.caching import invalidate, memberships_key, user_key
+    from core.caching import invalidate, memberships_key
 
-    invalidate(user_key(instance.pk))
     invalidate(memberships_key(instance.pk))
 
 

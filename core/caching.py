@@ -1,8 +1,8 @@
-"""Per-user reads every cockpit request makes (the signed-in user, their memberships), kept in the cache.
+"""Per-user reads every cockpit request makes (the user's memberships), kept in the cache.
 
 Each entry is stored with the version token its key had when it was read from the database; a change
 replaces the token (``invalidate``), so an entry written by a request that read just before the change is
-never served afterwards. A revoked membership or a deactivated user therefore takes effect on the very
+never served afterwards. A revoked membership therefore takes effect on the very
 next request, in every process, with no time-to-live to wait for. An evicted token simply reads again.
 """
 
@@ -35,10 +35,6 @@ def cached_read(key: str, load):
 
 def invalidate(key: str) -> None:
     cache.set(_version_key(key), uuid.uuid4().hex, None)
-
-
-def user_key(user_id) -> str:
-    return f"auth-user:{user_id}"
 
 
 def memberships_key(user_id) -> str:

@@ -1,10 +1,12 @@
-import contextvars
 import uuid
 
 from django.http import Http404
 from django.shortcuts import redirect
 
-current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("current_request_id", default="")
+from core.actors import current_request_id
+from core.selectors import memberships_of
+
+__all__ = ["OrganizationMiddleware", "RequestIdMiddleware", "current_request_id"]
 
 
 class RequestIdMiddleware:
@@ -45,8 +47,6 @@ class OrganizationMiddleware:
             return None
         if not request.user.is_authenticated:
             return redirect(f"/login/?next={request.path}")
-        from core.selectors import memberships_of
-
         # All of the user's memberships in one query: the page's organization switcher lists them anyway
         # (cockpit.context_processors reuses them), so the one of this URL costs no query of its own.
         memberships = memberships_of(user=request.user)

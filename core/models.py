@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from core.events import describe
 from core.tenancy import TenantModel, TenantQuerySet
 
 
@@ -261,6 +262,4 @@ class AuditEvent(models.Model):
 
     @property
     def sentence(self) -> str:
-        from core.audit import describe
-
         return describe(self)

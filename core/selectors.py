@@ -3,6 +3,9 @@
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
 
+from core.caching import cached_read, memberships_key
+from core.errors import InvalidInput
+from core.hooks import employees_leaving as leaving_steps
 from core.models import ApiToken, AuditEvent, Employee, Group, Membership
 
 
@@ -13,8 +16,6 @@ def membership_for(*, user, org_slug: str) -> Membership | None:
 def memberships_of(*, user) -> list[Membership]:
     """The user's seats with their organizations, from the cache while no membership or organization of
     theirs changed (``core.caching``; the signals in ``core.apps`` invalidate it)."""
-    from core.caching import cached_read, memberships_key
-
     return cached_read(memberships_key(user.pk), lambda: list(
         Membership.objects.select_related("organization").filter(user=user).order_by("organization__name")
     ))
@@ -23,8 +24,6 @@ def memberships_of(*, user) -> list[Membership]:
 def employee_by_reference(*, organization, reference, field: str = "employee") -> Employee:
     """The organization's employee a caller names by id or e-mail (or an ``Employee`` already in hand);
     anything else, another organization's included, is a clear error on ``field``."""
-    from core.errors import InvalidInput
-
     if isinstance(reference, Employee):
         employee = reference if reference.organization_id == organization.pk else None
     else:
@@ -44,8 +43,6 @@ def employees_leaving(*, organization, employee_ids=None) -> dict[int, str]:
     automatic path (enrollment, suggestion, pre-assignment) never gives such an employee a device, and a
     person doing it by hand is warned first. ``employee_ids`` narrows the answer to those employees.
     """
-    from core.hooks import employees_leaving as leaving_steps
-
     wanted = None if employee_ids is None else set(employee_ids)
     leaving: dict[int, str] = {}
     for outcome in leaving_steps.run(organization=organization, employee_ids=wanted).values():
@@ -97,8 +94,6 @@ def groups_by_names(*, organization, names) -> list[Group]:
 
     Accepts names (API, CSV) and Group instances (cockpit forms) alike.
     """
-    from core.errors import InvalidInput
-
     given = [g for g in names if isinstance(g, Group)]
     if any(g.organization_id != organization.pk for g in given):
         raise InvalidInput("Unknown group.", field="groups")

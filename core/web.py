@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 
 from core.actors import Actor
+from core.errors import DomainError
 
 PAGE_SIZE = 50
 
@@ -30,11 +31,11 @@ def require_role(capability: str):
 def org_object_or_404(request, queryset, **lookup):
     """The request's organization's object, or 404: ``queryset`` is a tenant model or queryset (``for_org`` is
     applied here), ``lookup`` its filter (``pk=pk``). Another organization's object is simply not found."""
-    model = getattr(queryset, "model", queryset)
-    manager = queryset if hasattr(queryset, "for_org") else model.objects
-    found = manager.for_org(request.organization).filter(**lookup).first()
+    if isinstance(queryset, type):  # a model class (its instances may have a field called "model")
+        queryset = queryset.objects.all()
+    found = queryset.for_org(request.organization).filter(**lookup).first()
     if found is None:
-        raise Http404(f"No such {model._meta.verbose_name}")
+        raise Http404(f"No such {queryset.model._meta.verbose_name}")
     return found
 
 
@@ -52,8 +53,6 @@ def call_service(form, call):
     Returns the service's result, or None when the form now carries the error (kept as
     ``form.domain_error``, whose ``status`` a view answers with: 409 for a conflict).
     """
-    from core.errors import DomainError
-
     try:
         return call(dict(form.cleaned_data))
     except DomainError as exc:
@@ -67,8 +66,6 @@ def run_action(request, call, success):
     success message (``success`` is a sentence, or a function of the result). Returns the result, or None.
     """
     from django.contrib import messages
-
-    from core.errors import DomainError
 
     try:
         result = call()

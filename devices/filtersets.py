@@ -70,3 +70,14 @@ class DeviceFilterSet(FilterSet):
             | Q(assignee__email__icontains=value)
             | Q(assignee__full_name__icontains=value)
         )
+
+
+class InventoryFilterSet(DeviceFilterSet):
+    """The inventory's filters, validating as the API does only those the query string names (the others would
+    clean to nothing): the form the page shows is built whole by ``devices.views.filters_html`` when it renders
+    it."""
+
+    def __init__(self, data=None, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        if data is not None:
+            self.form_fields = set(data)

@@ -18,7 +18,6 @@ from core.errors import ConcurrentChange, IllegalTransition, InvalidInput
 from core.hooks import groups_changed_on_commit
 from core.middleware import current_request_id
 from core.models import AuditEvent, Employee, Organization
-from core.paging import org_data_changed
 from core.selectors import device_technicians, groups_by_names
 from devices.commands import command_request
 from devices.hooks import device_created
@@ -408,7 +407,6 @@ def device_assign_many(
     ], batch_size=1000)
     DeviceHistory.objects.bulk_create(histories, batch_size=1000)
     AuditEvent.objects.bulk_create(audits, batch_size=1000)
-    transaction.on_commit(lambda: org_data_changed(organization.pk))  # bulk writes send no save signals
     return changed
 
 

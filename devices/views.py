@@ -32,7 +32,7 @@ from core.renderers import fast_widget_renderer
 from core.templatetags.cockpit import badge
 from core.web import actor_for, call_service, filterset_for, org_object_or_404, paginate, require_role, run_action
 from devices import commands, handover, services
-from devices.filtersets import DeviceFilterSet
+from devices.filtersets import DeviceFilterSet, InventoryFilterSet
 from devices.forms import DeviceForm, DeviceMoveForm
 from devices.issues import issue_help
 from devices.models import AvailabilityStatus, Device, DeviceCommand
@@ -46,16 +46,6 @@ from devices.selectors import (
 )
 
 KNOWN_MODEL_ITERATORS = (ModelChoiceIterator, FilterModelChoiceIterator)
-
-
-class InventoryFilterSet(DeviceFilterSet):
-    """The inventory's filters, validating as the API does only those the query string names (the others would
-    clean to nothing): the form the page shows is built whole by :func:`filters_html` when it renders it."""
-
-    def __init__(self, data=None, *args, **kwargs):
-        super().__init__(data, *args, **kwargs)
-        if data is not None:
-            self.form_fields = set(data)
 
 
 @require_safe

@@ -14,7 +14,7 @@ def _tables(queries):
     return [sql.split(" FROM ", 1)[1].split()[0].strip('"') for sql in sqls if " FROM " in sql]
 
 
-def test_the_user_and_memberships_come_from_the_cache_and_serve_the_switcher(client, org, other_org, admin_user):
+def test_the_memberships_come_from_the_cache_and_serve_the_switcher(client, org, other_org, admin_user):
     MembershipFactory(organization=other_org, user=admin_user, role=Membership.Role.VIEWER)
     OrganizationFactory(slug="initech", name="Initech")  # not the user's
     client.force_login(admin_user)
@@ -22,7 +22,8 @@ def test_the_user_and_memberships_come_from_the_cache_and_serve_the_switcher(cli
     with CaptureQueriesContext(connection) as queries:
         html = client.get(f"/o/{other_org.slug}/devices/").content.decode()
     tables = _tables(queries)
-    assert "cockpit_membership" not in tables and "auth_user" not in tables  # read by the first page, cached
+    assert "cockpit_membership" not in tables  # read by the first page, cached
+    assert tables.count("auth_user") == 1  # the user, by primary key: never cached (a deactivation is seen at once)
     switcher = html.split('id="org-switcher"', 1)[1].split("</details>", 1)[0]
     assert "<summary>Globex <small>(Viewer)</small></summary>" in switcher  # this URL's organization and role
     listed = switcher.split("<ul>", 1)[1]
@@ -119,3 +120,20 @@ def test_an_entry_read_before_a_change_is_not_served_after_it():
     assert cached_read("race-key", load_then_change) == "old"
     assert cached_read("race-key", lambda: "new") == "new"
     assert cached_read("race-key", lambda: "never asked") == "new"
+
+
+def test_a_user_deactivated_or_given_a_new_password_by_any_writer_is_signed_out(client, org, admin_user):
+    """Not only through ``save()``: an ``update()`` (or SQL) sends no signal, and still takes effect at once."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+
+    users = get_user_model().objects.filter(pk=admin_user.pk)
+    client.force_login(admin_user)
+    _warm(client, org)
+    users.update(is_active=False)
+    assert client.get(f"/o/{org.slug}/devices/").status_code == 302
+    users.update(is_active=True)
+    client.force_login(admin_user)
+    _warm(client, org)
+    users.update(password=make_password("another-passphrase-42"))
+    assert client.get(f"/o/{org.slug}/devices/").status_code == 302

@@ -552,7 +552,7 @@ def test_page_time_strings_count_below_a_month_as_timesince_does():
 def test_inventory_validates_the_named_filters_only_and_shows_the_whole_form(cockpit_client, org):
     from unittest import mock
 
-    from devices.views import InventoryFilterSet
+    from devices.filtersets import InventoryFilterSet
 
     GroupFactory(organization=org, name="Ops")
     url = f"/o/{org.slug}/devices/"
