@@ -12,7 +12,6 @@ A removal waits for a wipe of the same device still on its way (the host must be
 
 from datetime import datetime, timedelta
 
-from celery import current_app
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from core.actors import Actor
 from core.audit import audit_record
+from core.dispatch import enqueue
 from core.errors import IllegalTransition, InvalidInput
 from devices.hooks import command_settled
 from devices.models import MAX_COMMAND_ATTEMPTS, Device, DeviceCommand, Employee
@@ -52,7 +52,7 @@ def backoff(attempts: int) -> timedelta:
 def queue_command_sending(organization_id: int) -> None:
     """Ask a worker to send the organization's due commands. By task name: ``mdm_sync`` sends them and sits
     above ``devices``, so neither imports the other."""
-    current_app.send_task(SEND_TASK, args=[organization_id])
+    enqueue(SEND_TASK, organization_id)
 
 
 def command_request(*, device: Device, kind: str, actor: Actor, source: str,

@@ -1,12 +1,12 @@
 """Fleet connection state changes. Other apps reach Fleet only through this app's services."""
 
-from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
 from core.actors import Actor
 from core.audit import audit_record
 from core.crypto import SecretUnreadable
+from core.dispatch import enqueue
 from core.errors import InvalidInput
 from core.models import Organization
 from mdm_sync.fleet import FleetClient, FleetError
@@ -99,7 +99,7 @@ def fleet_connection_test(*, connection: FleetConnection, actor: Actor) -> tuple
 
 def queue_sync(organization_id: int, trigger: str, actor_label: str) -> None:
     """Ask a worker to sync the organization now. By task name: services and tasks do not import each other."""
-    current_app.send_task(SYNC_TASK, args=[organization_id, trigger, actor_label])
+    enqueue(SYNC_TASK, organization_id, trigger, actor_label)
 
 
 def fleet_sync_queue(*, organization: Organization, trigger: str, actor: Actor) -> None:

@@ -82,7 +82,8 @@ def test_the_queued_sync_is_the_sync_task_by_name():
     """Services queue the task by name (they do not import tasks): the name must be the task's."""
     app.loader.import_default_modules()
     assert tasks.sync_organization_task.name == services.SYNC_TASK and services.SYNC_TASK in app.tasks
-    with mock.patch.object(services, "current_app") as celery_app:
+    with mock.patch("core.dispatch.current_app") as celery_app:
+        celery_app.conf.task_always_eager = False
         services.queue_sync(7, "api", "Ada")
     celery_app.send_task.assert_called_once_with(services.SYNC_TASK, args=[7, "api", "Ada"])
 
