@@ -32,7 +32,7 @@ What it does, for ``--hosts`` and then for ``--scale-hosts`` (half of it by defa
    SQL queries and queries per page (target: the unchanged sync within 1.5x the floor, the first one
    within 3x, peak RSS under 300 MB), then where the time went (HTTP, SQL, list and apply phases,
    simulator CPU), the queries by kind, and the peak RSS of both fleet sizes side by side (target:
-   flat, at most 1.2x, when the fleet doubles).
+   flat, at most 1.2x, when the fleet doubles). The report and its targets: ``benchmarks/sync_report.py``.
 
 The simulator is always stopped, even on error. The exit status is 0 when the measurements ran,
 whether or not a target is met (this is a report); it is 1 when the benchmark itself failed.
@@ -59,6 +59,7 @@ if str(PROJECT_DIR) not in sys.path:
 
 from benchmarks.bench_device_list import HOST, SETTINGS_MODULE, free_port  # noqa: E402
 from benchmarks.common import DEFAULT_SERVER_URL, benchmark_database_url, recreate_database  # noqa: E402
+from benchmarks.sync_report import progress_line, report  # noqa: E402
 
 DEFAULT_DBNAME = "cockpit_sync_bench"
 ORG_SLUG = "sync-bench"
@@ -66,11 +67,6 @@ FLEET_TOKEN = "bench"
 SEED = 1
 VARY_PERCENT = 10
 PER_PAGE = 500  # mdm_sync.fleet.DEFAULT_PER_PAGE, what the sync uses
-
-TARGET_SECOND = 1.5  # unchanged sync, x floor
-TARGET_FIRST = 3.0  # first sync, x floor
-TARGET_RSS_MB = 300
-TARGET_FLAT = 1.2  # peak RSS at 2N / peak RSS at N
 
 PHASES = ("setup", "floor", "first", "second", "third")
 
@@ -409,11 +405,11 @@ class Driver:
         results = {}
         for name in ("floor", "first", "second"):
             results[name] = self.phase(name, hosts=hosts, fleet_url=fleet_url)
-            print(_progress(name, results[name]))
+            print(progress_line(name, results[name]))
         # The machine is shared: the floor is measured again after the syncs and the faster of the two
         # kept (the stricter ratio), so that a busy moment during one floor run does not flatter the syncs.
         again = self.phase("floor", hosts=hosts, fleet_url=fleet_url)
-        print(_progress("floor", again) + " (again)")
+        print(progress_line("floor", again) + " (again)")
         runs = [results["floor"]["seconds"], again["seconds"]]
         if again["seconds"] < results["floor"]["seconds"]:
             results["floor"] = again
@@ -421,7 +417,7 @@ class Driver:
         if third:
             self.start_simulator(hosts=hosts, port=port, vary=VARY_PERCENT)
             results["third"] = self.phase("third", hosts=hosts, fleet_url=fleet_url)
-            print(_progress("third", results["third"]))
+            print(progress_line("third", results["third"]))
         self.stop_simulator()
         for name, result in results.items():
             if result["hosts"] != hosts:
@@ -434,129 +430,6 @@ class Driver:
             print(f"note: the second sync updated {second['updated']:,} hosts still waiting for their details")
         return results
 
-
-def _progress(name: str, result: dict) -> str:
-    run = result.get("run")
-    counts = "" if not run else (
-        f": {run['created']:,} created, {run['updated']:,} updated, {run['unchanged']:,} unchanged, "
-        f"{run['not_seen']:,} not seen")
-    return f"  {name:<7} {result['seconds']:7.1f} s, peak RSS {result['rss_peak_mb']:.0f} MB{counts}"
-
-
-# --- the report ---------------------------------------------------------------------------------------
-
-TARGETS = {"first": TARGET_FIRST, "second": TARGET_SECOND}
-LABELS = {"floor": "floor (client only)", "first": "first sync (new)", "second": "second (unchanged)",
-          "third": f"third ({VARY_PERCENT} % changed)"}
-
-
-def report(all_results: dict[int, dict[str, dict]]) -> list[str]:
-    failures = []
-    header = (f"{'phase':<21} {'hosts':>8} {'s':>7} {'hosts/s':>8} {'x floor':>8} {'peak MB':>8} "
-              f"{'queries':>8} {'q/page':>7}  {'target':<20} verdict")
-    print()
-    print(header)
-    print("-" * len(header))
-    for hosts, results in all_results.items():
-        floor = results["floor"]["seconds"]
-        for name, result in results.items():
-            ratio = result["seconds"] / floor
-            queries = result["queries"] if name != "floor" else None
-            per_page = queries / result["pages"] if queries is not None and result["pages"] else None
-            verdict, target = "", ""
-            if name != "floor":
-                problems = []
-                if name in TARGETS:
-                    target = f"<= {TARGETS[name]:g}x, "
-                    if ratio > TARGETS[name]:
-                        problems.append("time")
-                target += f"< {TARGET_RSS_MB} MB"
-                if result["rss_peak_mb"] >= TARGET_RSS_MB:
-                    problems.append("memory")
-                verdict = "PASS" if not problems else f"FAIL ({', '.join(problems)})"
-                if problems:
-                    failures.append(f"{name} at {hosts:,}: {', '.join(problems)}")
-            print(
-                f"{LABELS[name]:<21} {hosts:>8,} {result['seconds']:>7.1f} "
-                f"{result['hosts'] / result['seconds']:>8,.0f} "
-                f"{'' if name == 'floor' else f'{ratio:.2f}':>8} {result['rss_peak_mb']:>8.0f} "
-                f"{'' if queries is None else queries:>8} {'' if per_page is None else f'{per_page:.1f}':>7}  "
-                f"{target:<20} {verdict or 'baseline'}"
-            )
-    print("-" * len(header))
-    print("peak MB: the phase's own process (ru_maxrss), Django and the client included; "
-          "x floor: seconds / the floor's seconds at the same size.")
-    for hosts, results in all_results.items():
-        runs = results["floor"].get("floor_runs")
-        if runs:
-            print(f"floor at {hosts:,}: measured before and after the syncs, {runs[0]:.1f} s and {runs[1]:.1f} s; "
-                  "the faster is used.")
-
-    print("\nWhere the time went (seconds; HTTP includes the simulator's answer and json.loads, not from_json):")
-    print(f"{'phase':<21} {'hosts':>8} {'total':>7} {'HTTP':>7} {'sim CPU':>8} {'list':>7} {'apply':>7} {'follow':>7} "
-          f"{'SQL':>7} {'our CPU':>8} {'base MB':>8} {'MB list':>8}  HTTP requests")
-    for hosts, results in all_results.items():
-        for name, result in results.items():
-            stage, sql = result.get("stage_s", {}), sum(result.get("query_s", {}).values())
-            rss_list = result.get("rss_after", {}).get("list")
-            sim_cpu = result.get("sim_cpu_s")
-            requests = ", ".join(f"{n} {kind} ({result['http_kind_s'][kind] * 1000 / n:.0f} ms each)"
-                                 for kind, n in sorted(result["http"].items()))
-            print(
-                f"{LABELS[name]:<21} {hosts:>8,} {result['seconds']:>7.1f} {result['http_s']:>7.1f} "
-                f"{'?' if sim_cpu is None else f'{sim_cpu:.1f}':>8} "
-                f"{_fmt(stage.get('list')):>7} {_fmt(stage.get('apply')):>7} {_fmt(stage.get('follow_ups')):>7} "
-                f"{_fmt(sql if name != 'floor' else None):>7} "
-                f"{result['cpu_s']:>8.1f} {result['rss_base_mb']:>8.0f} {_fmt(rss_list, '.0f'):>8}  {requests}"
-            )
-    print("list/apply: sync phases 1 and 2; follow: other apps' after-sync steps (--with-follow-ups);\n"
-          "SQL: time in the database calls; our CPU: this process's CPU; "
-          "base MB: RSS before the measured call; MB list: peak RSS at the end of phase 1.")
-
-    main_hosts = next(iter(all_results))
-    print(f"\nSQL by kind at {main_hosts:,} hosts (stage: list = phase 1, apply = phase 2, other = run record, audit):")
-    for name, result in all_results[main_hosts].items():
-        if name == "floor":
-            continue
-        kinds = ", ".join(f"{stage}/{kind} {n}" for stage, kind, n in result["queries_by"])
-        print(f"  {name:<7} {kinds}")
-
-    print("\nPeak RSS when the fleet doubles (target: the larger fleet's peak at most "
-          f"{TARGET_FLAT:g}x the smaller's):")
-    sizes = sorted(all_results)
-    if len(sizes) == 2:
-        small, large = sizes
-        for name in ("floor", "first", "second"):
-            a, b = all_results[small][name], all_results[large][name]
-            ratio = b["rss_peak_mb"] / a["rss_peak_mb"]
-            growth_a, growth_b = a["rss_peak_mb"] - a["rss_base_mb"], b["rss_peak_mb"] - b["rss_base_mb"]
-            verdict = "PASS" if ratio <= TARGET_FLAT else "FAIL"
-            if name == "floor":
-                verdict = "(reference)"
-            elif verdict == "FAIL":
-                failures.append(f"{name}: memory not flat ({ratio:.2f}x from {small:,} to {large:,} hosts)")
-            print(f"  {LABELS[name]:<21} {small:>8,}: {a['rss_peak_mb']:5.0f} MB (+{growth_a:.0f})   "
-                  f"{large:>8,}: {b['rss_peak_mb']:5.0f} MB (+{growth_b:.0f})   ratio {ratio:.2f}  {verdict}")
-        print("  (+N: growth above the process's RSS before the measured call)")
-    else:
-        print("  (skipped: --scale-hosts 0)")
-
-    for hosts, results in all_results.items():
-        third = results.get("third", {}).get("run")
-        if third:
-            print(f"\nThird sync at {hosts:,}: {third['updated']:,} updated, {third['created']:,} created, "
-                  f"{third['unchanged']:,} unchanged (every {100 // VARY_PERCENT}th host's os_version changed; "
-                  "a changed older duplicate of a re-enrolled device counts as unchanged).")
-    print()
-    if failures:
-        print("RESULT: FAIL — " + "; ".join(failures))
-    else:
-        print("RESULT: PASS — every target met.")
-    return failures
-
-
-def _fmt(value, spec: str = ".1f") -> str:
-    return "" if value is None else format(value, spec)
 
 
 # --- main ---------------------------------------------------------------------------------------------
@@ -641,7 +514,7 @@ def main(argv=None) -> int:
         driver.stop_simulator()
     print(f"\nMeasured in {time.perf_counter() - started:.0f} s.")
 
-    report(all_results)
+    report(all_results, vary_percent=VARY_PERCENT)
     if args.profile:
         for hosts, results in all_results.items():
             for name, result in results.items():
