@@ -16,4 +16,4 @@ RUN pip install --no-cache-dir . \
  && useradd --system --home /app cockpit && mkdir -p /var/lib/cockpit && chown cockpit /var/lib/cockpit
 USER cockpit
 EXPOSE 8000
-CMD ["gunicorn", "cockpit.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "cockpit.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60", "--graceful-timeout", "30", "--keep-alive", "5", "--access-logfile", "-"]

@@ -1,12 +1,13 @@
 import uuid
 
-from django.http import Http404
+from django.conf import settings
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 
 from core.actors import current_request_id
 from core.selectors import memberships_of
 
-__all__ = ["OrganizationMiddleware", "RequestIdMiddleware", "current_request_id"]
+__all__ = ["ApiBodyLimitMiddleware", "OrganizationMiddleware", "RequestIdMiddleware", "current_request_id"]
 
 
 class RequestIdMiddleware:
@@ -57,3 +58,28 @@ class OrganizationMiddleware:
         request.organization = membership.organization
         request.user_memberships = memberships
         return None
+
+
+class ApiBodyLimitMiddleware:
+    """A JSON body larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` sent to the API is refused with 413 in the API's one
+    error shape, from its ``Content-Length``, before anything reads it (Django would answer an HTML 400 once a
+    reader reached the limit). File uploads (multipart) keep their own, larger limits."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and request.path.startswith("/api/") and not request.content_type.startswith(
+                "multipart/"):
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit:
+                return JsonResponse({
+                    "status": 413, "code": "too_large",
+                    "detail": f"The request body is {length:,} bytes; the API takes at most {limit:,}.",
+                    "fields": {},
+                }, status=413)
+        return self.get_response(request)

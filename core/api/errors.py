@@ -6,6 +6,7 @@
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -44,6 +45,8 @@ def api_exception_handler(exc, context):
         fields = {exc.field: [exc.message]} if exc.field else {}
         return Response(error_body(status_code=exc.status, code=exc.code, detail=exc.message, fields=fields),
                         status=exc.status)
+    if isinstance(exc, RequestDataTooBig):  # a body without Content-Length that grew past the limit
+        return Response(error_body(status_code=413, code="too_large", detail=str(exc)), status=413)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

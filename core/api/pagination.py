@@ -1,8 +1,28 @@
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 
 class CockpitPagination(PageNumberPagination):
-    """``count``, ``next``, ``previous``, ``results``; ``page_size`` up to 500."""
+    """``count``, ``next``, ``previous``, ``results``; ``page_size`` from 1 to 500 (50 when not given). A page size
+    that is not a whole number in that range is refused with a 400 naming it, never silently changed."""
 
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        text = raw.strip()
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= self.max_page_size:
+            raise ValidationError({self.page_size_query_param: [
+                f"Give a whole number from 1 to {self.max_page_size} (got “{raw[:20]}”)."]})
+        return int(text)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+                parameter["description"] = f"Results per page, 1 to {self.max_page_size} (default {self.page_size})."
+        return parameters
