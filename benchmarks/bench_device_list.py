@@ -36,10 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-import warnings
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -52,172 +50,19 @@ SETTINGS_MODULE = "benchmarks.settings"
 TARGET_RATIO = 5.0
 HOST = "127.0.0.1"
 
-BENCH_ORG = "bench"
-OTHER_ORG = "bench-other"  # a second tenant, a tenth of the size, so the organization filter means something
-OWNER_USERNAME = "bench-owner@bench.example"
-TOKEN_NAME = "bench"
-GROUP_NAMES = ["Engineering", "Sales", "Support", "Finance", "Marketing", "People", "IT", "Kiosks"]
-FILTER_QUERY = "availability_status=in_use&platform=windows"
-
-# --- the data ---------------------------------------------------------------------------------
-
-PLATFORMS = [  # (platform, weight, name prefix, models, os versions)
-    (
-        "windows",
-        40,
-        "WIN",
-        ["Latitude 7440", "ThinkPad T14", "EliteBook 840", "Surface Laptop 5"],
-        ["10.0.19045", "10.0.22631"],
-    ),
-    (
-        "macos",
-        33,
-        "MAC",
-        ["MacBook Pro 14", "MacBook Air 13", "MacBook Pro 16", "Mac mini"],
-        ["14.6.1", "15.1", "15.2"],
-    ),
-    (
-        "linux",
-        9,
-        "LNX",
-        ["ThinkPad X1 Carbon", "XPS 13", "Framework 13"],
-        ["Ubuntu 22.04", "Ubuntu 24.04", "Fedora 40"],
-    ),
-    ("ios", 7, "IPH", ["iPhone 14", "iPhone 15", "iPhone SE"], ["17.6", "18.1"]),
-    ("ipados", 4, "IPD", ["iPad 10th gen", "iPad Air"], ["17.6", "18.1"]),
-    ("android", 4, "AND", ["Pixel 8", "Galaxy S23"], ["14", "15"]),
-    ("chromeos", 2, "CRB", ["Chromebook Plus"], ["126", "128"]),
-    ("other", 1, "DEV", [""], [""]),
-]
-# The only (availability, assignment, has assignee) triples the check constraint accepts, with weights.
-STATUS_PAIRS = [
-    (("in_use", "assigned", True), 62),
-    (("in_stock", "to_assign", False), 14),
-    (("in_use", "to_assign", False), 10),
-    (("archived", None, False), 14),
-]
-ENROLLMENT_BY_AVAILABILITY = {
-    "in_use": [
-        ("enrolled", 85),
-        ("partially_enrolled", 7),
-        ("awaiting_user_assignment", 4),
-        ("awaiting_activation", 4),
-    ],
-    "in_stock": [("awaiting_activation", 50), ("enrolled", 30), ("unenrolled", 20)],
-    "archived": [("unenrolled", 80), ("awaiting_activation", 20)],
-}
-FIRST_NAMES = ["Alice", "Bruno", "Chloe", "David", "Emma", "Farid", "Gina", "Hugo", "Ines", "Jules"]
-LAST_NAMES = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Petit", "Durand", "Leroy"]
-
-DEVICE_COLUMNS = (
-    "organization_id",
-    "created_at",
-    "updated_at",
-    "serial_number",
-    "name",
-    "platform",
-    "model",
-    "os_version",
-    "ownership",
-    "usage",
-    "notes",
-    "availability_status",
-    "assignment_status",
-    "assignee_id",
-    "assigned_at",
-    "archived_at",
-    "enrollment_status",
-    "enrollment_issues",
-    "mdm_enrolled_at",
-    "unenrolled_at",
-    "fleet_host_id",
-    "fleet_uuid",
-    "last_seen_at",
-    "version",
+from benchmarks.device_list_data import (  # noqa: E402 (after the path is set)
+    BENCH_ORG,
+    DEVICE_COLUMNS,
+    EMPLOYEE_COLUMNS,
+    FILTER_QUERY,
+    GROUP_NAMES,
+    OTHER_ORG,
+    OWNER_USERNAME,
+    TOKEN_NAME,
+    device_rows,
+    employee_rows,
 )
-EMPLOYEE_COLUMNS = (
-    "organization_id",
-    "created_at",
-    "updated_at",
-    "email",
-    "full_name",
-    "username",
-    "domain_name",
-    "external_id",
-    "status",
-    "start_date",
-    "end_date",
-    "offboarded_at",
-)
-
-
-def _weighted(rng: random.Random, choices):
-    return rng.choices([c for c, _ in choices], weights=[w for _, w in choices], k=1)[0]
-
-
-def _employee_rows(org_id: int, count: int, rng: random.Random, now: datetime):
-    for i in range(count):
-        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        created = now - timedelta(days=rng.randint(30, 2000))
-        offboarded = rng.random() < 0.05
-        yield (
-            org_id,
-            created,
-            created,
-            f"{first.lower()}.{last.lower()}.{i}@org{org_id}.bench.example",
-            f"{first} {last}",
-            f"{first[0].lower()}{last.lower()}{i}",
-            "CORP",
-            f"HR{org_id}-{i:06d}",
-            "offboarded" if offboarded else "active",
-            created.date(),
-            now.date() if offboarded else None,
-            now if offboarded else None,
-        )
-
-
-def _device_rows(org_id: int, count: int, employee_ids: list[int], rng: random.Random, now: datetime):
-    platform_choices = [(p, p[1]) for p in PLATFORMS]
-    for i in range(count):
-        platform, _weight, prefix, models, versions = _weighted(rng, platform_choices)
-        (availability, assignment, has_assignee) = _weighted(rng, STATUS_PAIRS)
-        enrollment = _weighted(rng, ENROLLMENT_BY_AVAILABILITY[availability])
-        created = now - timedelta(days=rng.uniform(1, 1100))
-        issues = []
-        if enrollment == "partially_enrolled":
-            issues = [rng.choice(["enrollment_incomplete", "agent_missing", "mdm_profile_missing"])]
-        elif enrollment == "enrolled" and rng.random() < 0.12:
-            issues = [rng.choice(["offline", "agent_inactive"])]
-        fleet_known = enrollment in {"enrolled", "partially_enrolled", "unenrolled"}
-        yield (
-            org_id,
-            created,
-            created + timedelta(days=rng.uniform(0, 30)),
-            f"SN{org_id:03d}{i:09d}",
-            f"{prefix}-{i:06d}",
-            platform,
-            rng.choice(models),
-            rng.choice(versions),
-            "personal" if rng.random() < 0.03 else "corporate",
-            "shared" if not has_assignee and rng.random() < 0.2 else "individual",
-            "",
-            availability,
-            assignment,
-            rng.choice(employee_ids) if has_assignee else None,
-            created + timedelta(days=rng.uniform(0, 5)) if has_assignee else None,
-            now - timedelta(days=rng.uniform(0, 300)) if availability == "archived" else None,
-            enrollment,
-            json.dumps(issues),
-            created + timedelta(hours=rng.uniform(1, 48)) if fleet_known else None,
-            now - timedelta(days=rng.uniform(0, 300)) if enrollment == "unenrolled" else None,
-            i + 1 if fleet_known else None,
-            str(uuid.UUID(int=rng.getrandbits(128), version=4)) if fleet_known else "",
-            now - timedelta(minutes=rng.uniform(1, 60 * 24 * 14))
-            if enrollment in {"enrolled", "partially_enrolled"}
-            else None,
-            1,
-        )
-
+from benchmarks.device_list_sql import query_report  # noqa: E402
 
 # --- the database -----------------------------------------------------------------------------
 
@@ -321,7 +166,7 @@ def seed_organization(*, slug: str, name: str, devices: int, employees: int, rng
                 raw,
                 "cockpit_employee",
                 EMPLOYEE_COLUMNS,
-                _employee_rows(organization.pk, employees, rng, now),
+                employee_rows(organization.pk, employees, rng, now),
                 model=Employee,
             )
             raw.execute(
@@ -333,7 +178,7 @@ def seed_organization(*, slug: str, name: str, devices: int, employees: int, rng
                 raw,
                 "devices_device",
                 DEVICE_COLUMNS,
-                _device_rows(organization.pk, devices, employee_ids, rng, now),
+                device_rows(organization.pk, devices, employee_ids, rng, now),
                 model=Device,
             )
             # Four devices in five are in one group, one in four in a second one (never the same group).
@@ -481,6 +326,7 @@ class Gunicorn:
 
 @dataclass
 class Scenario:
+    key: str  # its name on the RESULT line
     name: str
     path: str
     session: object
@@ -564,91 +410,17 @@ def report(scenarios: list[Scenario]):
     print("-" * 84)
     print("req/s: one client, sequential requests (1 / mean latency), not throughput under load.")
     if failures:
-        print(f"RESULT: FAIL — median ratio >= {TARGET_RATIO:g} for: {', '.join(failures)}")
+        print(f"FAIL — median ratio >= {TARGET_RATIO:g} for: {', '.join(failures)}")
     else:
-        print(f"RESULT: PASS — every list's median is below {TARGET_RATIO:g}x the trivial view's.")
-    return failures
+        print(f"PASS — every list's median is below {TARGET_RATIO:g}x the trivial view's.")
+    return {scenario.key: statistics.median(scenario.timings) / baseline for scenario in scenarios[1:]}
 
 
-# --- SQL per request (in-process) -------------------------------------------------------------
-
-
-def query_report(*, key: str, explain: bool):
-    """The SQL each list runs, through Django's test client in this process (same code, same database)."""
-    from django.contrib.auth import get_user_model
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-
-    warnings.filterwarnings("ignore", message="No directory at")  # WhiteNoise: no collectstatic here
-
-    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
-    cockpit = Client()
-    cockpit.force_login(get_user_model().objects.get(username=OWNER_USERNAME))
-    cases = [
-        ("api, page_size=10", api, "/api/v1/devices/?page_size=10"),
-        ("api, page_size=50 (default)", api, "/api/v1/devices/"),
-        ("api, page_size=500 (max)", api, "/api/v1/devices/?page_size=500"),
-        ("api filtered, page_size=50", api, f"/api/v1/devices/?{FILTER_QUERY}"),
-        ("cockpit, 50 rows (fixed)", cockpit, f"/o/{BENCH_ORG}/devices/"),
-        ("cockpit filtered, 50 rows", cockpit, f"/o/{BENCH_ORG}/devices/?{FILTER_QUERY}"),
-    ]
-    print()
-    print("SQL per request (in-process test client; Django's DB timings, 1 ms resolution):")
-    for label, client, path in cases:
-        totals = []
-        for _ in range(6):  # the first one warms up; the view time is the median of the other five
-            with CaptureQueriesContext(connection) as captured:
-                started = time.perf_counter()
-                response = client.get(path)
-                totals.append(time.perf_counter() - started)
-        total = statistics.median(totals[1:])
-        queries = captured.captured_queries
-        db = sum(float(q["time"]) for q in queries)
-        print(
-            f"{label}: HTTP {response.status_code}, {len(queries)} queries, DB {db * 1000:.0f} ms, "
-            f"view median {total * 1000:.1f} ms"
-        )
-        for query in queries:
-            print(f"    {float(query['time']) * 1000:4.0f} ms  {_short_sql(query['sql'])}")
-            if explain and ("devices_device" in query["sql"] or _explainable(query["sql"]) != query["sql"]):
-                with connection.cursor() as cursor:
-                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + _explainable(query["sql"]))
-                    for (line,) in cursor.fetchall():
-                        print("            " + line)
-
-
-DECLARE_CURSOR = re.compile(r"^\s*DECLARE\s+\S+\s+.*?CURSOR\s+(?:WITH(?:OUT)?\s+HOLD\s+)?FOR\s+(.*)$", re.S)
-
-
-def _explainable(sql: str) -> str:
-    """The SELECT inside a server-side cursor's ``DECLARE ... FOR`` (how ``.iterator()`` reads)."""
-    match = DECLARE_CURSOR.match(sql)
-    return match.group(1) if match else sql
-
-
-def _top_level_from(sql: str) -> int:
-    """Where the statement's own `` FROM `` starts (not one of a subquery in its column list), or -1."""
-    depth = 0
-    for index, char in enumerate(sql):
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif depth == 0 and sql.startswith(" FROM ", index):
-            return index
-    return -1
-
-
-def _short_sql(sql: str) -> str:
-    """``SELECT … FROM "table" WHERE …`` without the column list, on one line."""
-    prefix = "DECLARE CURSOR FOR " if DECLARE_CURSOR.match(sql) else ""
-    sql = _explainable(sql)
-    start = _top_level_from(sql)
-    if sql.startswith("SELECT ") and not sql.startswith("SELECT COUNT(") and start > 0:
-        sql = "SELECT …" + sql[start:]
-    sql = re.sub(r"IN \(([^)]{40})[^)]*\)", r"IN (\1…)", sql)
-    return (prefix + " ".join(sql.split()))[:150]
+def result_line(ratios: dict[str, float]) -> str:
+    """The last line of the output: each page's ratio to the trivial view, and the verdict."""
+    verdict = "PASS" if all(ratio < TARGET_RATIO for ratio in ratios.values()) else "FAIL"
+    figures = " ".join(f"{key}={ratio:.2f}" for key, ratio in ratios.items())
+    return f"RESULT bench_device_list {figures} target<{TARGET_RATIO:g} {verdict}"
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -731,11 +503,13 @@ def main(argv=None) -> int:
         cockpit_login(cockpit, server.base_url, password)
         count = f'"count":{args.devices}'
         scenarios = [
-            Scenario("trivial view (baseline)", "/bench/trivial", anonymous, "ok"),
-            Scenario("API list, first page", "/api/v1/devices/", api, count),
-            Scenario("API list, filtered", f"/api/v1/devices/?{FILTER_QUERY}", api, '"results":['),
-            Scenario("cockpit inventory, first page", f"/o/{BENCH_ORG}/devices/", cockpit, 'id="device-table"'),
+            Scenario("trivial", "trivial view (baseline)", "/bench/trivial", anonymous, "ok"),
+            Scenario("api_first", "API list, first page", "/api/v1/devices/", api, count),
+            Scenario("api_filtered", "API list, filtered", f"/api/v1/devices/?{FILTER_QUERY}", api, '"results":['),
+            Scenario("inventory_first", "cockpit inventory, first page", f"/o/{BENCH_ORG}/devices/", cockpit,
+                     'id="device-table"'),
             Scenario(
+                "inventory_filtered",
                 "cockpit inventory, filtered",
                 f"/o/{BENCH_ORG}/devices/?{FILTER_QUERY}",
                 cockpit,
@@ -755,9 +529,10 @@ def main(argv=None) -> int:
     finally:
         server.stop()
 
-    report(scenarios)
+    ratios = report(scenarios)
     if not args.skip_sql:
         query_report(key=key, explain=args.explain)
+    print(result_line(ratios))
     return 0
 
 

@@ -13,15 +13,13 @@ key and discard other tenants' rows (10,000 of them, 2.5 ms, in benchmarks/). Th
 read first, an index-only scan of an index led by ``organization``; the rows are then fetched by
 primary key with their joins. Both happen in one statement (``WHERE id IN (SELECT id … LIMIT 50)``,
 which PostgreSQL and SQLite accept), so a page costs one round trip; ``page_rows`` may add to that
-statement what the page needs (the device list's group names), and ``fetch_page`` may run that statement
-its own way (the device lists compile it once per shape: ``devices.selectors.device_page_fetcher``).
+statement what the page needs. (The device list, the hottest, runs its own SQL: ``devices.listing``.)
 """
 
-import hashlib
 import uuid
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 
 COUNT_TTL_SECONDS = 60
 IGNORED_PARAMS = {"page", "page_size", "ordering", "format"}
@@ -83,51 +81,3 @@ def org_generation_key(organization_id, name: str) -> str:
     """A cache key for something computed from the organization's devices, employees or groups only: it
     changes with every write to them (:func:`org_data_changed`), so a value cached under it is never stale."""
     return f"org-data:{organization_id}:{_generation(organization_id)}:{name}"
-
-
-class PagedQuerySet:
-    """A queryset as paginators see it: ``count()`` from the cache, slices by deferred join.
-
-    Django's Paginator and DRF's pagination take it where they take a queryset.
-    """
-
-    def __init__(self, queryset, *, organization_id, list_name: str, params, page_rows=None, fetch_page=None):
-        self.queryset = queryset
-        self._page_rows = page_rows  # queryset -> queryset, applied to the page's statement only
-        # (queryset, ids) -> the page's rows, or None to take the way below (a list's own statement)
-        self._fetch_page = fetch_page
-        pairs = sorted((k, v) for k, values in params.lists() if k not in IGNORED_PARAMS for v in values)
-        digest = hashlib.sha256(repr(pairs).encode()).hexdigest()[:32]
-        self._key = f"list-count:{list_name}:{organization_id}:{_generation(organization_id)}:{digest}"
-
-    def count(self) -> int:
-        value = cache.get(self._key)
-        if value is None:
-            value = self.queryset.count()
-            cache.set(self._key, value, COUNT_TTL_SECONDS)
-        return value
-
-    def __getitem__(self, item):
-        if not isinstance(item, slice):
-            return self.queryset[item]
-        ids = self.queryset.values("pk")[item]
-        if ids.query.is_empty():
-            return []
-        if self._fetch_page is not None:
-            rows = self._fetch_page(self.queryset, ids)
-            if rows is not None:
-                return rows
-        if not connection.features.allow_sliced_subqueries_with_in:  # e.g. MySQL: two statements
-            ids = list(ids.values_list("pk", flat=True))
-        # The outer statement keeps the list's ordering, which ends with the primary key (a total order).
-        rows = self.queryset.filter(pk__in=ids)
-        return list(self._page_rows(rows) if self._page_rows else rows)
-
-    def __len__(self):
-        return self.count()
-
-    def __iter__(self):
-        return iter(self.queryset)
-
-    def __getattr__(self, name):
-        return getattr(self.queryset, name)

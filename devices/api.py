@@ -2,9 +2,11 @@
 
 from django.db.models import Q
 from django.utils import timezone
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.api.base import (
@@ -17,20 +19,12 @@ from core.api.base import (
 from core.api.filters import PAGINATION_PARAMS, StrictFilterBackend
 from core.audit import Source
 from core.errors import InvalidInput
-from core.paging import PagedQuerySet
 from core.selectors import device_technicians, employee_by_reference
 from devices import services
 from devices.filtersets import DeviceFilterSet
+from devices.listing import API_COLUMNS, DeviceListing, api_rows, device_filter_spec
 from devices.models import Device, DeviceCommand, DeviceHistory, Ownership, Platform, Usage
-from devices.selectors import (
-    api_page_fetcher,
-    api_page_rows,
-    assignment_warnings,
-    device_history,
-    device_queryset,
-    latest_commands,
-    with_group_names,
-)
+from devices.selectors import assignment_warnings, device_history, device_queryset, latest_commands
 
 EMPLOYEE_REF_SCHEMA = {
     "type": "object",
@@ -46,9 +40,8 @@ class AssigneeField(EmployeeRefField):
 
 def _iso(value, zone=None):
     """DRF's datetime format (ISO 8601 in the current time zone, UTC written ``Z``) without its field machinery;
-    ``zone``: the current time zone, when the caller looked it up once for several values. A text value is
-    already that (a list row read by ``devices.selectors.api_page_rows``)."""
-    if value is None or value.__class__ is str:
+    ``zone``: the current time zone, when the caller looked it up once for several values."""
+    if value is None:
         return value
     text = timezone.localtime(value, zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
@@ -239,13 +232,18 @@ class DeviceViewSet(TenantModelViewSet):
                 queryset = backend().filter_queryset(self.request, queryset, self)
         return queryset
 
-    def paginate_queryset(self, queryset):
-        counted = PagedQuerySet(
-            queryset, organization_id=self.organization.pk, list_name="devices", params=self.request.query_params,
-            page_rows=api_page_rows, fetch_page=api_page_fetcher(organization_id=self.organization.pk),
-        )
-        page = super().paginate_queryset(counted)
-        return None if page is None else with_group_names(page)
+    def list(self, request, *args, **kwargs):
+        """The list runs ``devices.listing``'s SQL: the FilterSet validates the query string (a parameter it
+        does not know, or an invalid value, is a 400 naming it, as ``StrictFilterBackend`` answers), and the
+        page's rows are the listing's plain dicts, the fields of :class:`DeviceSerializer`."""
+        unknown = sorted(set(request.query_params) - set(DeviceFilterSet.base_filters) - PAGINATION_PARAMS)
+        if unknown:
+            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+        spec, filterset = device_filter_spec(request.query_params, request=request)
+        if spec is None:
+            raise translate_validation(filterset.errors)
+        listing = DeviceListing(organization_id=self.organization.pk, spec=spec, columns=API_COLUMNS, rows=api_rows)
+        return self.get_paginated_response(self.paginate_queryset(listing))
 
     def _service_kwargs(self, validated: dict) -> dict:
         data = dict(validated)

@@ -1,4 +1,8 @@
-"""One FilterSet for the device list: the API (``/api/v1/devices/``) and the cockpit inventory use it."""
+"""One FilterSet for the device list: the API (``/api/v1/devices/``) and the cockpit inventory use it.
+
+It validates the query string and draws the inventory's filter form; the list's SQL is ``devices.listing``'s,
+which turns the cleaned values into conditions with the same meaning as the filters below (the CSV export runs
+these through the ORM; ``tests/devices/test_listing.py`` holds the two to the same rows)."""
 
 import django_filters
 from django import forms
@@ -70,14 +74,3 @@ class DeviceFilterSet(FilterSet):
             | Q(assignee__email__icontains=value)
             | Q(assignee__full_name__icontains=value)
         )
-
-
-class InventoryFilterSet(DeviceFilterSet):
-    """The inventory's filters, validating as the API does only those the query string names (the others would
-    clean to nothing): the form the page shows is built whole by ``devices.views.filters_html`` when it renders
-    it."""
-
-    def __init__(self, data=None, *args, **kwargs):
-        super().__init__(data, *args, **kwargs)
-        if data is not None:
-            self.form_fields = set(data)

@@ -2,66 +2,49 @@
 
 import csv
 import hashlib
-import html
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.forms import ModelChoiceField, Select
-from django.forms.models import ModelChoiceIterator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import get_template
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import avoid_wrapping, escape
+from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
-from django.utils.timesince import TIME_STRINGS, timesince
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
-from django_filters.fields import ModelChoiceIterator as FilterModelChoiceIterator
 
 from core.audit import Source
 from core.errors import DomainError
 from core.models import AuditEvent, Employee
-from core.paging import COUNT_TTL_SECONDS, GENERATION_MODELS, PagedQuerySet, org_generation_key
+from core.paging import COUNT_TTL_SECONDS, org_generation_key
 from core.panels import device_panels
-from core.renderers import fast_widget_renderer
-from core.templatetags.cockpit import badge
 from core.web import actor_for, call_service, filterset_for, org_object_or_404, paginate, require_role, run_action
 from devices import commands, handover, services
-from devices.filtersets import DeviceFilterSet, InventoryFilterSet
+from devices.filtersets import DeviceFilterSet
 from devices.forms import DeviceForm, DeviceMoveForm
 from devices.issues import issue_help
+from devices.listing import INVENTORY_COLUMNS, DeviceListing, device_filter_spec, inventory_rows
 from devices.models import AvailabilityStatus, Device, DeviceCommand
-from devices.selectors import (
-    assignment_warnings,
-    device_commands,
-    device_queryset,
-    inventory_page_fetcher,
-    inventory_page_rows,
-    with_group_names,
-)
-
-KNOWN_MODEL_ITERATORS = (ModelChoiceIterator, FilterModelChoiceIterator)
+from devices.selectors import assignment_warnings, device_commands, device_queryset, with_group_names
 
 
 @require_safe
 def device_list(request, org_slug):
-    filterset, rows = filterset_for(InventoryFilterSet, request, device_queryset(organization=request.organization))
-    counted = PagedQuerySet(
-        rows, organization_id=request.organization.pk, list_name="devices", params=request.GET,
-        page_rows=inventory_page_rows, fetch_page=inventory_page_fetcher(organization_id=request.organization.pk),
-    )
-    page = paginate(request, counted)
-    page.object_list = with_group_names(page.object_list)
+    """The inventory: the filter form, a page of rows (``devices.listing``), the pagination."""
+    spec = device_filter_spec(request.GET, request=request)[0]
+    listing = DeviceListing(organization_id=request.organization.pk, spec=spec, columns=INVENTORY_COLUMNS,
+                            rows=inventory_rows)
+    page = paginate(request, listing)
     context = {
-        "filter": filterset,
-        "filters_html": filters_html(request, filterset),
+        # The FilterSet, built only if something reads it (its form is the cached filters_html).
+        "filter": SimpleLazyObject(lambda: _filterset(request)),
+        "filters_html": filters_html(request),
         "page": page,
-        "rows": device_rows_html(page.object_list, request.organization),
+        "rows": device_rows_html(request, spec, page),
     }
     return render(request, "devices/device_list.html", context)
 
@@ -69,184 +52,47 @@ def device_list(request, org_slug):
 FILTER_FORM_IGNORED_PARAMS = {"page"}
 
 
-def filters_html(request, filterset) -> str:
+def _filterset(request) -> DeviceFilterSet:
+    return DeviceFilterSet(request.GET or None, queryset=device_queryset(organization=request.organization),
+                           request=request)
+
+
+def filters_html(request) -> str:
     """``_filters.html`` for this query string, cached for the organization's data generation.
 
-    The form shows the query string's values, the organization's groups and the errors of values that
-    name nothing (an unknown group or assignee): all of it changes only with the query string or a write
-    to the organization's devices, employees or groups, which starts a new generation. Rendered, its
-    widgets are written in Python (:class:`core.renderers.FastWidgetRenderer`)."""
+    The form shows the query string's values, the organization's groups and the errors of values that name
+    nothing (an unknown group or assignee): all of it changes only with the query string or a write to the
+    organization's devices, employees or groups, which starts a new generation."""
     pairs = sorted((k, v) for k, values in request.GET.lists() if k not in FILTER_FORM_IGNORED_PARAMS for v in values)
     digest = hashlib.sha256(repr((get_language(), pairs)).encode()).hexdigest()[:32]
     key = org_generation_key(request.organization.pk, f"device-filters:{digest}")
     html_text = cache.get(key)
     if html_text is None:
-        if filterset.form_fields is not None:  # a form of some filters only: the page shows them all
-            filterset = DeviceFilterSet(filterset.data if filterset.is_bound else None, queryset=filterset.queryset,
-                                        request=request)
-        form = filterset.form
-        form.renderer = fast_widget_renderer
-        read_model_choices(form, organization_id=request.organization.pk)
-        html_text = get_template("_filters.html").render({"filter": filterset})  # it needs nothing else
+        html_text = get_template("_filters.html").render({"filter": _filterset(request)})  # it needs nothing else
         cache.set(key, html_text, COUNT_TTL_SECONDS)
     return mark_safe(html_text)  # noqa: S308 (rendered by the template engine above)
 
 
-def read_model_choices(form, *, organization_id) -> None:
-    """Gives each model select of ``form`` the very options Django's ``ModelChoiceIterator`` yields, without
-    its server-side cursor (DECLARE, FETCH, CLOSE on PostgreSQL: three round trips for eight groups): from
-    the cache when the options come from the organization's devices, employees or groups only (cached for
-    their data generation, so a new or renamed group shows at once), else from one plain query. Only the
-    widget's options change; the field still validates against its queryset."""
-    for field in form.fields.values():
-        if not (isinstance(field, ModelChoiceField) and isinstance(field.widget, Select)):
-            continue  # the assignee filter is a text box: its thousands of employees are never listed
-        if field.iterator not in KNOWN_MODEL_ITERATORS or hasattr(field, "_choices"):
-            continue
-        choices = [] if field.empty_label is None else [("", field.empty_label)]
-        if getattr(field, "null_label", None) is not None:  # django-filters' null choice comes second
-            choices.append((field.null_value, field.null_label))
-        field.widget.choices = choices + _model_options(field, organization_id)
+ROWS_TTL_SECONDS = 60
 
 
-def _model_options(field, organization_id) -> list:
-    queryset = field.queryset
-    if queryset.model._meta.label_lower not in GENERATION_MODELS:
-        iterator = field.iterator(field)
-        return [iterator.choice(obj) for obj in queryset]
-    sql, params = queryset.query.sql_with_params()
-    digest = hashlib.sha256(repr((type(field).__qualname__, field.to_field_name, sql, params)).encode()).hexdigest()
-    key = org_generation_key(organization_id, f"options:{digest[:32]}")
-    options = cache.get(key)
-    if options is None:
-        options = [(field.prepare_value(obj), field.label_from_instance(obj)) for obj in queryset]
-        cache.set(key, options, COUNT_TTL_SECONDS)
-    return options
-
-
-def _url_maker(name: str, org_slug: str) -> Callable[[int], str]:
-    """``pk -> reverse(name, org_slug, pk)`` with one ``reverse()`` per page instead of one per row."""
-    sentinel = 987654321
-    prefix, suffix = reverse(name, args=[org_slug, sentinel]).rsplit(str(sentinel), 1)
-    prefix, suffix = escape(prefix), escape(suffix)
-    return lambda pk: f"{prefix}{int(pk)}{suffix}"
-
-
-def _choice_labels(field_name: str) -> dict:
-    return {value: str(label) for value, label in Device._meta.get_field(field_name).flatchoices}
-
-
-def device_rows_html(devices, organization) -> str:
-    """The inventory table's rows, built in Python: 50 rows through the template engine cost more than the
-    rest of the page together (measured in benchmarks/). ``tests/devices/test_list_paths.py`` holds this
-    markup equal to the template it replaces, row for row."""
-    device_url = _url_maker("device_detail", organization.slug)
-    employee_url = _url_maker("employee_detail", organization.slug)
-    labels = {name: _choice_labels(name) for name in ROW_CHOICE_FIELDS}  # get_FOO_display() without its cost
-    badges = {}
-
-    def status(field_name, value):
-        key = (field_name, value)
-        if key not in badges:
-            badges[key] = badge(value, labels[field_name].get(value, value))
-        return badges[key]
-
-    now = timezone.now()
-    time_strings = PageTimeStrings()
-    rows = []
-    for device in devices:
-        assignee = device.assignee
-        if assignee:
-            owner = f'<a href="{employee_url(device.assignee_id)}">{_escape(assignee.display_name)}</a>'
-        elif device.usage == "shared":
-            technician = device.responsible_technician
-            who = f" · {_escape(technician.get_username())}" if technician else ""
-            owner = f'<span class="muted">Shared{who}</span>'
-        else:
-            owner = "—"
-        groups = "".join(f'<span class="tag">{_escape(name)}</span>' for name in device.group_names)
-        platform = labels["platform"].get(device.platform, device.platform)
-        rows.append(
-            "<tr>"
-            f'<td class="primary"><a href="{device_url(device.pk)}">{_escape(device.name or "(no name)")}</a></td>'
-            f'<td class="mono nowrap">{_escape(device.serial_number or "—")}</td>'
-            f"<td>{_escape(platform)}</td>"
-            f"<td>{status('availability_status', device.availability_status)}</td>"
-            f"<td>{status('assignment_status', device.assignment_status)}</td>"
-            f"<td>{status('enrollment_status', device.enrollment_status)}</td>"
-            f"<td>{owner}</td>"
-            f"<td>{groups}</td>"
-            f'<td class="nowrap">{_escape(last_seen(device.last_seen_at, now, time_strings))}</td>'
-            "</tr>"
+def device_rows_html(request, spec, page) -> str:
+    """The inventory table's rows, ``devices/_device_rows.html``, cached for the organization's data generation,
+    the filters, the page and the minute: everything a row shows but "last seen" changes only with a write to
+    the organization's devices, employees or groups (a new generation); "last seen" ("3 hours ago") is as of
+    the minute the fragment was rendered in. A page served from the cache never reads its rows
+    (``devices.listing.Page``)."""
+    minute = int(timezone.now().timestamp()) // 60
+    parts = (get_language(), spec, page.number, page.paginator.per_page, minute)
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+    key = org_generation_key(request.organization.pk, f"device-rows:{digest}")
+    html_text = cache.get(key)
+    if html_text is None:
+        html_text = get_template("devices/_device_rows.html").render(
+            {"rows": page.object_list, "org_slug": request.organization.slug}
         )
-    return mark_safe("\n".join(rows))  # noqa: S308 (every value above is escaped)
-
-
-def last_seen(value, now, time_strings=None) -> str:
-    """The ``ago`` template filter (``timesince(value).split(",")[0] + " ago"``), computing only the first unit,
-    the one it keeps, against one ``now`` for the page (and its :class:`PageTimeStrings`)."""
-    if not value:
-        return "never"
-    if time_strings is not None:
-        text = time_strings.since(value, now)
-        if text is not None:
-            return f"{text} ago"
-    return f"{timesince(value, now, depth=1, time_strings=time_strings)} ago"
-
-
-# timesince's units below a month, largest first (its TIME_CHUNKS).
-WEEK_DAY_HOUR_MINUTE = (("week", 604_800), ("day", 86_400), ("hour", 3_600), ("minute", 60))
-SHORTEST_MONTH_SECONDS = 28 * 86_400
-
-
-class _TranslatedOnce:
-    """One of ``timesince``'s lazy unit strings: ``% {"num": n}`` translated once per ``n``."""
-
-    __slots__ = ("lazy", "texts")
-
-    def __init__(self, lazy):
-        self.lazy, self.texts = lazy, {}
-
-    def __mod__(self, params):
-        num = params["num"]
-        text = self.texts.get(num)
-        if text is None:
-            text = self.texts[num] = self.lazy % params
-        return text
-
-
-class PageTimeStrings(dict):
-    """``timesince``'s ``TIME_STRINGS`` for one page (one language): fifty rows say "3 days" with one
-    translation lookup instead of fifty."""
-
-    def __missing__(self, name):
-        strings = self[name] = _TranslatedOnce(TIME_STRINGS[name])
-        return strings
-
-    def since(self, value, now) -> str | None:
-        """``timesince(value, now, depth=1)`` when less than 28 days lie between them, else None (then months
-        and years, counted on the calendar, may come in: ``timesince`` itself answers). Below 28 days no
-        calendar month fits, so ``timesince``'s first unit is the largest of weeks, days, hours and minutes that
-        the elapsed seconds hold; nothing (under a minute, or ``value`` ahead of ``now``) reads "0 minutes"."""
-        delta = now - value
-        since = delta.days * 86_400 + delta.seconds  # timesince ignores the microseconds here…
-        if since >= SHORTEST_MONTH_SECONDS:
-            return None
-        if since > 0:
-            elapsed = delta.total_seconds()  # …and counts the units on the exact difference
-            for name, seconds in WEEK_DAY_HOUR_MINUTE:
-                count = int(elapsed // seconds)
-                if count:
-                    return avoid_wrapping(self[name] % {"num": count})
-        return avoid_wrapping(self["minute"] % {"num": 0})
-
-
-ROW_CHOICE_FIELDS = ("platform", "availability_status", "assignment_status", "enrollment_status")
-
-
-def _escape(text) -> str:
-    """Django's ``escape()`` (the same entities) without its lazy-string wrapper, for plain text."""
-    return html.escape(str(text))
+        cache.set(key, html_text, ROWS_TTL_SECONDS)
+    return mark_safe(html_text)  # noqa: S308 (rendered by the template engine above)
 
 
 # --- CSV export ------------------------------------------------------------------------------

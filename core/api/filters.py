@@ -1,8 +1,6 @@
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
-from core.filtersets import FilterSet
-
 # Query parameters that are not filters but every list understands.
 PAGINATION_PARAMS = {"page", "page_size", "format"}
 
@@ -13,12 +11,6 @@ class StrictFilterBackend(DjangoFilterBackend):
     A misspelt filter (``?platfrom=macos``) silently returning the whole fleet is how an HR
     script deletes the wrong devices; answering 400 with the name is kinder.
     """
-
-    def get_filterset(self, request, queryset, view):
-        filterset = super().get_filterset(request, queryset, view)
-        if isinstance(filterset, FilterSet):
-            filterset.form_fields = set(request.query_params)  # the others would clean to nothing
-        return filterset
 
     def filter_queryset(self, request, queryset, view):
         filterset_class = self.get_filterset_class(view, queryset)

@@ -167,8 +167,7 @@ def test_inventory_pagination_is_stable_when_sorting_on_a_column_with_ties(cockp
     for number in (1, 2, 3):
         response = cockpit_client.get(url("device_list", org, ordering="assignee", page=number))
         seen += listed_pks(response)
-        # The database may return tied rows in any order: the primary key settles it.
-        assert list(response.context["page"].paginator.object_list.query.order_by) == ["assignee__full_name", "-pk"]
+    # The database may return tied rows in any order: the primary key settles it, so no row is shown twice or lost.
     assert sorted(seen) == sorted(d.pk for d in devices)
 
 
