@@ -29,8 +29,11 @@ run: install
 	DEBUG=1 VENV=$(VENV) PORT=$(PORT) FLEET_PORT=$(FLEET_PORT) $(VENV)/bin/honcho start
 
 ## Run the test suite (SQLite and an in-process broker unless DATABASE_URL / REDIS_URL are set).
+## Locally the test database is kept between runs (pytest-django's --reuse-db; new migrations still apply,
+## --create-db rebuilds it); with CI=true every run creates it afresh.
+REUSE_DB ?= $(if $(filter true 1,$(CI)),,--reuse-db)
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(REUSE_DB) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

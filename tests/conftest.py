@@ -1,3 +1,4 @@
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +12,7 @@ from devices import services as device_services
 from mdm_sync.fleet import FleetClient
 from mdm_sync.models import SyncRun
 from mdm_sync.services import fleet_connection_save
-from mdm_sync.simulator import FleetSimulator
+from mdm_sync.simulator import Faults, FleetSimulator
 from tests.factories import DeviceFactory, EmployeeFactory, MembershipFactory, OrganizationFactory, UserFactory
 
 PASSWORD = "correct-horse-battery"
@@ -122,17 +123,57 @@ SIM_TOKEN = "sim-token"
 SIM_NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
+def _simulator() -> FleetSimulator:
+    return FleetSimulator(hosts=120, seed=5, token=SIM_TOKEN, now=SIM_NOW)
+
+
 @pytest.fixture
 def sim():
-    """A Fleet simulator with 120 hosts in every health situation (``sim.situation(host_id)``)."""
-    with FleetSimulator(hosts=120, seed=5, token=SIM_TOKEN, now=SIM_NOW) as simulator:
+    """A Fleet simulator with 120 hosts in every health situation (``sim.situation(host_id)``), the test's own:
+    it may change it (hosts, faults, APNs, labels, wipes). A test that only reads Fleet takes ``sim_readonly``.
+
+    Stopping a simulator waits for its server's next poll (up to 50 ms): the next test does not wait for it."""
+    simulator = _simulator().start()
+    try:
+        yield simulator
+    finally:
+        threading.Thread(target=simulator.stop, name="fleet-simulator-stop", daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def _module_sim():
+    with _simulator() as simulator:
         yield simulator
 
 
 @pytest.fixture
-def connected(org, sim):
-    """``org``, connected to the simulator."""
-    fleet_connection_save(organization=org, url=sim.base_url, token=SIM_TOKEN, actor=Actor.system("tests"),
+def sim_readonly(_module_sim):
+    """The same fleet as ``sim``, served once per test module, for tests that only read it (list, get, sync
+    without groups or wipes), which then share one server instead of starting and stopping one each.
+
+    Its ``requests_log`` starts empty. A test that changes it fails: a request other than GET reached it, or its
+    hosts, faults, APNs certificate or labels differ afterwards. (Changes through its Python methods, such as
+    ``update_host``, are not all seen: a test that makes them takes ``sim``.)"""
+    simulator = _module_sim
+    simulator.requests_log.clear()
+    before = _readonly_state(simulator)
+    yield simulator
+    writes = [request for request in simulator.requests_log if request[0] != "GET"]
+    assert not writes, f"a test on sim_readonly changed Fleet: {writes[:3]} (take ``sim``)"
+    assert _readonly_state(simulator) == before, "a test on sim_readonly changed the simulator (take ``sim``)"
+
+
+def _readonly_state(simulator: FleetSimulator) -> tuple:
+    return (simulator.host_ids(), simulator.faults == Faults(), simulator.apns, simulator.apns_renew_date,
+            simulator.manual_labels(), len(simulator.labels()))
+
+
+@pytest.fixture
+def connected(request, org):
+    """``org``, connected to the test's simulator: ``sim_readonly`` when the test takes it, otherwise ``sim``."""
+    shared = "sim_readonly" in request.fixturenames
+    simulator = request.getfixturevalue("sim_readonly" if shared else "sim")
+    fleet_connection_save(organization=org, url=simulator.base_url, token=SIM_TOKEN, actor=Actor.system("tests"),
                           test=False)
     return org
 

@@ -16,13 +16,13 @@ def recorded(monkeypatch):
     return steps
 
 
-def test_steps_get_the_created_and_updated_devices_in_order(connected, sim, recorded):
+def test_steps_get_the_created_and_updated_devices_in_order(connected, sim_readonly, recorded):
     calls = []
     recorded.register(lambda **kw: calls.append(("second", sorted(kw["device_ids"]))) or {"n": 2}, order=20,
                       name="second")
     recorded.register(lambda **kw: calls.append(("first", sorted(kw["device_ids"]))), order=10, name="first")
 
-    run = sync(connected, sim)
+    run = sync(connected, sim_readonly)
 
     assert run.status == SyncRun.Status.SUCCEEDED
     all_ids = sorted(Device.objects.for_org(connected).values_list("pk", flat=True))
@@ -32,11 +32,11 @@ def test_steps_get_the_created_and_updated_devices_in_order(connected, sim, reco
     assert run.follow_ups == {"first": {"ok": True}, "second": {"ok": True, "n": 2}}
 
     calls.clear()
-    assert sync(connected, sim).status == SyncRun.Status.SUCCEEDED
+    assert sync(connected, sim_readonly).status == SyncRun.Status.SUCCEEDED
     assert calls == [("first", []), ("second", [])]  # nothing changed in Fleet: nothing to look at
 
 
-def test_a_failing_step_is_recorded_and_neither_undoes_the_sync_nor_stops_the_next(connected, sim, recorded):
+def test_a_failing_step_is_recorded_and_neither_undoes_the_sync_nor_stops_the_next(connected, sim_readonly, recorded):
     def broken(**kwargs):
         raise RuntimeError("boom")
 
@@ -44,7 +44,7 @@ def test_a_failing_step_is_recorded_and_neither_undoes_the_sync_nor_stops_the_ne
     recorded.register(broken, order=1, name="broken")
     recorded.register(lambda **kw: later.append(len(kw["device_ids"])), order=2, name="later")
 
-    run = sync(connected, sim)
+    run = sync(connected, sim_readonly)
 
     run.refresh_from_db()
     assert run.status == SyncRun.Status.SUCCEEDED

@@ -67,33 +67,33 @@ def test_fleet_client_reads_shell_and_group():
 # --- simulator -----------------------------------------------------------------------------------------
 
 
-def test_simulator_lists_users_only_with_populate_users(sim):
+def test_simulator_lists_users_only_with_populate_users(sim_readonly):
     import requests
 
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {SIM_TOKEN}"
-    url = sim.base_url + "/api/v1/fleet/hosts"
+    url = sim_readonly.base_url + "/api/v1/fleet/hosts"
     plain = session.get(url, params={"page": 0, "per_page": 200}, timeout=10).json()["hosts"]
     assert not any("users" in host for host in plain)
     hosts = session.get(url, params={"page": 0, "per_page": 200, "populate_users": "true"}, timeout=10).json()["hosts"]
-    assert all(host["users"] == sim.host_json(host["id"])["users"] for host in hosts)
+    assert all(host["users"] == sim_readonly.host_json(host["id"])["users"] for host in hosts)
     session.close()
     by_situation = {}
     for host in hosts:
-        by_situation.setdefault((sim.situation(host["id"]), host["platform"]), host)
+        by_situation.setdefault((sim_readonly.situation(host["id"]), host["platform"]), host)
     mac = by_situation[("healthy", "darwin")]
     names = [u["username"] for u in mac["users"]]
     assert {"root", "daemon", "nobody", "_mbsetupuser"} <= set(names)
     windows = next(h for (situation, platform), h in by_situation.items() if platform == "windows")
     assert {"Administrator", "DefaultAccount", "Guest"} <= {u["username"] for u in windows["users"]}
     # The owner's directory user name is the human account of their laptop.
-    owner_email = next(m["email"] for m in sim.device_mapping(mac["id"]) if m["source"] == "mdm_idp_accounts")
+    owner_email = next(m["email"] for m in sim_readonly.device_mapping(mac["id"]) if m["source"] == "mdm_idp_accounts")
     assert owner_email.split("@")[0] in names
     assert human_accounts(FleetHost.from_json(mac).local_users, platform="macos") == (owner_email.split("@")[0],)
     # Phones have none; a host without osquery has none; a shared machine has a shared account only.
     assert all(not h["users"] for h in hosts if h["platform"] in ("ios", "ipados", "android"))
-    assert all(not h["users"] for h in hosts if sim.situation(h["id"]) in ("abm_pending", "no_agent"))
-    shared = [FleetHost.from_json(h) for h in hosts if sim.situation(h["id"]) == "generic_installer"
+    assert all(not h["users"] for h in hosts if sim_readonly.situation(h["id"]) in ("abm_pending", "no_agent"))
+    shared = [FleetHost.from_json(h) for h in hosts if sim_readonly.situation(h["id"]) == "generic_installer"
               and h["platform"] != "freebsd"]
     kiosks = [h for h in shared if human_accounts(h.local_users, platform=h.product_platform)[0]
               in ("kiosk", "frontdesk", "meetingroom")]

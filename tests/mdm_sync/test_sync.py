@@ -34,26 +34,26 @@ def one_host(sim, situation):
     return next(h for h in sim.host_ids() if sim.situation(h) == situation)
 
 
-def test_first_sync_creates_a_device_per_physical_device(connected, sim):
-    run = sync(connected, sim)
+def test_first_sync_creates_a_device_per_physical_device(connected, sim_readonly):
+    run = sync(connected, sim_readonly)
     assert run.status == "succeeded", run.error
-    pairs = sum(1 for h in sim.host_ids() if sim.situation(h) == "duplicate_stale")
-    assert run.created == len(sim.host_ids()) - pairs == Device.objects.for_org(connected).count()
+    pairs = sum(1 for h in sim_readonly.host_ids() if sim_readonly.situation(h) == "duplicate_stale")
+    assert run.created == len(sim_readonly.host_ids()) - pairs == Device.objects.for_org(connected).count()
     assert (run.hosts_listed, run.fleet_count, run.pages) == (120, 120, 5)
-    healthy = device_of(connected, one_host(sim, "healthy"))
+    healthy = device_of(connected, one_host(sim_readonly, "healthy"))
     assert (healthy.availability_status, healthy.assignment_status) == ("in_use", "to_assign")
     assert healthy.enrollment_status == "awaiting_user_assignment" and healthy.mdm_enrolled_at == NOW
     assert healthy.fleet_emails and healthy.last_seen_at and healthy.agent_version
-    pending = device_of(connected, one_host(sim, "abm_pending"))
+    pending = device_of(connected, one_host(sim_readonly, "abm_pending"))
     assert (pending.availability_status, pending.enrollment_status) == ("in_stock", "awaiting_activation")
     assert AuditEvent.objects.for_org(connected).filter(event="sync_run.succeeded").count() == 1
 
 
-def test_second_sync_is_all_unchanged_and_writes_nothing(connected, sim):
-    sync(connected, sim)
+def test_second_sync_is_all_unchanged_and_writes_nothing(connected, sim_readonly):
+    sync(connected, sim_readonly)
     before = snapshot(connected)
     with CaptureQueriesContext(connection) as queries:
-        run = sync(connected, sim)
+        run = sync(connected, sim_readonly)
     assert (run.created, run.updated, run.unchanged) == (0, 0, 120)  # hosts; duplicate pairs are one device
     writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("UPDATE", "INSERT"))
               and '"devices_device"' in q["sql"]]
@@ -81,22 +81,22 @@ def test_reenrollment_under_a_new_id_is_the_same_device(connected, sim):
     assert device.fleet_host_id == new_id and device.fleet_missing_since is None
 
 
-def test_duplicate_serials_follow_the_newest_host(connected, sim):
-    sync(connected, sim)
-    stale = one_host(sim, "duplicate_stale")
+def test_duplicate_serials_follow_the_newest_host(connected, sim_readonly):
+    sync(connected, sim_readonly)
+    stale = one_host(sim_readonly, "duplicate_stale")
     current = stale + 1
-    assert sim.situation(current) == "duplicate_current"
-    serial = sim.host_json(stale)["hardware_serial"]
+    assert sim_readonly.situation(current) == "duplicate_current"
+    serial = sim_readonly.host_json(stale)["hardware_serial"]
     device = Device.objects.for_org(connected).get(serial_number=serial.upper())
     assert device.fleet_host_id == current and device.enrollment_issues == []
 
 
-def test_hosts_without_serial_are_kept_apart_and_found_again_by_id(connected, sim):
-    sync(connected, sim)
-    host_id = one_host(sim, "empty_serial")
+def test_hosts_without_serial_are_kept_apart_and_found_again_by_id(connected, sim_readonly):
+    sync(connected, sim_readonly)
+    host_id = one_host(sim_readonly, "empty_serial")
     device = device_of(connected, host_id)
     assert device.serial_number == "" and device.name
-    assert sync(connected, sim).created == 0
+    assert sync(connected, sim_readonly).created == 0
 
 
 def test_a_host_deleted_in_fleet_is_marked_not_seen_and_keeps_its_owner(connected, sim, employee):
@@ -114,9 +114,9 @@ def test_a_host_deleted_in_fleet_is_marked_not_seen_and_keeps_its_owner(connecte
     ("no_agent", ["agent_missing"]), ("offline_weeks", ["offline"]), ("other_mdm", ["other_mdm"]),
     ("healthy", []), ("personal", []),
 ])
-def test_enrollment_issues_are_detected(connected, sim, situation, issues):
-    sync(connected, sim)
-    device = device_of(connected, one_host(sim, situation))
+def test_enrollment_issues_are_detected(connected, sim_readonly, situation, issues):
+    sync(connected, sim_readonly)
+    device = device_of(connected, one_host(sim_readonly, situation))
     assert device.enrollment_issues == issues
     assert device.enrollment_status == ("partially_enrolled" if issues else "awaiting_user_assignment")
 
@@ -176,9 +176,9 @@ def test_a_manual_assignment_survives_syncs(connected, sim, employee):
     assert device.assignee == employee and device.enrollment_status == "enrolled"
 
 
-def test_two_syncs_at_once_one_is_skipped_and_recorded(connected, sim):
+def test_two_syncs_at_once_one_is_skipped_and_recorded(connected, sim_readonly):
     cache.add(f"fleet-sync-lock:{connected.pk}", "held by another worker", 60)
-    run = sync(connected, sim)
+    run = sync(connected, sim_readonly)
     assert run.status == "skipped" and "Another sync" in run.error
     assert not Device.objects.for_org(connected).exists()
 
@@ -188,7 +188,7 @@ def test_an_unconnected_organization_fails_clearly(org):
     assert run.status == "failed" and "not connected" in run.error
 
 
-def test_fleet_sync_command_prints_the_counts(connected, sim):
+def test_fleet_sync_command_prints_the_counts(connected, sim_readonly):
     out = StringIO()
     call_command("fleet_sync", connected.slug, stdout=out)
     assert "created" in out.getvalue() and "120 hosts" in out.getvalue()
@@ -199,33 +199,33 @@ def test_fleet_sync_command_fails_loudly(org):
         call_command("fleet_sync", org.slug, stdout=StringIO())
 
 
-def test_details_settle_an_inactive_agent_and_a_removed_profile(connected, sim):
+def test_details_settle_an_inactive_agent_and_a_removed_profile(connected, sim_readonly):
     """Get host's MDM check-in and enrollment times sharpen what the list view alone would say."""
-    run = sync(connected, sim)
+    run = sync(connected, sim_readonly)
     assert run.status == "succeeded"
     for situation, issues in [("agent_stale", ["agent_inactive"]), ("profile_removed", ["mdm_profile_missing"])]:
-        for host_id in sim.ids_in_situation(situation):
+        for host_id in sim_readonly.ids_in_situation(situation):
             assert device_of(connected, host_id).enrollment_issues == issues, (situation, host_id)
 
 
-def test_details_are_not_asked_again_for_an_unchanged_host(connected, sim):
-    sync(connected, sim)
-    sim.requests_log.clear()
-    sync(connected, sim)
-    gets = [path for method, path in sim.requests_log if method == "GET" and path.startswith("/api/v1/fleet/hosts/")
-            and "count" not in path]
+def test_details_are_not_asked_again_for_an_unchanged_host(connected, sim_readonly):
+    sync(connected, sim_readonly)
+    sim_readonly.requests_log.clear()
+    sync(connected, sim_readonly)
+    gets = [path for method, path in sim_readonly.requests_log
+            if method == "GET" and path.startswith("/api/v1/fleet/hosts/") and "count" not in path]
     assert gets == []
 
 
-def test_a_wrong_token_fails_the_run_with_fleets_words(connected, sim):
-    client = FleetClient(sim.base_url, "wrong", retries=0)
+def test_a_wrong_token_fails_the_run_with_fleets_words(connected, sim_readonly):
+    client = FleetClient(sim_readonly.base_url, "wrong", retries=0)
     run = sync_organization(organization=connected, trigger="command", actor=SYSTEM, client=client)
     assert run.status == "failed" and "refused the API token" in run.error
 
 
-def test_devices_found_by_the_sync_have_their_creation_in_the_timeline(connected, sim, cockpit_client):
-    sync(connected, sim)
-    device = device_of(connected, one_host(sim, "healthy"))
+def test_devices_found_by_the_sync_have_their_creation_in_the_timeline(connected, sim_readonly, cockpit_client):
+    sync(connected, sim_readonly)
+    device = device_of(connected, one_host(sim_readonly, "healthy"))
     event = AuditEvent.objects.for_org(connected).for_target(device).get()
     assert (event.event, event.source, event.actor_type) == ("device.created", "sync", "system")
     body = cockpit_client.get(f"/o/{connected.slug}/devices/{device.pk}/").content.decode()
@@ -245,17 +245,17 @@ def test_devices_not_seen_in_fleet_can_be_listed(connected, sim, api, cockpit_cl
     assert "not seen in Fleet" in page
 
 
-def test_hosts_past_the_details_budget_are_enriched_on_later_runs(connected, sim, monkeypatch):
+def test_hosts_past_the_details_budget_are_enriched_on_later_runs(connected, sim_readonly, monkeypatch):
     def detail_requests():
-        return [p for m, p in sim.requests_log if m == "GET" and p.startswith("/api/v1/fleet/hosts/")
+        return [p for m, p in sim_readonly.requests_log if m == "GET" and p.startswith("/api/v1/fleet/hosts/")
                 and "count" not in p]
 
     monkeypatch.setattr(sync_listing, "MAX_DETAIL_FETCHES", 1)
-    removed = sim.ids_in_situation("profile_removed")
+    removed = sim_readonly.ids_in_situation("profile_removed")
     assert len(removed) >= 2
     for _ in range(60):  # one host's details a run; every waiting host gets its turn, then none is asked
-        sim.requests_log.clear()
-        assert sync(connected, sim).status == "succeeded"
+        sim_readonly.requests_log.clear()
+        assert sync(connected, sim_readonly).status == "succeeded"
         if not detail_requests():
             break
     assert not detail_requests()
