@@ -30,3 +30,10 @@ class ConcurrentChange(DomainError):
 
     status = 409
     code = "conflict"
+
+
+class ServiceUnavailable(DomainError):
+    """Something the request needs is down (the job broker): nothing was queued; try again later."""
+
+    status = 503
+    code = "unavailable"

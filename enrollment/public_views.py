@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from core.errors import DomainError
+from core.errors import DomainError, ServiceUnavailable
 from core.models import Employee, Organization
 from devices.issues import issue_help
 from devices.models import DESKTOP_PLATFORMS, EnrollmentIssue
@@ -129,6 +129,9 @@ def enroll_signin(request, enroll_slug):
     except services.RateLimited as exc:
         form.add_error(None, exc.message)
         return render(request, "enrollment/enroll_signin.html", {"org": organization, "form": form}, status=429)
+    except ServiceUnavailable as exc:  # the code could not be queued for sending: the same answer for every e-mail
+        form.add_error(None, exc.message)
+        return render(request, "enrollment/enroll_signin.html", {"org": organization, "form": form}, status=503)
     except DomainError as exc:
         form.add_error("email", exc.message)
         return render(request, "enrollment/enroll_signin.html", {"org": organization, "form": form}, status=400)

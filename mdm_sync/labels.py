@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from core.actors import Actor
 from core.audit import audit_record
-from core.dispatch import enqueue
+from core.dispatch import enqueue_or_log
 from core.errors import InvalidInput
 from core.models import Group, Organization
 from devices.models import AvailabilityStatus, Device
@@ -112,7 +112,7 @@ def organizations_with_due_labels(*, now: datetime | None = None) -> list[int]:
 def queue_label_sync(organization_id: int, group_ids: list[int] | None = None, *, countdown: float = 0) -> None:
     """Ask a worker to reconcile these groups' labels (all of them with None). By task name: services and tasks do
     not import each other."""
-    enqueue(RECONCILE_TASK, organization_id, group_ids, countdown=countdown or None)
+    enqueue_or_log(RECONCILE_TASK, organization_id, group_ids, countdown=countdown or None)
 
 
 def _coalesce_key(organization_id: int) -> str:
