@@ -150,7 +150,17 @@ AUTHENTICATION_BACKENDS = ["core.auth.CockpitModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-LOGIN_RATE_LIMIT = (int(os.environ.get("LOGIN_RATE_LIMIT_ATTEMPTS", "10")), 300)  # attempts per 5 minutes
+# Rate limits, (count, seconds), keyed per account and, far higher, per client address (an office behind one NAT):
+# one locked account never blocks another account's right password. The enrollment page's keys are also scoped
+# to its organization. Lockouts are audited (cockpit.views.LoginView, enrollment.services.sign_in).
+LOGIN_RATE_LIMIT = (int(os.environ.get("LOGIN_RATE_LIMIT_ATTEMPTS", "10")), 300)  # failures per account
+LOGIN_ADDRESS_RATE_LIMIT = (int(os.environ.get("LOGIN_ADDRESS_RATE_LIMIT_ATTEMPTS", "100")), 300)  # per address
+ENROLLMENT_SIGNIN_REQUESTS_PER_EMAIL = (5, 15 * 60)  # code requests, per e-mail per organization
+ENROLLMENT_SIGNIN_REQUESTS_PER_ADDRESS = (int(os.environ.get("ENROLLMENT_SIGNIN_ADDRESS_REQUESTS", "100")), 15 * 60)
+ENROLLMENT_SIGNIN_ATTEMPTS_PER_EMAIL = (10, 15 * 60)  # codes entered, per e-mail per organization
+ENROLLMENT_SIGNIN_ATTEMPTS_PER_ADDRESS = (300, 15 * 60)
+# Reverse proxies whose X-Forwarded-For is believed (IPs or CIDRs); empty: REMOTE_ADDR only (core.clients).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

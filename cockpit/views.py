@@ -1,53 +1,108 @@
 """The cockpit shell's pages: sign-in, home, health, the dashboard, and the error pages."""
 
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
-from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
+from core import clients
+from core.actors import Actor
+from core.audit import audit_record
+from core.clients import client_address
 from core.forms import CockpitLoginForm
 from core.selectors import audit_event_list, memberships_of
 from devices.models import AssignmentStatus, AvailabilityStatus, EnrollmentStatus, Platform
 from devices.selectors import device_status_counts
 from mdm_sync.selectors import sync_health
 
+logger = logging.getLogger(__name__)
+
 # --- public ----------------------------------------------------------------------------------
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login, rate-limited per client address and per typed user name."""
+    """Django's login, with failed attempts limited per account and, far higher, per client address (issue #12 §4).
+
+    The account is the user the typed name or e-mail signs in as (resolved the way ``CockpitLoginForm`` resolves
+    it), or the typed text itself when it names nobody: every spelling that could sign in as one user counts
+    against that user, and no failure against one account ever blocks another account's right password. The client
+    address (``core.clients.client_address``: ``X-Forwarded-For`` only from ``TRUSTED_PROXIES``) has its own, much
+    higher limit for the guessing spread over many accounts. ``LOGIN_RATE_LIMIT`` and ``LOGIN_ADDRESS_RATE_LIMIT``
+    are (failures, seconds). A right password clears its account's count, never its address's.
+
+    The failure that locks a known account is audited (``auth.login_locked``, target the user) in every organization
+    the user is a member of: each one's admins see an attack on one of their people. A name that is no account, or
+    a user without membership, is audited nowhere (an entry needs an organization, and none is theirs); an address
+    lockout belongs to no organization either. Both are logged as warnings. The answer, 429 with the same message,
+    is the same whether the account exists or not.
+    """
 
     template_name = "cockpit/login.html"
     form_class = CockpitLoginForm
     redirect_authenticated_user = True
 
-    def _keys(self):
-        from django.conf import settings
-
-        address = self.request.META.get("REMOTE_ADDR", "")
-        username = (self.request.POST.get("username") or "").strip().lower()
-        limit, window = settings.LOGIN_RATE_LIMIT
-        return [f"login-fail:ip:{address}", f"login-fail:user:{username}"], limit, window
+    def _account(self, typed: str):
+        """The user that ``typed`` (a user name, or the e-mail of exactly one active user) signs in as, or None."""
+        user_model = get_user_model()
+        manager = user_model._default_manager
+        user = manager.filter(**{user_model.USERNAME_FIELD: typed}).first() if typed else None
+        if user is None and "@" in typed:
+            matches = list(manager.filter(email__iexact=typed, is_active=True)[:2])
+            user = matches[0] if len(matches) == 1 else None
+        return user
 
     def post(self, request, *args, **kwargs):
-        keys, limit, window = self._keys()
-        if any((cache.get(key) or 0) >= limit for key in keys):
-            form = self.get_form()
+        typed = (request.POST.get("username") or "").strip()
+        self.login_user = self._account(typed)
+        self.login_address = client_address(request)
+        account = f"user:{self.login_user.pk}" if self.login_user else f"name:{typed.lower()}"
+        self.login_limits = {
+            "account": (clients.limit_key("login-fail:account", account), settings.LOGIN_RATE_LIMIT),
+            "address": (clients.limit_key("login-fail:address", clients.address_bucket(self.login_address)),
+                        settings.LOGIN_ADDRESS_RATE_LIMIT),
+        }
+        if any(clients.count(key) >= allowed for key, (allowed, _window) in self.login_limits.values()):
+            # A form without the password: nothing is authenticated while the account or address is locked.
+            form = self.form_class(request=request, data={"username": typed})
             form.errors.clear()
-            form.add_error(None, "Too many failed sign-in attempts. Wait a few minutes and try again.")
+            form.add_error(None, _("Too many failed sign-in attempts. Wait a few minutes and try again."))
             return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
-        keys, _limit, window = self._keys()
-        for key in keys:
-            cache.add(key, 0, window)
-            cache.incr(key)
+        for scope, (key, (allowed, window)) in self.login_limits.items():
+            if clients.hit(key, window) == allowed:  # this failure locks the key: record it once
+                self._record_lockout(scope, allowed, window)
         return super().form_invalid(form)
+
+    def form_valid(self, form):
+        clients.reset(self.login_limits["account"][0])
+        return super().form_valid(form)
+
+    def _record_lockout(self, scope: str, failures: int, window: int) -> None:
+        minutes = window // 60
+        if scope == "address":
+            logger.warning("Cockpit sign-in locked for the address %s after %d failures, for %d minutes",
+                           self.login_address, failures, minutes)
+            return
+        memberships = memberships_of(user=self.login_user) if self.login_user else []
+        if not memberships:
+            logger.warning("Cockpit sign-in locked for an account of no organization after %d failures (last "
+                           "from %s), for %d minutes", failures, self.login_address, minutes)
+            return
+        actor = Actor.system("cockpit sign-in")
+        with transaction.atomic():
+            for membership in memberships:
+                audit_record(organization=membership.organization, actor=actor, event="auth.login_locked",
+                             target=self.login_user,
+                             after={"failures": failures, "address": self.login_address, "minutes": minutes})
 
 
 class LogoutView(auth_views.LogoutView):

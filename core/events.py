@@ -31,6 +31,9 @@ EVENTS: dict[str, str] = {
     "group.deleted": "{actor} deleted the group {target}",
     "employee.created": "{actor} added the employee {target}",
     "employee.updated": "{actor} edited the employee {target}",
+    # The cockpit's sign-in (cockpit.views.LoginView): recorded in each organization the account is a member of.
+    "auth.login_locked": "Sign-in locked for {target} after {after[failures]} failed attempts "
+                         "(last from {after[address]}, for {after[minutes]} minutes)",
 }
 
 

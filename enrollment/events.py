@@ -13,4 +13,9 @@ EVENTS = {
     "auto_unenroll.blocked": "{actor} stopped {target}: {after[candidates]} of {after[enrolled]} devices is too many",
     "auto_unenroll.stale_sync": "{actor} skipped {target}: the last Fleet sync is too old",
     "auto_unenroll.failed": "{actor} could not purge offline devices ({target})",
+    # Rate-limit lockouts on the enrollment page (the e-mail as typed, known or not: the entry tells nothing more).
+    "enrollment.signin_email_locked": "Enrollment sign-in paused for {after[email]}: more than {after[allowed]} "
+                                      "{after[kind]} in {after[minutes]} minutes",
+    "enrollment.signin_address_locked": "Enrollment sign-in paused for the address {after[address]}: more than "
+                                        "{after[allowed]} {after[kind]} in {after[minutes]} minutes",
 }

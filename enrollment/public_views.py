@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from core.clients import client_address
 from core.errors import DomainError, ServiceUnavailable
 from core.models import Employee, Organization
 from devices.issues import issue_help
@@ -42,10 +43,6 @@ def _organization(enroll_slug: str) -> Organization:
     if organization is None:
         raise Http404("No such enrollment page")
     return organization
-
-
-def _client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def signed_in_employee(request, organization) -> Employee | None:
@@ -125,7 +122,7 @@ def enroll_signin(request, enroll_slug):
         return render(request, "enrollment/enroll_signin.html", {"org": organization, "form": form}, status=400)
     email = form.cleaned_data["email"].strip().lower()
     try:
-        services.signin_request(organization=organization, email=email, client_address=_client_address(request))
+        services.signin_request(organization=organization, email=email, client_address=client_address(request))
     except services.RateLimited as exc:
         form.add_error(None, exc.message)
         return render(request, "enrollment/enroll_signin.html", {"org": organization, "form": form}, status=429)
@@ -151,7 +148,7 @@ def enroll_code(request, enroll_slug):
         try:
             employee = services.signin_with_code(organization=organization, email=form.cleaned_data["email"],
                                                  code=form.cleaned_data["code"],
-                                                 client_address=_client_address(request))
+                                                 client_address=client_address(request))
         except DomainError as exc:
             form.add_error(None, exc.message)
             status = exc.status
@@ -195,7 +192,7 @@ def enroll_installer(request, enroll_slug, token):
         raise Http404("No such installer") from exc
     try:
         built = services.installer_build(employee=employee, platform=platform, fmt=fmt,
-                                         client_address=_client_address(request) or None)
+                                         client_address=client_address(request) or None)
     except DomainError as exc:
         return render(request, "enrollment/enroll_link.html", {"org": organization, "error": exc.message},
                       status=409)

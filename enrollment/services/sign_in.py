@@ -1,5 +1,18 @@
 """The employees' sign-in on the enrollment page (DESIGN §5): a one-time code or link e-mailed from a task, rate
-limits that count every e-mail known or not, and the sign-in that uses the code or link once."""
+limits that count every e-mail known or not, and the sign-in that uses the code or link once.
+
+**Rate limits** (issue #12 §4). Code requests and code attempts are each counted per e-mail per organization and,
+much higher, per client address per organization (``core.clients``: the address behind trusted proxies only, an
+IPv6 client by its /64). Every key names the organization, so what one address does on one organization's page
+never locks another organization's employees out, and one e-mail's lockout never blocks another e-mail. The limits
+are the settings ``ENROLLMENT_SIGNIN_REQUESTS_PER_EMAIL``, ``…_REQUESTS_PER_ADDRESS``, ``…_ATTEMPTS_PER_EMAIL`` and
+``…_ATTEMPTS_PER_ADDRESS``; the module's ``SIGNIN_*`` constants are their defaults.
+
+**Lockouts are audited** in the page's organization, once per key and window (the first refused hit), with the
+organization as target: ``enrollment.signin_email_locked`` names the e-mail as typed, known or not (the request reads
+no employee, so the entry, the answer and the work are the same for both and tell nothing about who exists), and
+``enrollment.signin_address_locked`` names the address.
+"""
 
 import hashlib
 import json
@@ -8,12 +21,15 @@ import secrets
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext as _
 
+from core import clients
 from core.actors import Actor
 from core.audit import audit_record
 from core.crypto import SecretUnreadable, decrypt, encrypt
@@ -25,7 +41,8 @@ from enrollment.models import Invitation, SignInToken
 logger = logging.getLogger(__name__)
 
 SIGNIN_TTL = timedelta(minutes=15)
-SIGNIN_REQUESTS_PER_EMAIL = (5, 15 * 60)  # (requests, seconds)
+# Defaults of the settings ENROLLMENT_<name> (cockpit/settings.py), (count, seconds):
+SIGNIN_REQUESTS_PER_EMAIL = (5, 15 * 60)  # per e-mail per organization
 SIGNIN_REQUESTS_PER_ADDRESS = (100, 15 * 60)  # an office behind one NAT enrolls on the same day
 SIGNIN_ATTEMPTS_PER_EMAIL = (10, 15 * 60)
 SIGNIN_ATTEMPTS_PER_ADDRESS = (300, 15 * 60)
@@ -57,16 +74,32 @@ def _link_hash(link: str) -> str:
     return hashlib.sha256(link.encode()).hexdigest()
 
 
-def _over_limit(key: str, limit: tuple[int, int]) -> bool:
-    """Count one hit on ``key``; True once more than the allowed number happened in the window."""
-    allowed, window = limit
-    cache.add(key, 0, window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, window)
-        count = 1
-    return count > allowed
+_PAGE_ACTOR = Actor.system("enrollment page")
+
+
+def _limit(name: str, default: tuple[int, int]) -> tuple[int, int]:
+    return getattr(settings, f"ENROLLMENT_{name}", default)
+
+
+def _limited(*, organization: Organization, kind: str, email: str, client_address: str,
+             per_email: tuple[int, int], per_address: tuple[int, int]) -> bool:
+    """Count one ``kind`` (``request`` or ``attempt``) on the e-mail's key and on the address's key, both scoped to
+    the organization; True if either is over its limit. The first refused hit of a key records the lockout."""
+    bucket = clients.address_bucket(client_address)
+    checks = [
+        ("email", {"email": email}, per_email, clients.limit_key(f"enroll-{kind}:email", organization.pk, email)),
+        ("address", {"address": bucket}, per_address,
+         clients.limit_key(f"enroll-{kind}:address", organization.pk, bucket)),
+    ]
+    over = False
+    for scope, subject, (allowed, window), key in checks:
+        count = clients.hit(key, window)
+        if count == allowed + 1:
+            audit_record(organization=organization, actor=_PAGE_ACTOR, event=f"enrollment.signin_{scope}_locked",
+                         target=organization, source="enrollment",
+                         after={**subject, "kind": f"code {kind}s", "allowed": allowed, "minutes": window // 60})
+        over = over or count > allowed
+    return over
 
 
 def signin_request(*, organization: Organization, email: str, client_address: str = "") -> None:
@@ -76,7 +109,8 @@ def signin_request(*, organization: Organization, email: str, client_address: st
     No enumeration, not even by timing: the request does the same work for every well-formed address. It
     counts the rate limits, seals ``{organization, e-mail, time, nonce}`` with ``core.crypto`` and queues
     ``enrollment.tasks.signin_code_task`` once the transaction commits. It reads no employee and writes no
-    row, so a known address costs exactly the queries, the time and the answer of an unknown one. The task
+    row (but a lockout's audit entry, the same for any e-mail), so a known address costs exactly the queries,
+    the time and the answer of an unknown one. The task
     (``signin_code_deliver``) looks the employee up, draws the code and link, stores their hashes and sends
     the e-mail, retrying a mail server failure a bounded number of times.
 
@@ -89,13 +123,11 @@ def signin_request(*, organization: Organization, email: str, client_address: st
     """
     email = _normalize_email(email)
     if not email or "@" not in email:
-        raise InvalidInput("Enter your work e-mail address.", field="email")
-    limited = [
-        _over_limit(f"enroll-request:email:{organization.pk}:{email}", SIGNIN_REQUESTS_PER_EMAIL),
-        _over_limit(f"enroll-request:ip:{client_address}", SIGNIN_REQUESTS_PER_ADDRESS),
-    ]
-    if any(limited):
-        raise RateLimited("Too many sign-in requests. Wait a few minutes and try again.")
+        raise InvalidInput(_("Enter your work e-mail address."), field="email")
+    if _limited(organization=organization, kind="request", email=email, client_address=client_address,
+                per_email=_limit("SIGNIN_REQUESTS_PER_EMAIL", SIGNIN_REQUESTS_PER_EMAIL),
+                per_address=_limit("SIGNIN_REQUESTS_PER_ADDRESS", SIGNIN_REQUESTS_PER_ADDRESS)):
+        raise RateLimited(_("Too many sign-in requests. Wait a few minutes and try again."))
     payload = encrypt(json.dumps({"o": organization.pk, "e": email, "t": int(time.time()), "n": secrets.token_hex(16)}))
     dispatch.enqueue_on_commit(dispatch.SIGNIN_CODE_TASK, payload)
 
@@ -164,12 +196,10 @@ def _complete_signin(token: SignInToken) -> Employee:
 def signin_with_code(*, organization: Organization, email: str, code: str, client_address: str = "") -> Employee:
     email = _normalize_email(email)
     code = "".join((code or "").split())
-    limited = [
-        _over_limit(f"enroll-attempt:email:{organization.pk}:{email}", SIGNIN_ATTEMPTS_PER_EMAIL),
-        _over_limit(f"enroll-attempt:ip:{client_address}", SIGNIN_ATTEMPTS_PER_ADDRESS),
-    ]
-    if any(limited):
-        raise RateLimited("Too many attempts. Wait a few minutes and ask for a new code.")
+    if _limited(organization=organization, kind="attempt", email=email, client_address=client_address,
+                per_email=_limit("SIGNIN_ATTEMPTS_PER_EMAIL", SIGNIN_ATTEMPTS_PER_EMAIL),
+                per_address=_limit("SIGNIN_ATTEMPTS_PER_ADDRESS", SIGNIN_ATTEMPTS_PER_ADDRESS)):
+        raise RateLimited(_("Too many attempts. Wait a few minutes and ask for a new code."))
     expected = _code_hash(organization.pk, email, code)
     with transaction.atomic():
         tokens = list(

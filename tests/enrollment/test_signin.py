@@ -128,23 +128,23 @@ def test_no_enumeration_identical_answer_and_status(client, org, ada):
     assert [m.to for m in mail.outbox] == [["ada@acme.test"]]  # only the known, active employee gets mail
 
 
-def test_rate_limit_per_email_known_or_not(client, org, ada):
-    limit = services.SIGNIN_REQUESTS_PER_EMAIL[0]
+def test_rate_limit_per_email_known_or_not(client, org, ada, settings):
+    limit = settings.ENROLLMENT_SIGNIN_REQUESTS_PER_EMAIL[0]
     for email in ("ada@acme.test", "nobody@acme.test"):
         statuses = [ask(client, org, email, address=f"10.0.1.{n}").status_code for n in range(limit + 1)]
         assert statuses == [200] * limit + [429], email
     assert len(mail.outbox) == limit
 
 
-def test_rate_limit_per_address(client, org, ada):
-    limit = services.SIGNIN_REQUESTS_PER_ADDRESS[0]
+def test_rate_limit_per_address(client, org, ada, settings):
+    limit = settings.ENROLLMENT_SIGNIN_REQUESTS_PER_ADDRESS[0]  # per organization: see test_signin_limits
     statuses = [ask(client, org, f"someone{n}@acme.test", address="10.9.9.9").status_code for n in range(limit + 1)]
     assert statuses[-1] == 429 and set(statuses[:-1]) == {200}
 
 
-def test_rate_limit_on_code_attempts(client, org, ada):
+def test_rate_limit_on_code_attempts(client, org, ada, settings):
     ask(client, org, "ada@acme.test")
-    limit = services.SIGNIN_ATTEMPTS_PER_EMAIL[0]
+    limit = settings.ENROLLMENT_SIGNIN_ATTEMPTS_PER_EMAIL[0]
     statuses = [enter(client, org, "ada@acme.test", "000000", address=f"10.0.2.{n}").status_code
                 for n in range(limit + 1)]
     assert statuses[-1] == 429
