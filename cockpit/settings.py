@@ -207,6 +207,9 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
+# Long jobs (the sync, the auto-unenrollment purge) hold a lease they renew while they work (core.leases): a run
+# whose worker died is marked abandoned by the next one within this many seconds.
+JOB_LEASE_SECONDS = int(os.environ.get("JOB_LEASE_SECONDS", "90"))
 # A request that queues a job must not hang on a broker that is down: a short try, then 503 (core.dispatch).
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}

@@ -263,3 +263,7 @@ class AuditEvent(models.Model):
     @property
     def sentence(self) -> str:
         return describe(self)
+
+
+# The job leases' table lives with its helpers (core.leases); imported here so Django always finds the model.
+from core.leases import JobLease  # noqa: E402,F401

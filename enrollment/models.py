@@ -1,6 +1,8 @@
 """Enrollment: invitations, employee sign-in, installer downloads, the enroll secret, auto-unenrollment runs."""
 
 from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.crypto import decrypt, encrypt
 from core.models import Employee
@@ -139,19 +141,28 @@ class InstallerDownload(TenantModel):
 
 
 class AutoUnenrollRun(TenantModel):
-    """One auto-unenrollment run (DESIGN §9): what it found, what it did, or why it stopped."""
+    """One auto-unenrollment run (DESIGN §9): what it found, what it did, or why it stopped.
+
+    A run that purges is recorded ``running`` before its first Fleet call and keeps its progress (purged, failed)
+    as it goes, holding the organization's ``auto-unenroll`` lease (``core.leases``); a run whose worker died is
+    marked ``abandoned`` (``abandoned_at``, why in ``message``) by the next run, which purges what is left."""
 
     class Status(models.TextChoices):
-        SUCCEEDED = "succeeded", "Purged"
-        NOTHING = "nothing", "Nothing to purge"
-        STALE_SYNC = "stale_sync", "Skipped: the last sync is too old"
-        BLOCKED = "blocked", "Stopped: too many devices, an admin must confirm"
-        CONFIRMED = "confirmed", "Confirmed by an admin and purged"
-        FAILED = "failed", "Failed"
+        RUNNING = "running", _("Purging…")
+        SUCCEEDED = "succeeded", _("Purged")
+        NOTHING = "nothing", _("Nothing to purge")
+        STALE_SYNC = "stale_sync", _("Skipped: the last sync is too old")
+        BLOCKED = "blocked", _("Stopped: too many devices, an admin must confirm")
+        CONFIRMED = "confirmed", _("Confirmed by an admin and purged")
+        FAILED = "failed", _("Failed")
+        ABANDONED = "abandoned", _("Abandoned: its worker stopped")
 
     status = models.CharField(max_length=12, choices=Status.choices)
     actor_label = models.CharField(max_length=200)
     finished_at = models.DateTimeField(null=True, blank=True)
+    abandoned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next run found this one's lease lapsed (its worker died)"
+    )
     threshold_days = models.PositiveSmallIntegerField()
     enrolled_count = models.PositiveIntegerField(default=0)
     candidate_ids = models.JSONField(default=list, blank=True)
@@ -164,6 +175,8 @@ class AutoUnenrollRun(TenantModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["organization", "-created_at"], name="autounenroll_org_created")]
+        constraints = [models.CheckConstraint(condition=~Q(status="abandoned") | Q(abandoned_at__isnull=False),
+                                              name="autounenroll_abandoned_has_time")]
 
     def __str__(self):
         return f"Auto-unenrollment {self.created_at:%Y-%m-%d %H:%M} ({self.status})"

@@ -2,22 +2,29 @@
 (host deleted, or MDM turned off, per setting), marked ``unenrolled`` with their owner kept, and
 their employee re-invited when the organization asks for it.
 
+A run holds the organization's ``auto-unenroll`` lease (``core.leases``: short, renewed after each device and by a
+heartbeat), never a long lock. A run that purges is recorded ``running`` before its first Fleet call and saves what it
+purged as it goes; if its worker dies, the next run (within ``JOB_LEASE_SECONDS``) marks it abandoned and purges what
+is left: a device already released in Fleet is released again as a no-op, so a redelivered run is harmless.
+
 Guards: nothing happens when the last successful sync is older than two sync periods (the silence
 could be ours); a run that would purge more than the allowed share of the enrolled devices stops and
 records itself as ``blocked`` for an admin to confirm; exempt devices (legal hold) are never purged.
 :func:`auto_unenroll_plan` is both the preview and what the run purges.
 """
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.actors import Actor
 from core.audit import Source, audit_record
 from core.errors import IllegalTransition, InvalidInput
+from core.leases import Lease, LeaseLost, lease_acquire
 from core.models import Organization
 from devices import services as device_services
 from devices.models import AvailabilityStatus, Device
@@ -26,8 +33,10 @@ from enrollment.services import invitation_send
 from mdm_sync.actions import NOT_CONNECTED, host_release
 from mdm_sync.selectors import sync_health
 
+logger = logging.getLogger(__name__)
+
 SYNC_PERIOD = timedelta(minutes=30)
-LOCK_SECONDS = 60 * 60
+LEASE_JOB = "auto-unenroll"
 
 
 @dataclass
@@ -88,17 +97,34 @@ def auto_unenroll_run(*, organization: Organization, actor: Actor, now: datetime
     """
     if not organization.auto_unenroll_enabled and confirm_run is None:
         return None
-    lock_key = f"auto-unenroll-lock:{organization.pk}"
-    if not cache.add(lock_key, "1", LOCK_SECONDS):
-        raise IllegalTransition("An auto-unenrollment run of this organization is already in progress.")
+    lease = lease_acquire(organization=organization, job=LEASE_JOB)
+    if lease is None:
+        raise IllegalTransition(gettext("An auto-unenrollment run of this organization is already in progress."))
     try:
-        return _run(organization=organization, actor=actor, now=now or timezone.now(), confirm_run=confirm_run,
-                    client=client)
+        _abandon_lapsed_runs(organization, lease)
+        with lease.heartbeat():
+            return _run(organization=organization, actor=actor, now=now or timezone.now(), confirm_run=confirm_run,
+                        client=client, lease=lease)
     finally:
-        cache.delete(lock_key)
+        lease.release()
 
 
-def _run(*, organization, actor, now, confirm_run, client) -> AutoUnenrollRun:
+def _abandon_lapsed_runs(organization, lease: Lease) -> int:
+    """Holding the lease, this run knows no run still "running" is alive: mark them abandoned, saying why."""
+    now = timezone.now()
+    when = (gettext(" (lease lapsed at %(time)s)") % {
+        "time": timezone.localtime(lease.previous.leased_until).strftime("%Y-%m-%d %H:%M:%S %Z")}
+        if lease.previous else "")
+    why = gettext("Its worker stopped before the end%(when)s; the next run took over the devices it had not "
+                  "purged yet.") % {"when": when}
+    count = AutoUnenrollRun.objects.for_org(organization).filter(status=AutoUnenrollRun.Status.RUNNING).update(
+        status=AutoUnenrollRun.Status.ABANDONED, abandoned_at=now, finished_at=now, message=why[:500], updated_at=now)
+    if count:
+        logger.warning("Marked %d lapsed auto-unenrollment run(s) of %s abandoned", count, organization.slug)
+    return count
+
+
+def _run(*, organization, actor, now, confirm_run, client, lease: Lease) -> AutoUnenrollRun:
     plan = auto_unenroll_plan(organization=organization, now=now)
     run = AutoUnenrollRun(organization=organization, actor_label=actor.label[:200], threshold_days=plan.threshold_days,
                           enrolled_count=plan.enrolled_count, candidate_ids=plan.device_ids)
@@ -119,8 +145,21 @@ def _run(*, organization, actor, now, confirm_run, client) -> AutoUnenrollRun:
         run.message = (f"{len(plan.devices)} of {plan.enrolled_count} enrolled devices ({plan.share_percent} %) "
                        f"would be purged, more than the {plan.max_share_percent} % allowed: an admin must confirm.")
     else:
+        run.status = AutoUnenrollRun.Status.RUNNING
+        run.save()  # before the first Fleet call: a worker killed mid-purge leaves a run the next one marks abandoned
         run.status = AutoUnenrollRun.Status.CONFIRMED if confirm_run else AutoUnenrollRun.Status.SUCCEEDED
-        _purge(run, plan, organization=organization, actor=actor, client=client)
+    try:
+        if run.pk:
+            _purge(run, plan, organization=organization, actor=actor, client=client, lease=lease)
+        return _record(run, organization=organization, actor=actor, confirm_run=confirm_run, lease=lease)
+    except LeaseLost:  # stalled past the lease: the run that took over marked this one abandoned; write nothing
+        logger.warning("Auto-unenrollment of %s lost its lease to another run", organization.slug)
+        if run.pk:
+            run.refresh_from_db()
+        return run
+
+
+def _record(run: AutoUnenrollRun, *, organization, actor, confirm_run, lease: Lease) -> AutoUnenrollRun:
     run.finished_at = timezone.now()
     if run.status == AutoUnenrollRun.Status.BLOCKED:
         waiting = AutoUnenrollRun.objects.for_org(organization).first()
@@ -128,6 +167,8 @@ def _run(*, organization, actor, now, confirm_run, client) -> AutoUnenrollRun:
                 and sorted(waiting.candidate_ids) == sorted(run.candidate_ids)):
             return waiting  # still waiting for an admin on the same devices: no new record every hour
     with transaction.atomic():
+        if not lease.renew():  # fenced: the lease row stays locked until this commit
+            raise LeaseLost(LEASE_JOB)
         run.save()
         if confirm_run is not None and run.status != AutoUnenrollRun.Status.STALE_SYNC:
             confirm_run.confirmed_at = run.finished_at
@@ -141,9 +182,9 @@ def _run(*, organization, actor, now, confirm_run, client) -> AutoUnenrollRun:
     return run
 
 
-def _purge(run: AutoUnenrollRun, plan: Plan, *, organization, actor, client) -> None:
+def _purge(run: AutoUnenrollRun, plan: Plan, *, organization, actor, client, lease: Lease) -> None:
     """``client``: a Fleet client to use for every device (a test's simulator); by default ``mdm_sync`` opens its own
-    for each release."""
+    for each release. After each device the run's progress is saved and the lease renewed (a progress point)."""
     if client is None and not plan.connected:
         run.status, run.message = AutoUnenrollRun.Status.FAILED, NOT_CONNECTED
         return
@@ -152,23 +193,35 @@ def _purge(run: AutoUnenrollRun, plan: Plan, *, organization, actor, client) -> 
     invited: set[int] = set()
     reason = f"Not seen for more than {plan.threshold_days} days (auto-unenrollment)"
     for device in plan.devices:
+        lease.check()
         error = host_release(organization=organization, host_id=device.fleet_host_id, turn_off_mdm=turn_off_mdm,
                              client=client)
         if error:
             run.errors[str(device.pk)] = error
-            continue
-        device_services.device_mark_unenrolled(device=device, actor=actor, source=Source.ENROLLMENT, reason=reason)
-        run.purged_ids.append(device.pk)
-        employee = device.assignee
-        if reinvite and employee is not None and employee.is_active and employee.pk not in invited:
-            try:
-                invitation_send(employee=employee, actor=actor, reason=Invitation.Reason.AUTO_UNENROLL,
-                                detail=f"{device} was removed after {plan.threshold_days} days offline")
-            except InvalidInput:
-                continue
-            invited.add(employee.pk)
-    run.reinvited = len(invited)
+        else:
+            device_services.device_mark_unenrolled(device=device, actor=actor, source=Source.ENROLLMENT,
+                                                   reason=reason)
+            run.purged_ids.append(device.pk)
+            employee = device.assignee
+            if reinvite and employee is not None and employee.is_active and employee.pk not in invited:
+                try:
+                    invitation_send(employee=employee, actor=actor, reason=Invitation.Reason.AUTO_UNENROLL,
+                                    detail=f"{device} was removed after {plan.threshold_days} days offline")
+                except InvalidInput:
+                    pass
+                else:
+                    invited.add(employee.pk)
+        run.reinvited = len(invited)
+        _progress(run, lease)
     if run.errors and not run.purged_ids:
         run.status = AutoUnenrollRun.Status.FAILED
     if run.errors:
         run.message = f"Fleet refused {len(run.errors)} device(s); they are tried again next run."
+
+
+def _progress(run: AutoUnenrollRun, lease: Lease) -> None:
+    """Save what the run did so far (its status stays "running") and renew the lease; stop if another run took over."""
+    AutoUnenrollRun.objects.filter(pk=run.pk, status=AutoUnenrollRun.Status.RUNNING).update(
+        purged_ids=run.purged_ids, errors=run.errors, reinvited=run.reinvited, updated_at=timezone.now())
+    if not lease.renew():
+        raise LeaseLost(LEASE_JOB)

@@ -1,4 +1,7 @@
-"""``/api/v1/sync-runs/``: the record of every Fleet sync; ``POST`` starts one now."""
+"""``/api/v1/sync-runs/``: the record of every Fleet sync; ``POST`` starts one now.
+
+``status`` is ``running``, ``succeeded``, ``failed``, ``skipped`` (another live run held the lease) or ``abandoned``
+(its worker died; ``abandoned_at`` says when the next run found its lease lapsed, ``error`` says why)."""
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -14,7 +17,8 @@ from mdm_sync.services import fleet_sync_queue
 class SyncRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = SyncRun
-        fields = ["id", "status", "trigger", "actor_label", "started_at", "finished_at", "pages", "hosts_listed",
+        fields = ["id", "status", "trigger", "actor_label", "started_at", "finished_at", "abandoned_at", "pages",
+                  "hosts_listed",
                   "fleet_count", "created", "updated", "unchanged", "not_seen", "reenrolled", "error"]
 
 

@@ -61,13 +61,17 @@ class FleetConnection(TenantModel):
 
 
 class SyncRun(TenantModel):
-    """One Fleet sync of one organization: when, why, how it ended and what it did."""
+    """One Fleet sync of one organization: when, why, how it ended and what it did.
+
+    A run holds the organization's ``fleet-sync`` lease (``core.leases``) while it works; a run whose worker died
+    is marked ``abandoned`` (``abandoned_at``, and why in ``error``) by the next run, which then proceeds."""
 
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped"
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+        ABANDONED = "abandoned", _("Abandoned")
 
     class Trigger(models.TextChoices):
         SCHEDULE = "schedule", "Schedule"
@@ -80,6 +84,9 @@ class SyncRun(TenantModel):
     actor_label = models.CharField(max_length=200, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    abandoned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next run found this one's lease lapsed (its worker died)"
+    )
     pages = models.PositiveIntegerField(default=0)
     hosts_listed = models.PositiveIntegerField(default=0)
     fleet_count = models.PositiveIntegerField(null=True, blank=True, help_text="Fleet's own host count")
@@ -96,6 +103,8 @@ class SyncRun(TenantModel):
     class Meta:
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["organization", "-started_at"], name="syncrun_org_started")]
+        constraints = [models.CheckConstraint(condition=~Q(status="abandoned") | Q(abandoned_at__isnull=False),
+                                              name="syncrun_abandoned_has_time")]
 
     def __str__(self):
         return f"Sync {self.started_at:%Y-%m-%d %H:%M} ({self.status})"

@@ -31,7 +31,7 @@ class SyncHealth:
 def sync_health(*, organization) -> SyncHealth:
     runs = SyncRun.objects.for_org(organization).exclude(status=SyncRun.Status.SKIPPED)
     last_success = runs.filter(status=SyncRun.Status.SUCCEEDED).first()
-    failures = runs.filter(status=SyncRun.Status.FAILED)
+    failures = runs.filter(status__in=[SyncRun.Status.FAILED, SyncRun.Status.ABANDONED])  # a dead worker is a failure
     if last_success is not None:
         failures = failures.filter(started_at__gt=last_success.started_at)
     connection = FleetConnection.objects.for_org(organization).first()

@@ -1,9 +1,10 @@
 """The Fleet jobs: the sync, and the device commands (wipes, removals from Fleet).
 
-Beat fans out one sync per connected organization; the lock in :func:`mdm_sync.sync.sync_organization`
-keeps two runs of one organization apart, so a redelivered or doubled task records itself as skipped
-instead of syncing twice at once. Each command is claimed before it is sent, so a redelivered sender
-sends nothing twice."""
+Beat fans out one sync per connected organization; the lease in :func:`mdm_sync.sync.sync_organization`
+(``core.leases``: short, renewed while the run works) keeps two runs of one organization apart, so a doubled task
+records itself as skipped instead of syncing twice at once. A task redelivered after its worker died (``acks_late``)
+finds that worker's lease lapsed within ``JOB_LEASE_SECONDS``: it marks the dead run abandoned and syncs.
+Each command is claimed before it is sent, so a redelivered sender sends nothing twice."""
 
 from celery import shared_task
 

@@ -3,12 +3,12 @@
 from io import StringIO
 
 import pytest
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.actors import Actor
+from core.leases import lease_acquire
 from core.models import AuditEvent
 from devices import services as device_services
 from devices.models import Device
@@ -177,7 +177,7 @@ def test_a_manual_assignment_survives_syncs(connected, sim, employee):
 
 
 def test_two_syncs_at_once_one_is_skipped_and_recorded(connected, sim_readonly):
-    cache.add(f"fleet-sync-lock:{connected.pk}", "held by another worker", 60)
+    lease_acquire(organization=connected, job="fleet-sync")  # held by another, live worker
     run = sync(connected, sim_readonly)
     assert run.status == "skipped" and "Another sync" in run.error
     assert not Device.objects.for_org(connected).exists()
