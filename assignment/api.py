@@ -47,7 +47,7 @@ class EmployeeInOutFieldSchema(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         if direction == "request":
-            return {"type": "string", "description": "The employee's id or e-mail"}
+            return {"type": "string", "minLength": 1, "description": "The employee's id or e-mail"}
         return EMPLOYEE_REF_SCHEMA
 
 
@@ -55,7 +55,8 @@ class PreAssignmentSerializer(StrictModelSerializer):
     employee = EmployeeInOutField()
     groups = GroupNamesField(required=False)
     ownership = serializers.ChoiceField(choices=Ownership.choices, required=False)
-    device = serializers.PrimaryKeyRelatedField(read_only=True)
+    device = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True,
+                                                help_text="The device's id, once one has this serial (else null)")
 
     class Meta:
         model = PreAssignment

@@ -1,9 +1,14 @@
 """FilterSets of the core lists; the API and the cockpit lists share them."""
 
+from datetime import UTC, timedelta
+
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Q
-from django_filters.fields import ModelChoiceField
+from django.utils.translation import gettext_lazy as _
+from django_filters.fields import IsoDateTimeField, ModelChoiceField
 
 from core.models import AuditEvent, Employee, Group
 
@@ -22,9 +27,55 @@ class _GroupNameField(ModelChoiceField):
         return group
 
 
+# --- date/time filters ----------------------------------------------------------------------------------------
+# Real UTC offsets run from -12:00 to +14:00; PostgreSQL refuses a displacement past ±15:59 (a 500 once), and a
+# value next to year 1 or 9999 can leave Python's range when turned to UTC (SQLite's adapter does, another 500).
+
+MAX_UTC_OFFSET = timedelta(hours=14)
+
+
+class _BoundedDateTimeMixin:
+    """A date/time whose offset is whole minutes within ±14:00 and that exists in UTC; the value is given in UTC,
+    so no database sees an offset it might refuse. Anything else is a field error (a 400, a form error)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        offset = value.utcoffset() or timedelta(0)
+        if abs(offset) > MAX_UTC_OFFSET or offset % timedelta(minutes=1):
+            raise ValidationError(_("Give a UTC offset from -14:00 to +14:00 in whole minutes."), code="invalid")
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(_("This date/time is out of range."), code="invalid") from None
+
+
+class BoundedDateTimeField(_BoundedDateTimeMixin, forms.DateTimeField):
+    pass
+
+
+class BoundedIsoDateTimeField(_BoundedDateTimeMixin, IsoDateTimeField):
+    pass
+
+
+class DateTimeFilter(django_filters.DateTimeFilter):
+    field_class = BoundedDateTimeField
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = BoundedIsoDateTimeField
+
+
 class FilterSet(django_filters.FilterSet):
-    """The base of the project's FilterSets: django-filter's, as it is. A list too slow for it owns its query
-    instead (``devices.listing``: the FilterSet validates, the list's module writes the SQL)."""
+    """The base of the project's FilterSets: django-filter's, with date/time filters bounded (see above). A list too
+    slow for it owns its query instead (``devices.listing``: the FilterSet validates, the list's module writes
+    the SQL). Declare date/time filters with this module's ``IsoDateTimeFilter``/``DateTimeFilter``."""
+
+    FILTER_DEFAULTS = {
+        **django_filters.FilterSet.FILTER_DEFAULTS,
+        models.DateTimeField: {"filter_class": DateTimeFilter},
+    }
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
@@ -93,8 +144,8 @@ class AuditEventFilterSet(FilterSet):
     actor_type = django_filters.ChoiceFilter(choices=AuditEvent.ActorType.choices)
     target_type = django_filters.CharFilter(field_name="target_type")
     target_id = django_filters.CharFilter(field_name="target_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from assignment.models import CsvImport, PreAssignment, Suggestion
 from core.events import Source
+from core.leases import JobLease
 from core.models import ApiToken, AuditEvent, Employee, Group, Membership, Organization
 from devices.models import Device, DeviceCommand, DeviceHistory, Platform
 from enrollment.models import (
@@ -170,6 +171,17 @@ class FleetConnectionFactory(TenantFactory):
 
     url = "https://fleet.example.test"
     token = "fleet-api-token"  # the model's property: stored encrypted
+
+
+class JobLeaseFactory(factory.django.DjangoModelFactory):
+    """A released lease: the next job of that kind takes it at once."""
+
+    class Meta:
+        model = JobLease
+
+    organization = factory.SubFactory(OrganizationFactory)
+    job = factory.Sequence(lambda n: f"job-{n}")
+    leased_until = factory.LazyFunction(timezone.now)
 
 
 class SyncRunFactory(TenantFactory):

@@ -3,6 +3,7 @@
 from rest_framework import serializers, viewsets
 
 from core.actors import Actor
+from core.api.schema import CockpitAutoSchema
 
 
 class TenantViewSetMixin:
@@ -13,6 +14,7 @@ class TenantViewSetMixin:
     """
 
     lookup_value_regex = r"\d+"
+    schema = CockpitAutoSchema()
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -1,6 +1,6 @@
 """Core API resources: employees, groups, audit events, organization settings."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -77,9 +77,12 @@ class EmployeeViewSet(TenantModelViewSet):
         self.perform_update(serializer)
         return Response(self._fresh(serializer.instance))
 
-    @extend_schema(request=EmployeeUpsertSerializer, responses=EmployeeSerializer)
+    @extend_schema(request=EmployeeUpsertSerializer, responses={
+        200: OpenApiResponse(EmployeeSerializer, description="Updated"),
+        201: OpenApiResponse(EmployeeSerializer, description="Created"),
+    })
     @action(detail=False, methods=["put"], url_path=r"external/(?P<external_id>[^/]{1,150})",
-            filterset_class=None, filter_backends=[])
+            filterset_class=None, filter_backends=[], lookup_field="external_id")
     def upsert_external(self, request, external_id=None):
         """Create or update the employee whose HR key is ``external_id`` (201 when created)."""
         serializer = EmployeeUpsertSerializer(data=request.data)
