@@ -21,11 +21,11 @@ from assignment.selectors import csv_import_list, pre_assignment_list
 from assignment.services import csv_imports
 from core.audit import Source
 from core.errors import DomainError
+from core.exports import formula_safe
 from core.models import AuditEvent
 from core.web import actor_for, call_service, filterset_for, org_object_or_404, paginate, require_role, run_action
 from devices import rules
 from devices.models import AvailabilityStatus, Device
-from devices.views import formula_safe
 
 # --- pre-assignments -------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from core.audit import Source
 from core.errors import DomainError
+from core.exports import formula_safe
 from core.models import AuditEvent, Employee
 from core.paging import COUNT_TTL_SECONDS, org_generation_key
 from core.panels import device_panels
@@ -96,14 +97,6 @@ def device_rows_html(request, spec, page) -> str:
 
 
 # --- CSV export ------------------------------------------------------------------------------
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def formula_safe(value) -> str:
-    """A cell a spreadsheet shows as text: a leading =, +, -, @, tab or CR would start a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 EXPORT_COLUMNS = [
