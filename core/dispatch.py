@@ -39,3 +39,9 @@ def enqueue_or_log(name: str, *args, countdown: float | None = None) -> bool:
     except ServiceUnavailable:
         return False
     return True
+
+
+def retry_delay(attempts: int, *, first, longest):
+    """How long a job that failed ``attempts`` times waits before its next try: ``first``, then three times longer
+    each time, never more than ``longest`` (both ``timedelta``)."""
+    return min(first * (3 ** max(attempts - 1, 0)), longest)

@@ -20,11 +20,11 @@ from core.api.filters import PAGINATION_PARAMS, StrictFilterBackend
 from core.audit import Source
 from core.errors import InvalidInput
 from core.selectors import device_technicians, employee_by_reference
-from devices import services
+from devices import rules, services
 from devices.filtersets import DeviceFilterSet
 from devices.listing import API_COLUMNS, DeviceListing, api_rows, device_filter_spec
 from devices.models import Device, DeviceCommand, DeviceHistory, Ownership, Platform, Usage
-from devices.selectors import assignment_warnings, device_history, device_queryset, latest_commands
+from devices.selectors import device_history, device_queryset, latest_commands
 
 EMPLOYEE_REF_SCHEMA = {
     "type": "object",
@@ -276,7 +276,7 @@ class DeviceViewSet(TenantModelViewSet):
         warnings = []
         if "employee" in data:
             kwargs["employee"] = employee_by_reference(organization=self.organization, reference=data["employee"])
-            warnings = assignment_warnings(organization=self.organization, employee=kwargs["employee"])
+            warnings = rules.leaving_warnings_for(organization=self.organization, employee=kwargs["employee"])
         if "remove_from_fleet" in data:
             kwargs["remove_from_fleet"] = data["remove_from_fleet"]
         if move not in (services.device_assign, services.device_restore):

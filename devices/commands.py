@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from core.actors import Actor
 from core.audit import audit_record
-from core.dispatch import enqueue_or_log
+from core.dispatch import enqueue_or_log, retry_delay
 from core.errors import IllegalTransition, InvalidInput
 from devices.hooks import command_settled
 from devices.models import MAX_COMMAND_ATTEMPTS, Device, DeviceCommand, Employee
@@ -43,7 +43,7 @@ EVENTS = {
 
 def backoff(attempts: int) -> timedelta:
     """2 min, 6 min, 18 min, 54 min, 2 h 42, then 6 h between tries."""
-    return min(BACKOFF_BASE * (3 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    return retry_delay(attempts, first=BACKOFF_BASE, longest=BACKOFF_MAX)
 
 
 # --- asked by a move -------------------------------------------------------------------------

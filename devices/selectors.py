@@ -4,8 +4,6 @@ from collections import Counter
 
 from django.db.models import Count
 
-from core.models import Employee
-from devices import rules
 from devices.models import Device, DeviceCommand, DeviceHistory
 
 
@@ -82,8 +80,3 @@ def latest_commands(*, device: Device) -> dict[str, DeviceCommand | None]:
     for command in device_commands(device=device, limit=20):
         latest[command.kind] = latest[command.kind] or command
     return latest
-
-
-def assignment_warnings(*, organization, employee: Employee) -> list[dict]:
-    """What a person giving ``employee`` a device should know first: today, that they are leaving."""
-    return rules.leaving_warnings_for(organization=organization, employee=employee)

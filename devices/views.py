@@ -24,13 +24,13 @@ from core.models import AuditEvent, Employee
 from core.paging import COUNT_TTL_SECONDS, org_generation_key
 from core.panels import device_panels
 from core.web import actor_for, call_service, filterset_for, org_object_or_404, paginate, require_role, run_action
-from devices import commands, handover, services
+from devices import commands, handover, rules, services
 from devices.filtersets import DeviceFilterSet
 from devices.forms import DeviceForm, DeviceMoveForm
 from devices.issues import issue_help
 from devices.listing import INVENTORY_COLUMNS, DeviceListing, device_filter_spec, inventory_rows
 from devices.models import AvailabilityStatus, Device, DeviceCommand
-from devices.selectors import assignment_warnings, device_commands, device_queryset, with_group_names
+from devices.selectors import device_commands, device_queryset, with_group_names
 
 
 @require_safe
@@ -279,7 +279,7 @@ def device_move(request, org_slug, pk, move):
     if request.method == "POST" and form.is_valid():
         employee = form.cleaned_data.get("employee")
         if employee is not None:
-            warnings = assignment_warnings(organization=request.organization, employee=employee)
+            warnings = rules.leaving_warnings_for(organization=request.organization, employee=employee)
         if warnings and not form.cleaned_data.get("leaving_confirmed"):
             # Shown first, with the form marked confirmed: submitting it again does the move.
             form.data = form.data.copy()

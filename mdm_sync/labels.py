@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from core.actors import Actor
 from core.audit import audit_record
-from core.dispatch import enqueue_or_log
+from core.dispatch import enqueue_or_log, retry_delay
 from core.errors import InvalidInput
 from core.models import Group, Organization
 from devices.models import AvailabilityStatus, Device
@@ -64,7 +64,7 @@ def hosts_digest(host_ids: Iterable[int]) -> str:
 
 def backoff(attempts: int) -> timedelta:
     """5 min, 15 min, 45 min, 2 h 15, then 6 h between tries."""
-    return min(BACKOFF_BASE * (3 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    return retry_delay(attempts, first=BACKOFF_BASE, longest=BACKOFF_MAX)
 
 
 # --- reads -----------------------------------------------------------------------------------
