@@ -29,6 +29,7 @@ from django.db.models.functions import Lower
 from assignment.models import DEFAULT_DOMAIN_NAME, CsvImport, PreAssignment
 from core.errors import InvalidInput
 from core.models import Employee, Group
+from core.selectors import employees_leaving
 from devices import rules
 from devices.models import AvailabilityStatus, Device, Ownership, Usage
 from devices.services import normalize_serial
@@ -336,7 +337,7 @@ def _lookups(organization, rows: list[dict], kind: str) -> dict:
             .values("pk", "lowered", "status", "username", "domain_name", "full_name")
         ):
             employees[employee["lowered"]] = employee
-    leaving = rules.leaving(organization=organization) if employees else {}  # open offboardings: a handful
+    leaving = employees_leaving(organization=organization) if employees else {}  # open offboardings: a handful
     active, active_by_pk = {}, {}
     for chunk in _chunks(serials):
         for pa in (

@@ -35,11 +35,6 @@ def platform_hold_reason(platform: str) -> str:
              "suggestion or assigns the device, or a pre-assignment by serial number does.")
 
 
-def leaving(*, organization, employee_ids=None) -> dict[int, str]:
-    """{employee id: why} for the organization's employees on their way out (of ``employee_ids``)."""
-    return employees_leaving(organization=organization, employee_ids=employee_ids)
-
-
 def leaving_sentence(*, name: str, why: str) -> str:
     """"Lea Leaving is leaving: their offboarding has been started (draft).\""""
     return _("%(name)s is leaving: %(why)s.") % {"name": name, "why": why}
@@ -58,7 +53,7 @@ def leaving_warning(*, employee_id: int, name: str, why: str, **extra) -> dict:
 
 def leaving_warnings_for(*, organization, employee) -> list[dict]:
     """The warnings a person giving ``employee`` a device (or a pre-assignment) should see: [] or one."""
-    why = leaving(organization=organization, employee_ids=[employee.pk]).get(employee.pk)
+    why = employees_leaving(organization=organization, employee_ids=[employee.pk]).get(employee.pk)
     if why is None:
         return []
     return [leaving_warning(employee_id=employee.pk, name=employee.display_name, why=why)]

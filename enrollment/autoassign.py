@@ -18,6 +18,7 @@ from core.actors import Actor
 from core.audit import Source
 from core.errors import DomainError
 from core.models import Employee
+from core.selectors import employees_leaving
 from devices import rules
 from devices import services as device_services
 from devices.models import DESKTOP_PLATFORMS, AssignmentStatus, AvailabilityStatus, Device, DeviceHistory
@@ -128,7 +129,7 @@ def _assign_chunk(organization, devices: list[Device], idp: IdentityLookup, acto
         employee.email.lower(): employee
         for employee in Employee.objects.for_org(organization).filter(email__in=sorted(wanted))
     }
-    leaving = rules.leaving(organization=organization) if employees else {}
+    leaving = employees_leaving(organization=organization) if employees else {}
     to_assign: list[tuple[Device, Employee]] = []
     notes: dict[int, str] = {}
     for device in devices:

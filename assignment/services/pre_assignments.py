@@ -19,7 +19,7 @@ from core.actors import Actor
 from core.audit import Source, audit_record
 from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
 from core.models import Employee, Organization
-from core.selectors import groups_by_names
+from core.selectors import employees_leaving, groups_by_names
 from devices import rules
 from devices import services as device_services
 from devices.models import Device, Ownership, Usage
@@ -313,7 +313,7 @@ def pre_assignment_apply_for_device(*, device: Device, actor: Actor, **kwargs) -
 def _apply_each(organization, pks: list[int], actor: Actor) -> dict:
     """The automatic application: a pre-assignment of an employee whose offboarding is under way waits."""
     counts = {"applied": 0, "conflict": 0, "held": 0, "failed": 0}
-    leaving = rules.leaving(organization=organization) if pks else {}
+    leaving = employees_leaving(organization=organization) if pks else {}
     for pk in pks:
         try:
             with transaction.atomic():

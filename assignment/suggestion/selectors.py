@@ -14,6 +14,7 @@ from django.db.models import OuterRef, Q, Subquery
 from assignment.suggestion.models import Suggestion
 from assignment.suggestion.scoring import DeviceFacts, Directory, Person, Score, score_devices
 from core.models import Employee
+from core.selectors import employees_leaving
 from devices import rules
 from devices.models import AvailabilityStatus, Device, DeviceHistory, Usage
 
@@ -102,7 +103,7 @@ def suggestion_facts(*, organization) -> SuggestionFacts:
     devices, labels, platforms = _device_facts(organization)
     return SuggestionFacts(devices, suggestion_directory(organization=organization),
                            rejected_fingerprints(organization=organization), labels, platforms,
-                           rules.leaving(organization=organization))
+                           employees_leaving(organization=organization))
 
 
 def suggestion_scores(*, organization, facts: SuggestionFacts | None = None) -> dict[int, Score]:
@@ -159,7 +160,7 @@ def suggestion_queryset(*, organization):
         .select_related("device", "employee")
         .filter(~Q(status=Suggestion.Status.PENDING) | _still_valid())
     )
-    leaving = rules.leaving(organization=organization) if organization is not None else {}
+    leaving = employees_leaving(organization=organization) if organization is not None else {}
     if leaving:
         queryset = queryset.exclude(status=Suggestion.Status.PENDING, employee_id__in=sorted(leaving))
     return queryset

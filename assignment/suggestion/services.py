@@ -26,6 +26,7 @@ from core.actors import Actor
 from core.audit import Source, audit_record
 from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
 from core.models import Organization
+from core.selectors import employees_leaving
 from devices import rules
 from devices.models import Device, Usage
 from devices.services import device_assign
@@ -191,7 +192,7 @@ def _refuse_automatic(suggestion: Suggestion, device: Device) -> None:
     held = rules.platform_hold_reason(device.platform)
     if held:
         raise IllegalTransition(held)
-    why = rules.leaving(organization=device.organization, employee_ids=[suggestion.employee_id]).get(
+    why = employees_leaving(organization=device.organization, employee_ids=[suggestion.employee_id]).get(
         suggestion.employee_id)
     if why is not None:
         raise IllegalTransition(rules.leaving_hold_reason(name=suggestion.employee.display_name, why=why))
