@@ -9,6 +9,8 @@ COPY enrollment enrollment
 COPY assignment assignment
 COPY offboarding offboarding
 COPY mdm_sync mdm_sync
+COPY webhooks webhooks
+COPY scim scim
 COPY templates templates
 COPY manage.py ./
 RUN pip install --no-cache-dir . \

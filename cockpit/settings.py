@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "assignment",
     "offboarding",
     "mdm_sync",
+    "webhooks",
+    "scim",
     "cockpit",  # the project package: the shell, the dashboard, seed_demo, static files
 ]
 

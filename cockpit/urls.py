@@ -14,6 +14,7 @@ org_patterns = [
     path("", include("enrollment.urls")),
     path("", include("assignment.urls")),
     path("", include("offboarding.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 urlpatterns = [
@@ -23,6 +24,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("o/<slug:org_slug>/", include(org_patterns)),
     path("enroll/<slug:enroll_slug>/", include("enrollment.public_urls")),
+    path("scim/v2/", include("scim.urls")),
     path("api/v1/", include(("cockpit.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(

@@ -339,9 +339,20 @@ class OffboardingDeviceFactory(TenantFactory):
 
 
 # Every factory above, by model (``tests/core/test_factories.py`` holds it to the project's models).
+def _app_factories():
+    """Factories of apps that keep theirs beside their tests (``tests/<app>/factories.py``)."""
+    from importlib import import_module
+    from pathlib import Path
+
+    found = []
+    for path in sorted(Path(__file__).resolve().parent.glob("*/factories.py")):
+        found.extend(vars(import_module(f"tests.{path.parent.name}.factories")).values())
+    return found
+
+
 FACTORIES = {
     obj._meta.model: obj
-    for obj in list(globals().values())
+    for obj in [*globals().values(), *_app_factories()]
     if isinstance(obj, type) and issubclass(obj, factory.django.DjangoModelFactory)
     and not obj._meta.abstract and obj._meta.model is not None
 }

@@ -16,7 +16,7 @@ router.register("audit-events", AuditEventViewSet, basename="auditevent")
 router.register("sync-runs", SyncRunViewSet, basename="syncrun")
 
 # The feature apps built on the core add their own endpoints (each module: ``register(router)``, ``urlpatterns``).
-FEATURE_API_MODULES = [import_module(f"{app}.api") for app in ("enrollment", "assignment", "offboarding")]
+FEATURE_API_MODULES = [import_module(f"{app}.api") for app in ("enrollment", "assignment", "offboarding", "webhooks")]
 for module in FEATURE_API_MODULES:
     module.register(router)
 

@@ -34,7 +34,7 @@ def _feature_extensions():
     tests_dir = Path(__file__).resolve().parent.parent
     return [
         import_module(f"tests.{path.parent.name}.{path.stem}")
-        for app in ("enrollment", "assignment", "offboarding")
+        for app in ("enrollment", "assignment", "offboarding", "webhooks", "scim")
         for path in sorted((tests_dir / app).glob("tenant_objects*.py"))
     ]
 

@@ -19,7 +19,7 @@ from tests.cockpit.pages import url
 from tests.conftest import assert_error
 from tests.factories import OffboardingFactory
 
-PROJECT_APPS = {"core", "devices", "enrollment", "assignment", "offboarding", "mdm_sync", "cockpit"}
+PROJECT_APPS = {"core", "devices", "enrollment", "assignment", "offboarding", "mdm_sync", "webhooks", "scim", "cockpit"}
 BOUNDED = (BoundedDateTimeField, BoundedIsoDateTimeField)
 
 HOSTILE = [

@@ -1,0 +1,5 @@
+"""Where SCIM provisioning connects to the apps below it, called once from ``ScimConfig.ready``."""
+
+
+def connect() -> None:
+    pass

@@ -1,0 +1,3 @@
+"""Cockpit pages of outbound webhooks (mounted under /o/<org_slug>/)."""
+
+urlpatterns = []
