@@ -3,17 +3,23 @@
 app's viewsets, ``urlpatterns`` its other routes."""
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from assignment import services
-from assignment.csv_import import FileTooLarge, row_message, row_warnings
+from assignment.csv_import import FileTooLarge
 from assignment.filtersets import PreAssignmentFilterSet
 from assignment.models import CsvImport, PreAssignment
-from assignment.selectors import csv_import_list, pre_assignment_list
+from assignment.selectors import (
+    MAX_ROWS_IN_ANSWER,
+    csv_import_answer,
+    csv_import_list,
+    csv_import_rejection,
+    pre_assignment_list,
+)
 from assignment.services import SettleDecision
 from assignment.suggestion import api as suggestion_api
 from assignment.views import LimitedUploadHandler, declared_too_large
@@ -24,13 +30,13 @@ from core.api.base import (
     StrictSerializer,
     TenantModelViewSet,
 )
+from core.api.jobs import JobSerializer, job_answer
 from core.audit import Source
+from core.jobs import job_list
 from core.selectors import employee_by_reference
 from devices import rules
 from devices.api import EMPLOYEE_REF_SCHEMA
 from devices.models import Ownership
-
-MAX_ROWS_IN_ANSWER = 1000
 
 
 class EmployeeInOutField(EmployeeRefField):
@@ -141,21 +147,6 @@ class ImportSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=CsvImport.Kind.choices, required=False, default=CsvImport.Kind.ASSIGN)
 
 
-def import_answer(record: CsvImport, *, result: dict | None = None) -> dict:
-    rows = [
-        {"line": row["line"], "serial_number": row["serial"], "action": row.get("action"), "errors": row["errors"],
-         "notes": row["notes"], "warnings": [w["detail"] for w in row.get("warnings") or ()],
-         "new_employee": bool(row.get("new_employee"))}
-        for row in record.rows[:MAX_ROWS_IN_ANSWER]
-    ]
-    return {
-        "id": record.pk, "kind": record.kind, "status": record.status, "row_count": record.row_count,
-        "counts": record.counts, "ignored_columns": record.ignored_columns, "encoding": record.encoding,
-        "rows": rows, "rows_truncated": record.row_count > MAX_ROWS_IN_ANSWER,
-        "warnings": row_warnings(record.rows, limit=MAX_ROWS_IN_ANSWER), "result": result,
-    }
-
-
 class PreAssignmentViewSet(TenantModelViewSet):
     serializer_class = PreAssignmentSerializer
     filterset_class = PreAssignmentFilterSet
@@ -215,15 +206,25 @@ class PreAssignmentViewSet(TenantModelViewSet):
         return self._answer(pa)
 
     @extend_schema(methods=["GET"], request=None, responses=CsvImportSerializer(many=True), filters=False)
-    @extend_schema(methods=["POST"], request={"multipart/form-data": ImportSerializer}, filters=False,
-                   responses={200: OpenApiResponse(ImportAnswerSerializer, description="dry_run: the preview"),
-                              201: OpenApiResponse(ImportAnswerSerializer, description="Committed")})
+    @extend_schema(
+        methods=["POST"], request={"multipart/form-data": ImportSerializer}, filters=False,
+        responses={200: OpenApiResponse(ImportAnswerSerializer, description="dry_run: the preview"),
+                   201: OpenApiResponse(ImportAnswerSerializer, description="Committed"),
+                   202: OpenApiResponse(JobSerializer, description=(
+                       "More rows than ASSIGNMENT_CSV_SYNC_MAX_ROWS: the file is stored and a job analyses it and, "
+                       "unless dry_run, commits it. `Location` names the job (`/api/v1/jobs/{id}/`); once it is "
+                       "over, its `result` is the body this call would have answered (200, 201, or the 400 error "
+                       "body listing the rows in error)."))},
+        parameters=[OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[202],
+                                     description="The job's URL")],
+    )
     @action(detail=False, methods=["get", "post"], url_path="import", url_name="import",
             parser_classes=[MultiPartParser], filterset_class=None, filter_backends=[])
     def import_csv(self, request):
         """``POST``: upload a pre-assignment CSV (``file``): ``dry_run`` answers the preview, otherwise it is
         committed in one transaction (or nothing is, and the rows in error are in ``fields.file``). A row naming
         an employee whose offboarding is under way is a ``warnings`` entry, not an error: it is committed.
+        A file of more than ``ASSIGNMENT_CSV_SYNC_MAX_ROWS`` rows answers ``202`` with the job doing this.
         ``GET``: the organization's recent imports."""
         if request.method == "GET":
             page = self.paginator.paginate_queryset(csv_import_list(organization=self.organization), request, self)
@@ -236,21 +237,19 @@ class PreAssignmentViewSet(TenantModelViewSet):
             raise FileTooLarge(services.size_message())
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        record = services.csv_import_start(
+        submission = services.csv_import_submit(
             organization=self.organization, actor=self.actor, data=data["file"].read(), filename=data["file"].name,
-            kind=data["kind"], source=Source.API,
+            kind=data["kind"], source=Source.API, dry_run=data["dry_run"], skip_errors=data["skip_errors"],
         )
-        errors = [row for row in record.rows if row["action"] == "error"]
+        if submission.job is not None:
+            job = job_list(organization=self.organization).get(pk=submission.job.pk)  # it may have run already
+            answer, headers = job_answer(job, request)
+            return Response(answer, status=status.HTTP_202_ACCEPTED, headers=headers)
+        if submission.rejected:
+            raise serializers.ValidationError(csv_import_rejection(submission.rejected))
         if data["dry_run"]:
-            return Response(import_answer(record))
-        if errors and not data["skip_errors"]:
-            services.csv_import_discard(csv_import=record, actor=self.actor)
-            detail = f"{len(errors)} row(s) are in error; nothing was imported (send skip_errors to import the rest)."
-            lines = [row_message(row) for row in errors[:MAX_ROWS_IN_ANSWER]]
-            raise serializers.ValidationError({"file": [detail, *lines]})
-        result = services.csv_import_commit(csv_import=record, actor=self.actor, skip_errors=data["skip_errors"])
-        record.refresh_from_db()
-        return Response(import_answer(record, result=result), status=status.HTTP_201_CREATED)
+            return Response(csv_import_answer(submission.record))
+        return Response(csv_import_answer(submission.record, result=submission.result), status=status.HTTP_201_CREATED)
 
 
 def register(router) -> None:

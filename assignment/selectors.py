@@ -1,5 +1,6 @@
 """Reads of pre-assignments and CSV imports, always scoped to one organization."""
 
+from assignment.csv_import import row_message, row_warnings
 from assignment.models import CsvImport, PreAssignment
 
 
@@ -32,3 +33,29 @@ def pre_assignments_of(employee):
 
 def csv_import_list(*, organization):
     return CsvImport.objects.for_org(organization).defer("rows").order_by("-id")
+
+
+MAX_ROWS_IN_ANSWER = 1000
+
+
+def csv_import_answer(record: CsvImport, *, result: dict | None = None) -> dict:
+    """An import as the API answers it (the preview, or the committed import with ``result``): each row's action,
+    errors, notes and warnings, the first :data:`MAX_ROWS_IN_ANSWER` rows. Also the result of its job."""
+    rows = [
+        {"line": row["line"], "serial_number": row["serial"], "action": row.get("action"), "errors": row["errors"],
+         "notes": row["notes"], "warnings": [w["detail"] for w in row.get("warnings") or ()],
+         "new_employee": bool(row.get("new_employee"))}
+        for row in record.rows[:MAX_ROWS_IN_ANSWER]
+    ]
+    return {
+        "id": record.pk, "kind": record.kind, "status": record.status, "row_count": record.row_count,
+        "counts": record.counts, "ignored_columns": record.ignored_columns, "encoding": record.encoding,
+        "rows": rows, "rows_truncated": record.row_count > MAX_ROWS_IN_ANSWER,
+        "warnings": row_warnings(record.rows, limit=MAX_ROWS_IN_ANSWER), "result": result,
+    }
+
+
+def csv_import_rejection(rows: list[dict]) -> dict:
+    """The rows in error that stopped a commit, as the API's 400 names them: ``{"file": [sentence, "line 3: …"]}``."""
+    detail = f"{len(rows)} row(s) are in error; nothing was imported (send skip_errors to import the rest)."
+    return {"file": [detail, *(row_message(row) for row in rows[:MAX_ROWS_IN_ANSWER])]}

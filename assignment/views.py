@@ -8,12 +8,13 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST, require_safe
 
 from assignment import services
-from assignment.csv_import import ACTION_LABELS, TEMPLATE_HEADER, CsvFileError, row_message, warning_count
+from assignment.csv_import import ACTION_LABELS, TEMPLATE_HEADER, row_message, warning_count
 from assignment.filtersets import PreAssignmentFilterSet
 from assignment.forms import CsvCommitForm, CsvUploadForm, PreAssignmentForm, SettleForm
 from assignment.models import CsvImport, PreAssignment
@@ -22,6 +23,7 @@ from assignment.services import csv_imports
 from core.audit import Source
 from core.errors import DomainError
 from core.exports import formula_safe
+from core.jobs import Job, job_for_target
 from core.models import AuditEvent
 from core.web import actor_for, call_service, filterset_for, org_object_or_404, paginate, require_role, run_action
 from devices import rules
@@ -198,21 +200,21 @@ def _upload(request, org_slug):
     if not form.is_valid():
         return _upload_page(request, form, status=400)
     upload = form.cleaned_data["file"]
-    try:
-        record = services.csv_import_start(
+    try:  # a large file is only parsed and stored here: a job analyses it (the preview page shows its progress)
+        submission = services.csv_import_submit(
             organization=request.organization, actor=actor_for(request), data=upload.read(), filename=upload.name,
-            kind=form.cleaned_data["kind"], source=Source.CSV_IMPORT, analyse_all=False,
+            kind=form.cleaned_data["kind"], source=Source.CSV_IMPORT, dry_run=True, analyse_all=False,
         )
-    except CsvFileError as exc:
-        return _upload_page(request, form, error=exc.message, status=400)
-    return redirect("csvimport_detail", org_slug=org_slug, pk=record.pk)
+    except DomainError as exc:  # an unreadable file (400), or no job queue for a large one (503)
+        return _upload_page(request, form, error=exc.message, status=exc.status)
+    return redirect("csvimport_detail", org_slug=org_slug, pk=submission.record.pk)
 
 
 def _upload_page(request, form, *, error: str = "", status: int = 200):
     context = {
         "form": form, "error": error, "imports": csv_import_list(organization=request.organization)[:10],
         "template_header": TEMPLATE_HEADER, "max_mb": services.csv_max_bytes() // (1024 * 1024),
-        "max_rows": services.csv_max_rows(),
+        "max_rows": services.csv_max_rows(), "sync_max_rows": services.csv_sync_max_rows(),
     }
     return render(request, "assignment/csvimport_new.html", context, status=status)
 
@@ -233,14 +235,19 @@ ROWS_PER_PAGE = 100
 @require_role("can_manage_people")
 @require_safe
 def csvimport_detail(request, org_slug, pk):
-    """Progress while the rows are analysed (the page refreshes itself), then the preview, then the result."""
+    """Progress while the rows are analysed or committed, then the preview, then the result. A large file's job
+    shows its progress bar (``core/job_progress.html``); an import no job works on is analysed here a chunk per
+    visit (the page refreshes itself)."""
     record = org_object_or_404(request, CsvImport, pk=pk)
-    if record.status == CsvImport.Status.ANALYSING:
+    job = job_for_target(organization=request.organization, target=record)
+    if record.status == CsvImport.Status.ANALYSING and (job is None or job.is_over):
         record = services.csv_import_analyse(csv_import=record, chunk=csv_imports.ANALYSE_CHUNK)
-    return _detail_page(request, record)
+    return _detail_page(request, record, job=job)
 
 
-def _detail_page(request, record, *, error: str = "", status: int = 200):
+def _detail_page(request, record, *, error: str = "", status: int = 200, job=None):
+    if job is None:
+        job = job_for_target(organization=request.organization, target=record)
     action = request.GET.get("action", "")
     rows = [row for row in record.rows if not action or row.get("action") == action]
     page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
@@ -253,6 +260,10 @@ def _detail_page(request, record, *, error: str = "", status: int = 200):
         "result_summary": services.import_summary(record.result) if record.result else "",
         "percent": int(100 * record.processed_rows / record.row_count) if record.row_count else 100,
         "warning_rows": warning_count(record.rows) if record.status != CsvImport.Status.ANALYSING else 0,
+        # The job working on it now (a progress bar instead of the form), or the last one, failed (its reason).
+        "job": job if job is not None and not job.is_over else None,
+        "job_failed": job if job is not None and job.status in (Job.Status.FAILED, Job.Status.ABANDONED)
+        and record.status in (CsvImport.Status.PREVIEWED, CsvImport.Status.ANALYSING) else None,
     }
     return render(request, "assignment/csvimport_detail.html", context, status=status)
 
@@ -263,11 +274,13 @@ def csvimport_commit(request, org_slug, pk):
     record = org_object_or_404(request, CsvImport, pk=pk)
     form = CsvCommitForm(request.POST)
     form.is_valid()
+    options = {"skip_errors": form.cleaned_data.get("skip_errors", False), "wipe": form.cleaned_data.get("wipe", False)}
     try:
-        result = services.csv_import_commit(
-            csv_import=record, actor=actor_for(request), skip_errors=form.cleaned_data.get("skip_errors", False),
-            wipe=form.cleaned_data.get("wipe", False),
-        )
+        if services.csv_import_runs_as_job(record):  # a large file: committed by a job, its progress on the page
+            services.csv_import_commit_queue(csv_import=record, actor=actor_for(request), **options)
+            messages.info(request, _("The commit has started: this page shows its progress."))
+            return redirect("csvimport_detail", org_slug=org_slug, pk=pk)
+        result = services.csv_import_commit(csv_import=record, actor=actor_for(request), **options)
     except DomainError as exc:
         return _detail_page(request, org_object_or_404(request, CsvImport, pk=pk), error=exc.message, status=exc.status)
     messages.success(request, f"Import committed: {services.import_summary(result)}.")

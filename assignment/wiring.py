@@ -1,10 +1,14 @@
 """Where the assignment app connects to the apps below it, called once from ``AssignmentConfig.ready``: its audit
-events (``assignment.events``), its hook steps (pre-assignment here, suggestion in ``assignment.suggestion.wiring``)
-and its panels (``assignment.panels``, ``assignment.suggestion.panels``)."""
+events (``assignment.events``), its job kind (``assignment.jobs``), its hook steps (pre-assignment here, suggestion
+in ``assignment.suggestion.wiring``) and its panels (``assignment.panels``, ``assignment.suggestion.panels``)."""
+
+from django.utils.translation import gettext_lazy as _
 
 from assignment.events import EVENTS
+from assignment.jobs import csv_import_job
 from assignment.panels import device_panel, employee_panel
 from assignment.services import (
+    CSV_IMPORT_JOB,
     pre_assignment_apply_for_device,
     pre_assignments_apply,
     pre_assignments_cancel_for_employee,
@@ -13,6 +17,7 @@ from assignment.suggestion.panels import device_suggestion_panel
 from assignment.suggestion.wiring import after_sync_suggestions, withdraw_leaver_suggestions
 from core.audit import register_events
 from core.hooks import employee_offboarded
+from core.jobs import register_job_kind
 from core.panels import device_panels, employee_panels
 from devices.hooks import device_created
 from mdm_sync.hooks import after_sync
@@ -34,6 +39,8 @@ def cancel_pre_assignments(*, employee, actor, **kwargs) -> dict:
 
 def connect() -> None:
     register_events(EVENTS)
+    # A large CSV import's analysis and commit (issue #12 §2); re-run safe: analysed chunks stay, a commit is whole.
+    register_job_kind(CSV_IMPORT_JOB, csv_import_job, label=_("CSV import"), rerun_safe=True)
     after_sync.register(apply_pre_assignments, order=10, name="pre_assignment")
     after_sync.register(after_sync_suggestions, order=50, name="assignment.suggestions")
     employee_offboarded.register(cancel_pre_assignments, order=10, name="pre_assignment")

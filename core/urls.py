@@ -14,4 +14,5 @@ urlpatterns = [
     path("audit/", views.audit_list, name="audit_list"),
     path("settings/api-tokens/", views.token_list, name="token_list"),
     path("settings/api-tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+    path("jobs/<int:pk>/progress/", views.job_progress, name="job_progress"),
 ]

@@ -1,14 +1,18 @@
-"""Cockpit pages of the core: employees, groups, the audit log and API tokens (mounted under /o/<org_slug>/).
+"""Cockpit pages of the core: employees, groups, the audit log, API tokens and a job's progress (mounted under
+/o/<org_slug>/).
 
 Other apps add to the employee and group pages through ``core.panels``; this module imports no domain app."""
 
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from core import services
 from core.filtersets import AuditEventFilterSet, EmployeeFilterSet, GroupFilterSet
 from core.forms import ApiTokenForm, EmployeeForm, GroupForm
+from core.jobs import Job
 from core.models import ApiToken, AuditEvent, Employee
 from core.panels import employee_panels, group_panels
 from core.selectors import audit_event_list
@@ -133,3 +137,27 @@ def token_revoke(request, org_slug, pk):
     services.api_token_revoke(token=token, actor=actor_for(request))
     messages.success(request, f"The token “{token.name}” was revoked; requests with it now fail.")
     return redirect("token_list", org_slug=org_slug)
+
+
+# --- jobs ------------------------------------------------------------------------------------
+
+
+@require_safe
+def job_progress(request, org_slug, pk):
+    """A job's progress block (``templates/core/job_progress.html``), polled by htmx while the job runs. Once it is
+    over, htmx is sent to ``next`` (a page of this site showing the outcome), or the block shows the outcome."""
+    job = org_object_or_404(request, Job, pk=pk)
+    next_url = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        next_url = ""
+    polled = request.headers.get("HX-Request") == "true"
+    if job.is_over and next_url:
+        if not polled:
+            return redirect(next_url)
+        response = HttpResponse(status=200)
+        response["HX-Redirect"] = next_url
+        return response
+    if not polled and next_url:  # without JavaScript, the page that shows the progress is the one to reload
+        return redirect(next_url)
+    return render(request, "core/job_progress.html", {"job": job, "job_next": next_url})

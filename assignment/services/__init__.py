@@ -7,12 +7,19 @@ the code lives in ``pre_assignments.py`` and ``csv_imports.py`` (its tunables, s
 """
 
 from assignment.services.csv_imports import (
+    CSV_IMPORT_JOB,
+    CsvSubmission,
     csv_import_analyse,
     csv_import_commit,
+    csv_import_commit_queue,
+    csv_import_conclude,
     csv_import_discard,
+    csv_import_runs_as_job,
     csv_import_start,
+    csv_import_submit,
     csv_max_bytes,
     csv_max_rows,
+    csv_sync_max_rows,
     import_summary,
     size_message,
 )
@@ -29,13 +36,20 @@ from assignment.services.pre_assignments import (
 )
 
 __all__ = [
+    "CSV_IMPORT_JOB",
+    "CsvSubmission",
     "SettleDecision",
     "csv_import_analyse",
     "csv_import_commit",
+    "csv_import_commit_queue",
+    "csv_import_conclude",
     "csv_import_discard",
+    "csv_import_runs_as_job",
     "csv_import_start",
+    "csv_import_submit",
     "csv_max_bytes",
     "csv_max_rows",
+    "csv_sync_max_rows",
     "import_summary",
     "pre_assignment_apply",
     "pre_assignment_apply_for_device",

@@ -4,21 +4,30 @@ A CSV import is parsed and classified once (the preview, stored as a :class:`Csv
 committed in one transaction after the rows are classified again: if anything changed since the
 preview, nothing is applied and the admin previews again. Parsing and row rules live in
 ``assignment.csv_import``.
+
+Work that grows with the file leaves the request (issue #12 §2): a file of more than
+``ASSIGNMENT_CSV_SYNC_MAX_ROWS`` rows is only parsed and stored by the request, and a job (``core.jobs``, kind
+:data:`CSV_IMPORT_JOB`, handler ``assignment.jobs``) analyses it in chunks and, unless it is a dry run, commits it
+in the same one transaction (:func:`csv_import_submit`, :func:`csv_import_commit_queue`).
 """
+
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from assignment import csv_import as csv_rules
 from assignment.csv_import import Action, FileTooLarge
 from assignment.models import CsvImport, PreAssignment
 from core.actors import Actor
 from core.audit import Source, audit_record
-from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
+from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput, ServiceUnavailable
 from core.hooks import employee_created
+from core.jobs import Job, job_for_target, job_start
 from core.middleware import current_request_id
 from core.models import AuditEvent, Employee, Group, Organization
 from core.paging import org_data_changed
@@ -27,7 +36,9 @@ from devices.models import Device, Ownership
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_ROWS = 100_000
+DEFAULT_SYNC_MAX_ROWS = 2_000
 ANALYSE_CHUNK = 20_000
+CSV_IMPORT_JOB = "assignment.csv_import"
 
 
 def csv_max_bytes() -> int:
@@ -38,6 +49,27 @@ def csv_max_rows() -> int:
     return getattr(settings, "ASSIGNMENT_CSV_MAX_ROWS", DEFAULT_MAX_ROWS)
 
 
+def csv_sync_max_rows() -> int:
+    """Files with more rows than this are analysed and committed by a job, not in the request."""
+    return getattr(settings, "ASSIGNMENT_CSV_SYNC_MAX_ROWS", DEFAULT_SYNC_MAX_ROWS)
+
+
+def csv_import_runs_as_job(csv_import: CsvImport) -> bool:
+    return csv_import.row_count > csv_sync_max_rows()
+
+
+@dataclass
+class CsvSubmission:
+    """Where an upload stands after the request: the import, and either the job doing the rest (above the
+    threshold), or what the commit did (``result``), or the rows in error that stopped it (``rejected``: nothing was
+    imported and the import is discarded). A preview has neither."""
+
+    record: CsvImport
+    job: Job | None = None
+    result: dict | None = None
+    rejected: list[dict] = field(default_factory=list)
+
+
 def csv_import_start(
     *, organization: Organization, actor: Actor, data: bytes, filename: str = "", kind: str = CsvImport.Kind.ASSIGN,
     source: str = Source.CSV_IMPORT, analyse_all: bool = True,
@@ -46,18 +78,27 @@ def csv_import_start(
 
     ``analyse_all=False`` (the cockpit) classifies the first chunk only; :func:`csv_import_analyse` goes on.
     """
+    record = _parsed(organization=organization, actor=actor, data=data, filename=filename, kind=kind, source=source)
+    return _preview(record, analyse_all=analyse_all)
+
+
+def _parsed(*, organization, actor: Actor, data: bytes, filename: str, kind: str, source: str) -> CsvImport:
+    """The file read into an unsaved import (no database query): its rows, not yet classified."""
     if kind not in CsvImport.Kind.values:
         raise InvalidInput(f"Unknown import kind “{kind}”.", field="kind")
     if len(data) > csv_max_bytes():
         raise FileTooLarge(size_message(len(data)))
     parsed = csv_rules.parse(data, kind=kind, max_rows=csv_max_rows())
-    rows = parsed.rows
-    record = CsvImport(
+    return CsvImport(
         organization=organization, kind=kind, source=source, filename=(filename or "")[:255], size_bytes=len(data),
         encoding=parsed.encoding, delimiter=parsed.delimiter, header=parsed.header,
-        ignored_columns=parsed.ignored_columns, rows=rows, row_count=len(rows),
+        ignored_columns=parsed.ignored_columns, rows=parsed.rows, row_count=len(parsed.rows),
         created_by=actor.label[:200], created_by_user=actor.user if actor.kind == "user" else None,
     )
+
+
+def _preview(record: CsvImport, *, analyse_all: bool) -> CsvImport:
+    organization, rows, kind = record.organization, record.rows, record.kind
     if analyse_all or len(rows) <= ANALYSE_CHUNK:  # all at once: one write of the rows instead of two
         with csv_rules.gc_paused():
             csv_rules.classify(organization, rows, kind)
@@ -109,12 +150,93 @@ def csv_import_discard(*, csv_import: CsvImport, actor: Actor) -> CsvImport:
     return record
 
 
-def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool = False, wipe: bool = False) -> dict:
+def csv_import_submit(
+    *, organization: Organization, actor: Actor, data: bytes, filename: str = "", kind: str = CsvImport.Kind.ASSIGN,
+    source: str = Source.CSV_IMPORT, dry_run: bool = False, skip_errors: bool = False, wipe: bool = False,
+    analyse_all: bool = True,
+) -> CsvSubmission:
+    """An upload, as the API and the cockpit take it: up to :func:`csv_sync_max_rows` rows it is previewed here
+    and, unless ``dry_run``, concluded (:func:`csv_import_conclude`); above, the request only parses and stores
+    the rows, and a job does the rest (``submission.job``). A file it cannot read raises CsvFileError; a broker that
+    is down, ServiceUnavailable (the import is then refused, nothing queued)."""
+    record = _parsed(organization=organization, actor=actor, data=data, filename=filename, kind=kind, source=source)
+    if csv_import_runs_as_job(record):
+        return CsvSubmission(record, job=_queue(record, actor, dry_run=dry_run, skip_errors=skip_errors, wipe=wipe))
+    record = _preview(record, analyse_all=analyse_all)
+    if dry_run or record.status != CsvImport.Status.PREVIEWED:
+        return CsvSubmission(record)
+    return csv_import_conclude(csv_import=record, actor=actor, skip_errors=skip_errors, wipe=wipe)
+
+
+def _queue(record: CsvImport, actor: Actor, *, dry_run: bool, skip_errors: bool, wipe: bool) -> Job:
+    """Store the parsed rows and start the job that analyses (and commits) them, in one transaction."""
+    try:
+        with transaction.atomic():
+            record.save()
+            job = _start_job(record, actor, dry_run=dry_run, skip_errors=skip_errors, wipe=wipe)
+    except ServiceUnavailable:  # the job failed at once: the import it would have analysed is refused with it
+        CsvImport.objects.filter(pk=record.pk).update(
+            status=CsvImport.Status.FAILED, rows=[], updated_at=timezone.now(),
+            error=gettext("The job queue was unavailable: the file was not analysed. Upload it again later."))
+        raise
+    return job
+
+
+def _start_job(record: CsvImport, actor: Actor, *, dry_run: bool, skip_errors: bool, wipe: bool) -> Job:
+    return job_start(
+        organization=record.organization, actor=actor, kind=CSV_IMPORT_JOB, target=record, total=record.row_count,
+        phase=gettext("Waiting for a worker"),
+        params={"csv_import": record.pk, "dry_run": dry_run, "skip_errors": skip_errors, "wipe": wipe},
+    )
+
+
+def csv_import_conclude(*, csv_import: CsvImport, actor: Actor, skip_errors: bool = False, wipe: bool = False,
+                        progress=None) -> CsvSubmission:
+    """After the preview, for a caller that asked for the commit with the upload (the API, its job): rows in error,
+    unless skipped, discard the import (nothing is imported; ``rejected`` lists them); otherwise it is committed."""
+    errors = [row for row in csv_import.rows if row["action"] == Action.ERROR]
+    if errors and not skip_errors:
+        return CsvSubmission(csv_import_discard(csv_import=csv_import, actor=actor), rejected=errors)
+    result = csv_import_commit(csv_import=csv_import, actor=actor, skip_errors=skip_errors, wipe=wipe,
+                               progress=progress)
+    csv_import.refresh_from_db()
+    return CsvSubmission(csv_import, result=result)
+
+
+def csv_import_commit_queue(*, csv_import: CsvImport, actor: Actor, skip_errors: bool = False,
+                            wipe: bool = False) -> Job:
+    """Commit a large import (:func:`csv_import_runs_as_job`) in the worker: it is checked here as the commit
+    checks it (its state, the rows in error), then a job commits it in the one transaction."""
+    with transaction.atomic():
+        record = CsvImport.objects.select_for_update().get(pk=csv_import.pk, organization_id=csv_import.organization_id)
+        _check_committable(record, skip_errors=skip_errors)
+        if job_for_target(organization=record.organization, target=record, active=True) is not None:
+            raise ConcurrentChange(gettext("This import is being analysed or committed right now."))
+        return _start_job(record, actor, dry_run=False, skip_errors=skip_errors, wipe=wipe)
+
+
+def _check_committable(record: CsvImport, *, skip_errors: bool) -> None:
+    if record.status == CsvImport.Status.COMMITTED:
+        raise IllegalTransition("This import was already committed.")
+    if record.status != CsvImport.Status.PREVIEWED:
+        raise IllegalTransition(f"This import is {record.get_status_display().lower()}: it cannot be committed.")
+    errors = [row for row in record.rows if row["action"] == Action.ERROR]
+    if errors and not skip_errors:
+        raise InvalidInput(
+            f"{len(errors)} row(s) are in error (first: {csv_rules.row_message(errors[0])}). Nothing was "
+            "imported: fix the file, or choose to skip the rows in error.", field="file",
+        )
+
+
+def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool = False, wipe: bool = False,
+                      progress=None) -> dict:
     """Apply every previewed row in one transaction, or nothing. Rows in error block it unless skipped.
 
     The rows are classified again first; any row whose action changed since the preview stops the
-    commit (ConcurrentChange): the admin previews again and sees what will really happen.
+    commit (ConcurrentChange): the admin previews again and sees what will really happen. ``progress(done, total,
+    phase)`` hears of each step (a job shows it while this transaction is open).
     """
+    report = progress or (lambda done, total, phase: None)
     with transaction.atomic():
         try:
             record = CsvImport.objects.select_for_update(nowait=True).select_related("organization").get(
@@ -122,16 +244,9 @@ def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool 
             )
         except OperationalError as exc:
             raise ConcurrentChange("This import is being committed by someone else right now.") from exc
-        if record.status == CsvImport.Status.COMMITTED:
-            raise IllegalTransition("This import was already committed.")
-        if record.status != CsvImport.Status.PREVIEWED:
-            raise IllegalTransition(f"This import is {record.get_status_display().lower()}: it cannot be committed.")
+        _check_committable(record, skip_errors=skip_errors)
         errors = [row for row in record.rows if row["action"] == Action.ERROR]
-        if errors and not skip_errors:
-            raise InvalidInput(
-                f"{len(errors)} row(s) are in error (first: {csv_rules.row_message(errors[0])}). Nothing was "
-                "imported: fix the file, or choose to skip the rows in error.", field="file",
-            )
+        report(0, 3, gettext("Checking the rows again"))
         previewed = {row["line"]: row["action"] for row in record.rows}
         rows = [dict(row) for row in record.rows]
         with csv_rules.gc_paused():
@@ -143,6 +258,7 @@ def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool 
                 f"The inventory changed since the preview (line {row['line']} was “{previewed[row['line']]}”, now "
                 f"“{row['action']}”). Nothing was imported: upload the file again to see a fresh preview."
             )
+        report(1, 3, gettext("Applying the rows"))
         try:
             if record.kind == CsvImport.Kind.ASSIGN:
                 result = _commit_assignments(record, rows, actor)
@@ -152,6 +268,7 @@ def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool 
             raise ConcurrentChange("Someone changed the same serial numbers at the same time; nothing was "
                                    "imported. Upload the file again.") from exc
         result["skipped"] = len(errors)
+        report(2, 3, gettext("Recording the import"))
         record.status, record.committed_at = CsvImport.Status.COMMITTED, timezone.now()
         record.committed_by, record.skipped_errors, record.result = actor.label[:200], bool(errors), result
         record.save(update_fields=["status", "committed_at", "committed_by", "skipped_errors", "result", "updated_at"])

@@ -1,0 +1,52 @@
+"""The CSV import as a job (``core.jobs``, kind ``assignment.csv_import``), registered from ``assignment.wiring``.
+
+Thin: the rules live in ``assignment.services.csv_imports``. The job analyses the stored rows a chunk at a time
+(progress after each), then, unless it is a dry run, concludes the import as the synchronous API does, in one
+transaction that also records the job's outcome. Its result is the body the synchronous call would have answered:
+the preview, the committed import, or the 400 error body listing the rows in error. Safe to re-run: analysed
+chunks are kept, and a commit is all or nothing.
+"""
+
+import time
+
+from django.db import transaction
+from django.utils.translation import gettext
+
+from assignment import services
+from assignment.models import CsvImport
+from assignment.selectors import csv_import_answer, csv_import_rejection
+from assignment.services import csv_imports
+from core.api.errors import validation_error_body
+from core.jobs import JobFailed, JobRun
+
+
+def csv_import_job(run: JobRun) -> dict:
+    params = run.params
+    record = CsvImport.objects.for_org(run.organization).filter(pk=params.get("csv_import")).first()
+    if record is None:
+        raise JobFailed(gettext("The import no longer exists."))
+    while record.status == CsvImport.Status.ANALYSING:
+        run.progress(record.processed_rows, record.row_count, gettext("Analysing the rows"))
+        run.check()
+        done = record.processed_rows
+        record = services.csv_import_analyse(csv_import=record, chunk=csv_imports.ANALYSE_CHUNK)
+        if record.status == CsvImport.Status.ANALYSING and record.processed_rows == done:
+            time.sleep(0.5)  # a page is analysing this chunk right now: read where it got to
+            record.refresh_from_db()
+    if record.status != CsvImport.Status.PREVIEWED:  # discarded meanwhile
+        raise JobFailed(gettext("This import is %(status)s: there is nothing to do.")
+                        % {"status": record.get_status_display().lower()})
+    run.progress(record.row_count, record.row_count, gettext("Preview ready"))
+    if params.get("dry_run"):
+        return csv_import_answer(record)
+    run.check()
+    with transaction.atomic():
+        outcome = services.csv_import_conclude(csv_import=record, actor=run.actor, skip_errors=params.get(
+            "skip_errors", False), wipe=params.get("wipe", False), progress=run.progress)
+        if not outcome.rejected:
+            answer = csv_import_answer(outcome.record, result=outcome.result)
+            run.succeed(answer)  # in the commit's transaction: the job and the import commit together
+    if outcome.rejected:  # the import was discarded, as the synchronous call discards it
+        body = validation_error_body(csv_import_rejection(outcome.rejected))
+        raise JobFailed(body["fields"]["file"][0], result=body)
+    return answer
