@@ -1,6 +1,7 @@
 """The cockpit shell's pages: sign-in, home, health, the dashboard, and the error pages."""
 
 import logging
+import sys
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -8,12 +9,14 @@ from django.contrib.auth import views as auth_views
 from django.db import connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
 from core import clients
 from core.actors import Actor
+from core.api.errors import RETRY_AFTER_SECONDS, database_unavailable, database_unavailable_body, error_body
 from core.audit import audit_record
 from core.clients import client_address
 from core.forms import CockpitLoginForm
@@ -142,10 +145,18 @@ def healthz(request):
 
 
 def server_error(request):
-    """A 500 in the API keeps the API's error shape; the cockpit shows a plain page."""
+    """A 500 in the API keeps the API's error shape; the cockpit shows a plain page. The database gone in the
+    middle of the request is a 503 (nothing was changed; try again), in the API's shape or on a plain page: the
+    pages render without a request context, which would read the database again."""
+    if database_unavailable(sys.exc_info()[1]):
+        body = database_unavailable_body()
+        if request.path.startswith("/api/"):
+            response = JsonResponse(body, status=503)
+        else:
+            response = HttpResponse(loader.render_to_string("503.html"), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if request.path.startswith("/api/"):
-        from core.api.errors import error_body
-
         body = error_body(status_code=500, code="server_error", detail="Internal error; it has been logged.")
         return JsonResponse(body, status=500)
     return HttpResponse(render(request, "500.html").content, status=500)
@@ -153,8 +164,6 @@ def server_error(request):
 
 def not_found(request, exception=None):
     if request.path.startswith("/api/"):
-        from core.api.errors import error_body
-
         return JsonResponse(error_body(status_code=404, code="not_found", detail="Not found."), status=404)
     return HttpResponse(render(request, "404.html").content, status=404)
 

@@ -28,8 +28,9 @@ class InvitationAdmin(ReadOnlyAdmin):
 
 @admin.register(InvitationBatch)
 class InvitationBatchAdmin(ReadOnlyAdmin):
-    list_display = ["organization", "kind", "total", "skipped", "created_at", "finished_at"]
-    list_filter = ["kind", "organization"]
+    list_display = ["organization", "kind", "status", "total", "skipped", "resumed", "created_at", "finished_at",
+                    "abandoned_at"]
+    list_filter = ["kind", "status", "organization"]
 
 
 @admin.register(InstallerDownload)

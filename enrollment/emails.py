@@ -38,6 +38,10 @@ def send_on_commit(template: str, *, to: str, context: dict) -> None:
     transaction.on_commit(lambda: message.send(fail_silently=False))
 
 
+MAIL_TIMEOUT = 60  # seconds per SMTP exchange, unless ``EMAIL_TIMEOUT`` says otherwise
+
+
 def connection():
-    """A mail connection for many messages (one SMTP session), opened and closed by the caller."""
-    return get_connection(fail_silently=False)
+    """A mail connection for many messages (one SMTP session), opened and closed by the caller. It times out: a
+    mail server that stops answering fails the chunk (retried) instead of holding its batch forever."""
+    return get_connection(fail_silently=False, timeout=getattr(settings, "EMAIL_TIMEOUT", None) or MAIL_TIMEOUT)

@@ -6,6 +6,8 @@ EVENTS = {
     "enrollment.installer_downloaded": "{target} downloaded the {after[platform]} installer ({after[format]})",
     "enrollment.fix_instructions_sent": "{actor} sent the fix instructions for {target} to {after[employee]}",
     "enrollment.bulk_queued": "{actor} queued {after[total]} e-mails ({after[kind]}) for {target}",
+    "enrollment.bulk_abandoned": "{actor} abandoned a bulk send ({after[kind]}) of {target}: {after[sent]} of "
+                                 "{after[total]} e-mails sent",
     "enrollment.exemption_changed": "{actor} set the auto-unenrollment exemption of {target} to {after[exempt]}",
     "enrollment.settings_updated": "{actor} changed the remote management settings of {target}",
     "auto_unenroll.succeeded": "{actor} purged {after[purged]} offline device(s) ({target})",

@@ -1,16 +1,17 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from core.models import Organization
 
 
 class SignInRequestForm(forms.Form):
-    email = forms.EmailField(label="Work e-mail", max_length=254,
+    email = forms.EmailField(label=_("Work e-mail"), max_length=254,
                              widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
 
 
 class SignInCodeForm(forms.Form):
     email = forms.EmailField(max_length=254, widget=forms.HiddenInput)
-    code = forms.CharField(label="Code from the e-mail", max_length=12,
+    code = forms.CharField(label=_("Code from the e-mail"), max_length=12,
                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code",
                                                          "autofocus": True}))
 

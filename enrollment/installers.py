@@ -24,6 +24,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext
 
 SIGNATURE_SALT = "enrollment.installer-signature"
 SIGNATURE_MARK = "fleet-cockpit-signature:"
@@ -222,16 +223,21 @@ class FleetctlBackend(InstallerBackend):
                    f"--enroll-secret={request.enroll_secret}", "--fleet-desktop"]
         if request.platform != "macos":  # macOS takes the e-mail from the enrollment profile (EndUserEmail)
             command.append(f"--end-user-email={request.end_user_email}")
-        with tempfile.TemporaryDirectory(prefix="fleetctl-") as workdir:
-            try:
-                result = subprocess.run(command, cwd=workdir, capture_output=True, timeout=self.TIMEOUT, check=False)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise InstallerUnavailable(f"fleetctl could not run: {exc.__class__.__name__}") from exc
-            built = sorted(Path(workdir).glob(f"*.{kind}"))
-            if result.returncode != 0 or not built:
-                reason = (result.stderr or result.stdout).decode(errors="replace").strip().splitlines()[-1:] or [""]
-                raise InstallerUnavailable(f"fleetctl package failed: {reason[0][:200]}")
-            content = built[0].read_bytes()
+        try:  # the package is built in a temporary folder, removed with whatever fleetctl left in it
+            with tempfile.TemporaryDirectory(prefix="fleetctl-") as workdir:
+                try:
+                    result = subprocess.run(command, cwd=workdir, capture_output=True, timeout=self.TIMEOUT,
+                                            check=False)
+                except (OSError, subprocess.TimeoutExpired) as exc:
+                    raise InstallerUnavailable(f"fleetctl could not run: {exc.__class__.__name__}") from exc
+                built = sorted(Path(workdir).glob(f"*.{kind}"))
+                if result.returncode != 0 or not built:
+                    reason = (result.stderr or result.stdout).decode(errors="replace").strip().splitlines()[-1:]
+                    raise InstallerUnavailable(f"fleetctl package failed: {(reason or [''])[0][:200]}")
+                content = built[0].read_bytes()
+        except OSError as exc:  # no room for the temporary folder (a full disk), or it could not be read back
+            raise InstallerUnavailable(gettext("The installer could not be built: %(reason)s. Try again later.")
+                                       % {"reason": exc.strerror or exc.__class__.__name__}) from exc
         slug = request.end_user_email.split("@")[0].replace(".", "-")[:40]
         return InstallerFile(f"fleetd-{slug}.{kind}", content_type, content, sign(content))
 

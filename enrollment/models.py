@@ -46,28 +46,65 @@ class EnrollmentSettings(TenantModel):
 
 
 class InvitationBatch(TenantModel):
-    """A bulk send queued as Celery tasks, one per chunk (invite all not enrolled, a large selection, fix
-    instructions for many devices). Its invitations point to it: a redelivered chunk skips whoever already has
-    one, and the cockpit counts them to show the progress."""
+    """A bulk send (invite all not enrolled, a large selection, fix instructions for many devices) sent by Celery
+    tasks, one chunk after the other. Its invitations point to it: a redelivered chunk skips whoever already has
+    one, and the cockpit counts them to show the progress.
+
+    The chunk being sent holds the batch's lease (``core.leases``, renewed by a heartbeat) and queues the next chunk
+    when it is done. A worker killed mid-chunk stops renewing; once the lease lapsed, the periodic sweep
+    (``enrollment.services.batches.batches_sweep``) queues the first chunk not done again (``resumed``), and marks
+    the batch ``abandoned`` (when, and why in ``message``) if nothing finishes after it was picked up a few times."""
 
     class Kind(models.TextChoices):
         INVITATIONS = "invitations", "Invitations"
         FIX_INSTRUCTIONS = "fix_instructions", "Fix instructions"
 
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Sending")
+        FINISHED = "finished", _("Sent")
+        ABANDONED = "abandoned", _("Abandoned")
+
     kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     total = models.PositiveIntegerField(help_text="Employees (or devices) queued")
     chunks = models.PositiveIntegerField()
     chunks_done = models.JSONField(default=list, blank=True, help_text="Indexes of the chunks that finished")
     skipped = models.PositiveIntegerField(default=0, help_text="Offboarded or nothing to send when their turn came")
     requested_by = models.CharField(max_length=200)
     finished_at = models.DateTimeField(null=True, blank=True)
+    item_ids = models.JSONField(default=list, blank=True,
+                                help_text="The employee (or device) ids queued, in chunk order: a chunk is queued "
+                                          "again from them")
+    task_args = models.JSONField(default=dict, blank=True,
+                                 help_text="{task, actor, extra}: how its chunk tasks are queued")
+    progress_at = models.DateTimeField(null=True, blank=True, help_text="When it was queued or a chunk last finished")
+    resumed = models.PositiveSmallIntegerField(
+        default=0, help_text="Times the sweep queued a chunk again since a chunk last finished")
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    abandoned_at = models.DateTimeField(null=True, blank=True)
+    message = models.CharField(max_length=500, blank=True, help_text="Why it was picked up again or abandoned")
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["organization", "kind", "-created_at"], name="invitationbatch_org_kind")]
+        indexes = [
+            models.Index(fields=["organization", "kind", "-created_at"], name="invitationbatch_org_kind"),
+            models.Index(fields=["status"], condition=Q(status="running"), name="invitationbatch_running"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(status="abandoned") | Q(abandoned_at__isnull=False),
+                                   name="invitationbatch_abandoned_has_time"),
+            models.CheckConstraint(condition=~Q(status="finished") | Q(finished_at__isnull=False),
+                                   name="invitationbatch_finished_has_time"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.total} queued {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def next_chunk(self) -> int | None:
+        """The first chunk not done yet (None when every chunk is done)."""
+        done = set(self.chunks_done)
+        return next((index for index in range(self.chunks) if index not in done), None)
 
 
 class Invitation(TenantModel):

@@ -8,6 +8,7 @@ organization's page opens nothing on another's.
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -29,12 +30,12 @@ REINSTALL_ISSUES = {
 }
 
 STATUS_TEXT = {
-    "enrolled": ("Ready", "This device is enrolled and assigned to you. Nothing to do."),
-    "awaiting_activation": ("Not enrolled yet", "Install the agent on this device with an installer below."),
-    "awaiting_user_assignment": ("Being set up", "Your IT team is finishing the set-up of this device."),
-    "partially_enrolled": ("Needs your attention", "Enrollment is not complete. Follow the steps below."),
-    "unenrolled": ("Removed from management", "This device was removed after a long time offline. Enroll it again "
-                                              "with an installer below."),
+    "enrolled": (_("Ready"), _("This device is enrolled and assigned to you. Nothing to do.")),
+    "awaiting_activation": (_("Not enrolled yet"), _("Install the agent on this device with an installer below.")),
+    "awaiting_user_assignment": (_("Being set up"), _("Your IT team is finishing the set-up of this device.")),
+    "partially_enrolled": (_("Needs your attention"), _("Enrollment is not complete. Follow the steps below.")),
+    "unenrolled": (_("Removed from management"), _("This device was removed after a long time offline. Enroll it "
+                                                   "again with an installer below.")),
 }
 
 

@@ -90,12 +90,19 @@ def stalled_enrollments(*, organization, now=None) -> list[dict]:
     return [{"employee": employee, "downloaded_at": employee.last_download} for employee in employees[:200]]
 
 
-BULK_PROGRESS_FOR = timedelta(hours=24)
+ABANDONED_SHOWN_FOR = timedelta(hours=24)
 
 
-def bulk_sends_in_progress(*, organization, kind: str, now=None):
-    """Bulk sends of this kind still running (queued in the last day, not every chunk done), with ``sent``."""
+def bulk_sends_in_progress(*, organization, kind: str):
+    """Bulk sends of this kind still being sent (the sweep keeps none running for ever), with ``sent``."""
+    return (InvitationBatch.objects.for_org(organization)
+            .filter(kind=kind, status=InvitationBatch.Status.RUNNING)
+            .annotate(sent=Count("invitations")).order_by("created_at", "id"))
+
+
+def bulk_sends_abandoned(*, organization, kind: str, now=None):
+    """Bulk sends of this kind abandoned in the last day (their worker kept stopping), with ``sent``."""
     now = now or timezone.now()
     return (InvitationBatch.objects.for_org(organization)
-            .filter(kind=kind, finished_at__isnull=True, created_at__gte=now - BULK_PROGRESS_FOR)
-            .annotate(sent=Count("invitations")).order_by("created_at", "id"))
+            .filter(kind=kind, status=InvitationBatch.Status.ABANDONED, abandoned_at__gte=now - ABANDONED_SHOWN_FOR)
+            .annotate(sent=Count("invitations")).order_by("abandoned_at", "id"))

@@ -1,6 +1,7 @@
 """Enrollment jobs: the hourly auto-unenrollment purge (DESIGN §9), one task per organization that enabled it,
 and the e-mails that must not hold up a request: the sign-in code, and bulk invitations and fix instructions
-(one task per chunk; each chunk is idempotent, so a redelivered or retried one sends nothing twice)."""
+(one task per chunk, each queueing the next; each chunk is idempotent, so a redelivered or retried one sends
+nothing twice), with the sweep that picks up a bulk send whose worker died (``services.batches``)."""
 
 from celery import shared_task
 
@@ -8,6 +9,7 @@ from core.actors import Actor
 from core.errors import IllegalTransition
 from core.models import Organization
 from enrollment import services
+from enrollment.services.batches import batches_sweep
 from enrollment.unenroll import auto_unenroll_run
 
 
@@ -66,3 +68,9 @@ def fix_instructions_chunk_task(self, organization_id: int, batch_id: int, index
         return {"organization": organization_id, "status": "gone"}
     return services.fix_instructions_send_chunk(organization=organization, batch_id=batch_id, index=index,
                                                 device_ids=device_ids, actor=services.actor_from_ref(actor))
+
+
+@shared_task
+def invitation_batches_sweep() -> dict:
+    """Every 30 s (beat): bulk sends whose worker died are picked up again, or abandoned saying why."""
+    return batches_sweep()

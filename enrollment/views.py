@@ -4,6 +4,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST, require_safe
 
 from core import services as cockpit_services
@@ -33,9 +35,16 @@ def _posted_ids(request, name: str) -> list[int]:
 
 
 def _show_progress(request, kind: str, queued: str) -> None:
-    """Batches still being sent, on the page that started them."""
+    """Batches still being sent, and those abandoned in the last day, on the page that started them."""
     for batch in selectors.bulk_sends_in_progress(organization=request.organization, kind=kind):
-        messages.info(request, f"Sending {queued.format(n=batch.total)}: {batch.sent} sent so far.")
+        text = f"Sending {queued.format(n=batch.total)}: {batch.sent} sent so far."
+        if batch.resumed:
+            text += " " + gettext("Picked up again after its worker stopped.")
+        messages.info(request, text)
+    for batch in selectors.bulk_sends_abandoned(organization=request.organization, kind=kind):
+        messages.warning(request, gettext("Sending %(what)s was abandoned at %(when)s: %(why)s") % {
+            "what": queued.format(n=batch.total), "when": timezone.localtime(batch.abandoned_at).strftime(
+                "%Y-%m-%d %H:%M"), "why": batch.message})
 
 
 # --- invitations ---------------------------------------------------------------------------

@@ -9,6 +9,10 @@ after-sync step, confirms what Fleet now shows done:
   already said ``wiped`` when we sent (stale facts) do we wait for a run that actually changed the device.
 * a removal: the host is gone from Fleet's complete listing (the sync marks the device "not seen").
 
+A sender killed mid-send leaves its claimed command ``requested``: the claim lapses after ``SEND_LEASE`` and the
+periodic job sends it. A wipe sent again that Fleet refuses is checked against the host: a wipe already pending
+there (the dead sender's, accepted before it could record it) means sent, not failed.
+
 Fleet refusing a command (the host cannot be wiped, MDM off…) fails it with Fleet's message; Fleet
 unreachable or failing keeps it ``requested`` with a backoff, and fails it after the last attempt.
 """
@@ -44,6 +48,18 @@ def _send(client, command: DeviceCommand) -> str:
     with suppress(FleetNotFound):  # already gone from Fleet: the release holds
         client.delete_host(command.fleet_host_id)
     return "deleted"
+
+
+def _wipe_already_pending(client, command: DeviceCommand) -> str | None:
+    """Fleet refused a wipe sent again: if an earlier attempt reached Fleet before its worker died, the host shows
+    that wipe pending, and the command is sent (the host's state is returned), not failed."""
+    if command.kind != DeviceCommand.Kind.WIPE or command.attempts < 2:
+        return None
+    try:
+        host = client.get_host(command.fleet_host_id)
+    except FleetError:
+        return None
+    return (host.mdm_device_status or "") if host.mdm_pending_action == "wipe" else None
 
 
 def _wipe_first(command: DeviceCommand) -> str | None:
@@ -101,6 +117,11 @@ def commands_send_due(*, organization, client=None, now: datetime | None = None)
                 retrying = commands.command_retry_later(command, actor=actor, error=str(exc), now=now)
                 counts["retrying" if retrying else "failed"] += 1
             except FleetError as exc:  # Fleet refused this command: retrying would get the same answer
+                pending = _wipe_already_pending(client, command)
+                if pending is not None:
+                    commands.command_sent(command, actor=actor, status_at_send=pending)
+                    counts["sent"] += 1
+                    continue
                 commands.command_failed(command, actor=actor, error=str(exc))
                 counts["failed"] += 1
             else:

@@ -1,16 +1,17 @@
 """Assignment suggestion models (DESIGN §7), imported by name in ``assignment/models/__init__.py`` (app label
-``assignment``, table ``assignment_suggestion``)."""
+``assignment``, tables ``assignment_suggestion`` and ``assignment_suggestionrun``)."""
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.models import Employee
 from core.tenancy import TenantModel
 from devices.models import Device
 
-__all__ = ["Suggestion"]
+__all__ = ["Suggestion", "SuggestionRun"]
 
 
 class Suggestion(TenantModel):
@@ -85,3 +86,52 @@ class Suggestion(TenantModel):
     @property
     def evidence_against(self) -> list[dict]:
         return [e for e in self.evidence if e.get("employee_id") != self.employee_id]
+
+
+class SuggestionRun(TenantModel):
+    """One scoring run of an organization (STYLE 9): when, what it did, or why it stopped.
+
+    A run holds the organization's ``assignment-suggestion`` lease (``core.leases``: short, renewed by a heartbeat
+    while it works), never a long lock. A second run while the first is alive is recorded ``skipped``; a run whose
+    worker died is marked ``abandoned`` (``abandoned_at``, why in ``error``) by the next run, which then scores."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        SKIPPED = "skipped", _("Skipped: another run was under way")
+        FAILED = "failed", _("Failed")
+        ABANDONED = "abandoned", _("Abandoned: its worker stopped")
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", _("Schedule")
+        SYNC = "sync", _("After a sync")
+        MANUAL = "manual", _("Started by a person")
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    mode = models.CharField(max_length=10, help_text="The organization's suggestion mode when the run started")
+    actor_label = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    abandoned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next run found this one's lease lapsed (its worker died)"
+    )
+    counts = models.JSONField(default=dict, blank=True, help_text="{created, updated, superseded, auto_assigned, …}")
+    error = models.CharField(max_length=1000, blank=True, help_text="Why it failed, was skipped or abandoned")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-started_at"], name="suggestionrun_org_started")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(status="abandoned") | Q(abandoned_at__isnull=False),
+                                   name="suggestionrun_abandoned_has_time"),
+            models.CheckConstraint(condition=Q(status="running") | Q(finished_at__isnull=False)
+                                   | Q(status="abandoned"), name="suggestionrun_finished_unless_running"),
+        ]
+
+    def __str__(self):
+        return f"Suggestion run {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+    @property
+    def duration(self):
+        return self.finished_at - self.started_at if self.finished_at else None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import OuterRef, Q, Subquery
 
-from assignment.suggestion.models import Suggestion
+from assignment.suggestion.models import Suggestion, SuggestionRun
 from assignment.suggestion.scoring import DeviceFacts, Directory, Person, Score, score_devices
 from core.models import Employee
 from core.selectors import employees_leaving
@@ -176,3 +176,8 @@ def pending_suggestion_for_device(*, organization, device) -> Suggestion | None:
 
 def pending_suggestion_count(*, organization) -> int:
     return suggestion_queryset(organization=organization).filter(status=Suggestion.Status.PENDING).count()
+
+
+def suggestion_runs(*, organization):
+    """The organization's scoring runs, newest first (running, succeeded, skipped, failed, abandoned)."""
+    return SuggestionRun.objects.for_org(organization).order_by("-started_at", "-id")

@@ -9,22 +9,31 @@ it never touches an assigned device (that move refuses it).
 ``auto`` follows the rules of every automatic path (``devices.rules``): phones and tablets stay pending
 suggestions for a person to accept, and an employee whose offboarding is under way is never proposed (their
 pending suggestion is withdrawn at the next run, and never applied automatically meanwhile).
+
+A run is recorded (``SuggestionRun``) and holds the organization's ``assignment-suggestion`` lease
+(``core.leases``, STYLE 17): short, renewed by a heartbeat while it scores, released at its end. A second run
+while the first is alive is recorded ``skipped``; a run whose worker died stops renewing, and once its lease
+lapsed (``JOB_LEASE_SECONDS``) the next run marks it ``abandoned`` and scores in its place. A run is idempotent:
+its reconciliation is one transaction (fenced by a renewal of the lease, so a run that lost its lease writes
+nothing), and ``auto`` assigns each device in its own transaction, so a redelivered or next run finds what the
+last one did and only does the rest.
 """
 
 import logging
 from collections import defaultdict
+from datetime import timedelta
 
-from django.core.cache import cache
 from django.db import OperationalError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
-from assignment.suggestion.models import Suggestion
+from assignment.suggestion.models import Suggestion, SuggestionRun
 from assignment.suggestion.scoring import Score
 from assignment.suggestion.selectors import suggestion_facts, suggestion_queryset, suggestion_scores
 from core.actors import Actor
 from core.audit import Source, audit_record
 from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
+from core.leases import Lease, LeaseLost, lease_acquire
 from core.models import Organization
 from core.selectors import employees_leaving
 from devices import rules
@@ -33,7 +42,8 @@ from devices.services import device_assign
 
 logger = logging.getLogger(__name__)
 
-LOCK_SECONDS = 30 * 60
+LEASE_JOB = "assignment-suggestion"  # one per organization (core.leases)
+RUNS_KEPT = timedelta(days=90)  # older run records are deleted when a run starts
 BATCH = 1000
 MAX_BULK = 500
 
@@ -72,33 +82,90 @@ def _supersede(ids_by_note: dict[str, list[int]], *, actor: Actor, now) -> int:
     return count
 
 
-def suggestions_refresh(*, organization: Organization, actor: Actor) -> dict:
+def suggestions_refresh(*, organization: Organization, actor: Actor,
+                        trigger: str = SuggestionRun.Trigger.SCHEDULE) -> dict:
     """Score every device that may get a suggestion, reconcile the pending ones, and in ``auto`` mode assign.
 
     Reads are a fixed number of queries (``suggestion_facts``); writes are batched. Two runs of one
-    organization never overlap (the second reports ``skipped``).
+    organization never overlap: while one holds the lease, the second is recorded ``skipped`` and reports it.
+    Returns the counts, with ``run`` (the record's id); ``{"mode": "off"}`` alone when suggestion is off.
     """
     organization = Organization.objects.get(pk=organization.pk)  # the settings as they are now
     mode = organization.assignment_suggestion_mode
     if mode == Organization.SuggestionMode.OFF:
         return {"mode": mode}
-    lock_key = f"suggestion-lock:{organization.pk}"
-    if not cache.add(lock_key, timezone.now().isoformat(), LOCK_SECONDS):
-        return {"mode": mode, "skipped": True}
+    started = timezone.now()
+    run = SuggestionRun(organization=organization, trigger=trigger, mode=mode, actor_label=actor.label[:200],
+                        started_at=started)
+    lease = lease_acquire(organization=organization, job=LEASE_JOB, now=started)
+    if lease is None:  # politely: the live run does the work, this one says so
+        run.status, run.finished_at = SuggestionRun.Status.SKIPPED, timezone.now()
+        run.error = gettext("Another suggestion run of this organization was under way; this one was skipped.")
+        run.save()
+        return {"mode": mode, "skipped": True, "run": run.pk}
     try:
-        counts = _reconcile(organization, actor=actor)
-        if mode == Organization.SuggestionMode.AUTO:
-            counts |= _auto_assign(organization, actor=actor)
+        _abandon_lapsed_runs(organization, lease, now=started)
+        run.save()
+        with lease.heartbeat():
+            counts = _run(run, lease, organization=organization, actor=actor, mode=mode)
+    except LeaseLost:  # stalled past the lease: the run that took over marks this one abandoned; write nothing
+        logger.warning("Suggestion run %s of %s lost its lease to another run", run.pk, organization.slug)
+        return {"mode": mode, "lost": True, "run": run.pk}
     finally:
-        cache.delete(lock_key)
+        lease.release()
     if counts["created"] or counts["superseded"] or counts.get("auto_assigned"):
         audit_record(organization=organization, actor=actor, event="suggestion.refreshed", target=organization,
                      source=Source.SUGGESTION, after=counts)
     logger.info("Suggestions of %s: %s", organization.slug, counts)
+    return counts | {"run": run.pk}
+
+
+def _run(run: SuggestionRun, lease: Lease, *, organization: Organization, actor: Actor, mode: str) -> dict:
+    try:
+        counts = _reconcile(organization, actor=actor, lease=lease)
+        if mode == Organization.SuggestionMode.AUTO:
+            counts |= _auto_assign(organization, actor=actor, lease=lease)
+    except LeaseLost:
+        raise
+    except Exception as exc:  # a bug or a database error must not leave the run "running"; logged in full
+        logger.exception("Suggestion run of %s failed", organization.slug)
+        _finish(run, lease, status=SuggestionRun.Status.FAILED, counts={},
+                error=gettext("It stopped on an error (%(error)s); the suggestions are as the last good run "
+                              "left them.") % {"error": exc.__class__.__name__})
+        raise
+    _finish(run, lease, status=SuggestionRun.Status.SUCCEEDED, counts=counts)
     return counts
 
 
-def _reconcile(organization: Organization, *, actor: Actor) -> dict:
+def _finish(run: SuggestionRun, lease: Lease, *, status: str, counts: dict, error: str = "") -> None:
+    """Record the outcome, unless another run took over meanwhile (it marked this one abandoned: leave that)."""
+    with transaction.atomic():
+        if not lease.renew():
+            raise LeaseLost(LEASE_JOB)
+        run.status, run.finished_at, run.counts, run.error = status, timezone.now(), counts, error[:1000]
+        run.save(update_fields=["status", "finished_at", "counts", "error", "updated_at"])
+
+
+def _abandon_lapsed_runs(organization: Organization, lease: Lease, *, now) -> int:
+    """Holding the lease, this run knows no run still "running" is alive: mark them abandoned, saying why; and
+    forget runs older than ``RUNS_KEPT``."""
+    SuggestionRun.objects.for_org(organization).filter(started_at__lt=now - RUNS_KEPT).delete()
+    if lease.previous is not None:
+        why = gettext("Its worker stopped without finishing (lease lapsed at %(time)s, held by %(holder)s); the next "
+                      "run marked it abandoned and scored in its place.") % {
+            "time": timezone.localtime(lease.previous.leased_until).strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "holder": lease.previous.holder_label or "?"}
+    else:
+        why = gettext("Its worker stopped without finishing; the next run marked it abandoned and scored in its "
+                      "place.")
+    count = SuggestionRun.objects.for_org(organization).filter(status=SuggestionRun.Status.RUNNING).update(
+        status=SuggestionRun.Status.ABANDONED, abandoned_at=now, error=why[:1000], updated_at=now)
+    if count:
+        logger.warning("Marked %d lapsed suggestion run(s) of %s abandoned", count, organization.slug)
+    return count
+
+
+def _reconcile(organization: Organization, *, actor: Actor, lease: Lease | None = None) -> dict:
     facts = suggestion_facts(organization=organization)
     scores = suggestion_scores(organization=organization, facts=facts)
     now = timezone.now()
@@ -126,6 +193,8 @@ def _reconcile(organization: Organization, *, actor: Actor) -> dict:
     keep = {device_id for device_id, row in pending.items() if row[0] not in stale_pks}
     new = [_new_suggestion(organization, score) for device_id, score in scores.items() if device_id not in keep]
     with transaction.atomic():
+        if lease is not None and not lease.renew():  # fenced: the lease row stays locked until this commit
+            raise LeaseLost(LEASE_JOB)
         superseded = _supersede(stale, actor=actor, now=now)
         for chunk in _chunks(changed):
             Suggestion.objects.bulk_update(chunk, ["confidence", "evidence", "updated_at"])
@@ -134,7 +203,7 @@ def _reconcile(organization: Organization, *, actor: Actor) -> dict:
             "created": len(new), "updated": len(changed), "superseded": superseded}
 
 
-def _auto_assign(organization: Organization, *, actor: Actor) -> dict:
+def _auto_assign(organization: Organization, *, actor: Actor, lease: Lease | None = None) -> dict:
     """``auto``: assign each device not yet assigned whose pending suggestion reaches the threshold; phones and
     tablets stay pending for a person (``auto_held``), leavers' suggestions are never applied."""
     threshold = organization.suggestion_confidence_threshold
@@ -147,6 +216,8 @@ def _auto_assign(organization: Organization, *, actor: Actor) -> dict:
     confident = confident.exclude(device__platform__in=sorted(rules.MANUAL_ONLY_PLATFORMS))
     assigned, failed = 0, 0
     for suggestion in confident:
+        if lease is not None:
+            lease.check()  # the heartbeat found another run took over: stop; each assignment so far stands
         try:
             suggestion_accept(suggestion=suggestion, actor=actor, automatic=True)
             assigned += 1

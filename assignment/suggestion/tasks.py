@@ -28,7 +28,9 @@ def suggestions_refresh_all() -> dict:
 
 @shared_task(acks_late=True)
 def suggestions_refresh_organization(organization_id: int) -> dict:
-    """Idempotent: a redelivered run finds the same facts and changes nothing; two at once, the second skips."""
+    """Idempotent: a redelivered run finds the same facts and changes nothing; while a live run holds the
+    organization's lease the second is recorded ``skipped``; once the lease of a run whose worker died has lapsed,
+    this one marks it ``abandoned`` and scores (``services.suggestions_refresh``)."""
     organization = Organization.objects.filter(pk=organization_id).first()
     if organization is None:
         return {"organization": organization_id, "status": "gone"}

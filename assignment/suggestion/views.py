@@ -4,19 +4,20 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST, require_safe
 
 from assignment.suggestion import services
 from assignment.suggestion.filtersets import SuggestionFilterSet
 from assignment.suggestion.forms import SuggestionBulkForm, SuggestionRejectForm, SuggestionSettingsForm
-from assignment.suggestion.models import Suggestion
+from assignment.suggestion.models import Suggestion, SuggestionRun
 from assignment.suggestion.scoring import KIND_LABELS
-from assignment.suggestion.selectors import auto_mode_preview, suggestion_queryset
+from assignment.suggestion.selectors import auto_mode_preview, suggestion_queryset, suggestion_runs
 from core.services import organization_update_settings
 from core.web import actor_for, call_service, filterset_for, org_object_or_404, paginate, require_role, run_action
 
 PREVIEW_ROWS = 200
+RECENT_RUNS = 5
 
 
 @require_safe
@@ -29,7 +30,8 @@ def suggestion_list(request, org_slug):
     queryset = suggestion_queryset(organization=request.organization)
     filterset, rows = filterset_for(SuggestionFilterSet, request, queryset)
     context = {"filter": filterset, "page": paginate(request, rows), "kind_labels": KIND_LABELS,
-               "mode": request.organization.get_assignment_suggestion_mode_display()}
+               "mode": request.organization.get_assignment_suggestion_mode_display(),
+               "runs": list(suggestion_runs(organization=request.organization)[:RECENT_RUNS])}
     return render(request, "assignment/suggestion_list.html", context)
 
 
@@ -92,11 +94,13 @@ def suggestion_bulk(request, org_slug):
 @require_POST
 def suggestion_refresh(request, org_slug):
     """Run the scoring now (the same bulk run as after each sync)."""
-    counts = services.suggestions_refresh(organization=request.organization, actor=actor_for(request))
+    counts = services.suggestions_refresh(organization=request.organization, actor=actor_for(request),
+                                          trigger=SuggestionRun.Trigger.MANUAL)
     if counts.get("mode") == "off":
-        messages.error(request, "Assignment suggestion is off for this organization; turn it on in its settings.")
-    elif counts.get("skipped"):
-        messages.error(request, "A run is already in progress; its results show here in a moment.")
+        messages.error(request, gettext("Assignment suggestion is off for this organization; turn it on in its "
+                                        "settings."))
+    elif counts.get("skipped") or counts.get("lost"):
+        messages.error(request, gettext("A run is already in progress; its results show here in a moment."))
     else:
         text = f"{counts['created']} new suggestion(s), {counts['superseded']} withdrawn"
         if "auto_assigned" in counts:

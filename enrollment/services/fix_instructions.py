@@ -72,24 +72,14 @@ def fix_instructions_send_bulk(*, organization: Organization, device_ids, actor:
 def fix_instructions_send_chunk(*, organization: Organization, batch_id: int, index: int, device_ids: list[int],
                                 actor: Actor) -> dict:
     """One chunk task of a fix-instructions batch; idempotent like ``invitation_send_chunk``."""
-    batch = InvitationBatch.objects.for_org(organization).filter(pk=batch_id).first()
-    if batch is None:
-        return {"status": "gone"}
-    devices = Device.objects.for_org(organization).select_related("assignee").in_bulk(device_ids)
-    sent = already = skipped = 0
-    with batches.chunk_mail(batch, index) as connection:
-        for device_id in device_ids:
-            device = devices.get(device_id)
-            if device is None:  # deleted since it was queued
-                skipped += 1
-                continue
-            outcome = _fix_instructions_one(organization=organization, device=device, actor=actor, batch=batch,
-                                            connection=connection)
-            if outcome is None:
-                already += 1
-            elif outcome:
-                sent += 1
-            else:
-                skipped += 1
-    batches.chunk_done(batch, index, skipped)
-    return {"status": "done", "sent": sent, "already": already, "skipped": skipped}
+
+    def send_one(batch, device, connection) -> str:
+        if device is None:  # deleted since it was queued
+            return "skipped"
+        outcome = _fix_instructions_one(organization=organization, device=device, actor=actor, batch=batch,
+                                        connection=connection)
+        return "already" if outcome is None else ("sent" if outcome else "skipped")
+
+    return batches.chunk_run(organization=organization, batch_id=batch_id, index=index, ids=device_ids,
+                             load=Device.objects.for_org(organization).select_related("assignee").in_bulk,
+                             send_one=send_one)

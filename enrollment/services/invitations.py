@@ -79,31 +79,21 @@ def invitation_send_bulk(*, organization: Organization, employee_ids, actor: Act
 
 def invitation_send_chunk(*, organization: Organization, batch_id: int, index: int, employee_ids: list[int],
                           actor: Actor, reason: str) -> dict:
-    """One chunk task of an invitation batch: idempotent, so a redelivered or retried chunk sends only what the
-    first delivery did not (each invitation of the batch is checked under the employee's row lock)."""
-    batch = InvitationBatch.objects.for_org(organization).filter(pk=batch_id).first()
-    if batch is None:
-        return {"status": "gone"}
-    employees = Employee.objects.for_org(organization).in_bulk(employee_ids)
-    sent = already = skipped = 0
-    with batches.chunk_mail(batch, index) as connection:
-        for employee_id in employee_ids:
-            employee = employees.get(employee_id)
-            if employee is None or not employee.is_active:
-                skipped += 1
-                continue
-            try:
-                invitation = _invite(employee=employee, actor=actor, reason=reason, batch=batch,
-                                     connection=connection)
-            except InvalidInput:  # offboarded between the read and the lock
-                skipped += 1
-                continue
-            if invitation is None:
-                already += 1
-            else:
-                sent += 1
-    batches.chunk_done(batch, index, skipped)
-    return {"status": "done", "sent": sent, "already": already, "skipped": skipped}
+    """One chunk task of an invitation batch (``batches.chunk_run``: on the batch's lease, then the next chunk):
+    idempotent, so a redelivered or retried chunk sends only what the first delivery did not (each invitation of
+    the batch is checked under the employee's row lock)."""
+
+    def send_one(batch, employee, connection) -> str:
+        if employee is None or not employee.is_active:
+            return "skipped"
+        try:
+            invitation = _invite(employee=employee, actor=actor, reason=reason, batch=batch, connection=connection)
+        except InvalidInput:  # offboarded between the read and the lock
+            return "skipped"
+        return "already" if invitation is None else "sent"
+
+    return batches.chunk_run(organization=organization, batch_id=batch_id, index=index, ids=employee_ids,
+                             load=Employee.objects.for_org(organization).in_bulk, send_one=send_one)
 
 
 def invite_on_create(*, employee: Employee, actor: Actor, **_kwargs) -> dict:

@@ -1,6 +1,6 @@
 """Bulk sends leave the request: inviting everyone not enrolled (or a large selection) and fix instructions for
-many devices are queued as one Celery task per chunk. The cockpit answers at once, the pages show the progress,
-and a chunk delivered twice or retried after a mail server error e-mails nobody twice."""
+many devices are sent by Celery tasks, one per chunk, each queueing the next. The cockpit answers at once, the pages
+show the progress, and a chunk delivered twice or retried after a mail server error e-mails nobody twice."""
 
 import logging
 
@@ -10,9 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from core.leases import JobLease
 from core.models import AuditEvent, Employee
 from devices.models import EnrollmentStatus
-from enrollment import dispatch, services, tasks
+from enrollment import services
 from enrollment.models import Invitation, InvitationBatch
 from enrollment.services import batches
 from tests.factories import DeviceFactory, EmployeeFactory
@@ -26,15 +27,6 @@ def small_batches(monkeypatch):
     monkeypatch.setattr(batches, "BULK_CHUNK_SIZE", CHUNK)
 
 
-@pytest.fixture
-def queued(monkeypatch):
-    """The chunk tasks queued (not run), by name as the services queue them: [(task, args)]."""
-    calls = []
-    by_name = {task.name: task for task in (tasks.invitation_chunk_task, tasks.fix_instructions_chunk_task)}
-    monkeypatch.setattr(dispatch, "enqueue", lambda name, *args: calls.append((by_name[name], args)))
-    return calls
-
-
 def staff(org, n, prefix="e"):
     return [EmployeeFactory(organization=org, email=f"{prefix}{i:02d}@acme.test", full_name=f"Person {prefix}{i:02d}")
             for i in range(n)]
@@ -45,10 +37,6 @@ def invite_all(client, org, capture):
         return client.post(reverse("invitation_list", args=[org.slug]), {"scope": "all_not_enrolled"}, follow=True)
 
 
-def run(calls):
-    return [task.apply(args=args).get() for task, args in calls]
-
-
 def test_invite_all_answers_at_once_then_the_list_fills_in(cockpit_client, org, queued,
                                                            django_capture_on_commit_callbacks):
     people = staff(org, 10)
@@ -57,20 +45,24 @@ def test_invite_all_answers_at_once_then_the_list_fills_in(cockpit_client, org, 
     assert not Invitation.objects.exists() and not mail.outbox  # nothing sent during the request
     batch = InvitationBatch.objects.get()
     assert (batch.kind, batch.total, batch.chunks, batch.organization_id) == ("invitations", 10, 3, org.pk)
-    assert [len(args[3]) for _task, args in queued] == [4, 4, 2]
+    assert (batch.status, batch.item_ids) == ("running", [p.pk for p in people])
+    assert [len(args[3]) for _task, args in queued] == [4]  # the first chunk; each queues the next when done
     assert AuditEvent.objects.for_org(org).filter(event="enrollment.bulk_queued").count() == 1
 
-    run(queued[:1])
+    queued.run()
     page = cockpit_client.get(reverse("invitation_list", args=[org.slug])).content.decode()
     assert "Sending 10 invitations: 4 sent so far." in page
     assert page.count("(Invitation)") == 4  # the last-invitation column of the four sent
+    assert [(args[2], len(args[3])) for _task, args in queued] == [(0, 4), (1, 4)]
 
-    run(queued[1:])
+    queued.run_all()
+    assert [(args[2], len(args[3])) for _task, args in queued] == [(0, 4), (1, 4), (2, 2)]
     page = cockpit_client.get(reverse("invitation_list", args=[org.slug])).content.decode()
     assert "sent so far" not in page and page.count("(Invitation)") == 10
     assert sorted(m.to[0] for m in mail.outbox) == sorted(p.email for p in people)
     batch.refresh_from_db()
-    assert batch.finished_at is not None and batch.chunks_done == [0, 1, 2]
+    assert batch.finished_at is not None and batch.chunks_done == [0, 1, 2] and batch.status == "finished"
+    assert not JobLease.objects.exists()  # the batch's lease goes with it
     sent = AuditEvent.objects.for_org(org).filter(event="enrollment.invitation_sent")
     assert sent.count() == 10 and {e.actor_type for e in sent} == {"user"}  # the admin, read back in the worker
     assert set(Invitation.objects.values_list("sent_by", flat=True)) == {batch.requested_by}
@@ -87,7 +79,7 @@ def test_the_request_costs_the_same_for_more_employees(cockpit_client, org, queu
     with CaptureQueriesContext(connection) as large:
         invite_all(cockpit_client, org, django_capture_on_commit_callbacks)
     assert len(large) == len(small)  # one batch row, however many chunks
-    assert len(queued) == 2 + 9
+    assert len(queued) == 1 + 1  # the first chunk of each
 
 
 def test_a_redelivered_chunk_invites_nobody_twice(org, actor, queued, django_capture_on_commit_callbacks):
@@ -95,9 +87,14 @@ def test_a_redelivered_chunk_invites_nobody_twice(org, actor, queued, django_cap
     with django_capture_on_commit_callbacks(execute=True):
         outcome = services.invitation_send_bulk(organization=org, employee_ids=[p.pk for p in people], actor=actor)
     assert outcome["queued"] == 8 and outcome["skipped"] == 0
-    first, second = run(queued)
+    first, second = queued.run_all()
     assert (first["sent"], second["sent"]) == (4, 4)
-    again = run(queued[:1])[0]  # the broker hands the first chunk out again (acks_late, worker lost)
+    queued.append(queued[0])  # the broker hands the first chunk out again (acks_late, worker lost)
+    assert queued.run() == [{"status": "done before"}]
+    batch = InvitationBatch.objects.get()
+    InvitationBatch.objects.filter(pk=batch.pk).update(chunks_done=[1], status="running", finished_at=None)
+    queued.append(queued[0])  # …even one whose end was never counted: each invitation is checked again
+    again = queued.run()[0]
     assert (again["sent"], again["already"]) == (0, 4)
     assert len(mail.outbox) == 8 and Invitation.objects.count() == 8
     batch = InvitationBatch.objects.get()
@@ -120,7 +117,7 @@ def test_a_mail_failure_retries_the_chunk_and_sends_the_rest_once(org, actor, qu
 
     monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", third_fails)
     with caplog.at_level(logging.WARNING, logger="enrollment.services.batches"):
-        results = run(queued)
+        results = queued.run_all()
     assert results[0]["sent"] == 2 and results[1]["sent"] == 2  # the retry sent the two left
     assert sorted(m.to[0] for m in mail.outbox) == sorted(p.email for p in people)  # each exactly once
     assert Invitation.objects.count() == 6
@@ -143,7 +140,7 @@ def test_mail_down_for_good_stops_after_the_bounded_retries(org, actor, queued, 
     assert result.failed() and isinstance(result.result, ConnectionRefusedError)
     assert len(attempts) == services.BULK_MAIL_RETRIES + 1
     assert not Invitation.objects.exists()  # nothing recorded as sent that was not
-    assert InvitationBatch.objects.get().finished_at is None  # the page keeps showing it unfinished
+    assert InvitationBatch.objects.get().status == "running"  # the sweep picks it up (test_bulk_send_leases.py)
 
 
 def test_offboarded_before_their_turn_are_skipped(org, actor, queued, django_capture_on_commit_callbacks):
@@ -154,7 +151,7 @@ def test_offboarded_before_their_turn_are_skipped(org, actor, queued, django_cap
                                                 actor=actor)
     assert (outcome["queued"], outcome["skipped"]) == (7, 1)
     Employee.objects.filter(pk=people[0].pk).update(status=Employee.Status.OFFBOARDED)
-    run(queued)
+    queued.run_all()
     batch = InvitationBatch.objects.get()
     assert batch.skipped == 1 and batch.finished_at is not None and len(mail.outbox) == 6
 
@@ -190,11 +187,12 @@ def test_bulk_fix_instructions_are_queued_and_idempotent(cockpit_client, org, qu
         response = cockpit_client.post(reverse("troubleshooting_send", args=[org.slug]),
                                        {"device": [d.pk for d in devices] + [nobody.pk]}, follow=True)
     assert "Sending the fix instructions for 8 devices…" in response.content.decode()
-    assert not mail.outbox and len(queued) == 2
-    run(queued[:1])
+    assert not mail.outbox and len(queued) == 1
+    queued.run()
     page = cockpit_client.get(reverse("troubleshooting", args=[org.slug])).content.decode()
     assert "Sending the fix instructions for 8 devices: 4 sent so far." in page
-    run(queued)  # the first chunk again, then the second
+    queued.append(queued[0])  # the first chunk again: nothing to send
+    queued.run_all()
     assert len(mail.outbox) == 7  # one per owned device (an owner of two devices gets two), none twice
     assert sorted(Invitation.objects.values_list("device_id", flat=True)) == sorted(d.pk for d in devices)
     batch = InvitationBatch.objects.get()

@@ -1,9 +1,11 @@
 """User-specific installers: personal, recorded, carrying the right e-mail, secret and Fleet URL; links that
 cannot be guessed, tampered with or used on another organization's page."""
 
+import errno
 import plistlib
 import re
 import stat
+import tempfile
 
 import pytest
 from django.core import mail, signing
@@ -211,4 +213,29 @@ def test_fleetctl_failure_is_a_clear_answer(client, settings, ready, ada, tmp_pa
     settings.ENROLLMENT_FLEETCTL_PATH = str(broken)
     response = client.get(link(ada, "linux", "deb"))
     assert response.status_code == 409 and b"signing identity not found" in response.content
+    assert not InstallerDownload.objects.exists()
+
+
+def test_a_full_disk_while_building_an_installer_says_so_and_leaves_nothing(client, settings, ready, ada, tmp_path,
+                                                                            monkeypatch):
+    """fleetctl runs out of room half-way through the package: a clear answer, no download recorded, and the
+    partial package goes with its temporary folder. No room for the folder itself: the same."""
+    full = tmp_path / "fleetctl"
+    full.write_text("#!/bin/sh\nhead -c 4096 /dev/zero > fleet-osquery.deb\n"
+                    "echo 'write fleet-osquery.deb: no space left on device' >&2\nexit 1\n")
+    full.chmod(0o755)
+    settings.ENROLLMENT_FLEETCTL_PATH = str(full)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    response = client.get(link(ada, "linux", "deb"))
+    assert response.status_code == 409 and b"no space left on device" in response.content
+    assert not InstallerDownload.objects.exists() and not list(scratch.iterdir())
+
+    def no_room(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", no_room)
+    response = client.get(link(ada, "linux", "deb"))
+    assert response.status_code == 409 and b"could not be built: No space left on device" in response.content
     assert not InstallerDownload.objects.exists()
