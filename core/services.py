@@ -122,15 +122,18 @@ def _check_group_name(*, organization, name: str, exclude_pk=None) -> str:
 
 
 @transaction.atomic
-def group_create(*, organization: Organization, name: str, description: str = "", actor: Actor) -> Group:
+def group_create(*, organization: Organization, name: str, description: str = "", actor: Actor,
+                 source: str = "") -> Group:
     name = _check_group_name(organization=organization, name=name)
     group = Group.objects.create(organization=organization, name=name, description=description)
-    audit_record(organization=organization, actor=actor, event="group.created", target=group, after={"name": name})
+    audit_record(organization=organization, actor=actor, event="group.created", target=group, source=source,
+                 after={"name": name})
     return group
 
 
 @transaction.atomic
-def group_update(*, group: Group, actor: Actor, name: str | None = None, description: str | None = None) -> Group:
+def group_update(*, group: Group, actor: Actor, name: str | None = None, description: str | None = None,
+                 source: str = "") -> Group:
     before = {"name": group.name, "description": group.description}
     if name is not None:
         group.name = _check_group_name(organization=group.organization, name=name, exclude_pk=group.pk)
@@ -138,7 +141,7 @@ def group_update(*, group: Group, actor: Actor, name: str | None = None, descrip
         group.description = description
     group.save()
     audit_record(
-        organization=group.organization, actor=actor, event="group.updated", target=group,
+        organization=group.organization, actor=actor, event="group.updated", target=group, source=source,
         before=before, after={"name": group.name, "description": group.description},
     )
     if group.name != before["name"]:  # e.g. its Fleet label is renamed
@@ -147,12 +150,36 @@ def group_update(*, group: Group, actor: Actor, name: str | None = None, descrip
 
 
 @transaction.atomic
-def group_delete(*, group: Group, actor: Actor) -> None:
-    audit_record(organization=group.organization, actor=actor, event="group.deleted", target=group,
+def group_delete(*, group: Group, actor: Actor, source: str = "") -> None:
+    audit_record(organization=group.organization, actor=actor, event="group.deleted", target=group, source=source,
                  before={"name": group.name})
     group_id = group.pk
     group.delete()
     groups_changed_on_commit(organization=group.organization, group_ids=[group_id])  # e.g. its Fleet label goes
+
+
+@transaction.atomic
+def group_set_members(*, group: Group, employees, actor: Actor, source: str = "") -> dict:
+    """Make ``employees`` (the group's organization's) exactly the group's members; one audit entry names who
+    joined and who left. Returns ``{"added": [...], "removed": [...]}`` (employee ids)."""
+    wanted = {employee.pk: employee for employee in employees}
+    if any(employee.organization_id != group.organization_id for employee in wanted.values()):
+        raise InvalidInput("Unknown employee.", field="members")
+    group = Group.objects.select_for_update().get(pk=group.pk, organization=group.organization)
+    current = dict(group.employees.values_list("pk", "email"))
+    added = sorted(set(wanted) - set(current))
+    removed = sorted(set(current) - set(wanted))
+    if added:
+        group.employees.add(*added)
+    if removed:
+        group.employees.remove(*removed)
+    if added or removed:
+        audit_record(
+            organization=group.organization, actor=actor, event="group.members_changed", target=group, source=source,
+            before={"removed": sorted(current[pk] for pk in removed)},
+            after={"added": sorted(wanted[pk].email for pk in added), "count": len(wanted)},
+        )
+    return {"added": added, "removed": removed}
 
 
 # --- employees -----------------------------------------------------------------------------
@@ -209,21 +236,22 @@ def _save_employee(employee: Employee) -> None:
 
 
 @transaction.atomic
-def employee_create(*, organization: Organization, actor: Actor, groups=None, **fields) -> Employee:
+def employee_create(*, organization: Organization, actor: Actor, groups=None, source: str = "", **fields) -> Employee:
     employee = Employee(organization=organization)
     _apply_employee_fields(employee, fields)
     group_objs = groups_by_names(organization=organization, names=groups or [])
     _save_employee(employee)
     employee.groups.set(group_objs)
     after = _employee_snapshot(employee) | {"groups": [g.name for g in group_objs]}
-    audit_record(organization=organization, actor=actor, event="employee.created", target=employee, after=after)
+    audit_record(organization=organization, actor=actor, event="employee.created", target=employee, source=source,
+                 after=after)
     # After commit: e.g. enrollment invites the new employee when the organization asks for it.
     transaction.on_commit(lambda: employee_created.run(employee=employee, actor=actor))
     return employee
 
 
 @transaction.atomic
-def employee_update(*, employee: Employee, actor: Actor, groups=None, **fields) -> Employee:
+def employee_update(*, employee: Employee, actor: Actor, groups=None, source: str = "", **fields) -> Employee:
     employee = Employee.objects.select_for_update().get(pk=employee.pk, organization=employee.organization)
     before = _employee_snapshot(employee) | {"groups": sorted(g.name for g in employee.groups.all())}
     _apply_employee_fields(employee, fields)
@@ -237,7 +265,7 @@ def employee_update(*, employee: Employee, actor: Actor, groups=None, **fields) 
     if changed_after:
         audit_record(
             organization=employee.organization, actor=actor, event="employee.updated", target=employee,
-            before=changed_before, after=changed_after,
+            source=source, before=changed_before, after=changed_after,
         )
     return employee
 

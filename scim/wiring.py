@@ -1,5 +1,8 @@
 """Where SCIM provisioning connects to the apps below it, called once from ``ScimConfig.ready``."""
 
+from core.audit import register_events
+from scim.events import EVENTS
+
 
 def connect() -> None:
-    pass
+    register_events(EVENTS)

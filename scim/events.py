@@ -1,0 +1,19 @@
+"""SCIM provisioning's audit event codes (registered from ``scim.wiring``) and the audit source of its changes.
+
+Every change SCIM makes is recorded with the source ``scim``: the core's own entries (``employee.created``,
+``group.members_changed``…) and the ones below. ``core.events.Source`` is not extended: its choices are also the
+device history's, and SCIM never moves a device itself (a deactivation's offboarding does, as ``offboarding``).
+"""
+
+SCIM_SOURCE = "scim"
+
+EVENTS = {
+    "scim.user_updated": "{actor} changed the identity provider's attributes of {target} through SCIM",
+    "scim.user_deactivated": "{actor} deactivated {target} through SCIM: offboarding {after[offboarding_status]}",
+    "scim.user_reactivated": "{actor} reactivated {target} through SCIM: the offboarding it had started was cancelled",
+    "scim.user_reactivation_refused": "{actor} asked through SCIM to reactivate {target}: {after[why]}",
+    "scim.user_removed": "{actor} removed {target} from SCIM provisioning (DELETE); the employee is kept",
+    "scim.user_restored": "{actor} provisioned {target} through SCIM again",
+    "scim.group_updated": "{actor} changed the external id of the group {target} through SCIM",
+    "scim.settings_updated": "{actor} changed the SCIM provisioning settings",
+}
