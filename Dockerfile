@@ -12,6 +12,7 @@ COPY mdm_sync mdm_sync
 COPY webhooks webhooks
 COPY scim scim
 COPY templates templates
+COPY locale locale
 COPY manage.py ./
 RUN pip install --no-cache-dir . \
  && SECRET_KEY=build-only DJANGO_SETTINGS_MODULE=cockpit.production_settings python manage.py collectstatic --no-input \

@@ -23,7 +23,7 @@ class _GroupNameField(ModelChoiceField):
             return None
         group = self.queryset.filter(name__iexact=str(value).strip()).first()
         if group is None:
-            raise ValidationError(f"Unknown group “{value}”.", code="invalid_choice")
+            raise ValidationError(_("Unknown group “%(name)s”.") % {"name": value}, code="invalid_choice")
         return group
 
 
@@ -100,7 +100,7 @@ class GroupFilter(django_filters.ModelChoiceFilter):
         kwargs.setdefault("queryset", org_groups)
         kwargs.setdefault("to_field_name", "name")
         kwargs.setdefault("field_name", "groups")
-        kwargs.setdefault("label", "Group")
+        kwargs.setdefault("label", _("Group"))
         super().__init__(**kwargs)
 
 
@@ -109,7 +109,7 @@ class EmployeeFilterSet(FilterSet):
     status = django_filters.ChoiceFilter(choices=Employee.Status.choices)
     group = GroupFilter()
     external_id = django_filters.CharFilter(field_name="external_id")
-    search = django_filters.CharFilter(method="filter_search", label="Search")
+    search = django_filters.CharFilter(method="filter_search", label=_("Search"))
     ordering = StableOrderingFilter(
         fields=(("full_name", "full_name"), ("email", "email"), ("status", "status"), ("created_at", "created_at"),
                 ("device_count", "device_count"))

@@ -1,12 +1,13 @@
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
 
 from core.models import Employee, Group
 
 
 class CockpitLoginForm(AuthenticationForm):
-    username = forms.CharField(label="E-mail or user name", widget=forms.TextInput(attrs={"autofocus": True}))
+    username = forms.CharField(label=_("E-mail or user name"), widget=forms.TextInput(attrs={"autofocus": True}))
 
     def clean(self):
         typed = (self.cleaned_data.get("username") or "").strip()
@@ -28,14 +29,14 @@ def _username_for_login(typed: str) -> str:
 
 
 class EmployeeForm(forms.Form):
-    email = forms.EmailField()
-    full_name = forms.CharField(max_length=200, required=False)
-    username = forms.CharField(max_length=150, required=False, label="Directory user name")
-    domain_name = forms.CharField(max_length=150, required=False, label="Domain name")
-    external_id = forms.CharField(max_length=150, required=False, label="External (HR) id")
-    start_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    groups = forms.ModelMultipleChoiceField(queryset=Group.objects.none(), required=False)
+    email = forms.EmailField(label=_("E-mail"))
+    full_name = forms.CharField(max_length=200, required=False, label=_("Full name"))
+    username = forms.CharField(max_length=150, required=False, label=_("Directory user name"))
+    domain_name = forms.CharField(max_length=150, required=False, label=_("Domain name"))
+    external_id = forms.CharField(max_length=150, required=False, label=_("External (HR) id"))
+    start_date = forms.DateField(required=False, label=_("Start date"), widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(required=False, label=_("End date"), widget=forms.DateInput(attrs={"type": "date"}))
+    groups = forms.ModelMultipleChoiceField(queryset=Group.objects.none(), required=False, label=_("Groups"))
 
     def __init__(self, *args, organization, **kwargs):
         kwargs.setdefault("label_suffix", "")  # labels read like the rest of the cockpit: no trailing colon
@@ -44,8 +45,8 @@ class EmployeeForm(forms.Form):
 
 
 class GroupForm(forms.Form):
-    name = forms.CharField(max_length=150)
-    description = forms.CharField(max_length=500, required=False)
+    name = forms.CharField(max_length=150, label=_("Name"))
+    description = forms.CharField(max_length=500, required=False, label=_("Description"))
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")
@@ -66,10 +67,11 @@ class EmployeeChoiceField(forms.CharField):
         email = value.split("<")[-1].rstrip(">").strip()
         employee = Employee.objects.for_org(self.organization).filter(email__iexact=email).first()
         if employee is None:
-            raise forms.ValidationError(f"No employee with the e-mail {email}.")
+            raise forms.ValidationError(_("No employee with the e-mail %(email)s.") % {"email": email})
         return employee
 
 
 class ApiTokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="Who uses it, e.g. “Workday sync”")
-    scope = forms.ChoiceField(choices=[("read", "Read only"), ("write", "Read and write")], initial="read")
+    name = forms.CharField(max_length=100, label=_("Name"), help_text=_("Who uses it, e.g. “Workday sync”"))
+    scope = forms.ChoiceField(choices=[("read", _("Read only")), ("write", _("Read and write"))], initial="read",
+                              label=_("Scope"))

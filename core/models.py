@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 from core.events import describe
 from core.tenancy import TenantModel, TenantQuerySet
@@ -78,10 +79,10 @@ class Membership(models.Model):
     """A cockpit user's seat in one organization, with a role."""
 
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        ADMIN = "admin", "Admin"
-        TECHNICIAN = "technician", "Technician"
-        VIEWER = "viewer", "Viewer"
+        OWNER = "owner", _("Owner")
+        ADMIN = "admin", _("Admin")
+        TECHNICIAN = "technician", _("Technician")
+        VIEWER = "viewer", _("Viewer")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
@@ -125,8 +126,8 @@ class Group(TenantModel):
 
 class Employee(TenantModel):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        OFFBOARDED = "offboarded", "Offboarded"
+        ACTIVE = "active", _("Active")
+        OFFBOARDED = "offboarded", _("Offboarded")
 
     email = models.EmailField(max_length=254)
     full_name = models.CharField(max_length=200, blank=True)
@@ -174,8 +175,8 @@ class ApiToken(TenantModel):
     """An organization's API key. Only its SHA-256 is stored; the key is shown once."""
 
     class Scope(models.TextChoices):
-        READ = "read", "Read"
-        WRITE = "write", "Read and write"
+        READ = "read", _("Read")
+        WRITE = "write", _("Read and write")
 
     KEY_PREFIX = "fcp_"
 
@@ -265,5 +266,7 @@ class AuditEvent(models.Model):
         return describe(self)
 
 
-# The job leases' table lives with its helpers (core.leases); imported here so Django always finds the model.
+# The job leases' table lives with its helpers (core.leases), and the jobs' with their registry and runner
+# (core.jobs); imported here so Django always finds the models.
+from core.jobs import Job  # noqa: E402,F401
 from core.leases import JobLease  # noqa: E402,F401

@@ -7,6 +7,7 @@ these through the ORM; ``tests/devices/test_listing.py`` holds the two to the sa
 import django_filters
 from django import forms
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.filtersets import FilterSet, GroupFilter, StableOrderingFilter
 from core.models import Employee
@@ -18,26 +19,26 @@ def _org_employees(request):
 
 
 class DeviceFilterSet(FilterSet):
-    availability_status = django_filters.ChoiceFilter(choices=AvailabilityStatus.choices, label="Availability")
-    assignment_status = django_filters.ChoiceFilter(choices=AssignmentStatus.choices, label="Assignment")
-    enrollment_status = django_filters.ChoiceFilter(choices=EnrollmentStatus.choices, label="Enrollment")
+    availability_status = django_filters.ChoiceFilter(choices=AvailabilityStatus.choices, label=_("Availability"))
+    assignment_status = django_filters.ChoiceFilter(choices=AssignmentStatus.choices, label=_("Assignment"))
+    enrollment_status = django_filters.ChoiceFilter(choices=EnrollmentStatus.choices, label=_("Enrollment"))
     enrollment_issue = django_filters.ChoiceFilter(
-        choices=EnrollmentIssue.choices, method="filter_enrollment_issue", label="Enrollment issue"
+        choices=EnrollmentIssue.choices, method="filter_enrollment_issue", label=_("Enrollment issue")
     )
-    platform = django_filters.ChoiceFilter(choices=Platform.choices)
+    platform = django_filters.ChoiceFilter(choices=Platform.choices, label=_("Platform"))
     # A text box, not a <select>: an organization has thousands of employees (the id is still checked).
     assignee = django_filters.ModelChoiceFilter(
-        queryset=_org_employees, label="Assignee (id)", widget=forms.TextInput(attrs={"inputmode": "numeric"})
+        queryset=_org_employees, label=_("Assignee (id)"), widget=forms.TextInput(attrs={"inputmode": "numeric"})
     )
     assignee_email = django_filters.CharFilter(
-        field_name="assignee__email", lookup_expr="iexact", label="Assignee e-mail"
+        field_name="assignee__email", lookup_expr="iexact", label=_("Assignee e-mail")
     )
     group = GroupFilter()
-    serial_number = django_filters.CharFilter(method="filter_serial_number", label="Serial number")
+    serial_number = django_filters.CharFilter(method="filter_serial_number", label=_("Serial number"))
     not_seen_in_fleet = django_filters.BooleanFilter(
-        field_name="fleet_missing_since", lookup_expr="isnull", exclude=True, label="Not seen in Fleet"
+        field_name="fleet_missing_since", lookup_expr="isnull", exclude=True, label=_("Not seen in Fleet")
     )
-    search = django_filters.CharFilter(method="filter_search", label="Search")
+    search = django_filters.CharFilter(method="filter_search", label=_("Search"))
     ordering = StableOrderingFilter(
         fields=(
             ("name", "name"),

@@ -8,18 +8,19 @@ from devices.models import Ownership, Platform, Usage
 
 
 class DeviceForm(forms.Form):
-    serial_number = forms.CharField(max_length=100, required=False)
-    name = forms.CharField(max_length=200, required=False)
-    platform = forms.ChoiceField(choices=Platform.choices)
-    model = forms.CharField(max_length=200, required=False)
-    os_version = forms.CharField(max_length=100, required=False, label="OS version")
-    ownership = forms.ChoiceField(choices=Ownership.choices, initial=Ownership.CORPORATE)
-    usage = forms.ChoiceField(choices=Usage.choices, initial=Usage.INDIVIDUAL)
+    serial_number = forms.CharField(max_length=100, required=False, label=_("Serial number"))
+    name = forms.CharField(max_length=200, required=False, label=_("Name"))
+    platform = forms.ChoiceField(choices=Platform.choices, label=_("Platform"))
+    model = forms.CharField(max_length=200, required=False, label=_("Model"))
+    os_version = forms.CharField(max_length=100, required=False, label=_("OS version"))
+    ownership = forms.ChoiceField(choices=Ownership.choices, initial=Ownership.CORPORATE, label=_("Ownership"))
+    usage = forms.ChoiceField(choices=Usage.choices, initial=Usage.INDIVIDUAL, label=_("Usage"))
     responsible_technician = forms.ModelChoiceField(
-        queryset=None, required=False, help_text="Shared or kiosk devices only: who in IT answers for it"
+        queryset=None, required=False, label=_("Responsible technician"),
+        help_text=_("Shared or kiosk devices only: who in IT answers for it"),
     )
-    groups = forms.ModelMultipleChoiceField(queryset=Group.objects.none(), required=False)
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    groups = forms.ModelMultipleChoiceField(queryset=Group.objects.none(), required=False, label=_("Groups"))
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Notes"))
 
     def __init__(self, *args, organization, editing: bool = False, **kwargs):
         kwargs.setdefault("label_suffix", "")  # labels read like the rest of the cockpit: no trailing colon

@@ -16,49 +16,49 @@ class Platform(models.TextChoices):
     IPADOS = "ipados", "iPadOS"
     ANDROID = "android", "Android"
     CHROMEOS = "chromeos", "ChromeOS"
-    OTHER = "other", "Other"
+    OTHER = "other", _("Other")
 
 
 DESKTOP_PLATFORMS = {Platform.MACOS, Platform.WINDOWS, Platform.LINUX}
 
 
 class AvailabilityStatus(models.TextChoices):
-    IN_USE = "in_use", "In use"
-    IN_STOCK = "in_stock", "In stock"
-    ARCHIVED = "archived", "Archived"
+    IN_USE = "in_use", _("In use")
+    IN_STOCK = "in_stock", _("In stock")
+    ARCHIVED = "archived", _("Archived")
 
 
 class AssignmentStatus(models.TextChoices):
-    ASSIGNED = "assigned", "Assigned"
-    TO_ASSIGN = "to_assign", "To assign"
+    ASSIGNED = "assigned", _("Assigned")
+    TO_ASSIGN = "to_assign", _("To assign")
 
 
 class EnrollmentStatus(models.TextChoices):
-    AWAITING_ACTIVATION = "awaiting_activation", "Awaiting activation"
-    AWAITING_USER_ASSIGNMENT = "awaiting_user_assignment", "Awaiting user assignment"
-    PARTIALLY_ENROLLED = "partially_enrolled", "Partially enrolled"
-    ENROLLED = "enrolled", "Enrolled"
-    UNENROLLED = "unenrolled", "Unenrolled"
+    AWAITING_ACTIVATION = "awaiting_activation", _("Awaiting activation")
+    AWAITING_USER_ASSIGNMENT = "awaiting_user_assignment", _("Awaiting user assignment")
+    PARTIALLY_ENROLLED = "partially_enrolled", _("Partially enrolled")
+    ENROLLED = "enrolled", _("Enrolled")
+    UNENROLLED = "unenrolled", _("Unenrolled")
 
 
 class EnrollmentIssue(models.TextChoices):
-    ENROLLMENT_INCOMPLETE = "enrollment_incomplete", "Enrollment incomplete"
-    AGENT_MISSING = "agent_missing", "Agent missing"
-    AGENT_INACTIVE = "agent_inactive", "Agent inactive"
-    MDM_PROFILE_MISSING = "mdm_profile_missing", "MDM profile missing"
-    OFFLINE = "offline", "Offline"
-    APNS_CERTIFICATE_EXPIRED = "apns_certificate_expired", "Apple push certificate expired"
-    OTHER_MDM = "other_mdm", "Managed by another MDM"
+    ENROLLMENT_INCOMPLETE = "enrollment_incomplete", _("Enrollment incomplete")
+    AGENT_MISSING = "agent_missing", _("Agent missing")
+    AGENT_INACTIVE = "agent_inactive", _("Agent inactive")
+    MDM_PROFILE_MISSING = "mdm_profile_missing", _("MDM profile missing")
+    OFFLINE = "offline", _("Offline")
+    APNS_CERTIFICATE_EXPIRED = "apns_certificate_expired", _("Apple push certificate expired")
+    OTHER_MDM = "other_mdm", _("Managed by another MDM")
 
 
 class Ownership(models.TextChoices):
-    CORPORATE = "corporate", "Corporate"
-    PERSONAL = "personal", "Personal"
+    CORPORATE = "corporate", _("Corporate")
+    PERSONAL = "personal", _("Personal")
 
 
 class Usage(models.TextChoices):
-    INDIVIDUAL = "individual", "Individual"
-    SHARED = "shared", "Shared"
+    INDIVIDUAL = "individual", _("Individual")
+    SHARED = "shared", _("Shared")
 
 
 # The only (availability, assignment) pairs that exist (DESIGN §3), each with the assignee rule.
@@ -188,14 +188,14 @@ class DeviceHistory(TenantModel):
     """One row per status or owner change of a device, with the state before and after."""
 
     class Action(models.TextChoices):
-        CREATED = "created", "Added"
-        ASSIGNED = "assigned", "Assigned"
-        UNASSIGNED = "unassigned", "Unassigned"
-        REASSIGNED = "reassigned", "Reassigned"
-        RETURNED_TO_STOCK = "returned_to_stock", "Returned to stock"
-        ARCHIVED = "archived", "Archived"
-        RESTORED = "restored", "Restored"
-        UNENROLLED = "unenrolled", "Unenrolled"
+        CREATED = "created", _("Added")
+        ASSIGNED = "assigned", _("Assigned")
+        UNASSIGNED = "unassigned", _("Unassigned")
+        REASSIGNED = "reassigned", _("Reassigned")
+        RETURNED_TO_STOCK = "returned_to_stock", _("Returned to stock")
+        ARCHIVED = "archived", _("Archived")
+        RESTORED = "restored", _("Restored")
+        UNENROLLED = "unenrolled", _("Unenrolled")
         PUT_IN_USE = "put_in_use", _("Put in use (first enrollment)")
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="history")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.actors import Actor
 from core.audit import Source, audit_record
@@ -63,13 +64,15 @@ def normalize_serial(serial: str | None) -> str:
 def _check_choice(value, choices, field):
     if value not in choices.values:
         allowed = ", ".join(choices.values)
-        raise InvalidInput(f"“{value}” is not a valid {field}: use one of {allowed}.", field=field)
+        raise InvalidInput(_("“%(value)s” is not a valid %(field)s: use one of %(allowed)s.") % {
+            "value": value, "field": field, "allowed": allowed}, field=field)
 
 
 def _apply_descriptive_fields(device: Device, fields: dict) -> None:
     unknown = set(fields) - set(DESCRIPTIVE_FIELDS)
     if unknown:
-        raise InvalidInput(f"Unknown device field: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+        raise InvalidInput(_("Unknown device field: %(fields)s") % {"fields": ", ".join(sorted(unknown))},
+                           field=sorted(unknown)[0])
     for key, value in fields.items():
         if key == "serial_number":
             value = normalize_serial(value)
@@ -91,13 +94,14 @@ def _save_unique(device: Device) -> None:
             clash = clash.exclude(pk=device.pk)
         if clash.exists():
             raise InvalidInput(
-                f"A device with the serial number {device.serial_number} already exists.", field="serial_number"
+                _("A device with the serial number %(serial)s already exists.") % {"serial": device.serial_number},
+                field="serial_number",
             )
     try:
         with transaction.atomic():
             device.save()
     except IntegrityError as exc:
-        raise InvalidInput("A device with this serial number already exists.", field="serial_number") from exc
+        raise InvalidInput(_("A device with this serial number already exists."), field="serial_number") from exc
 
 
 def _descriptive_snapshot(device: Device) -> dict:
@@ -120,10 +124,10 @@ def _set_technician(device: Device, technician, *, given: bool) -> None:
     if device.responsible_technician_id is None:
         return
     if device.usage != Usage.SHARED:
-        raise InvalidInput("Only a shared device has a responsible technician; an individual one has an owner.",
+        raise InvalidInput(_("Only a shared device has a responsible technician; an individual one has an owner."),
                            field="responsible_technician")
     if not device_technicians(organization=device.organization).filter(pk=device.responsible_technician_id).exists():
-        raise InvalidInput("The responsible technician must be a technician, admin or owner of this organization.",
+        raise InvalidInput(_("The responsible technician must be a technician, admin or owner of this organization."),
                            field="responsible_technician")
 
 
@@ -136,7 +140,7 @@ def device_create(
     device = Device(organization=organization)
     _apply_descriptive_fields(device, fields)
     if not device.serial_number and not device.name:
-        raise InvalidInput("Give the device a serial number or a name.", field="serial_number")
+        raise InvalidInput(_("Give the device a serial number or a name."), field="serial_number")
     _set_technician(device, responsible_technician, given=True)
     group_objs = groups_by_names(organization=organization, names=groups or [])
     device.enrollment_status = device_enrollment_status(device)
@@ -166,7 +170,7 @@ def device_update(*, device: Device, actor: Actor, groups=None, expected_version
     before = _descriptive_snapshot(locked) | {"groups": sorted(g.name for g in locked.groups.all())}
     _apply_descriptive_fields(locked, fields)
     if not locked.serial_number and not locked.name:
-        raise InvalidInput("A device keeps a serial number or a name.", field="serial_number")
+        raise InvalidInput(_("A device keeps a serial number or a name."), field="serial_number")
     given = responsible_technician is not _UNSET
     _set_technician(locked, responsible_technician if given else None, given=given)
     group_objs = None if groups is None else groups_by_names(organization=locked.organization, names=groups)
@@ -205,9 +209,9 @@ def _lock(device: Device, expected_version: int | None) -> Device:
             .get(pk=device.pk, organization_id=device.organization_id)
         )
     except OperationalError as exc:  # PostgreSQL: another transaction holds this device's row lock
-        raise ConcurrentChange("Another change to this device is in progress; try again in a moment.") from exc
+        raise ConcurrentChange(_("Another change to this device is in progress; try again in a moment.")) from exc
     if expected_version is not None and locked.version != expected_version:
-        raise ConcurrentChange("This device was changed by someone else since you opened it; reload and try again.")
+        raise ConcurrentChange(_("This device was changed by someone else since you opened it; reload and try again."))
     return locked
 
 
@@ -228,15 +232,16 @@ def _check_employee(device: Device, employee: Employee) -> None:
     device go to someone who has left.
     """
     if employee is None or employee.organization_id != device.organization_id:
-        raise InvalidInput("Unknown employee.", field="employee")
+        raise InvalidInput(_("Unknown employee."), field="employee")
     status = (
         Employee.objects.select_for_update().filter(pk=employee.pk, organization_id=device.organization_id)
         .values_list("status", flat=True).first()
     )
     if status is None:
-        raise InvalidInput("Unknown employee.", field="employee")
+        raise InvalidInput(_("Unknown employee."), field="employee")
     if status != Employee.Status.ACTIVE:
-        raise InvalidInput(f"{employee.display_name} has been offboarded and cannot receive devices.", field="employee")
+        raise InvalidInput(_("%(name)s has been offboarded and cannot receive devices.") % {
+            "name": employee.display_name}, field="employee")
 
 
 def _move(
@@ -282,9 +287,19 @@ def _move(
     return locked
 
 
+# One sentence per move, each translated whole (a verb spliced into a sentence does not translate).
+ARCHIVED_REFUSALS = {
+    "assign": gettext_lazy("%(device)s is archived; restore it before you assign it."),
+    "reassign": gettext_lazy("%(device)s is archived; restore it before you reassign it."),
+    "unassign": gettext_lazy("%(device)s is archived; restore it before you unassign it."),
+    "return to stock": gettext_lazy("%(device)s is archived; restore it before you return it to stock."),
+    "unenroll": gettext_lazy("%(device)s is archived; restore it before you unenroll it."),
+}
+
+
 def _refuse_archived(device: Device, verb: str) -> None:
     if device.is_archived:
-        raise IllegalTransition(f"{device} is archived; restore it before you {verb} it.")
+        raise IllegalTransition(ARCHIVED_REFUSALS[verb] % {"device": device})
 
 
 def _refuse_shared(device: Device) -> None:
@@ -313,8 +328,10 @@ def device_assign(
         _check_employee(d, employee)
         if d.assignee_id is not None:
             if d.assignee_id == employee.pk:
-                raise IllegalTransition(f"{d} is already assigned to {employee.display_name}.")
-            raise IllegalTransition(f"{d} is already assigned to {d.assignee.display_name}; reassign it instead.")
+                raise IllegalTransition(_("%(device)s is already assigned to %(name)s.") % {
+                    "device": d, "name": employee.display_name})
+            raise IllegalTransition(_("%(device)s is already assigned to %(name)s; reassign it instead.") % {
+                "device": d, "name": d.assignee.display_name})
         d.availability_status = AvailabilityStatus.IN_USE
         d.assignment_status = AssignmentStatus.ASSIGNED
         d.assignee = employee
@@ -348,14 +365,15 @@ def device_assign_many(
         return []
     ids = [a.device_id for a in assignments]
     if len(set(ids)) != len(ids):
-        raise InvalidInput("A device appears twice in one bulk assignment.", field="device")
+        raise InvalidInput(_("A device appears twice in one bulk assignment."), field="device")
     try:
         devices = {
             d.pk: d for d in Device.objects.select_for_update(nowait=True, of=("self",))
             .filter(organization=organization, pk__in=ids).order_by("pk")
         }
     except OperationalError as exc:
-        raise ConcurrentChange("Another change to one of these devices is in progress; try again in a moment.") from exc
+        raise ConcurrentChange(
+            _("Another change to one of these devices is in progress; try again in a moment.")) from exc
     employee_ids = {a.employee.pk for a in assignments}
     active = set(
         Employee.objects.select_for_update().filter(
@@ -368,14 +386,14 @@ def device_assign_many(
     for line in assignments:
         device, employee = devices.get(line.device_id), line.employee
         if device is None:
-            raise InvalidInput(f"Unknown device #{line.device_id}.", field="device")
+            raise InvalidInput(_("Unknown device #%(id)s.") % {"id": line.device_id}, field="device")
         _refuse_archived(device, "assign")
         _refuse_shared(device)
         if employee.pk not in active:
-            raise InvalidInput(f"{employee.display_name} is not an active employee of this organization.",
-                               field="employee")
+            raise InvalidInput(_("%(name)s is not an active employee of this organization.") % {
+                "name": employee.display_name}, field="employee")
         if device.assignee_id is not None:
-            raise IllegalTransition(f"{device} is already assigned; reassign it instead.")
+            raise IllegalTransition(_("%(device)s is already assigned; reassign it instead.") % {"device": device})
         before = {"availability_status": device.availability_status, "assignment_status": device.assignment_status,
                   "assignee": None, "enrollment_status": device.enrollment_status}
         device.availability_status = AvailabilityStatus.IN_USE
@@ -426,9 +444,10 @@ def device_reassign(
         _refuse_shared(d)
         _check_employee(d, employee)
         if d.assignee_id is None:
-            raise IllegalTransition(f"{d} has no owner; assign it instead.")
+            raise IllegalTransition(_("%(device)s has no owner; assign it instead.") % {"device": d})
         if d.assignee_id == employee.pk:
-            raise InvalidInput(f"{d} is already assigned to {employee.display_name}.", field="employee")
+            raise InvalidInput(_("%(device)s is already assigned to %(name)s.") % {
+                "device": d, "name": employee.display_name}, field="employee")
 
     def apply(d: Device) -> None:
         check(d)
@@ -462,7 +481,7 @@ def device_unassign(
     def apply(d: Device) -> None:
         _refuse_archived(d, "unassign")
         if d.assignee_id is None:
-            raise IllegalTransition(f"{d} is not assigned to anyone.")
+            raise IllegalTransition(_("%(device)s is not assigned to anyone.") % {"device": d})
         d.assignment_status = AssignmentStatus.TO_ASSIGN
         d.assignee = None
         d.assigned_at = None
@@ -480,7 +499,7 @@ def device_return_to_stock(
     def apply(d: Device) -> None:
         _refuse_archived(d, "return to stock")
         if d.availability_status == AvailabilityStatus.IN_STOCK:
-            raise IllegalTransition(f"{d} is already in stock.")
+            raise IllegalTransition(_("%(device)s is already in stock.") % {"device": d})
         d.availability_status = AvailabilityStatus.IN_STOCK
         d.assignment_status = AssignmentStatus.TO_ASSIGN
         d.assignee = None
@@ -500,7 +519,7 @@ def device_archive(
 
     def apply(d: Device) -> None:
         if d.is_archived:
-            raise IllegalTransition(f"{d} is already archived.")
+            raise IllegalTransition(_("%(device)s is already archived.") % {"device": d})
         d.availability_status = AvailabilityStatus.ARCHIVED
         d.assignment_status = None
         d.assignee = None
@@ -520,7 +539,7 @@ def device_restore(
 
     def apply(d: Device) -> None:
         if not d.is_archived:
-            raise IllegalTransition(f"{d} is not archived.")
+            raise IllegalTransition(_("%(device)s is not archived.") % {"device": d})
         d.availability_status = AvailabilityStatus.IN_STOCK
         d.assignment_status = AssignmentStatus.TO_ASSIGN
         d.archived_at = None

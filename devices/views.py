@@ -13,7 +13,7 @@ from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
@@ -165,7 +165,7 @@ def device_create(request, org_slug):
             organization=request.organization, actor=actor_for(request), groups=list(data.pop("groups")), **data
         ))
         if device:
-            messages.success(request, f"{device} was added to the inventory, in stock.")
+            messages.success(request, _("%(device)s was added to the inventory, in stock.") % {"device": device})
             return redirect("device_detail", org_slug=org_slug, pk=device.pk)
     return render(request, "devices/device_form.html", {"form": form}, status=400 if form.errors else 200)
 
@@ -184,7 +184,7 @@ def device_edit(request, org_slug, pk):
             expected_version=data.pop("version"), **data,
         ))
         if updated:
-            messages.success(request, f"{updated} was updated.")
+            messages.success(request, _("%(device)s was updated.") % {"device": updated})
             return redirect("device_detail", org_slug=org_slug, pk=device.pk)
     error = getattr(form, "domain_error", None)
     status = error.status if error else (400 if form.errors else 200)
@@ -227,12 +227,13 @@ class Move:
 MOVES = {
     move.slug: move
     for move in (
-        Move("assign", "Assign", services.device_assign, needs_employee=True),
-        Move("reassign", "Reassign", services.device_reassign, needs_employee=True, offers_wipe=True),
-        Move("unassign", "Unassign", services.device_unassign, offers_wipe=True),
-        Move("return-to-stock", "Return to stock", services.device_return_to_stock, offers_wipe=True),
-        Move("archive", "Archive", services.device_archive, offers_wipe=True, offers_removal=True, danger=True),
-        Move("restore", "Restore", services.device_restore),
+        Move("assign", gettext_lazy("Assign"), services.device_assign, needs_employee=True),
+        Move("reassign", gettext_lazy("Reassign"), services.device_reassign, needs_employee=True, offers_wipe=True),
+        Move("unassign", gettext_lazy("Unassign"), services.device_unassign, offers_wipe=True),
+        Move("return-to-stock", gettext_lazy("Return to stock"), services.device_return_to_stock, offers_wipe=True),
+        Move("archive", gettext_lazy("Archive"), services.device_archive, offers_wipe=True, offers_removal=True,
+             danger=True),
+        Move("restore", gettext_lazy("Restore"), services.device_restore),
     )
 }
 
@@ -268,7 +269,7 @@ def device_move(request, org_slug, pk, move):
     device = _get_device(request, pk)
     spec = MOVES.get(move)
     if spec is None:
-        raise Http404("No such action")
+        raise Http404(_("No such action"))
     initial = {"version": device.version, "wipe": spec.wipe_by_default(device)}
     form = DeviceMoveForm(
         request.POST or None, initial=initial, organization=request.organization,
@@ -289,7 +290,7 @@ def device_move(request, org_slug, pk, move):
                 device=device, actor=actor_for(request), source=Source.MANUAL, **_move_arguments(spec, data)
             ))
             if moved:
-                messages.success(request, f"{spec.title}: done for {moved}.")
+                messages.success(request, _("%(move)s: done for %(device)s.") % {"move": spec.title, "device": moved})
                 for warning in warnings:
                     messages.warning(request, warning["detail"])
                 return redirect("device_detail", org_slug=org_slug, pk=moved.pk)

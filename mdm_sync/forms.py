@@ -3,14 +3,15 @@ from django.utils.translation import gettext_lazy as _
 
 
 class FleetConnectionForm(forms.Form):
-    url = forms.URLField(label="Fleet URL", max_length=500, assume_scheme="https",
+    url = forms.URLField(label=_("Fleet URL"), max_length=500, assume_scheme="https",
                          widget=forms.URLInput(attrs={"placeholder": "https://fleet.example.com"}))
     token = forms.CharField(
-        label="API token", required=False, strip=True,
-        widget=forms.PasswordInput(attrs={"autocomplete": "off", "placeholder": "Leave empty to keep the saved token"}),
-        help_text="The token of an API-only Fleet user. It is stored encrypted and never shown again.",
+        label=_("API token"), required=False, strip=True,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off",
+                                          "placeholder": _("Leave empty to keep the saved token")}),
+        help_text=_("The token of an API-only Fleet user. It is stored encrypted and never shown again."),
     )
-    verify_tls = forms.BooleanField(label="Check Fleet's TLS certificate", required=False, initial=True)
+    verify_tls = forms.BooleanField(label=_("Check Fleet's TLS certificate"), required=False, initial=True)
 
     def __init__(self, *args, has_token: bool, **kwargs):
         kwargs.setdefault("label_suffix", "")
@@ -22,7 +23,7 @@ class FleetConnectionForm(forms.Form):
     def clean_token(self):
         token = self.cleaned_data["token"]
         if not token and not self.has_token:
-            raise forms.ValidationError("Enter the Fleet API token.")
+            raise forms.ValidationError(_("Enter the Fleet API token."))
         return token or None
 
 

@@ -25,7 +25,7 @@ def fleet_settings(request, org_slug):
             organization=request.organization, actor=actor_for(request), **data
         ))
         if saved:
-            messages.success(request, saved.last_test_message or "The Fleet connection was saved.")
+            messages.success(request, saved.last_test_message or _("The Fleet connection was saved."))
             return redirect("fleet_settings", org_slug=org_slug)
     label_form = GroupLabelSettingsForm(
         initial={"sync_groups_as_labels": connection.sync_groups_as_labels if connection else True})
@@ -78,7 +78,7 @@ def group_label_panel(request, group) -> Panel | None:
 def fleet_test(request, org_slug):
     connection = FleetConnection.objects.for_org(request.organization).first()
     if connection is None:
-        messages.error(request, "Connect to Fleet first.")
+        messages.error(request, _("Connect to Fleet first."))
     else:
         ok, message = services.fleet_connection_test(connection=connection, actor=actor_for(request))
         (messages.success if ok else messages.error)(request, message)
@@ -101,5 +101,5 @@ def sync_now(request, org_slug):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "A sync was started. It shows here when the worker runs it (usually seconds).")
+        messages.success(request, _("A sync was started. It shows here when the worker runs it (usually seconds)."))
     return redirect("sync_list", org_slug=org_slug)

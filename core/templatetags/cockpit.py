@@ -2,6 +2,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -42,5 +43,5 @@ def sort_link(context, field, label):
 def ago(value):
     """“3 hours ago”, or “never”."""
     if not value:
-        return "never"
-    return f"{timesince(value).split(',')[0]} ago"
+        return _("never")
+    return _("%(delta)s ago") % {"delta": timesince(value, depth=1)}
