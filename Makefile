@@ -31,9 +31,11 @@ run: install
 ## Run the test suite (SQLite and an in-process broker unless DATABASE_URL / REDIS_URL are set).
 ## Locally the test database is kept between runs (pytest-django's --reuse-db; new migrations still apply,
 ## --create-db rebuilds it); with CI=true every run creates it afresh.
+## The tests run in parallel, one worker per core (pytest-xdist; TEST_WORKERS=0 runs them in one process).
 REUSE_DB ?= $(if $(filter true 1,$(CI)),,--reuse-db)
+TEST_WORKERS ?= auto
 test: install
-	$(PY) -m pytest $(REUSE_DB) $(PYTEST_ARGS)
+	$(PY) -m pytest $(REUSE_DB) -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -26,6 +26,11 @@ app.conf.beat_schedule = {
         "task": "enrollment.tasks.auto_unenroll_all_organizations",
         "schedule": crontab(minute=15),
     },
+    # Bulk sends (invitations, fix instructions) whose worker died mid-chunk: picked up again once their lease lapsed.
+    "enrollment-batch-sweep": {
+        "task": "enrollment.tasks.invitation_batches_sweep",
+        "schedule": 30.0,
+    },
     # DESIGN §9: assignment suggestion runs after each sync (an after-sync step) and on its own, offset from it.
     "assignment-suggestion": {
         "task": "assignment.suggestion.tasks.suggestions_refresh_all",
@@ -45,6 +50,25 @@ app.conf.beat_schedule = {
     "group-label-retries": {
         "task": "mdm_sync.tasks.retry_group_labels",
         "schedule": crontab(minute="5-59/10"),
+    },
+    # Jobs (core.jobs) whose worker died: re-run when their kind is safe to re-run, otherwise marked abandoned.
+    "jobs-sweep": {
+        "task": "core.tasks.jobs_sweep",
+        "schedule": crontab(minute="*/2"),
+    },
+    # Outbound webhooks: the audit log read for new events every 10 s; due deliveries (retries, lost tasks) each minute;
+    # the delivery log pruned to 30 days, daily.
+    "webhooks-relay": {
+        "task": "webhooks.tasks.webhooks_relay",
+        "schedule": 10.0,
+    },
+    "webhooks-send-due": {
+        "task": "webhooks.tasks.webhooks_send_due",
+        "schedule": crontab(minute="*"),
+    },
+    "webhooks-prune": {
+        "task": "webhooks.tasks.webhooks_prune",
+        "schedule": crontab(minute=40, hour=3),
     },
     "clear-expired-sessions": {
         "task": "core.tasks.clear_expired_sessions",

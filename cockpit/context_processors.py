@@ -17,11 +17,13 @@ NAV_URL_NAMES = (
     "offboarding_settings",
     "preassignment_list",
     "remote_management",
+    "scim_settings",
     "suggestion_list",
     "suggestion_settings",
     "sync_list",
     "token_list",
     "troubleshooting",
+    "webhookendpoint_list",
 )
 
 

@@ -15,6 +15,9 @@ import dj_database_url
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("COCKPIT_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Parallel test workers (pytest-xdist: gw0, gw1, …) share this machine's Redis and var/ directory, each with its own
+# test database: each keeps its own cache keys, cache files and broker queues. Empty outside such a run.
+TEST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -63,6 +66,7 @@ MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     "core.middleware.ApiBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the switcher's cookie, else the browser's Accept-Language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -127,13 +131,14 @@ else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
+            "LOCATION": str(VAR_DIR / "cache" / TEST_WORKER),
         }
     }
 # Cached counts, ids and sessions belong to one database: two databases sharing a Redis (or a cache
 # directory) must never read each other's entries.
 CACHES["default"]["KEY_PREFIX"] = os.environ.get("CACHE_KEY_PREFIX") or hashlib.sha1(
-    f"{DATABASES['default']['ENGINE']}:{DATABASES['default'].get('HOST', '')}:{DATABASES['default']['NAME']}".encode(),
+    f"{DATABASES['default']['ENGINE']}:{DATABASES['default'].get('HOST', '')}:{DATABASES['default']['NAME']}"
+    f"{':' + TEST_WORKER if TEST_WORKER else ''}".encode(),
     usedforsecurity=False,
 ).hexdigest()[:12]
 
@@ -164,7 +169,10 @@ ENROLLMENT_SIGNIN_ATTEMPTS_PER_ADDRESS = (300, 15 * 60)
 # Reverse proxies whose X-Forwarded-For is believed (IPs or CIDRs); empty: REMOTE_ADDR only (core.clients).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français")]  # each named in its own language, for the switcher
+LOCALE_PATHS = [BASE_DIR / "locale"]  # one project catalogue: locale/fr/LC_MESSAGES/django.po and its .mo
+FORMAT_MODULE_PATH = ["cockpit.formats"]  # English short dates stay ISO-like; other languages use Django's own
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -195,12 +203,13 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Fleet Cockpit <cockpi
 # --- Celery ---------------------------------------------------------------------------------
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{TEST_WORKER}:"} if TEST_WORKER else {}
 else:
-    _broker_dir = VAR_DIR / "broker"
+    _broker_dir = VAR_DIR / "broker" / TEST_WORKER
     for sub in ("queue", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT = "core.broker:FilesystemTransport"  # kombu's, each message written whole or not at all
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -275,3 +284,13 @@ ENROLLMENT_FLEETCTL_PATH = os.environ.get("FLEETCTL_PATH", "")
 # CSV import limits, answered before the whole file is read.
 ASSIGNMENT_CSV_MAX_BYTES = int(os.environ.get("ASSIGNMENT_CSV_MAX_BYTES", 20 * 1024 * 1024))
 ASSIGNMENT_CSV_MAX_ROWS = int(os.environ.get("ASSIGNMENT_CSV_MAX_ROWS", 100_000))
+# Larger files leave the request: the API answers 202 with a job (core.jobs) that analyses and commits them.
+ASSIGNMENT_CSV_SYNC_MAX_ROWS = int(os.environ.get("ASSIGNMENT_CSV_SYNC_MAX_ROWS", 2_000))
+# Outbound webhooks (webhooks/). Link-local (cloud metadata), multicast and reserved addresses are always refused;
+# loopback and private ones (a receiver on this machine or the LAN) only while this is on: DEBUG's default, for demos.
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", DEBUG)
+WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS", 10))
+WEBHOOKS_MAX_ATTEMPTS = int(os.environ.get("WEBHOOKS_MAX_ATTEMPTS", 8))  # tries of one delivery (30 s … 6 h apart)
+# An endpoint that failed this many times in a row, over at least this many hours, is disabled (owners e-mailed).
+WEBHOOKS_DISABLE_AFTER_FAILURES = int(os.environ.get("WEBHOOKS_DISABLE_AFTER_FAILURES", 15))
+WEBHOOKS_DISABLE_AFTER_HOURS = float(os.environ.get("WEBHOOKS_DISABLE_AFTER_HOURS", 24))

@@ -15,6 +15,7 @@ org_patterns = [
     path("", include("assignment.urls")),
     path("", include("offboarding.urls")),
     path("", include("webhooks.urls")),
+    path("", include("scim.cockpit_urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the top bar's language switcher
     path("o/<slug:org_slug>/", include(org_patterns)),
     path("enroll/<slug:enroll_slug>/", include("enrollment.public_urls")),
     path("scim/v2/", include("scim.urls")),

@@ -7,8 +7,10 @@ Work that needs the broker itself (a sync now, e-mails) answers 503 instead (``c
 """
 
 import logging
+import re
 import time
 
+import redis
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -20,7 +22,13 @@ _LOG_EVERY_SECONDS = 60
 
 
 class ResilientRedisCache(RedisCache):
+    """Django's Redis cache, degrading instead of failing, whose :meth:`clear` removes only its own keys."""
+
     _last_logged = 0.0
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._location = (re.split("[;,]", server) if isinstance(server, str) else list(server))[0]  # the primary
 
     def _degraded(self, operation: str, exc: Exception, fallback):
         now = time.monotonic()
@@ -90,7 +98,29 @@ class ResilientRedisCache(RedisCache):
             return self._degraded("delete_many", exc, None)
 
     def clear(self):
+        """Delete this cache's keys (its ``KEY_PREFIX``), not the whole Redis database: Django's own ``clear`` runs
+        ``FLUSHDB``, which would also drop the Celery queues and every other deployment's keys sharing it."""
+        if not self.key_prefix:
+            return self._guarded("clear", super().clear, False)
+        return self._guarded("clear", self._delete_own_keys, False)
+
+    def _delete_own_keys(self) -> bool:
+        client = redis.Redis.from_url(self._location, socket_connect_timeout=2, socket_timeout=5)
         try:
-            return super().clear()
+            batch = []
+            for key in client.scan_iter(match=f"{self.key_prefix}:*", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    client.unlink(*batch)
+                    batch = []
+            if batch:
+                client.unlink(*batch)
+        finally:
+            client.close()
+        return True
+
+    def _guarded(self, operation: str, function, fallback):
+        try:
+            return function()
         except UNREACHABLE as exc:
-            return self._degraded("clear", exc, False)
+            return self._degraded(operation, exc, fallback)

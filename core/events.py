@@ -29,6 +29,7 @@ EVENTS: dict[str, str] = {
     "group.created": "{actor} created the group {target}",
     "group.updated": "{actor} edited the group {target}",
     "group.deleted": "{actor} deleted the group {target}",
+    "group.members_changed": "{actor} changed the members of the group {target}",
     "employee.created": "{actor} added the employee {target}",
     "employee.updated": "{actor} edited the employee {target}",
     # The cockpit's sign-in (cockpit.views.LoginView): recorded in each organization the account is a member of.

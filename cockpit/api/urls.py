@@ -3,6 +3,7 @@ from importlib import import_module
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from core.api.jobs import JobViewSet
 from core.api.views import AuditEventViewSet, EmployeeViewSet, GroupViewSet, OrganizationSettingsView
 from devices.api import DeviceViewSet
 from mdm_sync.api import SyncRunViewSet
@@ -14,6 +15,7 @@ router.register("employees", EmployeeViewSet, basename="employee")
 router.register("groups", GroupViewSet, basename="group")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
 router.register("sync-runs", SyncRunViewSet, basename="syncrun")
+router.register("jobs", JobViewSet, basename="job")
 
 # The feature apps built on the core add their own endpoints (each module: ``register(router)``, ``urlpatterns``).
 FEATURE_API_MODULES = [import_module(f"{app}.api") for app in ("enrollment", "assignment", "offboarding", "webhooks")]

@@ -20,6 +20,7 @@ from devices import services as device_services
 from devices.views import MOVES
 from mdm_sync.models import SyncRun
 from tests.conftest import api_client_for, member, token_key
+from tests.core.factories import JobFactory
 from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory, OrganizationFactory
 
 
@@ -41,7 +42,7 @@ def _feature_extensions():
 
 EXTENSIONS = _feature_extensions()
 EXTRA_KWARGS = {name: fn for module in EXTENSIONS for name, fn in getattr(module, "KWARGS", {}).items()}
-PUBLIC = {"home", "login", "logout", "healthz", "schema", "api-docs"}
+PUBLIC = {"home", "login", "logout", "healthz", "schema", "api-docs", "set_language"}
 PUBLIC |= {name for module in EXTENSIONS for name in getattr(module, "PUBLIC", ())}
 SECRETS = ("C02SECRETA", "secret-a@acme.test", "Secret Group A", "Acme Secret Corp")
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -100,6 +101,8 @@ def world(db):
         "token": ApiToken.objects.for_org(org_a).get(name="A's integration"),
         "syncrun": SyncRun.objects.create(organization=org_a, trigger="manual", started_at=timezone.now(),
                                           error="Acme Secret Corp fleet is down"),
+        "job": JobFactory(organization=org_a, status="failed", error="Acme Secret Corp import failed",
+                          result={"detail": "secret-a@acme.test"}),
     }
     base = {"org": org_a, "employee": employee_a, "device": device_a, "group": group_a}
     for module in EXTENSIONS:
