@@ -393,8 +393,7 @@ def _abandon(job: Job, previous: Lapsed | None) -> int:
     if previous is not None:
         why = gettext("Its worker stopped without finishing (lease lapsed at %(time)s, held by %(holder)s); the job "
                       "was marked abandoned after %(runs)s run(s). What it had not committed was not applied.") % {
-            "time": timezone.localtime(previous.leased_until).strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "holder": previous.holder_label or "?", "runs": job.attempts}
+            **previous.details(), "runs": job.attempts}
     else:
         why = gettext("Its worker stopped without finishing; the job was marked abandoned after %(runs)s run(s). What "
                       "it had not committed was not applied.") % {"runs": job.attempts}

@@ -73,6 +73,15 @@ class Lapsed:
     leased_until: datetime
     renewed_at: datetime | None
 
+    def details(self) -> dict:
+        """``time`` and ``holder``, for a message saying when and whose lease lapsed."""
+        return {"time": local_time(self.leased_until), "holder": self.holder_label or "?"}
+
+
+def local_time(moment: datetime) -> str:
+    """A lease's time in a message people read: local, to the second, with its zone."""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z")
+
 
 @dataclass
 class Lease:

@@ -112,9 +112,7 @@ def auto_unenroll_run(*, organization: Organization, actor: Actor, now: datetime
 def _abandon_lapsed_runs(organization, lease: Lease) -> int:
     """Holding the lease, this run knows no run still "running" is alive: mark them abandoned, saying why."""
     now = timezone.now()
-    when = (gettext(" (lease lapsed at %(time)s)") % {
-        "time": timezone.localtime(lease.previous.leased_until).strftime("%Y-%m-%d %H:%M:%S %Z")}
-        if lease.previous else "")
+    when = gettext(" (lease lapsed at %(time)s)") % lease.previous.details() if lease.previous else ""
     why = gettext("Its worker stopped before the end%(when)s; the next run took over the devices it had not "
                   "purged yet.") % {"when": when}
     count = AutoUnenrollRun.objects.for_org(organization).filter(status=AutoUnenrollRun.Status.RUNNING).update(

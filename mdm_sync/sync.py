@@ -122,9 +122,8 @@ def _abandon_lapsed_runs(organization, lease: Lease, *, now: datetime) -> int:
     Their listing was never applied (a run applies and records its success in one transaction), so nothing changed."""
     if lease.previous is not None:
         why = gettext("Its worker stopped without finishing (lease lapsed at %(time)s, held by %(holder)s); the next "
-                      "sync marked it abandoned and took over. Nothing it listed was applied.") % {
-            "time": timezone.localtime(lease.previous.leased_until).strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "holder": lease.previous.holder_label or "?"}
+                      "sync marked it abandoned and took over. Nothing it listed was applied.")
+        why %= lease.previous.details()
     else:
         why = gettext("Its worker stopped without finishing; the next sync marked it abandoned and took over. "
                       "Nothing it listed was applied.")

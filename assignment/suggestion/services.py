@@ -152,9 +152,7 @@ def _abandon_lapsed_runs(organization: Organization, lease: Lease, *, now) -> in
     SuggestionRun.objects.for_org(organization).filter(started_at__lt=now - RUNS_KEPT).delete()
     if lease.previous is not None:
         why = gettext("Its worker stopped without finishing (lease lapsed at %(time)s, held by %(holder)s); the next "
-                      "run marked it abandoned and scored in its place.") % {
-            "time": timezone.localtime(lease.previous.leased_until).strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "holder": lease.previous.holder_label or "?"}
+                      "run marked it abandoned and scored in its place.") % lease.previous.details()
     else:
         why = gettext("Its worker stopped without finishing; the next run marked it abandoned and scored in its "
                       "place.")

@@ -23,7 +23,7 @@ from django.utils.translation import gettext
 
 from core.actors import Actor
 from core.audit import audit_record
-from core.leases import JobLease, LeaseLost, lease_acquire, lease_seconds
+from core.leases import JobLease, LeaseLost, lease_acquire, lease_seconds, local_time
 from core.models import ApiToken, Organization
 from enrollment import dispatch, emails
 from enrollment.models import Invitation, InvitationBatch
@@ -184,10 +184,6 @@ def batches_sweep(*, now=None) -> dict:
     return counts
 
 
-def _when(moment) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
 def _resume(batch: InvitationBatch, *, now, lapsed: JobLease | None) -> int:
     with transaction.atomic():
         locked = InvitationBatch.objects.select_for_update().filter(
@@ -198,11 +194,11 @@ def _resume(batch: InvitationBatch, *, now, lapsed: JobLease | None) -> int:
         if lapsed is not None:
             why = gettext("Its worker stopped while sending chunk %(chunk)d of %(chunks)d (lease lapsed at %(time)s, "
                           "held by %(holder)s); picked up again at %(now)s.") % {
-                "chunk": (index or 0) + 1, "chunks": locked.chunks, "time": _when(lapsed.leased_until),
-                "holder": lapsed.holder_label or "?", "now": _when(now)}
+                "chunk": (index or 0) + 1, "chunks": locked.chunks, "time": local_time(lapsed.leased_until),
+                "holder": lapsed.holder_label or "?", "now": local_time(now)}
         else:
             why = gettext("No chunk was being sent (its task was lost, or the mail server kept failing); picked up "
-                          "again at %(now)s.") % {"now": _when(now)}
+                          "again at %(now)s.") % {"now": local_time(now)}
         locked.resumed, locked.resumed_at, locked.message = locked.resumed + 1, now, why[:500]
         locked.save(update_fields=["resumed", "resumed_at", "message", "updated_at"])
         if index is not None and locked.item_ids:
