@@ -1,5 +1,9 @@
 from django.contrib.auth.backends import ModelBackend
 
+# The session key of a sign-in through an organization's identity provider: the organization's id. Set by the
+# ``sso`` app when the session starts; read by ``core.middleware.OrganizationMiddleware`` (the session sees only
+# that organization) and by the ``mfa`` app (the identity provider answers for the second factor).
+SESSION_SSO_ORGANIZATION = "_sso_organization_id"
 
 class CockpitModelBackend(ModelBackend):
     """Django's model backend. The signed-in user is read from the database on every request (one query by

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from core.hooks import password_sign_in
 from core.models import Employee, Group
 
 
@@ -14,6 +15,11 @@ class CockpitLoginForm(AuthenticationForm):
         if typed:
             self.cleaned_data["username"] = _username_for_login(typed)
         return super().clean()
+
+    def confirm_login_allowed(self, user):
+        """Django's check (an inactive user is refused), then each ``core.hooks.password_sign_in`` step's."""
+        super().confirm_login_allowed(user)
+        password_sign_in.run(user=user, request=self.request)
 
 
 def _username_for_login(typed: str) -> str:

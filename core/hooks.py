@@ -78,6 +78,11 @@ employee_offboarded = Steps("employee_offboarded")
 # draft or scheduled cases). Automatic paths skip them; a person assigning one by hand is warned.
 employees_leaving = Steps("employees_leaving")
 
+# Asked by ``core.forms.CockpitLoginForm`` once a password is right, before the session starts, with ``user=``,
+# ``request=``: a step refuses the password sign-in by raising ``django.core.exceptions.ValidationError`` with
+# its message (e.g. sso: the organization requires single sign-on). Steps may record audit entries.
+password_sign_in = Steps("password_sign_in")
+
 # Run after the commit that changed which devices belong to groups, renamed a group or deleted one, with
 # ``organization=``, ``group_ids=`` (a deleted group's id included): e.g. mdm_sync queues the update of the
 # groups' Fleet labels. Callers use :func:`groups_changed_on_commit`. A failing step is logged, never raised.
