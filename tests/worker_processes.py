@@ -1,26 +1,74 @@
 """Real processes for the killed-worker tests (issue #12 §1): ``manage.py`` commands and a ``celery worker``, on the
 embedded defaults (SQLite and the filesystem broker in a temporary folder) with a short job lease.
 
-The environment is the one ``tests/mdm_sync/test_leases.py`` builds for its killed ``fleet_sync`` (a settings module
-in the folder setting ``JOB_LEASE_SECONDS``); ``extra_settings`` appends lines to it (``CELERY_IMPORTS`` of a module
-that slows one step down, so the test can kill the worker in the middle of it)."""
+The environment (:func:`embedded_env`) is a settings module in the test's folder setting ``JOB_LEASE_SECONDS``;
+``extra_settings`` appends lines to it (``CELERY_IMPORTS`` of a module that slows one step down, so the test can kill
+the worker in the middle of it). The database starts migrated (:func:`migrated_database`: a copy of one migrated once
+per test process), and the test reads it with :meth:`Processes.rows` (plain SQL on the file) rather than a
+``manage.py shell`` per look: a Django process costs a second or two of CPU, and the tests poll."""
 
+import atexit
+import functools
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from pathlib import Path
 
-from tests.mdm_sync.test_leases import LEASE_SECONDS, ROOT, _env
+__all__ = ["LEASE_SECONDS", "ROOT", "Processes", "embedded_env", "migrated_database"]
 
-__all__ = ["LEASE_SECONDS", "Processes"]
+ROOT = Path(__file__).resolve().parent.parent
+LEASE_SECONDS = 3
+SETTINGS = """from cockpit.settings import *  # noqa: F403
+JOB_LEASE_SECONDS = {seconds}
+"""
+DATABASE_FILE = "cockpit.sqlite3"  # cockpit.settings: VAR_DIR / "cockpit.sqlite3" without DATABASE_URL
+
+
+def embedded_env(tmp_path, *, settings: str = SETTINGS.format(seconds=LEASE_SECONDS)) -> dict:
+    """The environment of a process on the embedded defaults in ``tmp_path``: no DATABASE_URL, no REDIS_URL, and a
+    settings module there (``lease_test_settings``: the project's settings with a short job lease)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    (tmp_path / "lease_test_settings.py").write_text(settings)
+    env.update(COCKPIT_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="lease_test_settings",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), str(ROOT), env.get("PYTHONPATH", "")])))
+    return env
+
+
+@functools.cache
+def _migrated_template() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="cockpit-migrated-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    result = subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT,
+                            env=embedded_env(folder), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return folder / DATABASE_FILE
+
+
+def migrated_database(var_dir) -> Path:
+    """``var_dir``'s SQLite database, migrated to the head: a copy of one migrated once per test process (the WAL is
+    checkpointed when the migrating process closes its connection, so the file alone is the whole database)."""
+    target = Path(var_dir) / DATABASE_FILE
+    shutil.copyfile(_migrated_template(), target)
+    return target
+
+
+def rows(var_dir, sql: str, *params) -> list[tuple]:
+    """What ``sql`` reads from ``var_dir``'s database, from this process (read-only: the processes own the writes)."""
+    with closing(sqlite3.connect(Path(var_dir) / DATABASE_FILE, timeout=20)) as db:
+        return db.execute(sql, params).fetchall()
 
 
 class Processes:
     def __init__(self, tmp_path, *, extra_settings: str = "", **environ):
         self.tmp_path = tmp_path
-        self.env = _env(tmp_path)
+        self.env = embedded_env(tmp_path)
+        migrated_database(tmp_path)
         if extra_settings:
             with (tmp_path / "lease_test_settings.py").open("a") as settings:
                 settings.write(extra_settings)
@@ -34,6 +82,9 @@ class Processes:
 
     def shell(self, code: str) -> str:
         return self.manage("shell", "-c", code)
+
+    def rows(self, sql: str, *params) -> list[tuple]:
+        return rows(self.tmp_path, sql, *params)
 
     @contextmanager
     def worker(self):

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from cockpit.celery import app
+from tests.worker_processes import migrated_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +55,7 @@ def test_real_worker_runs_a_task_on_the_embedded_broker(tmp_path):
     run = lambda *args: subprocess.run(  # noqa: E731
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
-    assert run("migrate", "--no-input", "-v", "0").returncode == 0
+    migrated_database(tmp_path)
     queued = run("shell", "-c", (
         "from datetime import timedelta; from django.utils import timezone; "
         "from django.contrib.sessions.models import Session; "

@@ -1,14 +1,12 @@
 """Long work leaves the request (issue #12 §2): the generic job (``core.jobs``), its task, its sweep, its API and its
 progress block. The CSV import as a job is in ``tests/assignment/test_csv_jobs.py``."""
 
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -27,6 +25,7 @@ from tests.api_cases import APIViewTestCase
 from tests.conftest import assert_error
 from tests.core.factories import JobFactory
 from tests.factories import OrganizationFactory
+from tests.worker_processes import LEASE_SECONDS, ROOT, embedded_env, migrated_database, rows
 
 KIND = "tests.count"
 SYSTEM = Actor.system("tests")
@@ -360,8 +359,6 @@ def test_the_progress_block_of_another_organizations_job_is_404(cockpit_client, 
 
 # --- a real worker killed mid-job ----------------------------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[2]
-LEASE_SECONDS = 3
 SETTINGS = f"""from cockpit.settings import *  # noqa: F403
 JOB_LEASE_SECONDS = {LEASE_SECONDS}
 """
@@ -396,10 +393,8 @@ print("SWEEP", jobs_sweep.apply().get())
 
 def test_a_killed_worker_leaves_its_job_running_until_the_sweep_abandons_it(tmp_path):
     """SQLite in a temporary folder, a 3 s lease; the worker is SIGKILLed while its job sleeps."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
-    (tmp_path / "job_test_settings.py").write_text(SETTINGS)
-    env.update(COCKPIT_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="job_test_settings",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), str(ROOT), env.get("PYTHONPATH", "")])))
+    env = embedded_env(tmp_path, settings=SETTINGS)
+    migrated_database(tmp_path)
 
     def manage(*args):
         result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
@@ -408,10 +403,10 @@ def test_a_killed_worker_leaves_its_job_running_until_the_sweep_abandons_it(tmp_
         return result.stdout
 
     def status() -> list[str]:
-        return next((line.split()[2:5] for line in manage("shell", "-c", STATUS).splitlines()
-                     if line.startswith("JOB ")), [])
+        found = rows(tmp_path, f"SELECT status, progress_done, abandoned_at IS NOT NULL FROM {Job._meta.db_table} "
+                               "ORDER BY id LIMIT 1")
+        return [found[0][0], str(found[0][1]), str(bool(found[0][2]))] if found else []
 
-    manage("migrate", "--no-input", "-v", "0")
     manage("create_org", "acme", "--name", "Acme")
     worker = subprocess.Popen([sys.executable, "manage.py", "shell", "-c", WORKER], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

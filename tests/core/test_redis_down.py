@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.worker_processes import migrated_database
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = r'''
@@ -59,7 +61,7 @@ def test_with_redis_unreachable_the_cockpit_keeps_working_and_says_what_is_down(
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         return result
 
-    manage("migrate", "--no-input", "-v", "0")
+    migrated_database(tmp_path)
     result = manage("shell", "-c", SCRIPT)
     line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
     out = json.loads(line.removeprefix("RESULT "))

@@ -9,11 +9,15 @@ nothing reaches the broker or Fleet (task queues are on commit, never reached in
 Deselect with ``-m "not schemathesis"``. A failure names the operation and the request that broke it; its fix
 belongs in the view, serializer or filter, with a regular test beside it."""
 
+import json
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -44,20 +48,24 @@ MAX_EXAMPLES = 12
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
-@pytest.fixture
-def wsgi_app(db):
-    """The project's WSGI application, called in-process on the test's database connection: as Django's test
-    client does, a request's start and end do not close it (PostgreSQL would lose the test's transaction)."""
+def _load_schema():
+    """The schema ``/api/schema/`` serves, generated at collection (no request, no database), so that each
+    operation is a test item of its own: the parallel workers share them out instead of one item running all."""
+    document = json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
+    loaded = schemathesis.openapi.from_dict(document)
+    loaded.app = get_wsgi_application()  # requests go in-process to the project's WSGI application
+    return loaded
+
+
+@pytest.fixture(autouse=True)
+def same_connection(db):
+    """As Django's test client does, a request's start and end do not close the test's database connection
+    (PostgreSQL would lose the test's transaction)."""
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
-    yield get_wsgi_application()
+    yield
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
-
-
-@pytest.fixture
-def api_schema(wsgi_app):
-    return schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app)
 
 
 @pytest.fixture
@@ -105,7 +113,7 @@ def _aim_at_real_objects(case, fleet):
                 parameters[name] = pool[number % len(pool)]
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+schema = _load_schema()
 
 
 @schema.parametrize()

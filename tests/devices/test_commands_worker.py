@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mdm_sync.simulator import FleetSimulator
+from tests.worker_processes import migrated_database
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "worker-test-token"
@@ -57,7 +58,7 @@ def test_a_real_worker_sends_the_wipe_and_a_sync_confirms_it(tmp_path):
 
     with FleetSimulator(hosts=40, seed=3, token=TOKEN) as sim:
         host_id = next(h for h in sim.ids_in_situation("healthy") if sim.host_json(h)["platform"] == "darwin")
-        manage("migrate", "--no-input", "-v", "0")
+        migrated_database(tmp_path)
         manage("create_org", "acme", "--name", "Acme")
         manage("fleet_connect", "acme", "--url", sim.base_url, "--token", TOKEN)
         manage("fleet_sync", "acme")

@@ -3,13 +3,11 @@
 A run holds a short lease it renews; a run whose worker died is marked ``abandoned`` by the next run, which syncs.
 The last test kills a real ``fleet_sync`` process mid-listing (SIGKILL) and shows the next one taking over."""
 
-import os
 import signal
 import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -24,8 +22,8 @@ from mdm_sync.sync import LEASE_JOB
 from mdm_sync.sync_listing import list_hosts
 from tests.conftest import sync_now
 from tests.factories import OrganizationFactory
+from tests.worker_processes import LEASE_SECONDS, ROOT, embedded_env, migrated_database, rows
 
-ROOT = Path(__file__).resolve().parents[2]
 SYSTEM = Actor.system("tests")
 
 
@@ -138,12 +136,6 @@ def test_abandoned_runs_are_shown_on_the_sync_page_and_in_the_api(cockpit_client
 # ---- a real worker killed mid-sync ------------------------------------------------------------------------------
 
 TOKEN = "lease-test-token"
-LEASE_SECONDS = 3
-
-SETTINGS = """from cockpit.settings import *  # noqa: F403
-JOB_LEASE_SECONDS = {seconds}
-"""
-
 RUNS = """
 from mdm_sync.models import SyncRun
 for run in SyncRun.objects.order_by("id"):
@@ -151,17 +143,10 @@ for run in SyncRun.objects.order_by("id"):
 """
 
 
-def _env(tmp_path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
-    (tmp_path / "lease_test_settings.py").write_text(SETTINGS.format(seconds=LEASE_SECONDS))
-    env.update(COCKPIT_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="lease_test_settings",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), str(ROOT), env.get("PYTHONPATH", "")])))
-    return env
-
-
 def test_a_killed_sync_worker_is_abandoned_by_the_next_sync(tmp_path):
     """SQLite in a temporary folder, a 3 s lease (settings), a Fleet whose first page takes 30 s to answer."""
-    env = _env(tmp_path)
+    env = embedded_env(tmp_path)
+    migrated_database(tmp_path)
 
     def manage(*args, check=True):
         result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
@@ -170,10 +155,11 @@ def test_a_killed_sync_worker_is_abandoned_by_the_next_sync(tmp_path):
         return result.stdout + result.stderr
 
     def runs() -> list[list[str]]:
-        return [line.split()[1:4] for line in manage("shell", "-c", RUNS).splitlines() if line.startswith("RUN")]
+        table = SyncRun._meta.db_table
+        return [[str(pk), status, str(bool(abandoned))] for pk, status, abandoned in
+                rows(tmp_path, f"SELECT id, status, abandoned_at IS NOT NULL FROM {table} ORDER BY id")]
 
     with FleetSimulator(hosts=30, seed=5, token=TOKEN) as sim:
-        manage("migrate", "--no-input", "-v", "0")
         manage("create_org", "acme", "--name", "Acme")
         manage("fleet_connect", "acme", "--url", sim.base_url, "--token", TOKEN)
         sim.faults.delay_seconds_on_page[0] = 30
