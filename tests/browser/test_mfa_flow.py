@@ -1,0 +1,72 @@
+"""Two-factor authentication in a real browser: set up an authenticator app from the QR page's key, sign out, sign
+in with the password and a code the app would show (computed from the key the page displayed)."""
+
+import time
+from base64 import b32decode
+
+import pytest
+from django_otp.oath import totp
+
+from core.models import Membership
+from mfa.selectors import has_mfa
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+PASSWORD = "browser-test-passphrase-7"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def app_code(key: bytes, *, steps_ahead: int = 0) -> str:
+    """What an authenticator app holding ``key`` shows now (or ``steps_ahead`` 30-second steps later)."""
+    return f"{totp(key, drift=steps_ahead):06d}"
+
+
+def test_enrol_then_sign_in_with_password_and_code(live_server, page, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    org = OrganizationFactory(slug="acme", name="Acme")
+    alice = UserFactory(username="alice", email="alice@acme.test", first_name="Alice", last_name="Admin")
+    alice.set_password(PASSWORD)
+    alice.save()
+    MembershipFactory(organization=org, user=alice, role=Membership.Role.OWNER)
+    base = live_server.url
+
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{base}/o/acme/")
+
+    # The user menu leads to the security page; setting up shows a QR code and the key in text.
+    page.click("#org-switcher summary")
+    page.click("#org-switcher a[href='/account/security/']")
+    page.wait_for_url(f"{base}/account/security/")
+    page.click("#mfa-start-form button")
+    assert page.locator("#mfa-qr svg").count() == 1
+    key = b32decode(page.inner_text("#mfa-secret").replace(" ", ""))
+    page.fill("#mfa-confirm-form input[name=code]", app_code(key))
+    page.click("#mfa-confirm-form button")
+    assert page.locator("#recovery-code-list li").count() == 10
+    with page.expect_download() as download:
+        page.click("#recovery-codes-download")
+    saved = download.value.path().read_text()
+    assert page.inner_text("#recovery-code-list li >> nth=0") in saved
+    assert has_mfa(user=alice)
+
+    # Sign out, then in again: the password alone no longer opens the cockpit.
+    page.goto(f"{base}/o/acme/devices/")
+    page.click("#org-switcher summary")
+    page.click("#org-switcher button[type=submit]")
+    page.wait_for_url(f"{base}/login/")
+    page.goto(f"{base}/o/acme/devices/")
+    page.fill("#id_username", "alice@acme.test")
+    page.fill("#id_password", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{base}/login/verify/")
+    page.fill("#mfa-verify-form input[name=code]", "000000")
+    page.click("#mfa-verify-form button")
+    assert "not valid" in page.inner_text("#mfa-verify")
+    time.sleep(0.1)
+    page.fill("#mfa-verify-form input[name=code]", app_code(key, steps_ahead=1))  # not the code used to enrol
+    page.click("#mfa-verify-form button")
+    page.wait_for_url(f"{base}/o/acme/devices/")  # ``next`` kept through the second step
+    assert "Devices" in page.inner_text("h1")
