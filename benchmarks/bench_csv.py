@@ -185,7 +185,20 @@ def run(args) -> int:
         if runs[-1][1]:
             print(f"  {name:26} " + ", ".join(f"{kind} {n:,}" for kind, n in runs[-1][1].most_common()))
     print(f"\nMedian of {args.repeat} run(s). The machine may be shared: compare ratios, not seconds.")
+    print(result_line(args.rows, figures))
     return 0
+
+
+def result_line(rows: int, figures: dict) -> str:
+    """The machine-readable last line: medians in seconds, and each ratio to the floor (``csv.reader`` alone)."""
+    def median(name: str) -> float:
+        return statistics.median(s for s, _ in figures[name])
+
+    floor = median("floor (csv.reader alone)")
+    return (f"RESULT bench_csv rows={rows} floor_s={floor:.3f} parse_s={median('parse (no database)'):.3f} "
+            f"preview_s={median('preview'):.3f} commit_s={median('commit'):.3f} "
+            f"reupload_preview_s={median('re-upload preview'):.3f} reupload_commit_s={median('re-upload commit'):.3f} "
+            f"preview_x={median('preview') / floor:.1f} commit_x={median('commit') / floor:.1f}")
 
 
 def parse_args(argv=None):

@@ -100,6 +100,9 @@ def seed_organization(*, slug: str, devices: int, employees: int, rng: random.Ra
 
     with transaction.atomic():
         organization = organization_create(slug=slug, name=slug.title(), actor=Actor.system("benchmark"))
+        # Suggestions are off by default: the benchmark measures the "suggest" mode (stored, none assigned).
+        Organization.objects.filter(pk=organization.pk).update(
+            assignment_suggestion_mode=Organization.SuggestionMode.SUGGEST)
         people = list(_people(employees, rng))
         Employee.objects.bulk_create(
             [Employee(organization=organization, email=p["email"], full_name=p["full_name"], username=p["username"],
@@ -264,6 +267,14 @@ def main(argv=None) -> int:
         big_figures[3].queries == small_figures[3].queries and big_figures[4].queries == small_figures[4].queries
     print("Reads do not grow with devices × employees." if reads_equal
           else "WARNING: the reads grew with the organization's size.")
+    figures = {f.label: f for f in big_figures}
+    floor = big_figures[0].seconds
+    print(f"RESULT bench_suggestion devices={args.devices} employees={args.employees} floor_s={floor:.3f} "
+          + " ".join(f"{key}_s={figures[label].seconds:.3f} {key}_x={figures[label].seconds / floor:.2f}"
+                     for key, label in (("score", "score in memory"), ("first", "first run (stores all)"),
+                                        ("unchanged", "second run (unchanged)"),
+                                        ("preview", "auto preview (selector)")))
+          + f" reads_flat={'yes' if reads_equal else 'no'}")
     return 0
 
 

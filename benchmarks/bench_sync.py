@@ -1,41 +1,35 @@
-"""Fleet sync throughput and memory with 100,000 simulated hosts in PostgreSQL, next to the client's floor.
+"""Fleet sync throughput, CPU and memory with 100,000 Fleet hosts in PostgreSQL, next to an honest floor.
 
-Run from the project root (``make bench`` runs the first form, as a script path)::
+Run from the project root (``make bench`` runs the first form; more in ``benchmarks/README.md``)::
 
     .venv/bin/python benchmarks/bench_sync.py                          # 100,000 hosts, and 50,000 for memory
-    .venv/bin/python benchmarks/bench_sync.py --hosts 10000            # quick run (and 5,000)
-    .venv/bin/python benchmarks/bench_sync.py --scale-hosts 200000     # memory compared with 200,000 hosts
-    .venv/bin/python benchmarks/bench_sync.py --profile                # + cProfile of every sync (slower)
-    .venv/bin/python benchmarks/bench_sync.py --with-follow-ups        # + the other apps' after-sync steps
+    .venv/bin/python benchmarks/bench_sync.py --hosts 20000            # quick run (and 10,000)
 
-What it does, for ``--hosts`` and then for ``--scale-hosts`` (half of it by default):
+For ``--hosts`` and then ``--scale-hosts`` (half of it by default), in a dedicated database
+(``cockpit_sync_bench`` on ``DATABASE_URL``'s server, or ``--database-url``), dropped and migrated first:
 
-1. Drops and recreates a dedicated database, ``cockpit_sync_bench`` (on ``DATABASE_URL``'s server, or
-   ``--database-url``), migrates it, creates an organization and connects it to a Fleet simulator
-   started as a separate process (``manage.py fleet_simulator`` on 127.0.0.1, a free port, seed 1,
-   and a fixed clock, so that the same seed gives byte-identical pages in every phase).
-2. Runs each measured phase in a fresh process of this script (``--phase ...``), so that the peak
-   RSS (``ru_maxrss``) is that phase's own:
-
-   * ``floor``: the client alone downloads and parses every page (``FleetClient.iter_host_pages``,
-     ``FleetHost.from_json`` included): what no sync can beat;
+1. The Fleet simulator (``manage.py fleet_simulator``, seed 1, a fixed clock) is started, every response a
+   sync needs is captured once (``benchmarks/static_fleet.py``: pages, count, APNs, Get host), and the simulator
+   stopped. The captured bytes are served from memory on loopback for every measured phase.
+2. Each measured phase runs in a fresh process of this script (``--phase ...``): its peak RSS (``VmHWM``)
+   and CPU-seconds (``getrusage``) are its own:
+   * ``floor``: the project's client alone against the static pages: download and decode every page into typed
+     structs (``FleetClient.iter_listed_pages``), the least any sync does;
+   * ``floor_raw``: plain ``requests`` and ``json.loads`` of the same pages (shown, not the ratios' base);
    * ``first``: ``sync_organization`` into the empty organization (every host new);
-   * ``second``: the same fleet again (nothing changed: must create and update nothing);
-   * ``third`` (``--hosts`` only): the simulator is restarted on the same port with ``--vary 10``,
-     which changes ``os_version`` of every 10th host; the rest of the fleet is identical.
+   * ``second``: the same fleet again, repeated until a run updates nothing (hosts whose Get-host details did
+     not fit a run's budget get them in the next runs): the last run is the steady state, the count of runs
+     before it is reported;
+   * ``third`` (``--hosts`` only): the simulator's fleet with ``--vary 10`` (``os_version`` of every 10th host
+     changed), captured and served the same way.
 
-   Each sync runs with ``now`` set to the simulator's fixed clock, so health thresholds cannot tip
-   between phases. The other apps' after-sync steps (``mdm_sync.hooks``) are replaced by none, so
-   the sync is measured alone, unless ``--with-follow-ups``. ``VACUUM ANALYZE`` runs after each sync,
-   untimed (PERF_NOTES).
-3. Prints, per phase: seconds, hosts/s, the ratio to the floor measured in the same run, the peak RSS,
-   SQL queries and queries per page (target: the unchanged sync within 1.5x the floor, the first one
-   within 3x, peak RSS under 300 MB), then where the time went (HTTP, SQL, list and apply phases,
-   simulator CPU), the queries by kind, and the peak RSS of both fleet sizes side by side (target:
-   flat, at most 1.2x, when the fleet doubles). The report and its targets: ``benchmarks/sync_report.py``.
-
-The simulator is always stopped, even on error. The exit status is 0 when the measurements ran,
-whether or not a target is met (this is a report); it is 1 when the benchmark itself failed.
+   Each sync runs with ``now`` set to the simulator's fixed clock, so health thresholds cannot tip between
+   phases; the other apps' after-sync steps (``mdm_sync.hooks``) are not run unless ``--with-follow-ups``;
+   ``VACUUM ANALYZE`` runs after each sync, untimed (PERF_NOTES). Both floors run before and after the syncs;
+   the faster of each is kept (the stricter ratio).
+3. Prints per phase seconds, ratio to the static floor, peak RSS, queries, where the time went, and the
+   targets' verdicts (``benchmarks/sync_report.py``), and last a line ``RESULT bench_sync hosts=… floor_s=…``.
+Exit status 0 when the measurements ran, target met or not (a report); 1 when the benchmark itself failed.
 """
 
 import argparse
@@ -59,6 +53,7 @@ if str(PROJECT_DIR) not in sys.path:
 
 from benchmarks.bench_device_list import HOST, SETTINGS_MODULE, free_port  # noqa: E402
 from benchmarks.common import DEFAULT_SERVER_URL, benchmark_database_url, recreate_database  # noqa: E402
+from benchmarks.static_fleet import StaticFleet  # noqa: E402
 from benchmarks.sync_report import progress_line, report  # noqa: E402
 
 DEFAULT_DBNAME = "cockpit_sync_bench"
@@ -68,14 +63,21 @@ SEED = 1
 VARY_PERCENT = 10
 PER_PAGE = 500  # mdm_sync.fleet.DEFAULT_PER_PAGE, what the sync uses
 
-PHASES = ("setup", "floor", "first", "second", "third")
+PHASES = ("setup", "capture", "floor", "floor_raw", "first", "second", "third")
+MAX_DRAIN_SYNCS = 30  # unchanged syncs run until one updates nothing (the Get-host backlog drained), at most this
 
 
 # --- measuring, in the phase's own process ------------------------------------------------------------
 
 
 def _maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """This process's peak RSS: ``VmHWM`` (ru_maxrss carries the parent's peak across fork + exec, and the
+    driver holds the captured pages), else ``ru_maxrss``."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(status.split("VmHWM:")[1].split()[0]) / 1024  # kB
+    except (OSError, IndexError, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def _cpu_s() -> float:
@@ -211,7 +213,7 @@ def phase_setup(args) -> dict:
     actor = Actor.system("benchmark")
     organization = organization_create(slug=ORG_SLUG, name="Sync Bench Corp", actor=actor)
     fleet_connection_save(organization=organization, url=args.fleet_url, token=FLEET_TOKEN, actor=actor, test=False)
-    return {"organization": organization.pk}
+    return {"organization": organization.pk, "now": args.now}  # the run's clock (benchmarks/sync_levers.py)
 
 
 def phase_floor(args) -> dict:
@@ -223,13 +225,45 @@ def phase_floor(args) -> dict:
     rss_base, cpu = _maxrss_mb(), _cpu_s()
     started = time.perf_counter()
     pages = hosts = 0
-    with FleetClient(args.fleet_url, FLEET_TOKEN) as client:
-        for page in client.iter_host_pages(per_page=args.per_page):
+    with FleetClient(args.fleet_url, FLEET_TOKEN) as client:  # download and decode, what every sync does at least
+        for page in client.iter_listed_pages(per_page=args.per_page):
             pages += 1
             hosts += len(page)
     elapsed = time.perf_counter() - started
     return {"seconds": elapsed, "cpu_s": _cpu_s() - cpu, "pages": pages, "hosts": hosts, "rss_base_mb": rss_base,
             "rss_peak_mb": _maxrss_mb(), **probe.as_dict()}
+
+
+def phase_capture(args) -> dict:
+    """Every response the syncs need, through the simulator once (``benchmarks.static_fleet``)."""
+    _setup_django()
+    from benchmarks.static_fleet import capture
+
+    started = time.perf_counter()
+    summary = capture(args.fleet_url, FLEET_TOKEN, Path(args.capture_dir), now=datetime.fromisoformat(args.now),
+                      per_page=args.per_page)
+    return {**summary, "seconds": time.perf_counter() - started}
+
+
+def phase_floor_raw(args) -> dict:
+    """The plainest floor: ``requests`` and ``json.loads`` of the same pages, nothing else."""
+    _setup_django()
+    import requests
+
+    from benchmarks.static_fleet import load_capture
+
+    targets = load_capture(Path(args.capture_dir))[1]
+    rss_base, cpu = _maxrss_mb(), _cpu_s()
+    started = time.perf_counter()
+    hosts = 0
+    with requests.Session() as session:
+        session.headers["Authorization"] = f"Bearer {FLEET_TOKEN}"
+        for target in targets:
+            hosts += len(json.loads(session.get(f"{args.fleet_url}{target}", timeout=60).content)["hosts"])
+    return {"seconds": time.perf_counter() - started, "cpu_s": _cpu_s() - cpu, "pages": len(targets), "hosts": hosts,
+            "rss_base_mb": rss_base, "rss_peak_mb": _maxrss_mb(), "queries": 0, "queries_by": [], "query_s": {},
+            "http": {"list page": len(targets)}, "http_kind_s": {"list page": 0.0}, "http_s": 0.0, "stage_s": {},
+            "rss_after": {}}
 
 
 def phase_sync(args) -> dict:
@@ -285,7 +319,8 @@ def phase_sync(args) -> dict:
 
 
 def run_phase(args) -> int:
-    handler = {"setup": phase_setup, "floor": phase_floor}.get(args.phase, phase_sync)
+    handler = {"setup": phase_setup, "capture": phase_capture, "floor": phase_floor,
+               "floor_raw": phase_floor_raw}.get(args.phase, phase_sync)
     result = handler(args)
     Path(args.result).write_text(json.dumps(result))
     return 0
@@ -354,12 +389,15 @@ class Simulator:
 
 
 class Driver:
+    """Runs the phases of one fleet size: the simulator only to capture, the syncs against the static pages."""
+
     def __init__(self, args, *, env: dict, work_dir: Path):
         self.args = args
         self.env = env
         self.work_dir = work_dir
         self.now = datetime.now(UTC).replace(microsecond=0).isoformat()
         self.simulator: Simulator | None = None
+        self.static: StaticFleet | None = None
 
     def start_simulator(self, *, hosts: int, port: int, vary: float = 0.0):
         self.stop_simulator()
@@ -372,22 +410,45 @@ class Driver:
             self.simulator.stop()
             self.simulator = None
 
-    def phase(self, name: str, *, hosts: int, fleet_url: str) -> dict:
-        result_path = self.work_dir / f"{name}-{hosts}.json"
+    def stop(self):
+        self.stop_simulator()
+        if self.static is not None:
+            self.static.stop()
+            self.static = None
+
+    def capture(self, *, hosts: int, vary: float = 0.0) -> Path:
+        """The simulator's answers for this fleet, captured once, then served by the static server."""
+        out_dir = self.work_dir / f"capture-{hosts}-{vary:g}"
+        self.start_simulator(hosts=hosts, port=free_port(), vary=vary)
+        summary = self.phase("capture", hosts=hosts, fleet_url=self.simulator.base_url, capture_dir=out_dir)
+        self.stop_simulator()
+        if self.static is None:
+            self.static = StaticFleet(free_port(), HOST)
+        self.static.load(out_dir)
+        print(f"Captured {summary['pages']} pages ({summary['page_mb']:.0f} MB) and {summary['details']:,} host "
+              f"details ({summary['detail_mb']:.0f} MB) in {summary['seconds']:.1f} s; served from memory on "
+              f"{self.static.base_url}")
+        return out_dir
+
+    def phase(self, name: str, *, hosts: int, fleet_url: str, capture_dir: Path | None = None,
+              label: str | None = None) -> dict:
+        result_path = self.work_dir / f"{label or name}-{hosts}.json"
         command = [sys.executable, str(Path(__file__).resolve()), "--phase", name, "--hosts", str(hosts),
                    "--fleet-url", fleet_url, "--now", self.now, "--per-page", str(self.args.per_page),
                    "--result", str(result_path)]
+        if capture_dir is not None:
+            command += ["--capture-dir", str(capture_dir)]
         if self.args.profile:
             command.append("--profile")
         if self.args.with_follow_ups:
             command.append("--with-follow-ups")
-        sim_cpu = self.simulator.cpu_s() if self.simulator else None
+        misses = self.static.misses if self.static else 0
         completed = subprocess.run(command, cwd=PROJECT_DIR, env=self.env, timeout=self.args.phase_timeout)
         if completed.returncode != 0 or not result_path.exists():
             raise RuntimeError(f"phase {name} ({hosts:,} hosts) exited with status {completed.returncode}")
         result = json.loads(result_path.read_text())
-        after = self.simulator.cpu_s() if self.simulator else None
-        result["sim_cpu_s"] = after - sim_cpu if sim_cpu is not None and after is not None else None
+        result["sim_cpu_s"] = None  # static pages: no simulator CPU
+        result["misses"] = (self.static.misses - misses) if self.static else 0
         run = result.get("run")
         if run and run["status"] != "succeeded":
             raise RuntimeError(f"sync {name} ({hosts:,} hosts) {run['status']}: {run['error']}")
@@ -395,39 +456,46 @@ class Driver:
 
     def measure(self, hosts: int, *, third: bool) -> dict[str, dict]:
         print(f"\n== {hosts:,} hosts ==")
-        started = time.perf_counter()
         recreate_database(self.env["DATABASE_URL"])
-        port = free_port()
-        self.start_simulator(hosts=hosts, port=port)
-        fleet_url = self.simulator.base_url
-        print(f"Database recreated; simulator up on {fleet_url} in {time.perf_counter() - started:.1f} s.")
-        self.phase("setup", hosts=hosts, fleet_url=fleet_url)
+        capture_dir = self.capture(hosts=hosts)
+        url = self.static.base_url
+        self.phase("setup", hosts=hosts, fleet_url=url)
         results = {}
-        for name in ("floor", "first", "second"):
-            results[name] = self.phase(name, hosts=hosts, fleet_url=fleet_url)
+        for name in ("floor", "floor_raw", "first"):
+            results[name] = self.phase(name, hosts=hosts, fleet_url=url, capture_dir=capture_dir)
             print(progress_line(name, results[name]))
-        # The machine is shared: the floor is measured again after the syncs and the faster of the two
-        # kept (the stricter ratio), so that a busy moment during one floor run does not flatter the syncs.
-        again = self.phase("floor", hosts=hosts, fleet_url=fleet_url)
-        print(progress_line("floor", again) + " (again)")
-        runs = [results["floor"]["seconds"], again["seconds"]]
-        if again["seconds"] < results["floor"]["seconds"]:
-            results["floor"] = again
-        results["floor"]["floor_runs"] = runs
+        # Unchanged syncs until one updates nothing: hosts whose Get-host details did not fit a run's budget
+        # (mdm_sync.sync_listing.MAX_DETAIL_FETCHES) get them in the next runs. The last one is the steady state.
+        drain = []
+        for attempt in range(1, MAX_DRAIN_SYNCS + 1):
+            result = self.phase("second", hosts=hosts, fleet_url=url, label=f"second{attempt}")
+            print(progress_line("second", result) + f" (unchanged sync {attempt})")
+            if result["run"]["created"]:
+                raise RuntimeError(f"unchanged sync {attempt} created {result['run']['created']} devices")
+            drain.append(result["run"]["updated"])
+            if not result["run"]["updated"]:
+                break
+        result["drain_syncs"] = len(drain) - 1 if not drain[-1] else None
+        result["drain_updates"] = drain
+        results["second"] = result
+        # The machine is shared: the floors are measured again after the syncs and the faster kept (the stricter
+        # ratio), so that a busy moment during one floor run does not flatter the syncs.
+        for name in ("floor", "floor_raw"):
+            again = self.phase(name, hosts=hosts, fleet_url=url, capture_dir=capture_dir, label=f"{name}-again")
+            print(progress_line(name, again) + " (again)")
+            runs = [results[name]["seconds"], again["seconds"]]
+            if again["seconds"] < results[name]["seconds"]:
+                results[name] = again
+            results[name]["floor_runs"] = runs
         if third:
-            self.start_simulator(hosts=hosts, port=port, vary=VARY_PERCENT)
-            results["third"] = self.phase("third", hosts=hosts, fleet_url=fleet_url)
+            self.capture(hosts=hosts, vary=VARY_PERCENT)
+            results["third"] = self.phase("third", hosts=hosts, fleet_url=url)
             print(progress_line("third", results["third"]))
-        self.stop_simulator()
         for name, result in results.items():
             if result["hosts"] != hosts:
                 raise RuntimeError(f"{name}: {result['hosts']:,} hosts listed, not {hosts:,}")
-        second = results["second"]["run"]
-        if second["created"]:
-            raise RuntimeError(f"the unchanged sync created {second['created']} devices")
-        if second["updated"]:
-            # Hosts whose Get-host details did not fit the first run's budget get them now (mdm_sync.sync).
-            print(f"note: the second sync updated {second['updated']:,} hosts still waiting for their details")
+            if result.get("misses"):
+                print(f"note: {name} asked for {result['misses']} responses that were not captured (404)")
         return results
 
 
@@ -453,6 +521,7 @@ def parse_args(argv=None):
     parser.add_argument("--fleet-url", help=argparse.SUPPRESS)
     parser.add_argument("--now", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--capture-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.scale_hosts is None:
         args.scale_hosts = args.hosts // 2
@@ -511,15 +580,15 @@ def main(argv=None) -> int:
         print(f"\nBenchmark failed: {exc}\n{tail}", file=sys.stderr)
         return 1
     finally:
-        driver.stop_simulator()
+        driver.stop()
     print(f"\nMeasured in {time.perf_counter() - started:.0f} s.")
 
-    report(all_results, vary_percent=VARY_PERCENT)
     if args.profile:
         for hosts, results in all_results.items():
             for name, result in results.items():
                 if result.get("profile"):
                     print(f"profile {name} at {hosts:,}: {result['profile']}")
+    report(all_results, vary_percent=VARY_PERCENT)  # its last line: RESULT bench_sync …
     return 0
 
 

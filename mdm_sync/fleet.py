@@ -41,12 +41,14 @@ from mdm_sync.fleet_types import (
     parse_time,
     product_platform,
 )
+from mdm_sync.fleet_wire import WireHost, as_fleet_host, decode_host_page
 
 # The names callers import from here: the client, its errors and the data it returns.
 __all__ = [
     "BROWSER_SOURCES", "DEFAULT_PER_PAGE", "LINUX_PLATFORMS", "MAX_PAGES", "PLATFORMS", "SSO_SOURCES",
     "ApnsCertificate", "DeviceMapping", "EndUser", "FleetAuthError", "FleetBadResponse", "FleetClient", "FleetError",
-    "FleetHost", "FleetLabel", "FleetNotFound", "FleetUnavailable", "LocalUser", "MdmActionResult",
+    "FleetHost", "FleetLabel", "FleetNotFound", "FleetUnavailable", "LocalUser", "MdmActionResult", "WireHost",
+    "as_fleet_host",
     "is_installer_source", "is_sso_source", "parse_time", "product_platform",
 ]
 
@@ -132,7 +134,9 @@ class FleetClient:
 
     # -- transport --
 
-    def _request(self, method: str, path: str, *, params=None, body=None, expect_json: bool = True):
+    def _request(self, method: str, path: str, *, params=None, body=None, expect_json: bool = True,
+                 raw: bool = False):
+        """The decoded JSON answer (None for an empty one); with ``raw``, the checked body's bytes, not decoded."""
         url = f"{self.base_url}{path}"
         try:
             response = self.session.request(method, url, params=params, json=body, timeout=self.timeout)
@@ -163,9 +167,9 @@ class FleetClient:
             raise FleetUnavailable(f"Cannot reach {self.base_url}: {_connection_reason(exc)}") from exc
         except requests.exceptions.RequestException as exc:
             raise FleetUnavailable(f"{method} {path} failed: {_short(exc)}") from exc
-        return self._check(response, method, path, expect_json)
+        return self._check(response, method, path, expect_json, raw)
 
-    def _check(self, response: requests.Response, method: str, path: str, expect_json: bool):
+    def _check(self, response: requests.Response, method: str, path: str, expect_json: bool, raw: bool = False):
         status = response.status_code
         if status in (401, 403):
             raise FleetAuthError(f"Fleet refused the API token: {_fleet_error_text(response)}", status=status)
@@ -178,23 +182,14 @@ class FleetClient:
         if status >= 400:
             raise FleetError(f"Fleet refused {method} {path}: {_fleet_error_text(response)}", status=status)
         if not expect_json or status == 204 or not response.content:
-            return None
+            return b"" if raw and expect_json else None
         content_type = response.headers.get("Content-Type", "")
         if "html" in content_type.lower():
             raise FleetBadResponse(
                 f"Fleet answered {method} {path} with an HTML page, not JSON: is the URL a login page or a proxy?",
                 status=status,
             )
-        try:
-            return json.loads(response.content)
-        except json.JSONDecodeError as exc:
-            raise FleetBadResponse(
-                f"Fleet answered {method} {path} with invalid JSON ({exc.msg} at byte {exc.pos}).", status=status
-            ) from exc
-        except UnicodeDecodeError as exc:
-            raise FleetBadResponse(
-                f"Fleet answered {method} {path} with invalid JSON (not UTF-8 at byte {exc.start}).", status=status
-            ) from exc
+        return response.content if raw else _json(response.content, method, path, status)
 
     # -- hosts --
 
@@ -209,6 +204,14 @@ class FleetClient:
         the whole fleet in one body). Hosts enrolled or deleted meanwhile can shift a page by a few
         hosts; the caller cross-checks the total with :meth:`count_hosts`.
         """
+        for page in self.iter_listed_pages(per_page=per_page, device_mapping=device_mapping, users=users):
+            yield [as_fleet_host(host) for host in page]
+
+    def iter_listed_pages(self, *, per_page: int = DEFAULT_PER_PAGE, device_mapping: bool = True,
+                          users: bool = True) -> Iterator[list[WireHost | FleetHost]]:
+        """The pages of :meth:`iter_host_pages`, each host as decoded: a :class:`WireHost` (the typed decoding,
+        :mod:`mdm_sync.fleet_wire`), or a :class:`FleetHost` on a page only the tolerant parser could read.
+        :func:`as_fleet_host` gives the FleetHost of either; the sync converts only the hosts that changed."""
         if per_page <= 0:
             raise ValueError("per_page must be positive")
         params = {"per_page": per_page, "order_key": "id", "order_direction": "asc",
@@ -219,23 +222,27 @@ class FleetClient:
             params["populate_users"] = "true"
         last_id = 0
         for page in range(MAX_PAGES):
-            data = self._request("GET", "/api/v1/fleet/hosts", params=params | {"page": page})
-            items = data.get("hosts") if isinstance(data, dict) else None
-            if not isinstance(items, list):
-                raise FleetBadResponse(f"Fleet's host list on page {page} has no “hosts” array.")
-            hosts = [FleetHost.from_json(item) for item in items]
+            body = self._request("GET", "/api/v1/fleet/hosts", params=params | {"page": page}, raw=True)
+            hosts = decode_host_page(body)  # typed and fast; None: not the documented shape, parsed tolerantly
+            if hosts is None:
+                data = _json(body, "GET", "/api/v1/fleet/hosts")
+                items = data.get("hosts") if isinstance(data, dict) else None
+                if not isinstance(items, list):
+                    raise FleetBadResponse(f"Fleet's host list on page {page} has no “hosts” array.")
+                hosts = [FleetHost.from_json(item) for item in items]
+            count = len(hosts)
             if hosts and hosts[0].id <= last_id and page > 0:
                 if all(host.id <= last_id for host in hosts):
                     raise FleetBadResponse(
                         f"Fleet sent page {page} again (ids up to {last_id} already seen): it is not paginating."
                     )
                 hosts = [host for host in hosts if host.id > last_id]  # shifted by a deletion: drop repeats
-            if len(items) > per_page:
-                raise FleetBadResponse(f"Fleet sent {len(items)} hosts for a page of {per_page}.")
+            if count > per_page:
+                raise FleetBadResponse(f"Fleet sent {count} hosts for a page of {per_page}.")
             if hosts:
                 last_id = hosts[-1].id
             yield hosts
-            if len(items) < per_page:
+            if count < per_page:
                 return
         raise FleetBadResponse(f"Fleet's host list did not end after {MAX_PAGES} pages.")
 
@@ -342,4 +349,20 @@ def _connection_reason(exc: Exception) -> str:
 def _short(exc: Exception) -> str:
     text = str(exc)
     return text if len(text) <= 200 else text[:197] + "…"
+
+
+def _json(content: bytes, method: str, path: str, status: int = 200):
+    """``content`` as JSON (None when empty), or a clear :class:`FleetBadResponse`."""
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise FleetBadResponse(
+            f"Fleet answered {method} {path} with invalid JSON ({exc.msg} at byte {exc.pos}).", status=status
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise FleetBadResponse(
+            f"Fleet answered {method} {path} with invalid JSON (not UTF-8 at byte {exc.start}).", status=status
+        ) from exc
 

@@ -7,9 +7,10 @@ use: the sync's only move of its own.
 """
 
 from datetime import datetime
+from itertools import islice
 
 from django.db import connection as db
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 
 from core.actors import Actor
 from core.middleware import current_request_id
@@ -17,12 +18,13 @@ from core.models import AuditEvent
 from devices.models import AssignmentStatus, AvailabilityStatus, Device, DeviceHistory, Usage
 from devices.services import device_enrollment_status
 from mdm_sync.models import SyncRun
-from mdm_sync.sync_listing import CHUNK, HostFacts, Listing
+from mdm_sync.sync_listing import CHUNK, DigestRefresh, HostFacts, Listing
 from mdm_sync.sync_writers import CopyWriter, OrmWriter
 
 # Changed hosts matched and written together. The uuid fallback scans the table (no index on
 # fleet_uuid): larger chunks scan it less often, at a constant memory cost.
 APPLY_CHUNK = 5000
+REFRESH_BATCH = 500  # stored keys refreshed a statement
 
 
 def apply_listing(listing: Listing, *, organization, now: datetime, run: SyncRun, actor: Actor) -> list[int]:
@@ -79,6 +81,7 @@ def apply_listing(listing: Listing, *, organization, now: datetime, run: SyncRun
             touched += [device.pk for device in created]
     writer.close()
     run.unchanged = listing.unchanged + skipped
+    _refresh_keys(organization, listing.refresh)
     _mark_presence(organization, seen=listing.seen, gone=listing.gone, now=now, run=run)
     return touched
 
@@ -203,6 +206,17 @@ def _write_facts(device: Device, facts: HostFacts, now: datetime) -> None:
         device.name = facts.name or facts.serial
     device.enrollment_status = device_enrollment_status(device)
     device.updated_at = now
+
+
+def _refresh_keys(organization, refresh: DigestRefresh) -> None:
+    """Unchanged hosts whose key changed (``sync_keys``): only their stored digest is rewritten (not even
+    ``updated_at``), and only where it is still the one the listing compared."""
+    devices = Device.objects.for_org(organization)
+    rows = iter(refresh)
+    while batch := list(islice(rows, REFRESH_BATCH)):
+        devices.filter(fleet_host_id__in=[host_id for host_id, _old, _new in batch]).update(fleet_facts_hash=Case(
+            *(When(fleet_host_id=host_id, fleet_facts_hash=old, then=Value(new)) for host_id, old, new in batch),
+            default=F("fleet_facts_hash")))
 
 
 def _mark_presence(organization, *, seen: set[int], gone: list[int], now: datetime, run: SyncRun) -> None:

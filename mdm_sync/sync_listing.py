@@ -22,14 +22,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from queue import Full, Queue
 
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from devices.models import Device
 from devices.services import normalize_serial
 from mdm_sync.accounts import human_accounts
-from mdm_sync.fleet import FleetAuthError, FleetClient, FleetError, FleetHost, FleetNotFound
+from mdm_sync.fleet import FleetAuthError, FleetClient, FleetError, FleetHost, FleetNotFound, WireHost, as_fleet_host
 from mdm_sync.health import MDM_PLATFORMS, HealthPolicy, assess, mdm_state
 from mdm_sync.models import FleetConnection, SyncRun
+from mdm_sync.sync_keys import HostKeys, key_matches, rules_fingerprint, same_facts, stored_digest
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ def pending_digest(digest: str) -> str:
 # ``last_seen_at`` moves at every check-in; counting it to the hour keeps an otherwise unchanged
 # fleet from rewriting every row every 30 minutes (the stored value is exact when a row is written).
 SEEN_RESOLUTION = timedelta(hours=1)
+RULES = rules_fingerprint(__file__)  # the facts' rules, this module's among them: part of every key
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +174,32 @@ class Spill:
         self._file.close()
 
 
+class DigestRefresh:
+    """Unchanged hosts whose stored key is out of date (:mod:`mdm_sync.sync_keys`): host id, the digest stored now
+    and the one to store, packed (none in a steady state; every host once after an upgrade of the rules)."""
+
+    def __init__(self):
+        self.ids = array("q")
+        self._digests = bytearray()  # 80 ASCII bytes a host: the digest stored now, then the new one
+
+    def add(self, host_id: int, old: str, new: str) -> None:
+        self.ids.append(host_id)
+        self._digests += f"{old:<40.40}{new:<40.40}".encode()
+
+    def __iter__(self) -> Iterator[tuple[int, str, str]]:
+        for i, host_id in enumerate(self.ids):
+            both = self._digests[i * 80:i * 80 + 80].decode()
+            yield host_id, both[:40].rstrip(), both[40:].rstrip()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
 @dataclass
 class Listing:
     seen: HostIds = field(default_factory=HostIds)
     changed: Spill = field(default_factory=Spill)
+    refresh: DigestRefresh = field(default_factory=DigestRefresh)
     gone: list[int] = field(default_factory=list)  # known hosts confirmed absent from Fleet
     unchanged: int = 0
     pages: int = 0
@@ -184,26 +209,44 @@ class Listing:
 
 def list_hosts(client: FleetClient, listing: Listing, *, organization, now: datetime, per_page: int,
                 run: SyncRun, connection: FleetConnection) -> None:
-    """Phase 1. The next pages are fetched while this one is compared with the database (one query
-    for its hosts' stored digests, a second only when some hosts are new to us); only changed hosts
-    are kept, in ``listing.changed`` (on disk), so memory does not grow with the fleet."""
+    """Phase 1. The next pages are fetched while this one is compared with the stored digests (read once, in
+    one query: :class:`DigestMap`); a host whose key (:mod:`mdm_sync.sync_keys`) is the stored one is skipped
+    before anything is built for it. Only changed hosts are kept, in ``listing.changed`` (on disk), so memory
+    does not grow with the fleet. No query a page."""
     count_before = client.count_hosts()
     policy = HealthPolicy.for_organization(
         organization, apns_certificate_expired=_apns_expired(client, connection, now=now)
     )
     devices = Device.objects.for_org(organization)
+    stored = DigestMap.load(devices)  # one query a run, not one a page
+    keys = HostKeys(policy=policy, now=now, seen_resolution=SEEN_RESOLUTION, rules=RULES)
     details_budget = MAX_DETAIL_FETCHES
+
+    def write_digest(host: FleetHost, wire, enrolled: bool, facts: HostFacts) -> HostFacts:
+        """The facts with the digest their device will store: the key, computed with the enrollment the device
+        will have once written when that changes nothing in the facts (so the next run skips the host), then the
+        facts digest."""
+        if not isinstance(wire, WireHost):
+            return replace(facts, digest=stored_digest(None, facts.digest))
+        after = enrolled or facts.activated
+        if after != enrolled and assess(host, policy=policy, now=now, previously_enrolled=after) != assess(
+                host, policy=policy, now=now, previously_enrolled=enrolled):
+            after = enrolled
+        return replace(facts, digest=stored_digest(keys.key(wire, enrolled=after), facts.digest))
 
     def finish(changed: list[HostFacts], waiting: list, futures: list) -> None:
         """A page's hosts that waited for their details, then the whole page to the spill."""
-        for (host, enrolled, digest), future in zip(waiting, futures, strict=True):
+        for (host, wire, enrolled, digest), future in zip(waiting, futures, strict=True):
             detail = future.result()
             facts = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled, details=detail)
             if detail is None:  # list-view health for now; the differing digest brings the host back next run
-                facts = replace(facts, digest=pending_digest(facts.digest))
-                if facts.digest == digest:
+                pending_facts = pending_digest(facts.digest)
+                if same_facts(digest, pending_facts):
                     listing.unchanged += 1
                     continue
+                facts = replace(facts, digest=stored_digest(None, pending_facts))
+            else:
+                facts = write_digest(host, wire, enrolled, facts)
             changed.append(facts)
         listing.changed.add(changed)
 
@@ -211,30 +254,46 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
     try:
         # A page's details are fetched while the next pages are listed; pages reach the spill in order.
         pending: deque = deque()
-        for page in read_ahead(client.iter_host_pages(per_page=per_page)):
+        for page in read_ahead(client.iter_listed_pages(per_page=per_page)):
             listing.pages += 1
-            hosts = [host for host in page if listing.seen.add(host.id)]
-            known = _known(devices, hosts)
+            fresh: list[tuple[WireHost | FleetHost, str | None]] = []  # (host as listed, its key) not skipped
+            for item in page:
+                if not listing.seen.add(item.id):
+                    continue
+                found, key = stored.get(item.id), None
+                if found is not None and isinstance(item, WireHost):
+                    key = keys.key(item, enrolled=found[1])
+                    if key_matches(found[0], key):  # the same inputs, so the same facts: nothing to build
+                        listing.unchanged += 1
+                        continue
+                fresh.append((item, key))
+            hosts = [as_fleet_host(item) for item, _ in fresh]
+            known = _known(stored, hosts)
             changed: list[HostFacts] = []
-            waiting: list[tuple[FleetHost, bool, str | None]] = []  # hosts whose details are asked for
-            for host in hosts:
+            waiting: list[tuple[FleetHost, object, bool, str | None]] = []  # hosts whose details are asked for
+            for (wire, key), host in zip(fresh, hosts, strict=True):
                 digest, enrolled, newest_with_serial = known.get(host.id, (None, False, 0))
                 facts = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled)
-                if facts.digest == digest:
+                if same_facts(digest, facts.digest):
                     listing.unchanged += 1
+                    if key is not None:  # the key changed, not the facts: store the key, write nothing else
+                        listing.refresh.add(host.id, digest, stored_digest(key, facts.digest))
                     continue
                 stale_duplicate = digest is None and newest_with_serial > host.id
                 if not stale_duplicate and needs_details(host, policy=policy, now=now, previously_enrolled=enrolled):
                     if details_budget:
                         details_budget -= 1
-                        waiting.append((host, enrolled, digest))
+                        waiting.append((host, wire, enrolled, digest))
                         continue
-                    facts = replace(facts, digest=pending_digest(facts.digest))
-                    if facts.digest == digest:
+                    pending_facts = pending_digest(facts.digest)
+                    if same_facts(digest, pending_facts):
                         listing.unchanged += 1
                         continue
+                    facts = replace(facts, digest=stored_digest(None, pending_facts))
+                else:
+                    facts = write_digest(host, wire, enrolled, facts)
                 changed.append(facts)
-            pending.append((changed, waiting, [pool.submit(_details, client, host.id) for host, _, _ in waiting]))
+            pending.append((changed, waiting, [pool.submit(_details, client, host.id) for host, *_ in waiting]))
             while len(pending) > DETAIL_PAGES_AHEAD or (pending and all(f.done() for f in pending[0][2])):
                 finish(*pending.popleft())
         while pending:
@@ -309,26 +368,90 @@ def read_ahead(pages: Iterator, depth: int = 2) -> Iterator:
         thread.join(timeout=60)
 
 
-def _known(devices, hosts: list[FleetHost]) -> dict[int, tuple[str | None, bool, int]]:
-    """For a page's hosts: host id -> (stored digest, enrolled before, 0), in one query; and, with a
-    second query only if some hosts are new to us, for a new host whose serial a device has, the
-    Fleet id of that device's host (a newer one makes this host a stale duplicate: it never costs
-    a details request)."""
-    known: dict[int, tuple[str | None, bool, int]] = {
-        host_id: (digest, enrolled_at is not None, 0)
-        for host_id, digest, enrolled_at in devices.filter(
-            fleet_host_id__isnull=False, fleet_host_id__in=[host.id for host in hosts]
-        ).values_list("fleet_host_id", "fleet_facts_hash", "mdm_enrolled_at")
-    }
-    serials = {normalize_serial(host.hardware_serial)[:100] for host in hosts if host.id not in known} - {""}
-    if serials:
-        by_serial = dict(devices.exclude(serial_number="").filter(
-            serial_number__in=sorted(serials), fleet_host_id__isnull=False,
-        ).values_list("serial_number", "fleet_host_id"))
-        for host in hosts:
-            newest = host.id not in known and by_serial.get(normalize_serial(host.hardware_serial)[:100])
-            if newest:
-                known[host.id] = (None, False, newest)
+class DigestMap:
+    """Every stored digest of the organization's devices, read once per run in one streamed query: host id ->
+    (stored digest, enrolled before), and serial -> host id. Compact, so that memory stays flat as the fleet
+    grows: sorted arrays of 8-byte ids, 20 bytes of digest and one flag byte each, and the serials' 8-byte hashes
+    with their host ids (~46 bytes a device, 5 MB for 100,000), where dicts of strings would take ~300 bytes."""
+
+    _ENROLLED, _DIGEST = 1, 2  # flag bits; a stored digest that is not 40 hex digits is kept as text aside
+
+    def __init__(self, rows):
+        """``rows``: (host id, stored digest, enrolled before, serial), in ascending host id order."""
+        self._ids = array("q")
+        self._digests = bytearray()
+        self._flags = bytearray()
+        self._odd: dict[int, str] = {}  # the rare stored digest that is not a SHA-1 in hex (say, "")
+        serial_hashes, serial_ids = array("q"), array("q")
+        for host_id, digest, enrolled, serial in rows:
+            if serial:
+                serial_hashes.append(_serial_hash(serial))
+                serial_ids.append(host_id)
+            flags = self._ENROLLED if enrolled else 0
+            try:
+                packed = bytes.fromhex(digest) if len(digest) == 40 else None
+            except ValueError:
+                packed = None
+            if packed is not None and packed.hex() == digest:
+                flags |= self._DIGEST
+            else:
+                self._odd[host_id] = digest
+                packed = bytes(20)
+            self._ids.append(host_id)
+            self._digests += packed
+            self._flags.append(flags)
+        order = sorted(range(len(serial_hashes)), key=serial_hashes.__getitem__)
+        self._serial_hashes = array("q", (serial_hashes[i] for i in order))
+        self._serial_ids = array("q", (serial_ids[i] for i in order))
+
+    @classmethod
+    def load(cls, devices) -> "DigestMap":
+        enrolled = ExpressionWrapper(Q(mdm_enrolled_at__isnull=False), output_field=BooleanField())
+        return cls(devices.filter(fleet_host_id__isnull=False).annotate(enrolled=enrolled).order_by("fleet_host_id")
+                   .values_list("fleet_host_id", "fleet_facts_hash", "enrolled", "serial_number")
+                   .iterator(chunk_size=CHUNK * 5))
+
+    def get(self, host_id: int) -> tuple[str, bool] | None:
+        """(stored digest, enrolled before) of the device holding this host, or None when no device does."""
+        ids = self._ids
+        i = bisect_left(ids, host_id)
+        if i == len(ids) or ids[i] != host_id:
+            return None
+        flags = self._flags[i]
+        digest = self._digests[i * 20:i * 20 + 20].hex() if flags & self._DIGEST else self._odd[host_id]
+        return digest, bool(flags & self._ENROLLED)
+
+    def host_of_serial(self, serial: str) -> int | None:
+        """The Fleet id of the host whose device has this serial (as stored), or None. By an 8-byte hash of the
+        serial: a new host's serial meets another's hash with a chance of about 1 in 10^13 among a million
+        devices, and such a false match would only keep that host from asking for its details."""
+        hashes, value = self._serial_hashes, _serial_hash(serial)
+        i = bisect_left(hashes, value)
+        return self._serial_ids[i] if i < len(hashes) and hashes[i] == value else None
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+def _serial_hash(serial: str) -> int:
+    return int.from_bytes(hashlib.blake2b(serial.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big",
+                          signed=True)
+
+
+def _known(stored: DigestMap, hosts: list[FleetHost]) -> dict[int, tuple[str | None, bool, int]]:
+    """For a page's hosts, from the run's digest map: host id -> (stored digest, enrolled before, 0); and, for a
+    host new to us whose serial a device has, (None, False, the Fleet id of that device's host): a newer one makes
+    this host a stale duplicate, which never costs a details request. No query."""
+    known: dict[int, tuple[str | None, bool, int]] = {}
+    for host in hosts:
+        found = stored.get(host.id)
+        if found is not None:
+            known[host.id] = (found[0], found[1], 0)
+            continue
+        serial = normalize_serial(host.hardware_serial)[:100]
+        newest = stored.host_of_serial(serial) if serial else None
+        if newest:
+            known[host.id] = (None, False, newest)
     return known
 
 

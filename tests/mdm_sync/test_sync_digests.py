@@ -1,0 +1,212 @@
+"""The stored digests read once per run (``DigestMap``), and what the listing skips with them."""
+
+import json
+from datetime import timedelta
+
+import msgspec
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from devices.models import Device
+from mdm_sync import sync as sync_module
+from mdm_sync import sync_listing
+from mdm_sync.fleet import FleetHost, WireHost, parse_time
+from mdm_sync.health import HealthPolicy
+from mdm_sync.sync_keys import NO_KEY, HostKeys, key_matches, same_facts, stored_digest
+from mdm_sync.sync_listing import DigestMap, host_facts
+from tests.conftest import SIM_NOW, sync_now
+from tests.factories import DeviceFactory
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture(autouse=True)
+def no_follow_ups(monkeypatch):
+    from core.hooks import Steps
+
+    monkeypatch.setattr(sync_module, "after_sync", Steps("after_sync", isolated=True))
+
+
+def test_the_map_gives_each_hosts_digest_and_enrollment():
+    stored = DigestMap([(3, SHA, True, "C02X"), (7, SHA.upper(), False, ""), (9, "", True, "SN9"),
+                        (12, "not-hex" * 5 + "x" * 5, False, "A"), (40, SHA[:-1] + "f", False, "SN40")])
+    assert len(stored) == 5
+    assert stored.get(3) == (SHA, True)
+    assert stored.get(7) == (SHA.upper(), False)  # not lower-case hex: kept as text, compared as text
+    assert stored.get(9) == ("", True)
+    assert stored.get(12) == ("not-hex" * 5 + "x" * 5, False)
+    assert stored.get(40) == (SHA[:-1] + "f", False)
+    assert [stored.get(i) for i in (0, 1, 4, 8, 13, 41, 10**12)] == [None] * 7
+    assert [stored.host_of_serial(s) for s in ("C02X", "SN9", "A", "SN40")] == [3, 9, 12, 40]
+    assert [stored.host_of_serial(s) for s in ("", "c02x", "SN4", "B")] == [None] * 4
+
+
+def test_the_map_is_compact():
+    """~46 bytes a device (dicts of strings take ~300): memory stays flat as the fleet grows."""
+    stored = DigestMap((i, f"{i:040x}", i % 2 == 0, f"SN{i}") for i in range(1, 10_001))
+    arrays = (stored._ids, stored._serial_hashes, stored._serial_ids)
+    size = sum(a.buffer_info()[1] * a.itemsize for a in arrays) + len(stored._digests) + len(stored._flags)
+    assert size <= 46 * 10_000 and not stored._odd
+    assert stored.get(4242) == (f"{4242:040x}", True) and stored.host_of_serial("SN4242") == 4242
+
+
+@pytest.mark.django_db
+def test_the_map_is_read_in_one_query_of_this_organizations_devices(org, other_org):
+    DeviceFactory(organization=org, fleet_host_id=5, fleet_facts_hash=SHA, mdm_enrolled_at=None, serial_number="S5")
+    DeviceFactory(organization=org, fleet_host_id=None, fleet_facts_hash=SHA)
+    DeviceFactory(organization=other_org, fleet_host_id=6, fleet_facts_hash=SHA)
+    with CaptureQueriesContext(connection) as queries:
+        stored = DigestMap.load(Device.objects.for_org(org))
+    assert len(queries.captured_queries) <= 2  # one SELECT (a server-side cursor may add its own statements)
+    assert len(stored) == 1 and stored.get(5) == (SHA, False) and stored.get(6) is None
+    assert stored.host_of_serial("S5") == 5
+
+
+def test_an_unchanged_sync_reads_the_digests_once_not_once_a_page(connected, sim_readonly):
+    sync_now(connected, sim_readonly)
+    with CaptureQueriesContext(connection) as queries:
+        run = sync_now(connected, sim_readonly, per_page=10)  # 12 pages, stale duplicates among them
+    assert run.status == "succeeded" and (run.created, run.updated) == (0, 0)
+    reads = [q["sql"] for q in queries.captured_queries if '"devices_device"' in q["sql"]
+             and "SELECT" in q["sql"] and not q["sql"].startswith(("UPDATE", "INSERT"))]  # PG: DECLARE …
+    assert len([sql for sql in reads if '"fleet_facts_hash"' in sql]) == 1
+    by_serial = 'SELECT "devices_device"."serial_number", "devices_device"."fleet_host_id" FROM'
+    assert not [sql for sql in reads if by_serial in sql]  # the listing's serial look-ups come from the map too
+
+
+# --- skipping unchanged hosts before their facts are built (mdm_sync.sync_keys) -----------------------------
+
+
+def keys_for(now, policy=None):
+    return HostKeys(policy=policy or HealthPolicy(), now=now, seen_resolution=sync_listing.SEEN_RESOLUTION,
+                    rules=sync_listing.RULES)
+
+
+def wire(item: dict) -> WireHost:
+    return msgspec.json.decode(json.dumps(item), type=WireHost)
+
+
+def test_equal_keys_mean_equal_facts_as_time_passes(sim_readonly):
+    """Every simulated host, every hour over ten days, enrolled or not: two moments with the same key have the same
+    facts digest (the key follows each threshold the health rules compare)."""
+    policy = HealthPolicy(offline_after=timedelta(days=3), agent_inactive_after=timedelta(hours=20))
+    hosts = [sim_readonly.host_json(h) for h in sim_readonly.host_ids()]
+    moments = [SIM_NOW + timedelta(hours=h) for h in range(0, 240, 1)]
+    keyed = 0
+    for item in hosts:
+        host, raw = FleetHost.from_json(item), wire(item)
+        for enrolled in (False, True):
+            digests: dict[str, str] = {}
+            for now in moments:
+                key = keys_for(now, policy).key(raw, enrolled=enrolled)
+                digest = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled).digest
+                assert digests.setdefault(key, digest) == digest, (item["id"], now, enrolled)
+            keyed += len(digests)
+    assert keyed > 2 * len(hosts)  # keys do change with time (thresholds, hours), not only the facts
+
+
+def test_any_listed_change_changes_the_key():
+    item = {"id": 5, "hostname": "mbp", "platform": "darwin", "seen_time": "2026-11-21T11:30:00Z",
+            "mdm": {"enrollment_status": "On (manual)", "name": "Fleet"}, "users": [{"username": "ada", "uid": 501}],
+            "device_mapping": [{"email": "ada@x.test", "source": "custom_installer"}]}
+    keys = keys_for(SIM_NOW)
+    base = keys.key(wire(item), enrolled=False)
+    assert keys.key(wire(item), enrolled=False) == base and len(base) == 20
+    assert keys.key(wire(item), enrolled=True) != base
+    assert keys_for(SIM_NOW, HealthPolicy(apns_certificate_expired=True)).key(wire(item), enrolled=False) != base
+    for change in ({"hostname": "mbp2"}, {"os_version": "15.1"}, {"hardware_serial": "X"}, {"orbit_version": "1"},
+                   {"seen_time": "2026-11-21T10:59:00Z"}, {"mdm": {"enrollment_status": "Off"}},
+                   {"users": [{"username": "ada", "uid": 501}, {"username": "_svc", "uid": 80}]},
+                   {"device_mapping": []}, {"last_mdm_enrolled_at": "2026-01-01T00:00:00Z"}):
+        assert keys.key(wire(item | change), enrolled=False) != base, change
+    assert keys.key(wire(item | {"seen_time": "2026-11-21T11:59:59Z"}), enrolled=False) == base  # same hour
+    assert keys.key(wire(item | {"uptime": 5, "memory": 9}), enrolled=False) == base  # fields the facts ignore
+
+
+def test_stored_digests_carry_the_key_then_the_facts():
+    facts = "f" * 40
+    assert stored_digest("a" * 20, facts) == "a" * 20 + "f" * 20
+    assert stored_digest(None, facts) == NO_KEY + "f" * 20
+    assert same_facts("a" * 20 + "f" * 20, facts) and same_facts(facts, facts)  # stored before keys existed
+    assert not same_facts("f" * 20 + "a" * 20, facts) and not same_facts(None, facts) and not same_facts("", facts)
+    assert key_matches("a" * 40, "a" * 20) and not key_matches(NO_KEY + "a" * 20, NO_KEY)
+    assert not key_matches(None, "a" * 20) and not key_matches("a" * 40, None)
+
+
+def count_facts(monkeypatch) -> list:
+    built = []
+    original = sync_listing.host_facts
+
+    def counted(host, **kwargs):
+        built.append(host.id)
+        return original(host, **kwargs)
+
+    monkeypatch.setattr(sync_listing, "host_facts", counted)
+    return built
+
+
+def test_an_unchanged_sync_builds_facts_only_for_hosts_no_device_holds(connected, sim_readonly, monkeypatch):
+    """Newly activated devices are skipped on the very next run (their key counts the enrollment they now have)."""
+    sync_now(connected, sim_readonly)
+    held = set(Device.objects.for_org(connected).values_list("fleet_host_id", flat=True))
+    built = count_facts(monkeypatch)
+    run = sync_now(connected, sim_readonly)
+    assert (run.created, run.updated, run.unchanged) == (0, 0, 120)
+    assert built and set(built).isdisjoint(held)  # only the stale duplicates, which no device holds
+
+
+def test_a_key_change_without_a_facts_change_refreshes_only_the_digest(connected, sim, monkeypatch):
+    sync_now(connected, sim)
+    host_id = next(h for h in sim.host_ids() if sim.host_json(h)["platform"] == "darwin"
+                   and sim.situation(h) == "healthy")
+    device = Device.objects.for_org(connected).get(fleet_host_id=host_id)
+    users = sim.host_json(host_id)["users"] + [{"uid": 250, "username": "_svc", "type": "", "shell": "/usr/bin/false"}]
+    sim.update_host(host_id, users=users)  # a system account: not a fact the device keeps
+    run = sync_now(connected, sim)
+    assert (run.created, run.updated) == (0, 0)
+    after = Device.objects.for_org(connected).get(pk=device.pk)
+    assert after.updated_at == device.updated_at and after.fleet_facts_hash != device.fleet_facts_hash
+    assert after.fleet_facts_hash[20:] == device.fleet_facts_hash[20:]
+    built = count_facts(monkeypatch)
+    assert sync_now(connected, sim).updated == 0 and host_id not in built  # skipped again, by its new key
+
+
+def test_digests_stored_before_keys_existed_write_nothing_but_the_digest(connected, sim_readonly, monkeypatch):
+    sync_now(connected, sim_readonly)
+    devices = Device.objects.for_org(connected).exclude(fleet_host_id=None)
+    policy = HealthPolicy()
+    for device in devices:  # what the previous version stored: the whole facts digest
+        item = sim_readonly.host_json(device.fleet_host_id)
+        full = host_facts(FleetHost.from_json(item), policy=policy, now=SIM_NOW,
+                          previously_enrolled=device.mdm_enrolled_at is not None).digest
+        if device.fleet_facts_hash[20:] == full[:20]:
+            Device.objects.filter(pk=device.pk).update(fleet_facts_hash=full)
+    before = {d.pk: d.updated_at for d in devices}
+    run = sync_now(connected, sim_readonly)
+    assert (run.created, run.updated) == (0, 0)
+    assert {d.pk: d.updated_at for d in devices} == before
+    built = count_facts(monkeypatch)
+    assert sync_now(connected, sim_readonly).updated == 0
+    held = set(devices.values_list("fleet_host_id", flat=True))
+    assert set(built).isdisjoint(held)
+
+
+def test_a_host_waiting_for_its_details_is_never_skipped_by_its_key(connected, sim_readonly, monkeypatch):
+    monkeypatch.setattr(sync_listing, "MAX_DETAIL_FETCHES", 0)
+    sync_now(connected, sim_readonly)
+    waiting = [d for d in Device.objects.for_org(connected) if d.fleet_facts_hash.startswith(NO_KEY)]
+    assert waiting
+    monkeypatch.setattr(sync_listing, "MAX_DETAIL_FETCHES", 1000)
+    built = count_facts(monkeypatch)
+    sync_now(connected, sim_readonly)
+    assert {d.fleet_host_id for d in waiting} <= set(built)
+    assert not Device.objects.for_org(connected).filter(fleet_facts_hash__startswith=NO_KEY).exists()
+
+
+@pytest.mark.parametrize("value", [
+    "2026-11-20T10:00:00Z", "2026-11-20T10:00:00.123456789+02:00", "2026-11-20T10:00:00", "0001-01-01T00:00:00Z",
+    "1999-12-31T23:59:59Z", "9999-01-01T00:00:00Z", "yesterday", "", None,
+])
+def test_the_keys_read_timestamps_as_parse_time_does(value):
+    assert keys_for(SIM_NOW)._time(value) == parse_time(value)
