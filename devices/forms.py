@@ -54,3 +54,46 @@ class DeviceMoveForm(forms.Form):
             del self.fields["wipe"]
         if not offers_removal:
             del self.fields["remove_from_fleet"]
+
+
+class IdListField(forms.Field):
+    """Checked rows: several ``ids`` values (a list), each a positive integer."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        values = value if isinstance(value, list | tuple) else ([value] if value else [])
+        try:
+            ids = [int(v) for v in values]
+        except (TypeError, ValueError) as exc:
+            raise forms.ValidationError(_("A selected device is not a device id.")) from exc
+        if any(pk < 1 for pk in ids):
+            raise forms.ValidationError(_("A selected device is not a device id."))
+        return ids
+
+
+class BulkActionForm(forms.Form):
+    """The inventory's action bar and its confirmation page: which devices (checked ids, or every device the list's
+    filters match), which action, its employee or group, the wipe decision; ``confirmed`` once the page was read."""
+
+    action = forms.ChoiceField(label=_("Action"), choices=())
+    ids = IdListField(required=False)
+    all_matching = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    filters = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
+    employee = forms.CharField(required=False, max_length=254, label=_("Employee (e-mail)"))
+    group = forms.ModelChoiceField(queryset=Group.objects.none(), required=False, label=_("Group"))
+    wipe = forms.BooleanField(required=False, label=_("Wipe each device (erase all data)"))
+    reason = forms.CharField(max_length=500, required=False, label=_("Note (optional)"))
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, organization, actions, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [(a.name, a.label) for a in actions]
+        self.fields["group"].queryset = Group.objects.for_org(organization)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("all_matching") and not data.get("ids") and "ids" not in self.errors:
+            raise forms.ValidationError(_("Select at least one device."))
+        return data

@@ -34,6 +34,7 @@ from devices.models import Device
 DEVICE = Device._meta.db_table
 DEVICE_GROUPS = Device.groups.through._meta.db_table
 EMPLOYEE = Employee._meta.db_table
+EMPLOYEE_GROUPS = Employee.groups.through._meta.db_table
 GROUP = Group._meta.db_table
 USER = Device._meta.get_field("responsible_technician").related_model._meta.db_table
 USERNAME = Device._meta.get_field("responsible_technician").related_model.USERNAME_FIELD
@@ -170,12 +171,18 @@ class DeviceListing:
     them: ``count()`` (cached for the organization's data generation, like ``core.paging``'s counts) and
     ``listing[a:b]``, the rows ``rows(records)`` makes of that page's records (dicts of ``columns`` and
     :data:`RELATED_COLUMNS`, with ``group_names``). ``spec=None`` is a list that shows nothing (invalid filters).
+
+    ``owner_groups``: each record also has ``owner_group_names``, the groups its assignee is in that the device
+    itself is not (the inventory shows them apart: groups are mostly given to people — by SCIM, the employee form
+    or the demo — so a column of the device's own groups alone stayed empty for nearly every device).
     """
 
     ordered = True  # Paginator's check: the order is total (it ends with the id)
 
-    def __init__(self, *, organization_id: int, spec: Mapping | None, columns, rows: Callable[[list[dict]], list]):
+    def __init__(self, *, organization_id: int, spec: Mapping | None, columns, rows: Callable[[list[dict]], list],
+                 owner_groups: bool = False):
         self.organization_id, self.spec, self.columns, self.rows = organization_id, spec, columns, rows
+        self.owner_groups = owner_groups
         if spec is not None:
             self.where, self.params, joins_assignee = _conditions(spec)
             self.order_by = _order_terms(spec.get("ordering"))
@@ -212,6 +219,17 @@ class DeviceListing:
             return []
         return Page(lambda: self.rows(self.records(offset=start, limit=item.stop - start)))
 
+    def matching_ids(self, *, limit: int) -> list[int]:
+        """The ids of the rows this listing holds, in its order, at most ``limit`` (a bulk action's selection:
+        "all N matching this filter" is exactly what the pages show)."""
+        if self.spec is None:
+            return []
+        statement = (f"SELECT d.id {self._from(with_assignee=self.joins_assignee)} ORDER BY {', '.join(self.order_by)}"
+                     " LIMIT %(limit)s")
+        with connection.cursor() as cursor:
+            cursor.execute(statement, dict(self.params, limit=limit))
+            return [row[0] for row in cursor.fetchall()]
+
     def records(self, *, offset: int, limit: int) -> list[dict]:
         """The page's rows as dicts: ``columns``, :data:`RELATED_COLUMNS` and ``group_names``, in list order."""
         postgresql = connection.vendor == "postgresql"
@@ -220,23 +238,30 @@ class DeviceListing:
                " LIMIT %(limit)s OFFSET %(offset)s")
         params = dict(self.params, limit=limit, offset=offset)
         selected = [f"d.{name}" for name in self.columns] + ["e.email", "e.full_name", f"u.{USERNAME}"]
+        names = (*self.columns, *RELATED_COLUMNS, "group_names")
         if postgresql:
             selected.append(
                 f"ARRAY(SELECT g.name FROM {DEVICE_GROUPS} dg JOIN {GROUP} g ON g.id = dg.group_id"
                 " WHERE dg.device_id = d.id ORDER BY g.name)"
             )
+            if self.owner_groups:
+                selected.append(
+                    f"ARRAY(SELECT g.name FROM {EMPLOYEE_GROUPS} eg JOIN {GROUP} g ON g.id = eg.group_id"
+                    f" WHERE eg.employee_id = d.assignee_id AND g.id NOT IN (SELECT dg.group_id FROM {DEVICE_GROUPS}"
+                    " dg WHERE dg.device_id = d.id) ORDER BY g.name)"
+                )
+                names = (*names, "owner_group_names")
         statement = (
             f"SELECT {', '.join(selected)} FROM {DEVICE} d"
             f" LEFT JOIN {EMPLOYEE} e ON e.id = d.assignee_id"
             f" LEFT JOIN {USER} u ON u.id = d.responsible_technician_id"
             f" WHERE d.organization_id = %(organization_id)s AND d.id IN ({ids}) ORDER BY {order_by}"
         )
-        names = (*self.columns, *RELATED_COLUMNS, "group_names")
         with connection.cursor() as cursor:
             cursor.execute(statement, params)
             records = [dict(zip(names, values, strict=False)) for values in cursor.fetchall()]
         if not postgresql:
-            _read_group_names(records)
+            _read_group_names(records, owner_groups=self.owner_groups)
         return records
 
 
@@ -262,23 +287,32 @@ class Page(Sequence):
         return iter(self.rows)
 
 
-def _read_group_names(records: list[dict]) -> None:
-    """Each record's ``group_names`` from one statement for the page (where there are no arrays)."""
+def _read_group_names(records: list[dict], *, owner_groups: bool = False) -> None:
+    """Each record's ``group_names`` (and ``owner_group_names``) from one statement for the page (where there are
+    no arrays): the device's own groups, then its assignee's, in one list ordered by name."""
     by_id = {record["id"]: record for record in records}
     for record in records:
         record["group_names"] = []
+        if owner_groups:
+            record["owner_group_names"] = []
     if not by_id:
         return
     placeholders = ", ".join(f"%(id_{index})s" for index in range(len(by_id)))
     params = {f"id_{index}": pk for index, pk in enumerate(by_id)}
+    statement = (f"SELECT dg.device_id, g.name, 0 FROM {DEVICE_GROUPS} dg JOIN {GROUP} g ON g.id = dg.group_id"
+                 f" WHERE dg.device_id IN ({placeholders})")
+    if owner_groups:
+        statement += (f" UNION ALL SELECT d.id, g.name, 1 FROM {DEVICE} d JOIN {EMPLOYEE_GROUPS} eg"
+                      f" ON eg.employee_id = d.assignee_id JOIN {GROUP} g ON g.id = eg.group_id"
+                      f" WHERE d.id IN ({placeholders})")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT dg.device_id, g.name FROM {DEVICE_GROUPS} dg JOIN {GROUP} g ON g.id = dg.group_id"
-            f" WHERE dg.device_id IN ({placeholders}) ORDER BY g.name",
-            params,
-        )
-        for device_id, name in cursor.fetchall():
-            by_id[device_id]["group_names"].append(name)
+        cursor.execute(f"{statement} ORDER BY 2, 3", params)
+        for device_id, name, through_owner in cursor.fetchall():
+            record = by_id[device_id]
+            if not through_owner:
+                record["group_names"].append(name)
+            elif name not in record["group_names"]:
+                record["owner_group_names"].append(name)
 
 
 # --- values as the database gives them -----------------------------------------------------------------------
@@ -386,6 +420,7 @@ def inventory_rows(records: list[dict]) -> list[Row]:
             "shared": record["usage"] == "shared",
             "technician": record["technician_username"],
             "group_names": record["group_names"],
+            "owner_group_names": record.get("owner_group_names", ()),
             "last_seen_at": aware(record["last_seen_at"]),
         }))
     return rows

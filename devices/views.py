@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import get_template
 from django.utils import timezone
@@ -15,22 +15,24 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from core.audit import Source
 from core.errors import DomainError
 from core.exports import formula_safe
-from core.models import AuditEvent, Employee
+from core.models import AuditEvent, Employee, Group
 from core.paging import COUNT_TTL_SECONDS, org_generation_key
 from core.panels import device_panels
 from core.web import actor_for, call_service, filterset_for, org_object_or_404, paginate, require_role, run_action
 from devices import commands, handover, rules, services
+from devices.bulk import bulk_actions
 from devices.filtersets import DeviceFilterSet
 from devices.forms import DeviceForm, DeviceMoveForm
 from devices.issues import issue_help
 from devices.listing import INVENTORY_COLUMNS, DeviceListing, device_filter_spec, inventory_rows
 from devices.models import AvailabilityStatus, Device, DeviceCommand
-from devices.selectors import device_commands, device_queryset, with_group_names
+from devices.selectors import device_choices, device_commands, device_queryset, with_group_names
 
 
 @require_safe
@@ -38,7 +40,7 @@ def device_list(request, org_slug):
     """The inventory: the filter form, a page of rows (``devices.listing``), the pagination."""
     spec = device_filter_spec(request.GET, request=request)[0]
     listing = DeviceListing(organization_id=request.organization.pk, spec=spec, columns=INVENTORY_COLUMNS,
-                            rows=inventory_rows)
+                            rows=inventory_rows, owner_groups=True)
     page = paginate(request, listing)
     context = {
         # The FilterSet, built only if something reads it (its form is the cached filters_html).
@@ -46,8 +48,52 @@ def device_list(request, org_slug):
         "filters_html": filters_html(request),
         "page": page,
         "rows": device_rows_html(request, spec, page),
+        "columns": TABLE_COLUMNS,
+        # The action bar (devices.views_bulk), for those who may act on devices.
+        "bulk": request.membership.can_act_on_devices,
+        "bulk_actions": bulk_actions(),
+        "bulk_groups": SimpleLazyObject(lambda: _group_options(request.organization.pk)),
+        "filters_query": _filters_query(request),
     }
     return render(request, "devices/device_list.html", context)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the inventory's table the column chooser shows or hides (``inventory.js``)."""
+
+    key: str
+    label: str
+    default: bool = True  # shown until the user chooses: the default set fits a 1280 px screen
+
+
+TABLE_COLUMNS = (
+    Column("serial", gettext_lazy("Serial")),
+    Column("platform", gettext_lazy("Platform")),
+    Column("availability", gettext_lazy("Availability")),
+    Column("assignment", gettext_lazy("Assignment"), default=False),
+    Column("enrollment", gettext_lazy("Enrollment")),
+    Column("assignee", gettext_lazy("Assignee")),
+    Column("groups", gettext_lazy("Groups")),
+    Column("last_seen", gettext_lazy("Last seen")),
+)
+
+
+def _group_options(organization_id: int) -> list[tuple[int, str]]:
+    """The action bar's groups, ``[(id, name)]``, cached for the organization's data generation (as the filters)."""
+    key = org_generation_key(organization_id, "bulk-groups")
+    options = cache.get(key)
+    if options is None:
+        options = list(Group.objects.filter(organization_id=organization_id).order_by("name").values_list("pk", "name"))
+        cache.set(key, options, COUNT_TTL_SECONDS)
+    return options
+
+
+def _filters_query(request) -> str:
+    """The list's query string without the page: what "all matching this filter" selects."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
 
 
 FILTER_FORM_IGNORED_PARAMS = {"page"}
@@ -337,3 +383,11 @@ def command_hand_over(request, org_slug, pk):
         else:
             messages.error(request, command.hand_over_note)
     return redirect("device_detail", org_slug=org_slug, pk=command.device_id)
+
+
+@require_safe
+@never_cache
+def device_lookup(request, org_slug):
+    """The filters' device picker: ``?q=`` part of a name or serial number, at most 20 of the organization's
+    devices, ``{"results": [{"id", "label", "detail"}]}``."""
+    return JsonResponse({"results": device_choices(organization=request.organization, query=request.GET.get("q"))})
