@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from core import services as cockpit_services
@@ -16,16 +16,31 @@ from enrollment import selectors, services, unenroll
 from enrollment.forms import RemoteManagementForm
 from enrollment.models import AutoUnenrollRun, EnrollmentSettings, InvitationBatch
 
+# What a bulk send of each kind says: sent during the request, or queued as a batch (which reports on the page).
+SENT = {
+    InvitationBatch.Kind.INVITATIONS: ngettext_lazy(
+        "Invitation sent to %(count)d employee.", "Invitation sent to %(count)d employees.", "count"),
+    InvitationBatch.Kind.FIX_INSTRUCTIONS: ngettext_lazy(
+        "Fix instructions sent to %(count)d employee.", "Fix instructions sent to %(count)d employees.", "count"),
+}
+BATCH = {
+    InvitationBatch.Kind.INVITATIONS: ngettext_lazy("%(count)d invitation", "%(count)d invitations", "count"),
+    InvitationBatch.Kind.FIX_INSTRUCTIONS: ngettext_lazy(
+        "the fix instructions for %(count)d device", "the fix instructions for %(count)d devices", "count"),
+}
 
-def _report(request, outcome: dict, what: str, queued: str) -> None:
-    """``queued``: what a queued batch is sending, e.g. "{n} invitations" (the tasks report on the page)."""
+
+def _report(request, outcome: dict, kind: str) -> None:
     sent, skipped = outcome.get("sent", 0), outcome["skipped"]
     if "queued" in outcome:
-        text = f"Sending {queued.format(n=outcome['queued'])}… Refresh the page to follow them as they leave."
+        text = gettext("Sending %(what)s in the background: follow them below as they leave.") % {
+            "what": BATCH[kind] % {"count": outcome["queued"]}}
     else:
-        text = f"{what} sent to {sent} employee{'s' if sent != 1 else ''}."
+        text = SENT[kind] % {"count": sent}
     if skipped:
-        text += f" {skipped} skipped (offboarded, no owner, or nothing the employee can fix)."
+        text += " " + ngettext(
+            "%(count)d skipped (offboarded, no owner, or nothing the employee can fix).",
+            "%(count)d skipped (offboarded, no owner, or nothing the employee can fix).", skipped) % {"count": skipped}
     (messages.success if sent or outcome.get("queued") else messages.warning)(request, text)
 
 
@@ -34,17 +49,17 @@ def _posted_ids(request, name: str) -> list[int]:
     return [int(value) for value in values if value.isascii() and value.isdigit() and len(value) < 19]
 
 
-def _show_progress(request, kind: str, queued: str) -> None:
-    """Batches still being sent, and those abandoned in the last day, on the page that started them."""
-    for batch in selectors.bulk_sends_in_progress(organization=request.organization, kind=kind):
-        text = f"Sending {queued.format(n=batch.total)}: {batch.sent} sent so far."
-        if batch.resumed:
-            text += " " + gettext("Picked up again after its worker stopped.")
-        messages.info(request, text)
-    for batch in selectors.bulk_sends_abandoned(organization=request.organization, kind=kind):
-        messages.warning(request, gettext("Sending %(what)s was abandoned at %(when)s: %(why)s") % {
-            "what": queued.format(n=batch.total), "when": timezone.localtime(batch.abandoned_at).strftime(
-                "%Y-%m-%d %H:%M"), "why": batch.message})
+def _bulk_sends(request, kind: str) -> dict:
+    """Batches of ``kind`` still being sent, and those abandoned in the last day, for the page that started them:
+    ``enrollment/_bulk_sends.html`` shows each one's progress and htmx fetches it again (``?part=sends``) every two
+    seconds while one is being sent."""
+    running = [{"what": BATCH[kind] % {"count": batch.total}, "sent": batch.sent, "total": batch.total,
+                "resumed": batch.resumed}
+               for batch in selectors.bulk_sends_in_progress(organization=request.organization, kind=kind)]
+    abandoned = [{"what": BATCH[kind] % {"count": batch.total}, "sent": batch.sent,
+                  "when": timezone.localtime(batch.abandoned_at), "why": batch.message}
+                 for batch in selectors.bulk_sends_abandoned(organization=request.organization, kind=kind)]
+    return {"sends": {"running": running, "abandoned": abandoned, "url": f"{request.path}?part=sends"}}
 
 
 # --- invitations ---------------------------------------------------------------------------
@@ -55,7 +70,8 @@ def _show_progress(request, kind: str, queued: str) -> None:
 def employee_invite(request, org_slug, pk):
     employee = org_object_or_404(request, Employee, pk=pk)
     run_action(request, lambda: services.invitation_send(employee=employee, actor=actor_for(request)),
-               lambda invitation: f"{invitation.get_kind_display()} sent to {employee.email}.")
+               lambda invitation: gettext("%(kind)s sent to %(email)s.") % {
+                   "kind": invitation.get_kind_display(), "email": employee.email})
     return redirect("employee_detail", org_slug=org_slug, pk=pk)
 
 
@@ -64,21 +80,23 @@ def invitation_list(request, org_slug):
     organization = request.organization
     if request.method == "POST":
         if not request.membership.can_manage_people:
-            raise PermissionDenied("Your role does not allow this.")
+            raise PermissionDenied(gettext("Your role does not allow this."))
         if request.POST.get("scope") == "all_not_enrolled":
             ids = list(selectors.employees_not_enrolled(organization=organization).values_list("pk", flat=True))
         else:
             ids = _posted_ids(request, "employee")
         if not ids:
-            messages.warning(request, "Select at least one employee.")
+            messages.warning(request, gettext("Select at least one employee."))
         else:
             _report(request, services.invitation_send_bulk(organization=organization, employee_ids=ids,
-                                                           actor=actor_for(request)), "Invitation", "{n} invitations")
+                                                           actor=actor_for(request)), InvitationBatch.Kind.INVITATIONS)
         return redirect("invitation_list", org_slug=org_slug)
-    _show_progress(request, InvitationBatch.Kind.INVITATIONS, "{n} invitations")
+    sends = _bulk_sends(request, InvitationBatch.Kind.INVITATIONS)
+    if request.GET.get("part") == "sends":
+        return render(request, "enrollment/_bulk_sends.html", sends)
     pending = selectors.employees_not_enrolled(organization=organization).prefetch_related("invitations")
     page = paginate(request, pending)
-    return render(request, "enrollment/invitation_list.html", {"page": page})
+    return render(request, "enrollment/invitation_list.html", {"page": page, **sends})
 
 
 # --- troubleshooting ---------------------------------------------------------------------------
@@ -86,10 +104,12 @@ def invitation_list(request, org_slug):
 
 @require_safe
 def troubleshooting(request, org_slug):
-    _show_progress(request, InvitationBatch.Kind.FIX_INSTRUCTIONS, "the fix instructions for {n} devices")
+    sends = _bulk_sends(request, InvitationBatch.Kind.FIX_INSTRUCTIONS)
+    if request.GET.get("part") == "sends":
+        return render(request, "enrollment/_bulk_sends.html", sends)
     groups = selectors.troubleshooting_groups(organization=request.organization)
     stalled = selectors.stalled_enrollments(organization=request.organization)
-    return render(request, "enrollment/troubleshooting.html", {"groups": groups, "stalled": stalled})
+    return render(request, "enrollment/troubleshooting.html", {"groups": groups, "stalled": stalled, **sends})
 
 
 @require_role("can_act_on_devices")
@@ -97,11 +117,11 @@ def troubleshooting(request, org_slug):
 def troubleshooting_send(request, org_slug):
     ids = _posted_ids(request, "device")
     if not ids:
-        messages.warning(request, "Select at least one device.")
+        messages.warning(request, gettext("Select at least one device."))
     else:
         _report(request, services.fix_instructions_send_bulk(organization=request.organization, device_ids=ids,
                                                              actor=actor_for(request)),
-                "Fix instructions", "the fix instructions for {n} devices")
+                InvitationBatch.Kind.FIX_INSTRUCTIONS)
     if request.POST.get("back") == "device" and len(ids) == 1:
         return redirect("device_detail", org_slug=org_slug, pk=ids[0])
     return redirect("troubleshooting", org_slug=org_slug)
@@ -113,8 +133,8 @@ def device_exemption(request, org_slug, pk):
     device = org_object_or_404(request, Device.objects, pk=pk)
     exempt = request.POST.get("exempt") == "1"
     services.device_set_auto_unenroll_exempt(device=device, exempt=exempt, actor=actor_for(request))
-    messages.success(request, "Exempt from auto-unenrollment (legal hold)." if exempt
-                     else "No longer exempt from auto-unenrollment.")
+    messages.success(request, gettext("Exempt from auto-unenrollment (legal hold).") if exempt
+                     else gettext("No longer exempt from auto-unenrollment."))
     return redirect("device_detail", org_slug=org_slug, pk=pk)
 
 
@@ -141,7 +161,7 @@ def remote_management(request, org_slug):
     initial |= {k: getattr(stored, k) if stored else "" for k in RemoteManagementForm.ENROLLMENT_FIELDS}
     form = RemoteManagementForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid() and call_service(form, lambda data: _save_settings(request, data)):
-        messages.success(request, "Remote management settings saved.")
+        messages.success(request, gettext("Remote management settings saved."))
         return redirect("remote_management", org_slug=org_slug)
     context = {
         "form": form,
@@ -159,5 +179,7 @@ def autounenrollrun_confirm(request, org_slug, pk):
     blocked = org_object_or_404(request, AutoUnenrollRun, pk=pk)
     run_action(request, lambda: unenroll.auto_unenroll_run(organization=request.organization,
                                                            actor=actor_for(request), confirm_run=blocked),
-               lambda run: f"{run.get_status_display()}: {len(run.purged_ids)} device(s) purged.")
+               lambda run: ngettext("%(status)s: %(count)d device purged.", "%(status)s: %(count)d devices purged.",
+                                    len(run.purged_ids)) % {"status": run.get_status_display(),
+                                                            "count": len(run.purged_ids)})
     return redirect("remote_management", org_slug=org_slug)

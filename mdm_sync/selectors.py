@@ -1,10 +1,34 @@
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
-from mdm_sync.models import FleetConnection, SyncRun
+from mdm_sync.models import DailySnapshot, FleetConnection, SyncRun
 
 
 def sync_run_list(*, organization):
     return SyncRun.objects.for_org(organization)
+
+
+# How long the Sync page waits, after "Sync now", for a worker to start the run before it stops watching.
+SYNC_WAIT_SECONDS = 5 * 60
+
+
+@dataclass(frozen=True)
+class SyncLive:
+    """What the Sync page watches without a reload: a run in progress, or one asked for (``since``) not started yet."""
+    running: SyncRun | None
+    waiting: bool
+
+    @property
+    def active(self) -> bool:
+        return self.running is not None or self.waiting
+
+
+def sync_live(*, organization, since: datetime | None, now: datetime) -> SyncLive:
+    runs = SyncRun.objects.for_org(organization)
+    running = runs.filter(status=SyncRun.Status.RUNNING).order_by("-started_at").first()
+    waiting = (running is None and since is not None and now - since < timedelta(seconds=SYNC_WAIT_SECONDS)
+               and not runs.filter(started_at__gte=since).exists())
+    return SyncLive(running=running, waiting=waiting)
 
 
 @dataclass(frozen=True)
@@ -42,3 +66,9 @@ def sync_health(*, organization) -> SyncHealth:
         last_success=last_success,
         failing_since=failures.order_by("started_at", "id").first(),
     )
+
+
+def daily_snapshots(*, organization, days: int, today: date) -> list[DailySnapshot]:
+    """The organization's daily snapshots of the ``days`` days ending ``today``, oldest first; one query."""
+    since = today - timedelta(days=days - 1)
+    return list(DailySnapshot.objects.for_org(organization).filter(day__gte=since, day__lte=today).order_by("day"))

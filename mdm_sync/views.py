@@ -1,7 +1,12 @@
 """Cockpit pages of the Fleet connection (owners and admins) and of the sync runs."""
 
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
@@ -12,7 +17,7 @@ from core.web import actor_for, call_service, org_object_or_404, paginate, requi
 from mdm_sync import labels, services
 from mdm_sync.forms import FleetConnectionForm, GroupLabelSettingsForm
 from mdm_sync.models import FleetConnection, SyncRun
-from mdm_sync.selectors import sync_health, sync_run_list
+from mdm_sync.selectors import sync_health, sync_live, sync_run_list
 
 
 @require_role("can_manage_settings")
@@ -85,11 +90,27 @@ def fleet_test(request, org_slug):
     return redirect("fleet_settings", org_slug=org_slug)
 
 
+def _since(request) -> datetime | None:
+    """``?since=`` (the epoch second "Sync now" was clicked), or None when absent or not a number."""
+    try:
+        return datetime.fromtimestamp(int(request.GET["since"]), tz=UTC)
+    except (KeyError, ValueError, OverflowError, OSError):
+        return None
+
+
 @require_safe
 def sync_list(request, org_slug):
+    """The runs, updated without a reload while one runs or one asked for has not started yet: htmx asks for the
+    live part (``?part=live``) every two seconds and stops once nothing is going on."""
     runs = paginate(request, sync_run_list(organization=request.organization), per_page=25)
-    return render(request, "mdm_sync/syncrun_list.html",
-                  {"page": runs, "health": sync_health(organization=request.organization)})
+    since = _since(request)
+    live = sync_live(organization=request.organization, since=since, now=timezone.now())
+    query = {"part": "live", **({"since": request.GET["since"]} if since else {})}
+    context = {"page": runs, "health": sync_health(organization=request.organization),
+               "live": live if runs.number == 1 else None, "live_url": f"{request.path}?{urlencode(query)}"}
+    if request.GET.get("part") == "live":
+        return render(request, "mdm_sync/_syncrun_live.html", context)
+    return render(request, "mdm_sync/syncrun_list.html", context)
 
 
 @require_role("can_act_on_devices")
@@ -100,6 +121,7 @@ def sync_now(request, org_slug):
                                   actor=actor_for(request))
     except DomainError as exc:
         messages.error(request, exc.message)
-    else:
-        messages.success(request, _("A sync was started. It shows here when the worker runs it (usually seconds)."))
-    return redirect("sync_list", org_slug=org_slug)
+        return redirect("sync_list", org_slug=org_slug)
+    messages.success(request, _("A sync was started. It shows here when the worker runs it (usually seconds)."))
+    since = int(timezone.now().timestamp())  # the page watches for the run that starts from now on
+    return redirect(f"{reverse('sync_list', kwargs={'org_slug': org_slug})}?{urlencode({'since': since})}")

@@ -41,7 +41,7 @@ def test_invite_all_answers_at_once_then_the_list_fills_in(cockpit_client, org, 
                                                            django_capture_on_commit_callbacks):
     people = staff(org, 10)
     response = invite_all(cockpit_client, org, django_capture_on_commit_callbacks)
-    assert "Sending 10 invitations…" in response.content.decode()
+    assert "Sending 10 invitations in the background" in response.content.decode()
     assert not Invitation.objects.exists() and not mail.outbox  # nothing sent during the request
     batch = InvitationBatch.objects.get()
     assert (batch.kind, batch.total, batch.chunks, batch.organization_id) == ("invitations", 10, 3, org.pk)
@@ -51,7 +51,10 @@ def test_invite_all_answers_at_once_then_the_list_fills_in(cockpit_client, org, 
 
     queued.run()
     page = cockpit_client.get(reverse("invitation_list", args=[org.slug])).content.decode()
-    assert "Sending 10 invitations: 4 sent so far." in page
+    assert "Sending 10 invitations: 4 sent so far." in page and '<progress max="10" value="4">' in page
+    assert 'hx-get="/o/acme/enrollment/invitations/?part=sends" hx-trigger="every 2s"' in page  # live, no reload
+    live = cockpit_client.get(reverse("invitation_list", args=[org.slug]), {"part": "sends"}).content.decode()
+    assert live.startswith('<div id="bulk-sends"') and "4 sent so far" in live and "<html" not in live
     assert page.count("(Invitation)") == 4  # the last-invitation column of the four sent
     assert [(args[2], len(args[3])) for _task, args in queued] == [(0, 4), (1, 4)]
 
@@ -59,6 +62,7 @@ def test_invite_all_answers_at_once_then_the_list_fills_in(cockpit_client, org, 
     assert [(args[2], len(args[3])) for _task, args in queued] == [(0, 4), (1, 4), (2, 2)]
     page = cockpit_client.get(reverse("invitation_list", args=[org.slug])).content.decode()
     assert "sent so far" not in page and page.count("(Invitation)") == 10
+    assert 'hx-trigger="every 2s"' not in page  # nothing being sent: the block stops polling
     assert sorted(m.to[0] for m in mail.outbox) == sorted(p.email for p in people)
     batch.refresh_from_db()
     assert batch.finished_at is not None and batch.chunks_done == [0, 1, 2] and batch.status == "finished"
@@ -186,7 +190,7 @@ def test_bulk_fix_instructions_are_queued_and_idempotent(cockpit_client, org, qu
     with django_capture_on_commit_callbacks(execute=True):
         response = cockpit_client.post(reverse("troubleshooting_send", args=[org.slug]),
                                        {"device": [d.pk for d in devices] + [nobody.pk]}, follow=True)
-    assert "Sending the fix instructions for 8 devices…" in response.content.decode()
+    assert "Sending the fix instructions for 8 devices in the background" in response.content.decode()
     assert not mail.outbox and len(queued) == 1
     queued.run()
     page = cockpit_client.get(reverse("troubleshooting", args=[org.slug])).content.decode()
