@@ -11,6 +11,8 @@ COPY offboarding offboarding
 COPY mdm_sync mdm_sync
 COPY webhooks webhooks
 COPY scim scim
+COPY sso sso
+COPY mfa mfa
 COPY templates templates
 COPY locale locale
 COPY manage.py ./

@@ -2,6 +2,7 @@
 ``POST .../import/`` here; ``/api/v1/suggestions/`` in ``assignment.suggestion.api``. ``register(router)`` adds the
 app's viewsets, ``urlpatterns`` its other routes."""
 
+from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -44,7 +45,7 @@ class EmployeeInOutField(EmployeeRefField):
 
     def to_internal_value(self, data):
         if not isinstance(data, (str, int)) or isinstance(data, bool) or not str(data).strip():
-            raise serializers.ValidationError("Give the employee's id or e-mail.")
+            raise serializers.ValidationError(gettext("Give the employee's id or e-mail."))
         return str(data)
 
 

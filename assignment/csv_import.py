@@ -25,6 +25,8 @@ from functools import lru_cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db.models.functions import Lower
+from django.utils import formats
+from django.utils.translation import gettext, gettext_lazy
 
 from assignment.models import DEFAULT_DOMAIN_NAME, CsvImport, PreAssignment
 from core.errors import InvalidInput
@@ -65,14 +67,14 @@ class Action:
 
 
 ACTION_LABELS = {
-    Action.CREATE: "Pre-assign (device not seen yet)",
-    Action.UPDATE: "Update the pre-assignment",
-    Action.ASSIGN_NOW: "Assign now",
-    Action.CONFLICT: "Conflict (assigned to someone else)",
-    Action.UNCHANGED: "Nothing to change",
+    Action.CREATE: gettext_lazy("Pre-assign (device not seen yet)"),
+    Action.UPDATE: gettext_lazy("Update the pre-assignment"),
+    Action.ASSIGN_NOW: gettext_lazy("Assign now"),
+    Action.CONFLICT: gettext_lazy("Conflict (assigned to someone else)"),
+    Action.UNCHANGED: gettext_lazy("Nothing to change"),
     Action.ERROR: "Error",
     Action.UNASSIGN: "Unassign",
-    Action.RETURN_TO_STOCK: "Return to stock",
+    Action.RETURN_TO_STOCK: gettext_lazy("Return to stock"),
 }
 
 
@@ -98,10 +100,11 @@ HEADER_KEYS = {normalize_header(title): key for key, title in COLUMNS.items()}
 # --- decoding ----------------------------------------------------------------------------------
 
 BINARY_SIGNATURES = {
-    b"PK\x03\x04": "This looks like an Excel workbook or a ZIP archive, not a CSV file: in Excel, use "
-                   "File › Save As › “CSV UTF-8 (comma delimited)”.",
-    b"\xd0\xcf\x11\xe0": "This looks like an old Excel (.xls) workbook, not a CSV file: save it as “CSV UTF-8”.",
-    b"%PDF": "This is a PDF document, not a CSV file.",
+    b"PK\x03\x04": gettext_lazy("This looks like an Excel workbook or a ZIP archive, not a CSV file: in Excel, use "
+                                "File › Save As › “CSV UTF-8 (comma delimited)”."),
+    b"\xd0\xcf\x11\xe0": gettext_lazy("This looks like an old Excel (.xls) workbook, not a CSV file: save it as "
+                                     "“CSV UTF-8”."),
+    b"%PDF": gettext_lazy("This is a PDF document, not a CSV file."),
 }
 CONTROL_CHARACTERS = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
 
@@ -110,7 +113,7 @@ def decode(data: bytes) -> tuple[str, str]:
     """The file's text and the encoding it was read with; binary or unknown encodings are refused."""
     for signature, message in BINARY_SIGNATURES.items():
         if data.startswith(signature):
-            raise CsvFileError(message)
+            raise CsvFileError(str(message))
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         encoding = "utf-16"
     elif b"\x00" in data[:4096]:
@@ -121,17 +124,18 @@ def decode(data: bytes) -> tuple[str, str]:
         elif head[0::2].count(0) > len(head) * 0.4:
             encoding = "utf-16-be"
         else:
-            raise CsvFileError("This is a binary file, not a CSV text file.")
+            raise CsvFileError(gettext("This is a binary file, not a CSV text file."))
     else:
         encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise CsvFileError(
-            "The file is neither UTF-8 nor UTF-16 text (or is binary): save it as “CSV UTF-8” and upload it again."
+            gettext("The file is neither UTF-8 nor UTF-16 text (or is binary): save it as “CSV UTF-8” and upload it "
+                    "again.")
         ) from exc
     if any(ch in CONTROL_CHARACTERS for ch in text[:65536]) or "\x00" in text:
-        raise CsvFileError("This is a binary file, not a CSV text file.")
+        raise CsvFileError(gettext("This is a binary file, not a CSV text file."))
     return text, {"utf-8-sig": "utf-8 (BOM)"}.get(encoding, encoding)
 
 
@@ -176,7 +180,7 @@ def parse(data: bytes, *, kind: str, max_rows: int) -> ParsedFile:
 def _parse(data: bytes, *, kind: str, max_rows: int) -> ParsedFile:
     text, encoding = decode(data)
     if not text.strip():
-        raise CsvFileError("The file is empty: it needs a header row and at least one row.")
+        raise CsvFileError(gettext("The file is empty: it needs a header row and at least one row."))
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     wanted = ASSIGN_COLUMNS if kind == CsvImport.Kind.ASSIGN else SERIAL_COLUMNS
@@ -195,15 +199,17 @@ def _parse(data: bytes, *, kind: str, max_rows: int) -> ParsedFile:
                 continue
             if len(rows) >= max_rows:
                 raise CsvFileError(
-                    f"The file has more than {max_rows:,} rows: split it into smaller files."
+                    gettext("The file has more than %(max_rows)s rows: split it into smaller files.") % {
+                        "max_rows": formats.number_format(max_rows, force_grouping=True)}
                 )
             rows.append(_read_row(cells, line, header, positions, kind, first_line, delimiter))
     except csv.Error as exc:
-        raise CsvFileError(f"Line {reader.line_num}: the file is not valid CSV ({exc}).") from exc
+        raise CsvFileError(gettext("Line %(line_num)s: the file is not valid CSV (%(exc)s).") % {
+            "line_num": reader.line_num, "exc": exc}) from exc
     if header is None:
-        raise CsvFileError("The file is empty: it needs a header row and at least one row.")
+        raise CsvFileError(gettext("The file is empty: it needs a header row and at least one row."))
     if not rows:
-        raise CsvFileError("The file has a header row but no rows.")
+        raise CsvFileError(gettext("The file has a header row but no rows."))
     return ParsedFile(encoding=encoding, delimiter=delimiter, header=header, ignored_columns=ignored, rows=rows)
 
 
@@ -217,17 +223,20 @@ def _read_header(cells, line, wanted, required):
                 ignored.append(title)
             continue
         if key in positions:
-            raise CsvFileError(f"Line {line}: the column “{COLUMNS[key]}” appears twice in the header.")
+            raise CsvFileError(gettext("Line %(line)s: the column “%(column)s” appears twice in the header.") % {
+                "line": line, "column": COLUMNS[key]})
         positions[key] = index
     missing = [COLUMNS[key] for key in required if key not in positions]
     if missing and not positions:
         expected = ", ".join(COLUMNS[key] for key in required)
         raise CsvFileError(
-            f"Line {line}: the header row is missing. The first line must name the columns ({expected}"
-            f"{', Domain Name, Owned By' if len(wanted) > 1 else ''}); download the template."
+            gettext("Line %(line)s: the header row is missing. The first line must name the columns "
+                    "(%(columns)s); download the template.") % {
+                "line": line, "columns": expected + (", Domain Name, Owned By" if len(wanted) > 1 else "")}
         )
     if missing:
-        raise CsvFileError(f"Line {line}: the header lacks the mandatory column(s): {', '.join(missing)}.")
+        raise CsvFileError(gettext("Line %(line)s: the header lacks the mandatory column(s): %(columns)s.") % {
+            "line": line, "columns": ', '.join(missing)})
     return header, positions, ignored
 
 
@@ -247,10 +256,11 @@ def _read_row(cells, line, header, positions, kind, first_line, delimiter) -> di
     serial = normalize_serial(get("serial_number"))
     row["serial"] = serial
     if not serial:
-        row["errors"].append("Serial Number is empty.")
+        row["errors"].append(gettext("Serial Number is empty."))
     elif serial in first_line:
         row["errors"].append(
-            f"The serial number {serial} appears twice in the file (first on line {first_line[serial]})."
+            gettext("The serial number %(serial)s appears twice in the file (first on line %(first_line)s).") % {
+                "serial": serial, "first_line": first_line[serial]}
         )
     else:
         first_line[serial] = line
@@ -289,11 +299,11 @@ def _read_assignment(row: dict, get) -> None:
     errors = row["errors"]
     row["username"] = get("username")
     if not row["username"]:
-        errors.append("User Name is empty.")
+        errors.append(gettext("User Name is empty."))
     email = get("email").lower()
     row["email"] = email
     if not email:
-        errors.append("Email Address is empty.")
+        errors.append(gettext("Email Address is empty."))
     else:
         if not is_valid_email(email):
             errors.append(f"“{email}” is not a valid e-mail address.")
@@ -301,11 +311,12 @@ def _read_assignment(row: dict, get) -> None:
     owned = get("ownership").lower() or Ownership.CORPORATE
     row["ownership"] = OWNERSHIP_VALUES.get(owned, "")
     if not row["ownership"]:
-        errors.append(f"Owned By “{get('ownership')}” is not valid: use Corporate or Personal.")
+        errors.append(gettext("Owned By “%(value)s” is not valid: use Corporate or Personal.") % {
+            "value": get("ownership")})
     groups = [name.strip() for name in get("groups").split("/") if name.strip()]
     row["groups"] = list(dict.fromkeys(groups))
     if not groups:
-        errors.append("Group Name is empty: every row names at least one group (several separated by “/”).")
+        errors.append(gettext("Group Name is empty: every row names at least one group (several separated by “/”)."))
 
 
 # --- classification against the organization (bulk) --------------------------------------------------------
@@ -380,18 +391,20 @@ def _classify_assignment(row: dict, found: dict) -> None:
     row.pop("new_employee", None)
     missing = [name for name in row["groups"] if name.lower() not in found["groups"]]
     if missing:
-        errors.append(f"Unknown group: {', '.join(missing)} (create it first).")
+        errors.append(gettext("Unknown group: %(groups)s (create it first).") % {"groups": ', '.join(missing)})
     else:
         row["groups"] = [found["groups"][name.lower()].name for name in row["groups"]]
     employee = found["employees"].get(row["email"]) if row["email"] else None
     if employee is None and row["email"] and not errors:
         row["new_employee"] = True
-        notes.append(f"New employee {row['email']} will be created.")
+        notes.append(gettext("New employee %(email)s will be created.") % {"email": row['email']})
     elif employee is not None and employee["status"] != Employee.Status.ACTIVE:
-        errors.append(f"{row['email']} has been offboarded and cannot receive devices.")
+        errors.append(gettext("%(email)s has been offboarded and cannot receive devices.") % {"email": row["email"]})
     elif employee is not None and (employee["username"], employee["domain_name"]) != (row["username"], row["domain"]):
-        notes.append(f"The employee's directory login stays {employee['domain_name'] or '—'}\\"
-                     f"{employee['username'] or '—'} (the file says {row['domain']}\\{row['username']}).")
+        notes.append(gettext("The employee's directory login stays %(domain)s\\%(username)s (the file says "
+                             "%(file_domain)s\\%(file_username)s).") % {
+            "domain": employee["domain_name"] or "—", "username": employee["username"] or "—",
+            "file_domain": row["domain"], "file_username": row["username"]})
     if errors:
         return
     row["employee_id"] = employee["pk"] if employee else None
@@ -404,24 +417,29 @@ def _classify_assignment(row: dict, found: dict) -> None:
     row["device_id"] = device["pk"] if device else None
     if active is not None and active["employee__email"].lower() != row["email"]:
         errors.append(
-            f"The serial number {row['serial']} is already pre-assigned to {active['employee__email']} "
-            f"({PreAssignment.Status(active['status']).label.lower()}); cancel that pre-assignment first."
+            gettext("The serial number %(serial)s is already pre-assigned to %(email)s (%(status)s); cancel that "
+                    "pre-assignment first.") % {"serial": row["serial"], "email": active["employee__email"],
+                                                "status": PreAssignment.Status(active["status"]).label.lower()}
         )
         return
     if device is not None and device["availability_status"] == AvailabilityStatus.ARCHIVED:
-        errors.append(f"The device {row['serial']} is archived: restore it before assigning it.")
+        errors.append(gettext("The device %(serial)s is archived: restore it before assigning it.") % {
+            "serial": row['serial']})
         return
     if device is not None and device["assignee_id"] is not None:
         if device["assignee__email"].lower() == row["email"]:
             row["action"] = Action.UNCHANGED
-            notes.append(f"Already assigned to {row['email']}.")
+            notes.append(gettext("Already assigned to %(email)s.") % {"email": row['email']})
         elif active is not None:
             row["action"] = Action.UNCHANGED
-            notes.append(f"Already a conflict with the current owner {device['assignee__email']}, to settle.")
+            notes.append(gettext("Already a conflict with the current owner %(email)s, to settle.") % {
+                "email": device["assignee__email"]})
         else:
             row["action"] = Action.CONFLICT
-            row["conflict_note"] = f"The device is assigned to {device['assignee__email']}."
-            notes.append(f"Assigned to {device['assignee__email']}: an admin settles the conflict.")
+            row["conflict_note"] = gettext("The device is assigned to %(email)s.") % {
+                "email": device["assignee__email"]}
+            notes.append(gettext("Assigned to %(email)s: an admin settles the conflict.") % {
+                "email": device["assignee__email"]})
         return
     if active is not None:
         row["pre_assignment_id"] = active["pk"]
@@ -431,16 +449,16 @@ def _classify_assignment(row: dict, found: dict) -> None:
         )
         if device is not None:
             row["action"] = Action.ASSIGN_NOW
-            notes.append("The device is here and unassigned: assigned at commit.")
+            notes.append(gettext("The device is here and unassigned: assigned at commit."))
         else:
             row["action"] = Action.UNCHANGED if same else Action.UPDATE
             if same:
-                notes.append("Already pre-assigned, waiting for the device.")
+                notes.append(gettext("Already pre-assigned, waiting for the device."))
         return
     if device is not None and device["usage"] == Usage.SHARED:
         row["action"] = Action.CONFLICT
-        row["conflict_note"] = "The device is shared: it has a responsible technician, not an owner."
-        notes.append("A shared device has a responsible technician, not an owner: an admin settles it.")
+        row["conflict_note"] = gettext("The device is shared: it has a responsible technician, not an owner.")
+        notes.append(gettext("A shared device has a responsible technician, not an owner: an admin settles it."))
         return
     row["action"] = Action.ASSIGN_NOW if device is not None else Action.CREATE
 
@@ -450,27 +468,27 @@ def _classify_move(row: dict, found: dict, kind: str) -> None:
     if row["errors"]:
         return
     if device is None:
-        row["errors"].append(f"No device with the serial number {row['serial']}.")
+        row["errors"].append(gettext("No device with the serial number %(serial)s.") % {"serial": row['serial']})
         return
     row["device_id"] = device["pk"]
     if device["availability_status"] == AvailabilityStatus.ARCHIVED:
-        row["errors"].append(f"The device {row['serial']} is archived.")
+        row["errors"].append(gettext("The device %(serial)s is archived.") % {"serial": row['serial']})
         return
     owner = device["assignee__email"]
     if kind == CsvImport.Kind.UNASSIGN:
         if owner is None:
             row["action"] = Action.UNCHANGED
-            row["notes"].append("Not assigned to anyone.")
+            row["notes"].append(gettext("Not assigned to anyone."))
         else:
             row["action"] = Action.UNASSIGN
-            row["notes"].append(f"Currently assigned to {owner}.")
+            row["notes"].append(gettext("Currently assigned to %(owner)s.") % {"owner": owner})
     elif device["availability_status"] == AvailabilityStatus.IN_STOCK:
         row["action"] = Action.UNCHANGED
-        row["notes"].append("Already in stock.")
+        row["notes"].append(gettext("Already in stock."))
     else:
         row["action"] = Action.RETURN_TO_STOCK
         if owner:
-            row["notes"].append(f"Currently assigned to {owner}.")
+            row["notes"].append(gettext("Currently assigned to %(owner)s.") % {"owner": owner})
 
 
 def count_actions(rows: list[dict]) -> dict:

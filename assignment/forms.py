@@ -1,4 +1,6 @@
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from assignment.models import CsvImport
 from assignment.services import SettleDecision
@@ -8,11 +10,11 @@ from devices.models import Ownership
 
 
 class PreAssignmentForm(forms.Form):
-    serial_number = forms.CharField(max_length=100)
-    employee = EmployeeChoiceField(label="Employee (e-mail)")
-    groups = forms.ModelMultipleChoiceField(queryset=Group.objects.none(), required=False)
-    domain_name = forms.CharField(max_length=150, required=False, help_text="Empty: MDM")
-    ownership = forms.ChoiceField(choices=Ownership.choices, initial=Ownership.CORPORATE)
+    serial_number = forms.CharField(max_length=100, label=_("Serial number"))
+    employee = EmployeeChoiceField(label=_("Employee (e-mail)"))
+    groups = forms.ModelMultipleChoiceField(queryset=Group.objects.none(), required=False, label=_("Groups"))
+    domain_name = forms.CharField(max_length=150, required=False, label=_("Domain name"), help_text=_("Empty: MDM"))
+    ownership = forms.ChoiceField(choices=Ownership.choices, initial=Ownership.CORPORATE, label=_("Ownership"))
 
     def __init__(self, *args, organization, **kwargs):
         kwargs.setdefault("label_suffix", "")
@@ -22,9 +24,9 @@ class PreAssignmentForm(forms.Form):
 
 
 class SettleForm(forms.Form):
-    decision = forms.ChoiceField(choices=SettleDecision.choices, widget=forms.RadioSelect)
+    decision = forms.ChoiceField(choices=SettleDecision.choices, widget=forms.RadioSelect, label=_("Decision"))
     wipe = forms.BooleanField(required=False, initial=True,
-                              label="Wipe the device (erase all data) when it changes owner")
+                              label=_("Wipe the device (erase all data) when it changes owner"))
 
     def __init__(self, *args, pre_assignment=None, **kwargs):
         kwargs.setdefault("label_suffix", "")
@@ -32,15 +34,17 @@ class SettleForm(forms.Form):
         if pre_assignment is not None:  # the choices name the people, not "the pre-assigned employee"
             owner = pre_assignment.device.assignee if pre_assignment.device_id else None
             self.fields["decision"].choices = [
-                (SettleDecision.ASSIGN, f"Give the device to {pre_assignment.employee.display_name}"),
-                (SettleDecision.KEEP, f"Keep it with {owner.display_name if owner else 'its current owner'} "
-                                      "and cancel the pre-assignment"),
+                (SettleDecision.ASSIGN, gettext("Give the device to %(display_name)s") % {
+                    "display_name": pre_assignment.employee.display_name}),
+                (SettleDecision.KEEP, gettext("Keep it with %(owner)s and cancel the pre-assignment") % {
+                    "owner": owner.display_name if owner else gettext("its current owner")}),
             ]
 
 
 class CsvUploadForm(forms.Form):
-    kind = forms.ChoiceField(choices=CsvImport.Kind.choices, initial=CsvImport.Kind.ASSIGN, label="What the file does")
-    file = forms.FileField(label="CSV file")
+    kind = forms.ChoiceField(choices=CsvImport.Kind.choices, initial=CsvImport.Kind.ASSIGN,
+                             label=_("What the file does"))
+    file = forms.FileField(label=_("CSV file"))
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")
@@ -48,8 +52,8 @@ class CsvUploadForm(forms.Form):
 
 
 class CsvCommitForm(forms.Form):
-    skip_errors = forms.BooleanField(required=False, label="Skip the rows in error and import the others")
-    wipe = forms.BooleanField(required=False, label="Wipe the devices that lose their owner")
+    skip_errors = forms.BooleanField(required=False, label=_("Skip the rows in error and import the others"))
+    wipe = forms.BooleanField(required=False, label=_("Wipe the devices that lose their owner"))
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")

@@ -1,5 +1,7 @@
 """Pre-assignment panels on the device and employee pages, registered from ``assignment.wiring``."""
 
+from django.utils.translation import gettext
+
 from assignment.selectors import pending_pre_assignment_for, pre_assignments_of
 from core.panels import Panel
 
@@ -17,4 +19,4 @@ def employee_panel(request, employee):
     if not pending:
         return None
     return Panel(template="assignment/_employee_panel.html", context={"pre_assignments": pending},
-                 title="Pre-assigned devices")
+                 title=gettext("Pre-assigned devices"))

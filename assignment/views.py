@@ -8,8 +8,8 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST, require_safe
 
@@ -71,12 +71,12 @@ def _warn_if_leaving(request, pa: PreAssignment) -> None:
 
 
 def _outcome_message(pa: PreAssignment) -> str:
-    serial, email = pa.serial_number, pa.employee.email
-    return {
-        PreAssignment.Status.WAITING: f"{serial} is pre-assigned to {email}, awaiting the device.",
-        PreAssignment.Status.APPLIED: f"The device {serial} was here: it is now assigned to {email}.",
-        PreAssignment.Status.CONFLICT: f"The device {serial} belongs to someone else: settle the conflict.",
-    }.get(pa.status, "Saved.")
+    text = {
+        PreAssignment.Status.WAITING: gettext("%(serial)s is pre-assigned to %(email)s, awaiting the device."),
+        PreAssignment.Status.APPLIED: gettext("The device %(serial)s was here: it is now assigned to %(email)s."),
+        PreAssignment.Status.CONFLICT: gettext("The device %(serial)s belongs to someone else: settle the conflict."),
+    }.get(pa.status, gettext("Saved."))
+    return text % {"serial": pa.serial_number, "email": pa.employee.email} if "%(" in text else text
 
 
 @require_safe
@@ -120,7 +120,7 @@ def _act(request, pa, call, success: str):
 def preassignment_cancel(request, org_slug, pk):
     pa = _get(request, pk)
     return _act(request, pa, lambda: services.pre_assignment_cancel(pre_assignment=pa, actor=actor_for(request)),
-                f"The pre-assignment of {pa.serial_number} was cancelled.")
+                gettext("The pre-assignment of %(serial)s was cancelled.") % {"serial": pa.serial_number})
 
 
 @require_role("can_act_on_devices")
@@ -143,7 +143,8 @@ def preassignment_settle(request, org_slug, pk):
         ))
         if settled:
             outcome = settled.get_status_display().lower()
-            messages.success(request, f"The conflict on {pa.serial_number} is settled ({outcome}).")
+            messages.success(request, gettext("The conflict on %(serial_number)s is settled (%(outcome)s).") % {
+                "serial_number": pa.serial_number, "outcome": outcome})
             return redirect("preassignment_detail", org_slug=org_slug, pk=pa.pk)
     return render(request, "assignment/preassignment_settle.html", {"pa": pa, "form": form},
                   status=_form_status(form))
@@ -283,7 +284,8 @@ def csvimport_commit(request, org_slug, pk):
         result = services.csv_import_commit(csv_import=record, actor=actor_for(request), **options)
     except DomainError as exc:
         return _detail_page(request, org_object_or_404(request, CsvImport, pk=pk), error=exc.message, status=exc.status)
-    messages.success(request, f"Import committed: {services.import_summary(result)}.")
+    messages.success(request, gettext("Import committed: %(import_summary)s.") % {
+        "import_summary": services.import_summary(result)})
     warned = warning_count(org_object_or_404(request, CsvImport, pk=pk).rows)
     if warned:
         messages.warning(request, ngettext(
@@ -298,7 +300,7 @@ def csvimport_commit(request, org_slug, pk):
 def csvimport_discard(request, org_slug, pk):
     record = org_object_or_404(request, CsvImport, pk=pk)
     if run_action(request, lambda: services.csv_import_discard(csv_import=record, actor=actor_for(request)),
-                  "The import was discarded; nothing was changed.") is None:
+                  gettext("The import was discarded; nothing was changed.")) is None:
         return redirect("csvimport_detail", org_slug=org_slug, pk=pk)
     return redirect("csvimport_new", org_slug=org_slug)
 

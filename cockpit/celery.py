@@ -74,4 +74,10 @@ app.conf.beat_schedule = {
         "task": "core.tasks.clear_expired_sessions",
         "schedule": crontab(minute=17, hour=3),
     },
+    # The dashboard's trend charts: each organization's counts and syncs of the day, late in the day (UTC), away from
+    # the :00/:30 syncs. Re-running a day updates its row.
+    "daily-snapshots": {
+        "task": "mdm_sync.tasks.daily_snapshots_all",
+        "schedule": crontab(minute=50, hour=23),
+    },
 }

@@ -58,6 +58,11 @@ INSTALLED_APPS = [
     "mdm_sync",
     "webhooks",
     "scim",
+    "sso",
+    "django_otp",  # two-factor authentication: devices, verification, throttling (mfa/)
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "mfa",
     "cockpit",  # the project package: the shell, the dashboard, seed_demo, static files
 ]
 
@@ -71,9 +76,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the session confirmed a second factor
+    "core.middleware.UserLanguageMiddleware",  # a signed-in user's language preference, when they chose one
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.OrganizationMiddleware",
+    "mfa.middleware.MfaEnforcementMiddleware",  # an organization requiring a second factor of owners and admins
 ]
 
 ROOT_URLCONF = "cockpit.urls"
@@ -169,6 +177,10 @@ ENROLLMENT_SIGNIN_ATTEMPTS_PER_EMAIL = (10, 15 * 60)  # codes entered, per e-mai
 ENROLLMENT_SIGNIN_ATTEMPTS_PER_ADDRESS = (300, 15 * 60)
 # Reverse proxies whose X-Forwarded-For is believed (IPs or CIDRs); empty: REMOTE_ADDR only (core.clients).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+# Single sign-on refusals audited per client address, (count, seconds); the rest are only logged (sso.views).
+SSO_REFUSALS_AUDITED = (30, 300)
+# Two-factor authentication (mfa/, django-otp): the name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Fleet Cockpit")
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]  # each named in its own language, for the switcher
@@ -192,8 +204,9 @@ WHITENOISE_USE_FINDERS = True
 # Unset: one key derived from SECRET_KEY.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
 
-# --- E-mail (console by default) -------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# --- E-mail (saved as files in var/mail/ by default: core.mail) --------------------------------
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "core.mail.DevEmailBackend")
+EMAIL_FILE_PATH = Path(os.environ.get("EMAIL_FILE_PATH", VAR_DIR / "mail"))
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
@@ -268,13 +281,29 @@ SPECTACULAR_SETTINGS = {
 
 FILTERS_EMPTY_CHOICE_LABEL = gettext_lazy("Any")
 
+# One line per event on the console, in one format (core.logfilters): a refused or missing page (4xx) is one WARNING
+# without a traceback; Django's own handlers give way to the root one (under DEBUG its console handler printed each
+# django.* record a second time); runserver's access lines are INFO; kombu's "No hostname was supplied" (the embedded
+# broker's URL, filesystem://, has no host to supply) is dropped. Django's mail_admins goes too (ADMINS is unset).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "client_errors_without_traceback": {"()": "core.logfilters.ClientErrorsWithoutTraceback"},
+        "access_line_at_info": {"()": "core.logfilters.AccessLineAtInfo"},
+        "kombu_no_hostname": {"()": "core.logfilters.DropMessage", "starts_with": "No hostname was supplied"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.request": {"filters": ["client_errors_without_traceback"], "propagate": True},
+        # runserver's access log: one INFO line a request.
+        "django.server": {"filters": ["access_line_at_info"], "level": "INFO", "propagate": True},
+        "kombu.connection": {"filters": ["kombu_no_hostname"]},
+    },
 }
 
 # --- Feature apps -----------------------------------------------------------------------------
@@ -287,6 +316,10 @@ ASSIGNMENT_CSV_MAX_BYTES = int(os.environ.get("ASSIGNMENT_CSV_MAX_BYTES", 20 * 1
 ASSIGNMENT_CSV_MAX_ROWS = int(os.environ.get("ASSIGNMENT_CSV_MAX_ROWS", 100_000))
 # Larger files leave the request: the API answers 202 with a job (core.jobs) that analyses and commits them.
 ASSIGNMENT_CSV_SYNC_MAX_ROWS = int(os.environ.get("ASSIGNMENT_CSV_SYNC_MAX_ROWS", 2_000))
+# Bulk actions on the inventory (devices.bulk): at most this many devices at once; more than the second number leave
+# the request (202 with a job).
+DEVICES_BULK_MAX_DEVICES = int(os.environ.get("DEVICES_BULK_MAX_DEVICES", 10_000))
+DEVICES_BULK_SYNC_MAX_DEVICES = int(os.environ.get("DEVICES_BULK_SYNC_MAX_DEVICES", 200))
 # Outbound webhooks (webhooks/). Link-local (cloud metadata), multicast and reserved addresses are always refused;
 # loopback and private ones (a receiver on this machine or the LAN) only while this is on: DEBUG's default, for demos.
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", DEBUG)

@@ -14,16 +14,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
+from cockpit.trends import RANGES as TREND_RANGES
+from cockpit.trends import dashboard_trends, days_param
 from core import clients
 from core.actors import Actor
 from core.api.errors import RETRY_AFTER_SECONDS, database_unavailable, database_unavailable_body, error_body
 from core.audit import audit_record
 from core.clients import client_address
 from core.forms import CockpitLoginForm
+from core.middleware import session_memberships
 from core.selectors import audit_event_list, memberships_of
 from devices.models import AssignmentStatus, AvailabilityStatus, EnrollmentStatus, Platform
 from devices.selectors import device_status_counts
 from mdm_sync.selectors import sync_health
+from mfa.sign_in import needs_second_step, pending_clear, pending_start
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +90,14 @@ class LoginView(auth_views.LoginView):
         return super().form_invalid(form)
 
     def form_valid(self, form):
+        """A right password clears the account's count. A user with a second factor (``mfa``) is not signed in
+        yet: the session keeps them pending and ``/login/verify/`` asks for a code, then goes on to ``next``."""
         clients.reset(self.login_limits["account"][0])
+        user = form.get_user()
+        if needs_second_step(user):
+            pending_start(self.request, user=user, backend=user.backend, next_url=self.get_success_url())
+            return redirect("mfa_verify")
+        pending_clear(self.request)  # an abandoned second step of someone else's sign-in in this browser
         return super().form_valid(form)
 
     def _record_lockout(self, scope: str, failures: int, window: int) -> None:
@@ -115,7 +126,7 @@ class LogoutView(auth_views.LogoutView):
 def home(request):
     if not request.user.is_authenticated:
         return redirect("login")
-    memberships = memberships_of(user=request.user)
+    memberships = session_memberships(request)  # a single sign-on session: its organization only
     if len(memberships) == 1:
         return redirect("dashboard", org_slug=memberships[0].organization.slug)
     return render(request, "cockpit/home.html", {"memberships": memberships})
@@ -157,14 +168,14 @@ def server_error(request):
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     if request.path.startswith("/api/"):
-        body = error_body(status_code=500, code="server_error", detail="Internal error; it has been logged.")
+        body = error_body(status_code=500, code="server_error", detail=_("Internal error; it has been logged."))
         return JsonResponse(body, status=500)
     return HttpResponse(render(request, "500.html").content, status=500)
 
 
 def not_found(request, exception=None):
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body(status_code=404, code="not_found", detail="Not found."), status=404)
+        return JsonResponse(error_body(status_code=404, code="not_found", detail=_("Not found.")), status=404)
     return HttpResponse(render(request, "404.html").content, status=404)
 
 
@@ -182,7 +193,8 @@ def _bars(counter, choices, total):
 @require_safe
 def dashboard(request, org_slug):
     """One count everywhere: the devices in use or in stock. Archived devices are counted apart, never in a
-    total or a percentage (enrollment and platform bars leave them out too)."""
+    total or a percentage (enrollment and platform bars leave them out too). Below, the trends of the last 30 or
+    90 days (``?days=``) from the daily snapshots (``cockpit.trends``)."""
     counts = device_status_counts(organization=request.organization)
     archived = counts["availability"].get(AvailabilityStatus.ARCHIVED, 0)
     active_total = counts["total"] - archived
@@ -210,5 +222,7 @@ def dashboard(request, org_slug):
         "recent_events": audit_event_list(organization=request.organization)[:10],
         "sync": sync_health(organization=request.organization),
         "AssignmentStatus": AssignmentStatus,
+        "trends": dashboard_trends(organization=request.organization, days=days_param(request.GET.get("days"))),
+        "trend_ranges": TREND_RANGES,
     }
     return render(request, "cockpit/dashboard.html", context)

@@ -5,36 +5,38 @@ Nothing here touches the database, so the models can describe an entry without i
 """
 
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class Source(models.TextChoices):
     """Why a change happened (DESIGN §4)."""
 
-    MANUAL = "manual", "Manual"
-    ENROLLMENT = "enrollment", "Enrollment"
-    PRE_ASSIGNMENT = "pre_assignment", "Pre-assignment"
-    CSV_IMPORT = "csv_import", "CSV import"
-    SUGGESTION = "suggestion", "Suggestion"
-    OFFBOARDING = "offboarding", "Offboarding"
-    API = "api", "API"
-    SYNC = "sync", "Sync"
+    MANUAL = "manual", _("Manual")
+    ENROLLMENT = "enrollment", _("Enrollment")
+    PRE_ASSIGNMENT = "pre_assignment", _("Pre-assignment")
+    CSV_IMPORT = "csv_import", _("CSV import")
+    SUGGESTION = "suggestion", _("Suggestion")
+    OFFBOARDING = "offboarding", _("Offboarding")
+    API = "api", _("API")
+    SYNC = "sync", _("Sync")
 
 
-EVENTS: dict[str, str] = {
-    "organization.created": "{actor} created the organization {target}",
-    "organization.settings_updated": "{actor} changed the settings of {target}",
-    "membership.created": "{actor} gave {target} the role {after[role]}",
-    "api_token.created": "{actor} created the API token {target} ({after[scope]})",
-    "api_token.revoked": "{actor} revoked the API token {target}",
-    "group.created": "{actor} created the group {target}",
-    "group.updated": "{actor} edited the group {target}",
-    "group.deleted": "{actor} deleted the group {target}",
-    "group.members_changed": "{actor} changed the members of the group {target}",
-    "employee.created": "{actor} added the employee {target}",
-    "employee.updated": "{actor} edited the employee {target}",
+EVENTS: dict[str, str] = {  # each sentence lazy (gettext_lazy), with its str.format placeholders
+    "organization.created": _("{actor} created the organization {target}"),
+    "organization.settings_updated": _("{actor} changed the settings of {target}"),
+    "membership.created": _("{actor} gave {target} the role {after[role]}"),
+    "api_token.created": _("{actor} created the API token {target} ({after[scope]})"),
+    "api_token.revoked": _("{actor} revoked the API token {target}"),
+    "group.created": _("{actor} created the group {target}"),
+    "group.updated": _("{actor} edited the group {target}"),
+    "group.deleted": _("{actor} deleted the group {target}"),
+    "group.members_changed": _("{actor} changed the members of the group {target}"),
+    "employee.created": _("{actor} added the employee {target}"),
+    "employee.updated": _("{actor} edited the employee {target}"),
     # The cockpit's sign-in (cockpit.views.LoginView): recorded in each organization the account is a member of.
-    "auth.login_locked": "Sign-in locked for {target} after {after[failures]} failed attempts "
-                         "(last from {after[address]}, for {after[minutes]} minutes)",
+    "auth.login_locked": _("Sign-in locked for {target} after {after[failures]} failed attempts "
+                           "(last from {after[address]}, for {after[minutes]} minutes)"),
 }
 
 
@@ -52,7 +54,8 @@ class _Blank(dict):
 
 
 def describe(event) -> str:
-    template = EVENTS.get(event.event, "{actor}: " + event.event + " on {target}")
+    # The sentences are lazy (gettext_lazy): str() gives them in the language active now, the reader's.
+    template = str(EVENTS.get(event.event, "{actor}: " + event.event + " on {target}"))
     sentence = template.format_map(
         _Blank(
             actor=event.actor_label,
@@ -62,7 +65,7 @@ def describe(event) -> str:
         )
     )
     if (event.after or {}).get("wipe_requested"):
-        sentence += " (wipe requested)"
+        sentence += " " + gettext("(wipe requested)")
     if (event.after or {}).get("fleet_removal_requested"):
-        sentence += " (removal from Fleet requested)"
+        sentence += " " + gettext("(removal from Fleet requested)")
     return sentence

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
@@ -43,6 +44,10 @@ class EmployeeForm(forms.Form):
     start_date = forms.DateField(required=False, label=_("Start date"), widget=forms.DateInput(attrs={"type": "date"}))
     end_date = forms.DateField(required=False, label=_("End date"), widget=forms.DateInput(attrs={"type": "date"}))
     groups = forms.ModelMultipleChoiceField(queryset=Group.objects.none(), required=False, label=_("Groups"))
+    language = forms.ChoiceField(
+        required=False, label=_("Language"), help_text=_("Their e-mails and enrollment page"),
+        choices=[("", _("The organization’s language")), *settings.LANGUAGES],
+    )
 
     def __init__(self, *args, organization, **kwargs):
         kwargs.setdefault("label_suffix", "")  # labels read like the rest of the cockpit: no trailing colon
@@ -81,3 +86,17 @@ class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, label=_("Name"), help_text=_("Who uses it, e.g. “Workday sync”"))
     scope = forms.ChoiceField(choices=[("read", _("Read only")), ("write", _("Read and write"))], initial="read",
                               label=_("Scope"))
+
+
+class PreferencesForm(forms.Form):
+    """A cockpit user's own settings (``/account/preferences/``)."""
+
+    language = forms.ChoiceField(
+        required=False, label=_("Language"),
+        help_text=_("The cockpit’s pages and the e-mails it sends you, in every organization"),
+        choices=[("", _("The browser’s language (or the top bar’s choice)")), *settings.LANGUAGES],
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)

@@ -3,11 +3,17 @@ import uuid
 from django.conf import settings
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
+from django.utils import translation
 
+from core import languages
 from core.actors import current_request_id
+from core.auth import SESSION_SSO_ORGANIZATION
 from core.selectors import memberships_of
 
-__all__ = ["ApiBodyLimitMiddleware", "OrganizationMiddleware", "RequestIdMiddleware", "current_request_id"]
+__all__ = [
+    "ApiBodyLimitMiddleware", "OrganizationMiddleware", "RequestIdMiddleware", "UserLanguageMiddleware",
+    "current_request_id", "session_memberships",
+]
 
 
 class RequestIdMiddleware:
@@ -28,10 +34,22 @@ class RequestIdMiddleware:
         return response
 
 
+def session_memberships(request) -> list:
+    """The signed-in user's memberships this session may use: all of them, or, for a session started by an
+    organization's identity provider (``core.auth.SESSION_SSO_ORGANIZATION``), that organization's only."""
+    memberships = memberships_of(user=request.user)
+    pinned = request.session.get(SESSION_SSO_ORGANIZATION) if hasattr(request, "session") else None
+    if pinned is None:
+        return memberships
+    return [m for m in memberships if m.organization_id == pinned]
+
+
 class OrganizationMiddleware:
     """Resolves ``/o/<org_slug>/`` once per request into ``request.organization`` and ``request.membership``.
 
-    A user who is not a member of the organization gets a 404, exactly as if it did not exist.
+    A user who is not a member of the organization gets a 404, exactly as if it did not exist. A session started
+    by single sign-on is pinned to its organization: another organization is a 404 there too, even for one of
+    the user's own, and the organization switcher lists that one only (``session_memberships``).
     """
 
     def __init__(self, get_response):
@@ -50,7 +68,7 @@ class OrganizationMiddleware:
             return redirect(f"/login/?next={request.path}")
         # All of the user's memberships in one query: the page's organization switcher lists them anyway
         # (cockpit.context_processors reuses them), so the one of this URL costs no query of its own.
-        memberships = memberships_of(user=request.user)
+        memberships = session_memberships(request)
         membership = next((m for m in memberships if m.organization.slug == slug), None)
         if membership is None:
             raise Http404("No such organization")
@@ -83,3 +101,29 @@ class ApiBodyLimitMiddleware:
                     "fields": {},
                 }, status=413)
         return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """A signed-in user's language preference beats the switcher's cookie and the browser (after
+    ``AuthenticationMiddleware``, inside ``LocaleMiddleware``, whose answer stands when the user chose none).
+
+    The preference is read once per session (``core.languages.SESSION_KEY``; saving it updates the session)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        language = self._preference(request)
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        return self.get_response(request)
+
+    @staticmethod
+    def _preference(request) -> str:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not hasattr(request, "session"):
+            return ""
+        if languages.SESSION_KEY not in request.session:
+            request.session[languages.SESSION_KEY] = languages.user_preferred_language(user)
+        return languages.supported(request.session[languages.SESSION_KEY]) or ""

@@ -15,17 +15,17 @@ class Organization(models.Model):
     """A customer. Everything else belongs to exactly one organization."""
 
     class SuggestionMode(models.TextChoices):
-        OFF = "off", "Off"
-        SUGGEST = "suggest", "Suggest (admin validates)"
-        AUTO = "auto", "Assign automatically"
+        OFF = "off", _("Off")
+        SUGGEST = "suggest", _("Suggest (admin validates)")
+        AUTO = "auto", _("Assign automatically")
 
     class AutoUnenrollAction(models.TextChoices):
-        DELETE_HOST = "delete_host", "Delete the host from Fleet"
-        TURN_OFF_MDM = "turn_off_mdm", "Turn MDM off"
+        DELETE_HOST = "delete_host", _("Delete the host from Fleet")
+        TURN_OFF_MDM = "turn_off_mdm", _("Turn MDM off")
 
     class OffboardingDefaultAction(models.TextChoices):
-        RETURN_TO_STOCK = "return_to_stock", "Return to stock"
-        REMOVE_FROM_FLEET = "remove_from_fleet", "Remove from the fleet"
+        RETURN_TO_STOCK = "return_to_stock", _("Return to stock")
+        REMOVE_FROM_FLEET = "remove_from_fleet", _("Remove from the fleet")
 
     slug = models.SlugField(max_length=63, unique=True)
     name = models.CharField(max_length=200)
@@ -51,21 +51,28 @@ class Organization(models.Model):
     )
     auto_unenroll_max_share_percent = models.PositiveSmallIntegerField(
         default=10, validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="A run that would purge more than this share of the enrolled devices stops and asks an admin",
+        help_text=_("A run that would purge more than this share of the enrolled devices stops and asks an admin"),
     )
     suggestion_confidence_threshold = models.FloatField(
         default=0.9, validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
-        help_text="In auto mode, only suggestions at least this confident are assigned",
+        help_text=_("In auto mode, only suggestions at least this confident are assigned"),
     )
     invite_employees_on_create = models.BooleanField(
-        default=False, help_text="Send the enrollment invitation when HR (API) creates an employee"
+        default=False, help_text=_("Send the enrollment invitation when HR (API) creates an employee")
     )
     offboarding_default_action = models.CharField(
         max_length=20, choices=OffboardingDefaultAction.choices, default=OffboardingDefaultAction.RETURN_TO_STOCK,
-        help_text="The decision for devices an HR offboarding request does not name",
+        help_text=_("The decision for devices an HR offboarding request does not name"),
     )
     offboarding_hold_until_wipe = models.BooleanField(
-        default=False, help_text="A device reassigned by offboarding waits for its wipe to be confirmed"
+        default=False, help_text=_("A device reassigned by offboarding waits for its wipe to be confirmed")
+    )
+    # The language of its employees' e-mails and enrollment page (an employee's own language comes first), and of
+    # the cockpit's e-mails to an admin who chose none. Empty: the page follows the visitor's browser and e-mails
+    # are in ``settings.LANGUAGE_CODE``.
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, blank=True, default="", db_default="",
+        help_text=_("Employees’ e-mails and enrollment page, unless an employee has a language of their own"),
     )
 
     class Meta:
@@ -131,14 +138,16 @@ class Employee(TenantModel):
 
     email = models.EmailField(max_length=254)
     full_name = models.CharField(max_length=200, blank=True)
-    username = models.CharField(max_length=150, blank=True, help_text="Directory user name")
-    domain_name = models.CharField(max_length=150, blank=True, help_text="Directory domain (AD form DOMAIN\\user)")
-    external_id = models.CharField(max_length=150, null=True, blank=True, help_text="HR system key")
+    username = models.CharField(max_length=150, blank=True, help_text=_("Directory user name"))
+    domain_name = models.CharField(max_length=150, blank=True, help_text=_("Directory domain (AD form DOMAIN\\user)"))
+    external_id = models.CharField(max_length=150, null=True, blank=True, help_text=_("HR system key"))
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     start_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
     offboarded_at = models.DateTimeField(null=True, blank=True)
     groups = models.ManyToManyField(Group, blank=True, related_name="employees")
+    # Their e-mails and enrollment page; empty: the organization's language.
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, null=True, blank=True)
 
     class Meta:
         ordering = ["full_name", "email"]
@@ -171,6 +180,17 @@ class Employee(TenantModel):
         return self.status == self.Status.ACTIVE
 
 
+class UserPreference(models.Model):
+    """A cockpit user's own settings, across organizations. ``language`` empty: the switcher's or browser's."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.user} ({self.language or '-'})"
+
+
 class ApiToken(TenantModel):
     """An organization's API key. Only its SHA-256 is stored; the key is shown once."""
 
@@ -183,7 +203,7 @@ class ApiToken(TenantModel):
     name = models.CharField(max_length=100)
     scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    key_hint = models.CharField(max_length=12, editable=False, help_text="First characters, to recognise it")
+    key_hint = models.CharField(max_length=12, editable=False, help_text=_("First characters, to recognise it"))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -227,9 +247,9 @@ class AuditEvent(models.Model):
     """
 
     class ActorType(models.TextChoices):
-        USER = "user", "User"
-        TOKEN = "token", "API token"
-        SYSTEM = "system", "System job"
+        USER = "user", _("User")
+        TOKEN = "token", _("API token")
+        SYSTEM = "system", _("System job")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -238,7 +258,7 @@ class AuditEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     actor_token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    actor_label = models.CharField(max_length=200, help_text="Who, as shown at the time")
+    actor_label = models.CharField(max_length=200, help_text=_("Who, as shown at the time"))
     event = models.CharField(max_length=64)
     source = models.CharField(max_length=20, blank=True)
     target_type = models.CharField(max_length=64)

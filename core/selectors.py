@@ -1,7 +1,8 @@
 """Reads of the core models that more than one caller needs."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, Value, When
+from django.utils.translation import gettext
 
 from core.caching import cached_read, memberships_key
 from core.errors import InvalidInput
@@ -32,7 +33,8 @@ def employee_by_reference(*, organization, reference, field: str = "employee") -
         lookup = Q(pk=int(text)) if text.isascii() and text.isdigit() else Q(email__iexact=text)
         employee = Employee.objects.for_org(organization).filter(lookup).first() if text else None
     if employee is None:
-        raise InvalidInput(f"No employee “{reference}” in this organization.", field=field)
+        raise InvalidInput(gettext("No employee “%(reference)s” in this organization.") % {
+            "reference": reference}, field=field)
     return employee
 
 
@@ -79,6 +81,56 @@ def employee_list(*, organization):
     )
 
 
+# --- pickers: the filters' searchable fields (``/o/<slug>/lookup/employees/?q=``) ---------------------------------
+
+LOOKUP_LIMIT = 20
+LOOKUP_MAX_QUERY = 100  # characters of the typed text that are searched for
+
+
+def lookup_text(query) -> str:
+    """What is searched for: the typed text, trimmed and bounded; NUL characters (which PostgreSQL refuses) dropped."""
+    return str(query or "").replace("\x00", "").strip()[:LOOKUP_MAX_QUERY]
+
+
+def lookup_id(text: str) -> int | None:
+    """The typed text as an id when it is one (ASCII digits a database integer holds), else None."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+def employee_choice(employee: Employee) -> dict:
+    """How a picker names an employee: the name (the e-mail when nameless), the e-mail beside it."""
+    detail = employee.email if employee.full_name else ""
+    if employee.status == Employee.Status.OFFBOARDED:
+        detail = " · ".join(filter(None, [detail, str(Employee.Status.OFFBOARDED.label)]))
+    return {"id": employee.pk, "label": employee.full_name or employee.email, "detail": detail}
+
+
+def lookup_rank(text: str, *fields: str):
+    """0 for a row whose id is ``text`` or one of whose ``fields`` starts with it, 1 otherwise: what was typed from
+    the start comes first."""
+    starts = Q()
+    for name in fields:
+        starts |= Q(**{f"{name}__istartswith": text})
+    if (pk := lookup_id(text)) is not None:
+        starts |= Q(pk=pk)
+    return Case(When(starts, then=Value(0)), default=Value(1))
+
+
+def employee_choices(*, organization, query, limit: int = LOOKUP_LIMIT) -> list[dict]:
+    """At most ``limit`` of the organization's employees whose name, e-mail or user name holds ``query`` (or whose
+    id it is), those starting with it first, then by name; one query."""
+    text = lookup_text(query)
+    employees = Employee.objects.for_org(organization).only("id", "full_name", "email", "status")
+    ordering = ["full_name", "email", "id"]
+    if text:
+        match = Q(full_name__icontains=text) | Q(email__icontains=text) | Q(username__icontains=text)
+        if (pk := lookup_id(text)) is not None:
+            match |= Q(pk=pk)
+        employees = employees.filter(match).annotate(rank=lookup_rank(text, "full_name", "email"))
+        ordering.insert(0, "rank")
+    return [employee_choice(employee) for employee in employees.order_by(*ordering)[:limit]]
+
+
 def group_list(*, organization):
     return Group.objects.for_org(organization).annotate(
         employee_count=Count("employees", distinct=True), device_count=Count("devices", distinct=True)
@@ -96,14 +148,15 @@ def groups_by_names(*, organization, names) -> list[Group]:
     """
     given = [g for g in names if isinstance(g, Group)]
     if any(g.organization_id != organization.pk for g in given):
-        raise InvalidInput("Unknown group.", field="groups")
+        raise InvalidInput(gettext("Unknown group."), field="groups")
     wanted = {name.strip().lower(): name.strip() for name in names if isinstance(name, str) and name.strip()}
     if not wanted:
         return given
     found = {g.name.lower(): g for g in Group.objects.for_org(organization).filter(name__iregex=_any_of(wanted))}
     missing = [original for key, original in wanted.items() if key not in found]
     if missing:
-        raise InvalidInput(f"Unknown group: {', '.join(sorted(missing))}", field="groups")
+        raise InvalidInput(gettext("Unknown group: %(groups)s") % {"groups": ", ".join(sorted(missing))},
+                           field="groups")
     return given + [found[key] for key in wanted]
 
 

@@ -4,14 +4,17 @@ Each function is keyword-only, takes the ``actor``, runs in one transaction, val
 raises a :class:`~core.errors.DomainError` instead of half-applying anything.
 """
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.actors import Actor
 from core.audit import audit_record
 from core.errors import InvalidInput
 from core.hooks import employee_created, groups_changed_on_commit
-from core.models import ApiToken, Employee, Group, Membership, Organization
+from core.languages import SESSION_KEY, supported
+from core.models import ApiToken, Employee, Group, Membership, Organization, UserPreference
 from core.selectors import groups_by_names
 
 # --- organizations -------------------------------------------------------------------------
@@ -29,13 +32,15 @@ ORGANIZATION_SETTINGS = (
     "invite_employees_on_create",
     "offboarding_default_action",
     "offboarding_hold_until_wipe",
+    "language",
 )
 
 
 @transaction.atomic
 def organization_create(*, slug: str, name: str, actor: Actor) -> Organization:
     if Organization.objects.filter(slug=slug).exists():
-        raise InvalidInput(f"An organization with the slug “{slug}” already exists.", field="slug")
+        raise InvalidInput(gettext("An organization with the slug “%(slug)s” already exists.") % {
+            "slug": slug}, field="slug")
     organization = Organization.objects.create(slug=slug, name=name)
     audit_record(organization=organization, actor=actor, event="organization.created", target=organization)
     return organization
@@ -45,7 +50,8 @@ def organization_create(*, slug: str, name: str, actor: Actor) -> Organization:
 def organization_update_settings(*, organization: Organization, actor: Actor, **changes) -> Organization:
     unknown = set(changes) - set(ORGANIZATION_SETTINGS)
     if unknown:
-        raise InvalidInput(f"Unknown setting: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+        raise InvalidInput(gettext("Unknown setting: %(names)s") % {
+            "names": ', '.join(sorted(unknown))}, field=sorted(unknown)[0])
     locked = Organization.objects.select_for_update().get(pk=organization.pk)
     before = {k: getattr(locked, k) for k in changes}
     for key, value in changes.items():
@@ -60,16 +66,35 @@ def organization_update_settings(*, organization: Organization, actor: Actor, **
 
 
 @transaction.atomic
-def membership_add(*, organization: Organization, user, role: str, actor: Actor) -> Membership:
+def membership_add(*, organization: Organization, user, role: str, actor: Actor, source: str = "",
+                   details: dict | None = None) -> Membership:
+    """``user`` a member of ``organization`` with ``role`` (the role updated when already one). ``source`` and
+    ``details`` go to the audit entry (e.g. "sso" and the e-mail the identity provider vouched for)."""
     if role not in Membership.Role.values:
-        raise InvalidInput(f"Unknown role “{role}”.", field="role")
+        raise InvalidInput(gettext("Unknown role “%(role)s”.") % {"role": role}, field="role")
     membership, _ = Membership.objects.update_or_create(
         organization=organization, user=user, defaults={"role": role}
     )
-    audit_record(
-        organization=organization, actor=actor, event="membership.created", target=user, after={"role": role}
-    )
+    audit_record(organization=organization, actor=actor, event="membership.created", target=user, source=source,
+                 after={"role": role, **(details or {})})
     return membership
+
+
+# --- users ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_preference_set(*, user, language: str, session=None) -> UserPreference:
+    """A cockpit user's language ("" for the switcher's or browser's), across their organizations. Not audited: it
+    belongs to no organization and changes nothing an organization owns. ``session``: the request's, updated so
+    the next page speaks it (``core.middleware.UserLanguageMiddleware``)."""
+    language = (language or "").strip()
+    if language and not supported(language):
+        raise InvalidInput(gettext("Unknown language “%(language)s”.") % {"language": language}, field="language")
+    preference, _ = UserPreference.objects.update_or_create(user=user, defaults={"language": language})
+    if session is not None:
+        session[SESSION_KEY] = language
+    return preference
 
 
 # --- API tokens ----------------------------------------------------------------------------
@@ -79,9 +104,9 @@ def membership_add(*, organization: Organization, user, role: str, actor: Actor)
 def api_token_create(*, organization: Organization, name: str, scope: str, actor: Actor) -> tuple[ApiToken, str]:
     """Returns the token and its key. The key is not stored and cannot be shown again."""
     if scope not in ApiToken.Scope.values:
-        raise InvalidInput(f"Unknown scope “{scope}”: use read or write.", field="scope")
+        raise InvalidInput(gettext("Unknown scope “%(scope)s”: use read or write.") % {"scope": scope}, field="scope")
     if not name.strip():
-        raise InvalidInput("A token needs a name.", field="name")
+        raise InvalidInput(gettext("A token needs a name."), field="name")
     key = ApiToken.generate_key()
     token = ApiToken.objects.create(
         organization=organization,
@@ -112,12 +137,12 @@ def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
 def _check_group_name(*, organization, name: str, exclude_pk=None) -> str:
     name = (name or "").strip()
     if not name:
-        raise InvalidInput("A group needs a name.", field="name")
+        raise InvalidInput(gettext("A group needs a name."), field="name")
     clash = Group.objects.for_org(organization).filter(name__iexact=name)
     if exclude_pk:
         clash = clash.exclude(pk=exclude_pk)
     if clash.exists():
-        raise InvalidInput(f"A group named “{name}” already exists.", field="name")
+        raise InvalidInput(gettext("A group named “%(name)s” already exists.") % {"name": name}, field="name")
     return name
 
 
@@ -164,7 +189,7 @@ def group_set_members(*, group: Group, employees, actor: Actor, source: str = ""
     joined and who left. Returns ``{"added": [...], "removed": [...]}`` (employee ids)."""
     wanted = {employee.pk: employee for employee in employees}
     if any(employee.organization_id != group.organization_id for employee in wanted.values()):
-        raise InvalidInput("Unknown employee.", field="members")
+        raise InvalidInput(gettext("Unknown employee."), field="members")
     group = Group.objects.select_for_update().get(pk=group.pk, organization=group.organization)
     current = dict(group.employees.values_list("pk", "email"))
     added = sorted(set(wanted) - set(current))
@@ -184,7 +209,9 @@ def group_set_members(*, group: Group, employees, actor: Actor, source: str = ""
 
 # --- employees -----------------------------------------------------------------------------
 
-EMPLOYEE_FIELDS = ("email", "full_name", "username", "domain_name", "external_id", "start_date", "end_date")
+EMPLOYEE_FIELDS = (
+    "email", "full_name", "username", "domain_name", "external_id", "start_date", "end_date", "language",
+)
 
 
 def _employee_snapshot(employee: Employee) -> dict:
@@ -200,27 +227,35 @@ def _check_employee_unique(*, organization, email: str, external_id: str | None,
     if exclude_pk:
         others = others.exclude(pk=exclude_pk)
     if others.filter(email__iexact=email).exists():
-        raise InvalidInput(f"An employee with the e-mail {email} already exists.", field="email")
+        raise InvalidInput(gettext("An employee with the e-mail %(email)s already exists.") % {
+            "email": email}, field="email")
     if external_id and others.filter(external_id=external_id).exists():
-        raise InvalidInput(f"An employee with the external id “{external_id}” already exists.", field="external_id")
+        raise InvalidInput(gettext("An employee with the external id “%(external_id)s” already exists.") % {
+            "external_id": external_id}, field="external_id")
 
 
 def _apply_employee_fields(employee: Employee, fields: dict) -> None:
     unknown = set(fields) - set(EMPLOYEE_FIELDS)
     if unknown:
-        raise InvalidInput(f"Unknown employee field: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+        raise InvalidInput(gettext("Unknown employee field: %(names)s") % {
+            "names": ', '.join(sorted(unknown))}, field=sorted(unknown)[0])
     for key, value in fields.items():
         if key == "email":
             value = (value or "").strip().lower()
             if not value:
-                raise InvalidInput("An employee needs an e-mail address.", field="email")
+                raise InvalidInput(gettext("An employee needs an e-mail address."), field="email")
         elif key == "external_id":
             value = (value or "").strip() or None
         elif key in ("full_name", "username", "domain_name"):
             value = (value or "").strip()
+        elif key == "language":
+            value = (value or "").strip() or None
+            if value is not None and not supported(value):
+                raise InvalidInput(gettext("Unknown language “%(language)s”: use one of %(choices)s.") % {
+                    "language": value, "choices": ", ".join(dict(settings.LANGUAGES))}, field="language")
         setattr(employee, key, value)
     if employee.start_date and employee.end_date and employee.end_date < employee.start_date:
-        raise InvalidInput("The end date is before the start date.", field="end_date")
+        raise InvalidInput(gettext("The end date is before the start date."), field="end_date")
 
 
 def _save_employee(employee: Employee) -> None:
@@ -232,7 +267,8 @@ def _save_employee(employee: Employee) -> None:
         with transaction.atomic():
             employee.save()
     except IntegrityError as exc:  # a concurrent insert won the race for the same e-mail or id
-        raise InvalidInput("An employee with this e-mail or external id already exists.", field="email") from exc
+        raise InvalidInput(gettext("An employee with this e-mail or external id already "
+                                   "exists."), field="email") from exc
 
 
 @transaction.atomic
@@ -278,7 +314,7 @@ def employee_upsert_by_external_id(
     # Stored keys are stripped (``_apply_employee_fields``): look up the same form, or a repeat creates again.
     external_id = (external_id or "").strip()
     if not external_id:
-        raise InvalidInput("The external id is empty.", field="external_id")
+        raise InvalidInput(gettext("The external id is empty."), field="external_id")
     existing = Employee.objects.for_org(organization).filter(external_id=external_id).first()
     fields["external_id"] = external_id
     if existing is None:

@@ -15,4 +15,5 @@ urlpatterns = [
     path("settings/api-tokens/", views.token_list, name="token_list"),
     path("settings/api-tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
     path("jobs/<int:pk>/progress/", views.job_progress, name="job_progress"),
+    path("lookup/employees/", views.employee_lookup, name="employee_lookup"),
 ]

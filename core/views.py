@@ -4,18 +4,24 @@
 Other apps add to the employee and group pages through ``core.panels``; this module imports no domain app."""
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.views import i18n
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from core import services
 from core.filtersets import AuditEventFilterSet, EmployeeFilterSet, GroupFilterSet
-from core.forms import ApiTokenForm, EmployeeForm, GroupForm
+from core.forms import ApiTokenForm, EmployeeForm, GroupForm, PreferencesForm
 from core.jobs import Job
+from core.languages import supported, user_preferred_language
 from core.models import ApiToken, AuditEvent, Employee
 from core.panels import employee_panels, group_panels
-from core.selectors import audit_event_list
+from core.selectors import audit_event_list, employee_choices
 from core.selectors import employee_list as select_employees
 from core.selectors import group_list as select_groups
 from core.web import actor_for, call_service, filterset_for, org_object_or_404, paginate, require_role
@@ -37,7 +43,7 @@ def employee_create(request, org_slug):
             organization=request.organization, actor=actor_for(request), groups=list(data.pop("groups")), **data
         ))
         if employee:
-            messages.success(request, f"{employee.display_name} was added.")
+            messages.success(request, gettext("%(display_name)s was added.") % {"display_name": employee.display_name})
             return redirect("employee_detail", org_slug=org_slug, pk=employee.pk)
     return render(request, "cockpit/employee_form.html", {"form": form}, status=400 if form.errors else 200)
 
@@ -54,7 +60,7 @@ def employee_edit(request, org_slug, pk):
             employee=employee, actor=actor_for(request), groups=list(data.pop("groups")), **data
         ))
         if updated:
-            messages.success(request, f"{updated.display_name} was updated.")
+            messages.success(request, gettext("%(display_name)s was updated.") % {"display_name": updated.display_name})
             return redirect("employee_detail", org_slug=org_slug, pk=employee.pk)
     return render(request, "cockpit/employee_form.html", {"form": form, "employee": employee},
                   status=400 if form.errors else 200)
@@ -77,13 +83,13 @@ def group_list(request, org_slug):
         if not request.membership.can_manage_people:
             from django.core.exceptions import PermissionDenied
 
-            raise PermissionDenied("Your role does not allow this.")
+            raise PermissionDenied(gettext("Your role does not allow this."))
         if form.is_valid():
             group = call_service(form, lambda data: services.group_create(
                 organization=request.organization, actor=actor_for(request), **data
             ))
             if group:
-                messages.success(request, f"The group {group.name} was created.")
+                messages.success(request, gettext("The group %(name)s was created.") % {"name": group.name})
                 return redirect("group_list", org_slug=org_slug)
     filterset, rows = filterset_for(GroupFilterSet, request, select_groups(organization=request.organization))
     return render(request, "cockpit/group_list.html",
@@ -109,6 +115,18 @@ def audit_list(request, org_slug):
 
 
 
+# --- pickers ---------------------------------------------------------------------------------
+
+
+@require_safe
+@never_cache
+def employee_lookup(request, org_slug):
+    """The filters' employee picker: ``?q=`` part of a name or e-mail, at most 20 of the organization's employees,
+    ``{"results": [{"id", "label", "detail"}]}``."""
+    choices = employee_choices(organization=request.organization, query=request.GET.get("q"))
+    return JsonResponse({"results": choices})
+
+
 # --- API tokens ------------------------------------------------------------------------------
 
 
@@ -124,7 +142,8 @@ def token_list(request, org_slug):
         if created:
             token, new_key = created
             form = ApiTokenForm()
-            messages.success(request, f"The token “{token.name}” was created. Copy its key now.")
+            messages.success(request, gettext("The token “%(name)s” was created. Copy its key now.") % {
+                "name": token.name})
     tokens = ApiToken.objects.for_org(request.organization).select_related("created_by")
     return render(request, "cockpit/token_list.html", {"form": form, "tokens": tokens, "new_key": new_key},
                   status=400 if form.errors else 200)
@@ -135,7 +154,8 @@ def token_list(request, org_slug):
 def token_revoke(request, org_slug, pk):
     token = org_object_or_404(request, ApiToken, pk=pk)
     services.api_token_revoke(token=token, actor=actor_for(request))
-    messages.success(request, f"The token “{token.name}” was revoked; requests with it now fail.")
+    messages.success(request, gettext("The token “%(name)s” was revoked; requests with it now fail.") % {
+        "name": token.name})
     return redirect("token_list", org_slug=org_slug)
 
 
@@ -161,3 +181,31 @@ def job_progress(request, org_slug, pk):
     if not polled and next_url:  # without JavaScript, the page that shows the progress is the one to reload
         return redirect(next_url)
     return render(request, "core/job_progress.html", {"job": job, "job_next": next_url})
+
+
+# --- the user's account (not under an organization) ------------------------------------------
+
+
+@login_required
+def account_preferences(request):
+    """The signed-in user's own settings: their language, in every organization."""
+    form = PreferencesForm(request.POST or None, initial={"language": user_preferred_language(request.user)})
+    if request.method == "POST" and form.is_valid():
+        saved = call_service(form, lambda data: services.user_preference_set(
+            user=request.user, language=data["language"], session=request.session))
+        if saved:
+            # The answer to this POST already speaks the new language (the middleware read the old one).
+            translation.activate(saved.language or translation.get_language_from_request(request))
+            messages.success(request, gettext("Your preferences were saved."))
+            return redirect("account_preferences")
+    return render(request, "core/account_preferences.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def set_language(request):
+    """The top bar's switcher (Django's ``set_language``); a signed-in user's choice is also saved as their
+    preference, so it follows them to another browser."""
+    response = i18n.set_language(request)
+    language = supported(request.POST.get(i18n.LANGUAGE_QUERY_PARAMETER)) if request.method == "POST" else None
+    if language and request.user.is_authenticated:
+        services.user_preference_set(user=request.user, language=language, session=request.session)
+    return response

@@ -6,6 +6,7 @@ from functools import wraps
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
+from django.utils.translation import gettext
 
 from core.actors import Actor
 from core.errors import DomainError
@@ -20,7 +21,7 @@ def require_role(capability: str):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if not getattr(request.membership, capability, False):
-                raise PermissionDenied("Your role does not allow this.")
+                raise PermissionDenied(gettext("Your role does not allow this."))
             return view(request, *args, **kwargs)
 
         return wrapped

@@ -2,6 +2,7 @@
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_filters.utils import translate_validation
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -20,7 +21,7 @@ from core.api.filters import PAGINATION_PARAMS, StrictFilterBackend
 from core.audit import Source
 from core.errors import InvalidInput
 from core.selectors import device_technicians, employee_by_reference
-from devices import rules, services
+from devices import api_bulk, rules, services
 from devices.filtersets import DeviceFilterSet
 from devices.listing import API_COLUMNS, DeviceListing, api_rows, device_filter_spec
 from devices.models import Device, DeviceCommand, DeviceHistory, Ownership, Platform, Usage
@@ -209,7 +210,8 @@ def _technician_ref(organization, login: str):
         Q(username__iexact=login.strip()) | Q(email__iexact=login.strip())
     ).first()
     if technician is None:
-        raise InvalidInput(f"No technician “{login}” in this organization.", field="responsible_technician")
+        raise InvalidInput(gettext("No technician “%(login)s” in this organization.") % {
+            "login": login}, field="responsible_technician")
     return technician
 
 
@@ -238,7 +240,7 @@ class DeviceViewSet(TenantModelViewSet):
         page's rows are the listing's plain dicts, the fields of :class:`DeviceSerializer`."""
         unknown = sorted(set(request.query_params) - set(DeviceFilterSet.base_filters) - PAGINATION_PARAMS)
         if unknown:
-            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+            raise ValidationError({name: [gettext("Unknown query parameter.")] for name in unknown})
         spec, filterset = device_filter_spec(request.query_params, request=request)
         if spec is None:
             raise translate_validation(filterset.errors)
@@ -282,7 +284,7 @@ class DeviceViewSet(TenantModelViewSet):
         if move not in (services.device_assign, services.device_restore):
             kwargs["wipe"] = data["wipe"]
         elif data["wipe"]:
-            raise InvalidInput("Wipe is not offered with this action.", field="wipe")
+            raise InvalidInput(gettext("Wipe is not offered with this action."), field="wipe")
         device = move(device=device, actor=self.actor, source=Source.API, **kwargs)
         moved = device_queryset(organization=self.organization).get(pk=device.pk)
         return Response(DeviceDetailSerializer(moved).data | {"warnings": warnings})
@@ -316,6 +318,16 @@ class DeviceViewSet(TenantModelViewSet):
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
         return self._move(request, services.device_restore)
+
+    @extend_schema(**api_bulk.LIST_SCHEMA)
+    @extend_schema(**api_bulk.SCHEMA)
+    @action(detail=False, methods=["get", "post"], filterset_class=None, filter_backends=[])
+    def bulk(self, request):
+        """``POST``: one action on many devices, each through its single move's service (same rules, audit and
+        wipe); each device answers ``{device_id, serial, ok, code, detail}``. ``GET``: the bulk jobs."""
+        if request.method == "GET":
+            return api_bulk.bulk_list(self, request)
+        return api_bulk.bulk_post(self, request)
 
     @extend_schema(responses=DeviceHistorySerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], filterset_class=None, filter_backends=[])

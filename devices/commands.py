@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.actors import Actor
 from core.audit import audit_record
@@ -30,14 +31,14 @@ SEND_TASK = "mdm_sync.tasks.send_device_commands"
 SEND_LEASE = timedelta(minutes=5)  # a claimed command is not claimed again while its call may be running
 
 EVENTS = {
-    "wipe.sent": "{actor} sent a wipe of {target} to Fleet",
-    "wipe.failed": "Fleet did not wipe {target}: {after[error]}",
-    "wipe.retried": "{actor} asked again to wipe {target}",
-    "wipe.confirmed": "Fleet reported {target} wiped",
-    "fleet_removal.sent": "{actor} asked Fleet to remove {target}",
-    "fleet_removal.failed": "Fleet did not remove {target}: {after[error]}",
-    "fleet_removal.retried": "{actor} asked again to remove {target} from Fleet",
-    "fleet_removal.confirmed": "{target} is no longer in Fleet",
+    "wipe.sent": gettext_lazy("{actor} sent a wipe of {target} to Fleet"),
+    "wipe.failed": gettext_lazy("Fleet did not wipe {target}: {after[error]}"),
+    "wipe.retried": gettext_lazy("{actor} asked again to wipe {target}"),
+    "wipe.confirmed": gettext_lazy("Fleet reported {target} wiped"),
+    "fleet_removal.sent": gettext_lazy("{actor} asked Fleet to remove {target}"),
+    "fleet_removal.failed": gettext_lazy("Fleet did not remove {target}: {after[error]}"),
+    "fleet_removal.retried": gettext_lazy("{actor} asked again to remove {target} from Fleet"),
+    "fleet_removal.confirmed": gettext_lazy("{target} is no longer in Fleet"),
 }
 
 

@@ -5,17 +5,27 @@ which turns the cleaned values into conditions with the same meaning as the filt
 these through the ORM; ``tests/devices/test_listing.py`` holds the two to the same rows)."""
 
 import django_filters
-from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from core.filtersets import FilterSet, GroupFilter, StableOrderingFilter
-from core.models import Employee
+from core.filtersets import BooleanFilter, EmployeeFilter, FilterSet, GroupFilter, PickerFilter, StableOrderingFilter
 from devices.models import AssignmentStatus, AvailabilityStatus, Device, EnrollmentIssue, EnrollmentStatus, Platform
+from devices.selectors import device_choice
 
 
-def _org_employees(request):
-    return Employee.objects.for_org(request.organization) if request is not None else Employee.objects.none()
+def org_devices(request):
+    return Device.objects.for_org(request.organization) if request is not None else Device.objects.none()
+
+
+class DeviceFilter(PickerFilter):
+    """A device of the organization, by id or serial number; the cockpit shows a picker searching names and
+    serial numbers (the other apps' lists filter by device with it)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", org_devices)
+        kwargs.setdefault("label", _("Device"))
+        super().__init__(lookup="device_lookup", text_field="serial_number", describe=device_choice,
+                         unknown=_("No device “%(value)s” in this organization."), **kwargs)
 
 
 class DeviceFilterSet(FilterSet):
@@ -26,16 +36,14 @@ class DeviceFilterSet(FilterSet):
         choices=EnrollmentIssue.choices, method="filter_enrollment_issue", label=_("Enrollment issue")
     )
     platform = django_filters.ChoiceFilter(choices=Platform.choices, label=_("Platform"))
-    # A text box, not a <select>: an organization has thousands of employees (the id is still checked).
-    assignee = django_filters.ModelChoiceFilter(
-        queryset=_org_employees, label=_("Assignee (id)"), widget=forms.TextInput(attrs={"inputmode": "numeric"})
-    )
+    # A picker, not a <select>: an organization has thousands of employees (the id, or an e-mail, is checked).
+    assignee = EmployeeFilter(label=_("Assignee"))
     assignee_email = django_filters.CharFilter(
         field_name="assignee__email", lookup_expr="iexact", label=_("Assignee e-mail")
     )
     group = GroupFilter()
     serial_number = django_filters.CharFilter(method="filter_serial_number", label=_("Serial number"))
-    not_seen_in_fleet = django_filters.BooleanFilter(
+    not_seen_in_fleet = BooleanFilter(
         field_name="fleet_missing_since", lookup_expr="isnull", exclude=True, label=_("Not seen in Fleet")
     )
     search = django_filters.CharFilter(method="filter_search", label=_("Search"))

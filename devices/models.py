@@ -9,13 +9,13 @@ from core.tenancy import TenantModel
 
 
 class Platform(models.TextChoices):
-    MACOS = "macos", "macOS"
-    WINDOWS = "windows", "Windows"
-    LINUX = "linux", "Linux"
-    IOS = "ios", "iOS"
-    IPADOS = "ipados", "iPadOS"
-    ANDROID = "android", "Android"
-    CHROMEOS = "chromeos", "ChromeOS"
+    MACOS = "macos", _("macOS")
+    WINDOWS = "windows", _("Windows")
+    LINUX = "linux", _("Linux")
+    IOS = "ios", _("iOS")
+    IPADOS = "ipados", _("iPadOS")
+    ANDROID = "android", _("Android")
+    CHROMEOS = "chromeos", _("ChromeOS")
     OTHER = "other", _("Other")
 
 
@@ -84,7 +84,7 @@ class Device(TenantModel):
     usage = models.CharField(max_length=10, choices=Usage.choices, default=Usage.INDIVIDUAL)
     responsible_technician = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        help_text="For shared or kiosk devices: the IT technician who answers for it",
+        help_text=_("For shared or kiosk devices: the IT technician who answers for it"),
     )
     notes = models.TextField(blank=True)
     groups = models.ManyToManyField(Group, blank=True, related_name="devices")
@@ -105,33 +105,34 @@ class Device(TenantModel):
         max_length=30, choices=EnrollmentStatus.choices, default=EnrollmentStatus.AWAITING_ACTIVATION
     )
     enrollment_issues = models.JSONField(default=list, blank=True)
-    mdm_enrolled_at = models.DateTimeField(null=True, blank=True, help_text="Activation: MDM enrollment seen")
+    mdm_enrolled_at = models.DateTimeField(null=True, blank=True, help_text=_("Activation: MDM enrollment seen"))
     unenrolled_at = models.DateTimeField(null=True, blank=True)
     auto_unenroll_exempt = models.BooleanField(
-        default=False, help_text="Legal hold: the auto-unenrollment purge never removes this device"
+        default=False, help_text=_("Legal hold: the auto-unenrollment purge never removes this device")
     )
     auto_assignment_note = models.CharField(
-        max_length=255, blank=True, help_text="Why enrollment did not assign the device automatically"
+        max_length=255, blank=True, help_text=_("Why enrollment did not assign the device automatically")
     )
 
     # Fleet identity and the MDM facts of the last sync (owned by mdm_sync; people never edit them).
     fleet_host_id = models.BigIntegerField(null=True, blank=True)
     fleet_uuid = models.CharField(max_length=100, blank=True)
     fleet_hostname = models.CharField(max_length=255, blank=True)
-    last_seen_at = models.DateTimeField(null=True, blank=True, help_text="The agent's last contact with Fleet")
-    agent_version = models.CharField(max_length=50, blank=True, help_text="fleetd (orbit) version; empty: none")
+    last_seen_at = models.DateTimeField(null=True, blank=True, help_text=_("The agent's last contact with Fleet"))
+    agent_version = models.CharField(max_length=50, blank=True, help_text=_("fleetd (orbit) version; empty: none"))
     osquery_version = models.CharField(max_length=50, blank=True)
-    mdm_status = models.CharField(max_length=50, blank=True, help_text="Fleet's MDM enrollment status, verbatim")
+    mdm_status = models.CharField(max_length=50, blank=True, help_text=_("Fleet's MDM enrollment status, verbatim"))
     mdm_name = models.CharField(max_length=100, blank=True)
-    mdm_device_status = models.CharField(max_length=20, blank=True, help_text="unlocked, locked, wiping, wiped…")
+    mdm_device_status = models.CharField(max_length=20, blank=True, help_text=_("unlocked, locked, wiping, wiped…"))
     mdm_pending_action = models.CharField(max_length=20, blank=True)
-    fleet_emails = models.JSONField(default=list, blank=True, help_text="Fleet's device mapping: [{email, source}]")
+    fleet_emails = models.JSONField(default=list, blank=True, help_text=_("Fleet's device mapping: [{email, source}]"))
     local_accounts = models.JSONField(
-        default=list, blank=True, help_text="People's local accounts on the host (user names; system accounts left out)"
+        default=list, blank=True,
+        help_text=_("People's local accounts on the host (user names; system accounts left out)")
     )
     fleet_synced_at = models.DateTimeField(null=True, blank=True)
     fleet_missing_since = models.DateTimeField(
-        null=True, blank=True, help_text="Absent from Fleet's last complete listing (never unassigned for it)"
+        null=True, blank=True, help_text=_("Absent from Fleet's last complete listing (never unassigned for it)")
     )
     fleet_facts_hash = models.CharField(max_length=40, blank=True, editable=False)
 
@@ -257,18 +258,18 @@ class DeviceCommand(TenantModel):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.MANUAL)
     requested_by_label = models.CharField(max_length=200, blank=True)
-    fleet_host_id = models.BigIntegerField(null=True, blank=True, help_text="The host the command was sent to")
+    fleet_host_id = models.BigIntegerField(null=True, blank=True, help_text=_("The host the command was sent to"))
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True, help_text="Fleet's message")
-    status_at_send = models.CharField(max_length=50, blank=True, help_text="The host's state we knew when sending")
+    last_error = models.CharField(max_length=500, blank=True, help_text=_("Fleet's message"))
+    status_at_send = models.CharField(max_length=50, blank=True, help_text=_("The host's state we knew when sending"))
     sent_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     hand_over_to = models.ForeignKey(Employee, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                     help_text="Held in stock until the wipe is confirmed, then given to them")
+                                     help_text=_("Held in stock until the wipe is confirmed, then given to them"))
     handed_over_at = models.DateTimeField(null=True, blank=True)
-    hand_over_note = models.CharField(max_length=500, blank=True, help_text="Why the hand-over did not happen")
+    hand_over_note = models.CharField(max_length=500, blank=True, help_text=_("Why the hand-over did not happen"))
 
     class Meta:
         ordering = ["-created_at", "-id"]

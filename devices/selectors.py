@@ -2,8 +2,9 @@
 
 from collections import Counter
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
+from core.selectors import LOOKUP_LIMIT, lookup_id, lookup_rank, lookup_text
 from devices.models import Device, DeviceCommand, DeviceHistory
 
 
@@ -11,6 +12,29 @@ def device_queryset(*, organization):
     """The organization's devices with their assignee; group names come per page (:func:`with_group_names`).
     The device list's pages are ``devices.listing``'s own SQL."""
     return Device.objects.for_org(organization).select_related("assignee", "responsible_technician")
+
+
+def device_choice(device: Device) -> dict:
+    """How a picker names a device: its name (its serial when nameless), the serial and platform beside it."""
+    label = device.name or device.serial_number or f"#{device.pk}"
+    serial = device.serial_number if device.name else ""
+    detail = " · ".join(filter(None, [serial, device.get_platform_display()]))
+    return {"id": device.pk, "label": label, "detail": detail}
+
+
+def device_choices(*, organization, query, limit: int = LOOKUP_LIMIT) -> list[dict]:
+    """At most ``limit`` of the organization's devices whose name or serial number holds ``query`` (or whose id
+    it is), those starting with it first, then by name; one query."""
+    text = lookup_text(query)
+    devices = Device.objects.for_org(organization).only("id", "name", "serial_number", "platform")
+    ordering = ["name", "serial_number", "id"]
+    if text:
+        match = Q(name__icontains=text) | Q(serial_number__icontains=text)
+        if (pk := lookup_id(text)) is not None:
+            match |= Q(pk=pk)
+        devices = devices.filter(match).annotate(rank=lookup_rank(text, "name", "serial_number"))
+        ordering.insert(0, "rank")
+    return [device_choice(device) for device in devices.order_by(*ordering)[:limit]]
 
 
 def with_group_names(devices) -> list[Device]:

@@ -1,6 +1,7 @@
 """REST API of enrollment: ``POST /api/v1/employees/{id}/invite/`` (DESIGN §10)."""
 
 from django.urls import path
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -38,7 +39,7 @@ class EmployeeInviteView(TenantViewSetMixin, APIView):
     def post(self, request, pk):
         employee = org_object_or_404(request, Employee, pk=pk)
         if request.data:
-            raise InvalidInput("Inviting takes no body.", field=next(iter(request.data)))
+            raise InvalidInput(gettext("Inviting takes no body."), field=next(iter(request.data)))
         invitation = services.invitation_send(employee=employee, actor=self.actor,
                                               reason=Invitation.Reason.API)
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)

@@ -12,6 +12,7 @@ are left to a person (``devices.rules``, the rules every automatic path follows)
 """
 
 from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from core.actors import Actor
@@ -63,20 +64,22 @@ def decide(device: Device, employees_by_email: dict[str, Employee],
     installer, sso = mapped_emails(device.fleet_emails)
     sso |= idp_emails or set()
     if not installer:
-        return None, "Generic installer: no employee e-mail came with it."
+        return None, gettext("Generic installer: no employee e-mail came with it.")
     if len(installer) > 1:
-        return None, f"Several installer e-mails ({', '.join(sorted(installer))})."
+        return None, gettext("Several installer e-mails (%(emails)s).") % {"emails": ', '.join(sorted(installer))}
     (email,) = installer
     if not sso:
-        return None, f"Installer e-mail {email}; waiting for the second check (the SSO e-mail on the device)."
+        return None, gettext("Installer e-mail %(email)s; waiting for the second check (the SSO e-mail on the "
+                             "device).") % {"email": email}
     if len(sso) > 1:
-        return None, f"Several users signed in on the device ({', '.join(sorted(sso))})."
+        return None, gettext("Several users signed in on the device (%(emails)s).") % {"emails": ', '.join(sorted(sso))}
     (sso_email,) = sso
     if sso_email != email:
-        return None, f"Mismatch: the installer names {email} but {sso_email} signed in on the device."
+        return None, gettext("Mismatch: the installer names %(email)s but %(sso_email)s signed in on the device.") % {
+            "email": email, "sso_email": sso_email}
     employee = employees_by_email.get(email)
     if employee is None:
-        return None, f"No employee with the e-mail {email}."
+        return None, gettext("No employee with the e-mail %(email)s.") % {"email": email}
     if not employee.is_active:
         return None, f"{employee.display_name} ({email}) has been offboarded."
     why = (leaving or {}).get(employee.pk)
@@ -150,7 +153,7 @@ def _assign_chunk(organization, devices: list[Device], idp: IdentityLookup, acto
 def _assign(organization, pairs: list[tuple[Device, Employee]], notes: dict[int, str], actor: Actor) -> int:
     """In bulk (a first sync may bring thousands); if one device was assigned by someone meanwhile, the bulk
     call changes nothing and each device is tried on its own, so the others still get their owner."""
-    reason = "Installer and SSO e-mails name the same employee"
+    reason = gettext("Installer and SSO e-mails name the same employee")
     try:
         device_services.device_assign_many(organization=organization, actor=actor, source=Source.ENROLLMENT,
                                            assignments=[device_services.Assignment(d.pk, e, reason) for d, e in pairs])
@@ -163,7 +166,7 @@ def _assign(organization, pairs: list[tuple[Device, Employee]], notes: dict[int,
             device_services.device_assign(device=device, employee=employee, actor=actor, source=Source.ENROLLMENT,
                                           reason=reason)
         except DomainError as exc:  # someone assigned it meanwhile: theirs wins
-            notes[device.pk] = f"Not assigned automatically: {exc.message}"
+            notes[device.pk] = gettext("Not assigned automatically: %(message)s") % {"message": exc.message}
         else:
             assigned += 1
     return assigned

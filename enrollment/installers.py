@@ -24,16 +24,17 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 SIGNATURE_SALT = "enrollment.installer-signature"
 SIGNATURE_MARK = "fleet-cockpit-signature:"
 
 # platform -> [(format, label)], the first is the recommended one.
 FORMATS = {
-    "macos": [("sh", "Installer script (Terminal)"), ("mobileconfig", "Enrollment profile")],
-    "windows": [("ps1", "Installer script (PowerShell)")],
-    "linux": [("sh", "Installer script (deb or rpm)")],
+    "macos": [("sh", gettext_lazy("Installer script (Terminal)")),
+              ("mobileconfig", gettext_lazy("Enrollment profile"))],
+    "windows": [("ps1", gettext_lazy("Installer script (PowerShell)"))],
+    "linux": [("sh", gettext_lazy("Installer script (deb or rpm)"))],
 }
 PLATFORM_LABELS = {"macos": "macOS", "windows": "Windows", "linux": "Linux"}
 

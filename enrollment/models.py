@@ -17,11 +17,11 @@ class EnrollmentSettings(TenantModel):
     enroll_secret_encrypted = models.TextField(blank=True, editable=False)
     fleet_url = models.URLField(
         max_length=500, blank=True,
-        help_text="The Fleet URL agents enroll against; empty: the URL of the Fleet connection",
+        help_text=_("The Fleet URL agents enroll against; empty: the URL of the Fleet connection"),
     )
-    package_url_macos = models.URLField(max_length=500, blank=True, help_text="fleetd .pkg for macOS")
-    package_url_windows = models.URLField(max_length=500, blank=True, help_text="fleetd .msi for Windows")
-    package_url_linux = models.URLField(max_length=500, blank=True, help_text="fleetd .deb for Linux")
+    package_url_macos = models.URLField(max_length=500, blank=True, help_text=_("fleetd .pkg for macOS"))
+    package_url_windows = models.URLField(max_length=500, blank=True, help_text=_("fleetd .msi for Windows"))
+    package_url_linux = models.URLField(max_length=500, blank=True, help_text=_("fleetd .deb for Linux"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization"], name="enrollmentsettings_one_per_org")]
@@ -56,8 +56,8 @@ class InvitationBatch(TenantModel):
     the batch ``abandoned`` (when, and why in ``message``) if nothing finishes after it was picked up a few times."""
 
     class Kind(models.TextChoices):
-        INVITATIONS = "invitations", "Invitations"
-        FIX_INSTRUCTIONS = "fix_instructions", "Fix instructions"
+        INVITATIONS = "invitations", _("Invitations")
+        FIX_INSTRUCTIONS = "fix_instructions", _("Fix instructions")
 
     class Status(models.TextChoices):
         RUNNING = "running", _("Sending")
@@ -66,23 +66,24 @@ class InvitationBatch(TenantModel):
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    total = models.PositiveIntegerField(help_text="Employees (or devices) queued")
+    total = models.PositiveIntegerField(help_text=_("Employees (or devices) queued"))
     chunks = models.PositiveIntegerField()
-    chunks_done = models.JSONField(default=list, blank=True, help_text="Indexes of the chunks that finished")
-    skipped = models.PositiveIntegerField(default=0, help_text="Offboarded or nothing to send when their turn came")
+    chunks_done = models.JSONField(default=list, blank=True, help_text=_("Indexes of the chunks that finished"))
+    skipped = models.PositiveIntegerField(default=0, help_text=_("Offboarded or nothing to send when their turn came"))
     requested_by = models.CharField(max_length=200)
     finished_at = models.DateTimeField(null=True, blank=True)
     item_ids = models.JSONField(default=list, blank=True,
-                                help_text="The employee (or device) ids queued, in chunk order: a chunk is queued "
-                                          "again from them")
+                                help_text=_("The employee (or device) ids queued, in chunk order: a chunk is queued "
+                                          "again from them"))
     task_args = models.JSONField(default=dict, blank=True,
-                                 help_text="{task, actor, extra}: how its chunk tasks are queued")
-    progress_at = models.DateTimeField(null=True, blank=True, help_text="When it was queued or a chunk last finished")
+                                 help_text=_("{task, actor, extra}: how its chunk tasks are queued"))
+    progress_at = models.DateTimeField(null=True, blank=True,
+                                       help_text=_("When it was queued or a chunk last finished"))
     resumed = models.PositiveSmallIntegerField(
-        default=0, help_text="Times the sweep queued a chunk again since a chunk last finished")
+        default=0, help_text=_("Times the sweep queued a chunk again since a chunk last finished"))
     resumed_at = models.DateTimeField(null=True, blank=True)
     abandoned_at = models.DateTimeField(null=True, blank=True)
-    message = models.CharField(max_length=500, blank=True, help_text="Why it was picked up again or abandoned")
+    message = models.CharField(max_length=500, blank=True, help_text=_("Why it was picked up again or abandoned"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -111,26 +112,26 @@ class Invitation(TenantModel):
     """One e-mail sent to an employee about enrollment: an invitation, a re-sent one, or fix instructions."""
 
     class Kind(models.TextChoices):
-        INVITATION = "invitation", "Invitation"
-        REINVITATION = "reinvitation", "Invitation resent"
-        FIX_INSTRUCTIONS = "fix_instructions", "Fix instructions"
+        INVITATION = "invitation", _("Invitation")
+        REINVITATION = "reinvitation", _("Invitation resent")
+        FIX_INSTRUCTIONS = "fix_instructions", _("Fix instructions")
 
     class Reason(models.TextChoices):
-        MANUAL = "manual", "Sent from the cockpit"
-        API = "api", "Sent by the API"
-        ON_CREATE = "on_create", "Sent when HR created the employee"
-        AUTO_UNENROLL = "auto_unenroll", "Device purged by auto-unenrollment"
-        TROUBLESHOOTING = "troubleshooting", "Troubleshooting"
+        MANUAL = "manual", _("Sent from the cockpit")
+        API = "api", _("Sent by the API")
+        ON_CREATE = "on_create", _("Sent when HR created the employee")
+        AUTO_UNENROLL = "auto_unenroll", _("Device purged by auto-unenrollment")
+        TROUBLESHOOTING = "troubleshooting", _("Troubleshooting")
 
     employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="invitations")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     reason = models.CharField(max_length=20, choices=Reason.choices)
     sent_by = models.CharField(max_length=200)
-    email = models.EmailField(max_length=254, help_text="The address it went to")
+    email = models.EmailField(max_length=254, help_text=_("The address it went to"))
     detail = models.CharField(max_length=255, blank=True)
-    used_at = models.DateTimeField(null=True, blank=True, help_text="The employee signed in after it")
+    used_at = models.DateTimeField(null=True, blank=True, help_text=_("The employee signed in after it"))
     device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                               help_text="Fix instructions: the device they are about")
+                               help_text=_("Fix instructions: the device they are about"))
     batch = models.ForeignKey(InvitationBatch, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="invitations")
 
@@ -198,16 +199,16 @@ class AutoUnenrollRun(TenantModel):
     actor_label = models.CharField(max_length=200)
     finished_at = models.DateTimeField(null=True, blank=True)
     abandoned_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the next run found this one's lease lapsed (its worker died)"
+        null=True, blank=True, help_text=_("When the next run found this one's lease lapsed (its worker died)")
     )
     threshold_days = models.PositiveSmallIntegerField()
     enrolled_count = models.PositiveIntegerField(default=0)
     candidate_ids = models.JSONField(default=list, blank=True)
     purged_ids = models.JSONField(default=list, blank=True)
-    errors = models.JSONField(default=dict, blank=True, help_text="{device id: Fleet's answer}")
+    errors = models.JSONField(default=dict, blank=True, help_text=_("{device id: Fleet's answer}"))
     reinvited = models.PositiveIntegerField(default=0)
     message = models.CharField(max_length=500, blank=True)
-    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="A blocked run an admin then confirmed")
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text=_("A blocked run an admin then confirmed"))
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,5 +1,7 @@
 """The panels enrollment adds to the device page (readiness) and the employee page (invitations)."""
 
+from django.utils.translation import gettext
+
 from core.panels import Panel
 from devices.issues import issue_help
 from devices.models import AvailabilityStatus
@@ -10,7 +12,7 @@ def readiness_panel(request, device):
     if device.availability_status == AvailabilityStatus.ARCHIVED:
         return None
     employee_can_fix = any(help.employee for help in issue_help(device.enrollment_issues))
-    return Panel(template="enrollment/_readiness_panel.html", title="Enrollment readiness", context={
+    return Panel(template="enrollment/_readiness_panel.html", title=gettext("Enrollment readiness"), context={
         "steps": selectors.readiness_steps(device),
         "can_send_fix": employee_can_fix and device.assignee_id is not None and device.assignee.is_active,
     })

@@ -8,12 +8,14 @@ organization's page opens nothing on another's.
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from core.clients import client_address
 from core.errors import DomainError, ServiceUnavailable
+from core.languages import employee_language, organization_language
 from core.models import Employee, Organization
 from devices.issues import issue_help
 from devices.models import DESKTOP_PLATFORMS, EnrollmentIssue
@@ -39,20 +41,34 @@ STATUS_TEXT = {
 }
 
 
-def _organization(enroll_slug: str) -> Organization:
+def _speak(request, language: str) -> None:
+    """The page answers in ``language`` (its ``lang``, ``Content-Language`` and every message)."""
+    translation.activate(language)
+    request.LANGUAGE_CODE = language
+
+
+def _organization(request, enroll_slug: str) -> Organization:
+    """The page's organization; the page speaks its language until an employee is signed in (or the visitor's
+    browser's, when the organization chose none)."""
     organization = Organization.objects.filter(slug=enroll_slug).first()
     if organization is None:
         raise Http404("No such enrollment page")
+    language = organization_language(organization, default="")
+    if language:
+        _speak(request, language)
     return organization
 
 
 def signed_in_employee(request, organization) -> Employee | None:
+    """The employee signed in on this organization's page, whose language the page then speaks."""
     employee_id = request.session.get(SESSION_KEY, {}).get(str(organization.pk))
     if employee_id is None:
         return None
     employee = Employee.objects.for_org(organization).filter(pk=employee_id, status=Employee.Status.ACTIVE).first()
     if employee is None:  # offboarded (or removed) since: the session no longer opens the page
         _forget(request, organization)
+    else:
+        _speak(request, employee_language(employee))
     return employee
 
 
@@ -100,7 +116,7 @@ def _device_rows(organization, employee, links) -> list[dict]:
 @never_cache
 @require_safe
 def enroll_home(request, enroll_slug):
-    organization = _organization(enroll_slug)
+    organization = _organization(request, enroll_slug)
     employee = signed_in_employee(request, organization)
     if employee is None:
         return render(request, "enrollment/enroll_signin.html",
@@ -117,7 +133,7 @@ def enroll_home(request, enroll_slug):
 @require_POST
 def enroll_signin(request, enroll_slug):
     """Ask for a code. Known or unknown e-mail: the same page, the same status."""
-    organization = _organization(enroll_slug)
+    organization = _organization(request, enroll_slug)
     form = SignInRequestForm(request.POST)
     if not form.is_valid():
         return render(request, "enrollment/enroll_signin.html", {"org": organization, "form": form}, status=400)
@@ -141,7 +157,7 @@ def enroll_signin(request, enroll_slug):
 @never_cache
 @require_POST
 def enroll_code(request, enroll_slug):
-    organization = _organization(enroll_slug)
+    organization = _organization(request, enroll_slug)
     form = SignInCodeForm(request.POST)
     email = (request.POST.get("email") or "").strip().lower()
     status = 400
@@ -164,7 +180,7 @@ def enroll_code(request, enroll_slug):
 @require_http_methods(["GET", "POST"])
 def enroll_link(request, enroll_slug, link):
     """The link from the e-mail. GET only shows a button (mail scanners open links); POST signs in."""
-    organization = _organization(enroll_slug)
+    organization = _organization(request, enroll_slug)
     if request.method == "GET":
         return render(request, "enrollment/enroll_link.html", {"org": organization})
     try:
@@ -177,7 +193,7 @@ def enroll_link(request, enroll_slug, link):
 
 @require_POST
 def enroll_signout(request, enroll_slug):
-    organization = _organization(enroll_slug)
+    organization = _organization(request, enroll_slug)
     _forget(request, organization)
     return redirect("enroll_home", enroll_slug=organization.slug)
 
@@ -186,7 +202,7 @@ def enroll_signout(request, enroll_slug):
 @require_safe
 def enroll_installer(request, enroll_slug, token):
     """A personal installer link: unknown, expired, tampered or another organization's → 404."""
-    organization = _organization(enroll_slug)
+    organization = _organization(request, enroll_slug)
     try:
         employee, platform, fmt = services.installer_link_resolve(organization=organization, token=token)
     except DomainError as exc:

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.db.models import Count, Exists, OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.models import Employee
 from devices.issues import ISSUE_HELP
@@ -57,14 +58,17 @@ def auto_unenroll_runs(*, organization):
 def readiness_steps(device: Device) -> list[dict]:
     """DESIGN §3: activation and user assignment complete in either order; ``enrolled`` needs both."""
     shared = device.usage == Usage.SHARED
+    activated = device.mdm_enrolled_at is not None and device.unenrolled_at is None
+    if device.assignee_id:
+        owner = gettext("Assigned to %(display_name)s") % {"display_name": device.assignee.display_name}
+    else:
+        owner = gettext("Shared device: no owner needed") if shared else gettext("Waiting for an owner")
     return [
-        {"key": "activation", "title": "Device activation", "done": device.mdm_enrolled_at is not None
-         and device.unenrolled_at is None,
-         "detail": "Enrolled in the MDM" if device.mdm_enrolled_at and not device.unenrolled_at
-         else "Waiting for the device to enroll in the MDM"},
-        {"key": "user_assignment", "title": "User assignment", "done": device.assignee_id is not None or shared,
-         "detail": (f"Assigned to {device.assignee.display_name}" if device.assignee_id
-                    else ("Shared device: no owner needed" if shared else "Waiting for an owner"))},
+        {"key": "activation", "title": gettext("Device activation"), "done": activated,
+         "detail": gettext("Enrolled in the MDM") if activated
+         else gettext("Waiting for the device to enroll in the MDM")},
+        {"key": "user_assignment", "title": gettext("User assignment"),
+         "done": device.assignee_id is not None or shared, "detail": owner},
     ]
 
 

@@ -128,14 +128,14 @@ def _run(*, organization, actor, now, confirm_run, client, lease: Lease) -> Auto
                           enrolled_count=plan.enrolled_count, candidate_ids=plan.device_ids)
     if confirm_run is not None:
         if confirm_run.organization_id != organization.pk or confirm_run.status != AutoUnenrollRun.Status.BLOCKED:
-            raise IllegalTransition("Only a stopped run can be confirmed, once.")
+            raise IllegalTransition(gettext("Only a stopped run can be confirmed, once."))
         approved = set(confirm_run.candidate_ids)
         plan.devices = [device for device in plan.devices if device.pk in approved]
         run.candidate_ids = plan.device_ids
     if plan.stale_sync:
         run.status = AutoUnenrollRun.Status.STALE_SYNC
-        run.message = ("The last successful Fleet sync is older than two sync periods: devices may look silent "
-                       "because of us. Nothing was purged.")
+        run.message = gettext("The last successful Fleet sync is older than two sync periods: devices may look silent "
+                              "because of us. Nothing was purged.")
     elif not plan.devices:
         run.status = AutoUnenrollRun.Status.NOTHING
     elif plan.over_share and confirm_run is None:
@@ -184,12 +184,12 @@ def _purge(run: AutoUnenrollRun, plan: Plan, *, organization, actor, client, lea
     """``client``: a Fleet client to use for every device (a test's simulator); by default ``mdm_sync`` opens its own
     for each release. After each device the run's progress is saved and the lease renewed (a progress point)."""
     if client is None and not plan.connected:
-        run.status, run.message = AutoUnenrollRun.Status.FAILED, NOT_CONNECTED
+        run.status, run.message = AutoUnenrollRun.Status.FAILED, str(NOT_CONNECTED)
         return
     turn_off_mdm = organization.auto_unenroll_action == Organization.AutoUnenrollAction.TURN_OFF_MDM
     reinvite = organization.auto_unenroll_reinvite
     invited: set[int] = set()
-    reason = f"Not seen for more than {plan.threshold_days} days (auto-unenrollment)"
+    reason = gettext("Not seen for more than %(days)s days (auto-unenrollment)") % {"days": plan.threshold_days}
     for device in plan.devices:
         lease.check()
         error = host_release(organization=organization, host_id=device.fleet_host_id, turn_off_mdm=turn_off_mdm,

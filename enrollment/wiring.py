@@ -5,7 +5,9 @@ employee pages."""
 from core.audit import register_events
 from core.hooks import employee_created
 from core.panels import device_panels, employee_panels
+from devices.bulk import register_bulk_action
 from enrollment.autoassign import auto_assign_after_sync
+from enrollment.bulk_actions import SEND_FIX_INSTRUCTIONS
 from enrollment.events import EVENTS
 from enrollment.panels import invitations_panel, readiness_panel
 from enrollment.services import invite_on_create
@@ -18,3 +20,4 @@ def connect() -> None:
     employee_created.register(invite_on_create, order=20, name="enrollment.invite_on_create")
     device_panels.register(readiness_panel, order=10)
     employee_panels.register(invitations_panel, order=10)
+    register_bulk_action(SEND_FIX_INSTRUCTIONS)  # the inventory's bulk actions (devices.bulk)

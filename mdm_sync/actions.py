@@ -5,11 +5,13 @@ Every function takes ``client=``: a client the caller already has (a test's simu
 left open for its owner to close.
 """
 
+from django.utils.translation import gettext_lazy
+
 from mdm_sync.fleet import FleetClient, FleetError, FleetNotFound
 from mdm_sync.models import FleetConnection
 from mdm_sync.services import fleet_client_for
 
-NOT_CONNECTED = "This organization is not connected to Fleet."
+NOT_CONNECTED = gettext_lazy("This organization is not connected to Fleet.")
 
 
 def host_release(*, organization, host_id: int, turn_off_mdm: bool, client: FleetClient | None = None) -> str | None:
@@ -20,7 +22,7 @@ def host_release(*, organization, host_id: int, turn_off_mdm: bool, client: Flee
         if own:
             connection = FleetConnection.objects.for_org(organization).first()
             if connection is None:
-                return NOT_CONNECTED
+                return str(NOT_CONNECTED)  # stored (JSON, text): the sentence, not a lazy string
             client = fleet_client_for(connection)
         if turn_off_mdm:
             client.turn_off_mdm(host_id)

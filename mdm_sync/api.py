@@ -3,6 +3,7 @@
 ``status`` is ``running``, ``succeeded``, ``failed``, ``skipped`` (another live run held the lease) or ``abandoned``
 (its worker died; ``abandoned_at`` says when the next run found its lease lapsed, ``error`` says why)."""
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
@@ -36,6 +37,6 @@ class SyncRunViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveM
     def create(self, request, *args, **kwargs):
         """Queue a sync of this organization now; its run appears in the list when it starts."""
         if request.data:
-            raise InvalidInput("Starting a sync takes no body.", field=next(iter(request.data)))
+            raise InvalidInput(gettext("Starting a sync takes no body."), field=next(iter(request.data)))
         fleet_sync_queue(organization=self.organization, trigger=SyncRun.Trigger.API, actor=self.actor)
         return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)

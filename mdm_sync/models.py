@@ -14,18 +14,18 @@ class FleetConnection(TenantModel):
 
     url = models.URLField(max_length=500)
     token_encrypted = models.TextField(editable=False)
-    verify_tls = models.BooleanField(default=True, help_text="Check Fleet's TLS certificate (keep on)")
-    enabled = models.BooleanField(default=True, help_text="Off: the 30-minute sync skips this organization")
+    verify_tls = models.BooleanField(default=True, help_text=_("Check Fleet's TLS certificate (keep on)"))
+    enabled = models.BooleanField(default=True, help_text=_("Off: the 30-minute sync skips this organization"))
     last_tested_at = models.DateTimeField(null=True, blank=True)
     last_test_ok = models.BooleanField(null=True, blank=True)
     last_test_message = models.CharField(max_length=500, blank=True)
     # Fleet's Apple push (APNs) certificate, read at each sync (``GET /api/v1/fleet/apns``).
     apns_configured = models.BooleanField(
-        null=True, blank=True, help_text="Fleet has an Apple push certificate; None until a sync has read it"
+        null=True, blank=True, help_text=_("Fleet has an Apple push certificate; None until a sync has read it")
     )
-    apns_expires_at = models.DateTimeField(null=True, blank=True, help_text="The APNs certificate's renew date")
-    apns_checked_at = models.DateTimeField(null=True, blank=True, help_text="When the sync last read it")
-    apns_error = models.CharField(max_length=500, blank=True, help_text="Why the last read failed, if it did")
+    apns_expires_at = models.DateTimeField(null=True, blank=True, help_text=_("The APNs certificate's renew date"))
+    apns_checked_at = models.DateTimeField(null=True, blank=True, help_text=_("When the sync last read it"))
+    apns_error = models.CharField(max_length=500, blank=True, help_text=_("Why the last read failed, if it did"))
     sync_groups_as_labels = models.BooleanField(
         default=True, verbose_name=_("Keep groups as Fleet labels"),
         help_text=_("Each group with enrolled devices is a manual label in Fleet holding exactly those hosts."),
@@ -74,10 +74,10 @@ class SyncRun(TenantModel):
         ABANDONED = "abandoned", _("Abandoned")
 
     class Trigger(models.TextChoices):
-        SCHEDULE = "schedule", "Schedule"
-        MANUAL = "manual", "Cockpit"
-        API = "api", "API"
-        COMMAND = "command", "Command"
+        SCHEDULE = "schedule", _("Schedule")
+        MANUAL = "manual", _("Cockpit")
+        API = "api", _("API")
+        COMMAND = "command", _("Command")
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
@@ -85,11 +85,11 @@ class SyncRun(TenantModel):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     abandoned_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the next run found this one's lease lapsed (its worker died)"
+        null=True, blank=True, help_text=_("When the next run found this one's lease lapsed (its worker died)")
     )
     pages = models.PositiveIntegerField(default=0)
     hosts_listed = models.PositiveIntegerField(default=0)
-    fleet_count = models.PositiveIntegerField(null=True, blank=True, help_text="Fleet's own host count")
+    fleet_count = models.PositiveIntegerField(null=True, blank=True, help_text=_("Fleet's own host count"))
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
@@ -97,7 +97,7 @@ class SyncRun(TenantModel):
     reenrolled = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     follow_ups = models.JSONField(
-        default=dict, blank=True, help_text="What each after-sync step (mdm_sync.hooks) did, or its error"
+        default=dict, blank=True, help_text=_("What each after-sync step (mdm_sync.hooks) did, or its error")
     )
 
     class Meta:
@@ -128,18 +128,18 @@ class GroupLabel(TenantModel):
 
     group = models.OneToOneField("cockpit.Group", null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="fleet_label")
-    group_name = models.CharField(max_length=150, help_text="The group's name when last seen (kept once deleted)")
-    fleet_label_id = models.BigIntegerField(null=True, blank=True, help_text="Fleet's label id, once created")
-    label_name = models.CharField(max_length=255, blank=True, help_text="The label's name as Fleet has it")
-    hosts_digest = models.CharField(max_length=64, blank=True, help_text="sha256 of the host ids Fleet has")
-    host_count = models.PositiveIntegerField(default=0, help_text="How many hosts Fleet's label holds")
+    group_name = models.CharField(max_length=150, help_text=_("The group's name when last seen (kept once deleted)"))
+    fleet_label_id = models.BigIntegerField(null=True, blank=True, help_text=_("Fleet's label id, once created"))
+    label_name = models.CharField(max_length=255, blank=True, help_text=_("The label's name as Fleet has it"))
+    hosts_digest = models.CharField(max_length=64, blank=True, help_text=_("sha256 of the host ids Fleet has"))
+    host_count = models.PositiveIntegerField(default=0, help_text=_("How many hosts Fleet's label holds"))
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     last_error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0, help_text="Failed attempts in a row")
+    attempts = models.PositiveIntegerField(default=0, help_text=_("Failed attempts in a row"))
     attempted_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a failed label is retried")
-    lease_until = models.DateTimeField(null=True, blank=True, help_text="A worker is talking to Fleet until then")
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text=_("When a failed label is retried"))
+    lease_until = models.DateTimeField(null=True, blank=True, help_text=_("A worker is talking to Fleet until then"))
 
     class Meta:
         ordering = ["group_name", "id"]
@@ -156,3 +156,36 @@ class GroupLabel(TenantModel):
 
     def __str__(self):
         return self.label_name or self.group_name
+
+
+class DailySnapshot(TenantModel):
+    """The organization's fleet as of one day (UTC), for the dashboard's trend charts: device counts by availability
+    and assignment, by enrollment status, and that day's Fleet syncs. Written by the nightly ``mdm_sync.tasks``
+    job (``mdm_sync.snapshots.daily_snapshot_take``): one row per organization and day, re-taking a day updates
+    it. Counts follow the dashboard's rule: archived devices are counted apart, never in a status total."""
+
+    day = models.DateField()
+    taken_at = models.DateTimeField(help_text=_("When the counts were read (the last run for the day wins)"))
+    devices = models.PositiveIntegerField(default=0, help_text=_("In use or in stock (archived ones not counted)"))
+    in_use_assigned = models.PositiveIntegerField(default=0)
+    in_stock = models.PositiveIntegerField(default=0)
+    in_use_to_assign = models.PositiveIntegerField(default=0)
+    archived = models.PositiveIntegerField(default=0)
+    awaiting_activation = models.PositiveIntegerField(default=0)
+    awaiting_user_assignment = models.PositiveIntegerField(default=0)
+    partially_enrolled = models.PositiveIntegerField(default=0)
+    enrolled = models.PositiveIntegerField(default=0)
+    unenrolled = models.PositiveIntegerField(default=0)
+    not_seen_in_fleet = models.PositiveIntegerField(default=0)
+    sync_runs = models.PositiveIntegerField(default=0, help_text=_("Fleet syncs started that day (skipped ones aside)"))
+    sync_failures = models.PositiveIntegerField(default=0, help_text=_("Of those, failed or abandoned"))
+    sync_seconds = models.FloatField(null=True, blank=True, help_text=_("Mean duration of that day's successful syncs"))
+    sync_outcome = models.CharField(max_length=10, blank=True, choices=SyncRun.Status.choices,
+                                    help_text=_("How the day's last sync ended (empty: none ran)"))
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [models.UniqueConstraint(fields=["organization", "day"], name="dailysnapshot_one_per_org_day")]
+
+    def __str__(self):
+        return f"Snapshot {self.day:%Y-%m-%d}"

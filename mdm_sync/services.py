@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from core.actors import Actor
 from core.audit import audit_record
@@ -28,7 +29,8 @@ def fleet_probe(*, url: str, token: str, verify_tls: bool = True) -> str:
     """Ask Fleet for its host count: the cheapest call that proves URL, TLS and token. Returns a sentence."""
     with FleetClient(url, token, verify=verify_tls, retries=1, timeout=15) as client:
         count = client.count_hosts()
-    return f"Connected: Fleet reports {count} host{'s' if count != 1 else ''}."
+    return ngettext("Connected: Fleet reports %(count)s host.", "Connected: Fleet reports %(count)s hosts.", count) % {
+        "count": count}
 
 
 def fleet_connection_save(
@@ -44,11 +46,11 @@ def fleet_connection_save(
     existing = FleetConnection.objects.for_org(organization).first()
     if token is None:
         if existing is None:
-            raise InvalidInput("Enter the Fleet API token.", field="token")
+            raise InvalidInput(gettext("Enter the Fleet API token."), field="token")
         token = fleet_client_token(existing)
     token = token.strip()
     if not token:
-        raise InvalidInput("Enter the Fleet API token.", field="token")
+        raise InvalidInput(gettext("Enter the Fleet API token."), field="token")
     message = ""
     try:
         if test:
@@ -105,6 +107,6 @@ def queue_sync(organization_id: int, trigger: str, actor_label: str) -> None:
 def fleet_sync_queue(*, organization: Organization, trigger: str, actor: Actor) -> None:
     """Start a sync now, in the worker, once the current transaction commits."""
     if not FleetConnection.objects.for_org(organization).exists():
-        raise InvalidInput("This organization is not connected to Fleet.")
+        raise InvalidInput(gettext("This organization is not connected to Fleet."))
     organization_id, label = organization.pk, actor.label[:200]
     transaction.on_commit(lambda: queue_sync(organization_id, trigger, label))

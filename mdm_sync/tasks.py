@@ -14,6 +14,7 @@ from devices.commands import organizations_with_due_commands
 from mdm_sync.commands import commands_send_due
 from mdm_sync.labels import group_labels_reconcile, organizations_with_due_labels
 from mdm_sync.models import FleetConnection, SyncRun
+from mdm_sync.snapshots import daily_snapshot_take
 from mdm_sync.sync import sync_organization
 
 
@@ -74,3 +75,22 @@ def retry_group_labels() -> dict:
     for organization_id in organization_ids:
         sync_group_labels.delay(organization_id)
     return {"queued": len(organization_ids)}
+
+
+@shared_task
+def daily_snapshots_all() -> dict:
+    """Once a day, late (beat): queue one snapshot per organization, for the dashboard's trend charts."""
+    organization_ids = list(Organization.objects.order_by("pk").values_list("pk", flat=True))
+    for organization_id in organization_ids:
+        daily_snapshot_task.delay(organization_id)
+    return {"queued": len(organization_ids)}
+
+
+@shared_task(acks_late=True)
+def daily_snapshot_task(organization_id: int) -> dict:
+    """Record today's figures of one organization; a redelivery or a second run updates the same row."""
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        return {"organization": organization_id, "status": "gone"}
+    snapshot = daily_snapshot_take(organization=organization)
+    return {"organization": organization_id, "day": snapshot.day.isoformat(), "devices": snapshot.devices}

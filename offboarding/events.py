@@ -1,10 +1,12 @@
+from django.utils.translation import gettext_lazy as _
+
 """Offboarding's audit event codes, registered from ``offboarding.wiring``."""
 
 EVENTS = {
-    "offboarding.started": "{actor} started the offboarding of {after[employee]}",
-    "offboarding.decisions_changed": "{actor} changed the device decisions of the offboarding of {after[employee]}",
-    "offboarding.scheduled": "{actor} scheduled the offboarding of {after[employee]} for {after[effective_date]}",
-    "offboarding.cancelled": "{actor} cancelled the offboarding of {before[employee]}",
-    "offboarding.completed": "{actor} completed the offboarding of {after[employee]}",
-    "employee.offboarded": "{actor} offboarded {target}",
+    "offboarding.started": _("{actor} started the offboarding of {after[employee]}"),
+    "offboarding.decisions_changed": _("{actor} changed the device decisions of the offboarding of {after[employee]}"),
+    "offboarding.scheduled": _("{actor} scheduled the offboarding of {after[employee]} for {after[effective_date]}"),
+    "offboarding.cancelled": _("{actor} cancelled the offboarding of {before[employee]}"),
+    "offboarding.completed": _("{actor} completed the offboarding of {after[employee]}"),
+    "employee.offboarded": _("{actor} offboarded {target}"),
 }

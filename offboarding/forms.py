@@ -1,4 +1,6 @@
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.forms import EmployeeChoiceField
 from core.models import Organization
@@ -16,9 +18,9 @@ class DecisionsForm(forms.Form):
     """
 
     all_action = forms.ChoiceField(choices=[(NO_CHANGE, "—"), *DeviceAction.choices], required=False,
-                                   label="Decision for every device")
-    all_reassign_to = EmployeeChoiceField(required=False, label="Receiver (reassign)")
-    all_wipe = forms.BooleanField(required=False, label="Wipe every device")
+                                   label=_("Decision for every device"))
+    all_reassign_to = EmployeeChoiceField(required=False, label=_("Receiver (reassign)"))
+    all_wipe = forms.BooleanField(required=False, label=_("Wipe every device"))
 
     def __init__(self, *args, organization, devices, initial_rows: dict, with_date: bool = False, **kwargs):
         kwargs.setdefault("label_suffix", "")
@@ -28,8 +30,9 @@ class DecisionsForm(forms.Form):
         for device in self.devices:
             row = initial_rows.get(device.pk, {})
             self.fields[f"action_{device.pk}"] = forms.ChoiceField(
-                choices=DeviceAction.choices, initial=row.get("action"), label=f"Decision for {device}")
-            field = EmployeeChoiceField(required=False, label=f"Receiver of {device}",
+                choices=DeviceAction.choices, initial=row.get("action"), label=gettext("Decision for %(device)s") % {
+                    "device": device})
+            field = EmployeeChoiceField(required=False, label=gettext("Receiver of %(device)s") % {"device": device},
                                         initial=row.get("reassign_to_email", ""))
             field.organization = organization
             self.fields[f"reassign_to_{device.pk}"] = field
@@ -37,8 +40,8 @@ class DecisionsForm(forms.Form):
                 required=False, initial=row.get("wipe", False), label=f"Wipe {device}")
         if with_date:
             self.fields["effective_date"] = forms.DateField(
-                required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Effective date",
-                help_text="Optional. On the summary you complete the offboarding now, or schedule it for this day.")
+                required=False, widget=forms.DateInput(attrs={"type": "date"}), label=_("Effective date"),
+                help_text=_("Optional. On the summary you complete the offboarding now, or schedule it for this day."))
 
     def clean(self):
         """A reassigned device needs an active receiver other than the leaver: say so on its row."""
@@ -51,11 +54,12 @@ class DecisionsForm(forms.Form):
                 continue
             receiver = cleaned.get(field)
             if receiver is None:
-                self.add_error(field, f"Say who receives {device}.")
+                self.add_error(field, gettext("Say who receives %(device)s.") % {"device": device})
             elif receiver.pk == device.assignee_id:
-                self.add_error(field, f"{device} cannot be reassigned to the leaver.")
+                self.add_error(field, gettext("%(device)s cannot be reassigned to the leaver.") % {"device": device})
             elif not receiver.is_active:
-                self.add_error(field, f"{receiver.display_name} has been offboarded and cannot receive {device}.")
+                self.add_error(field, gettext("%(display_name)s has been offboarded and cannot receive %(device)s.") % {
+                    "display_name": receiver.display_name, "device": device})
         return cleaned
 
     def rows(self):
@@ -105,23 +109,23 @@ def default_rows(decisions=None, devices=(), default=None) -> dict:
 
 
 class ScheduleForm(forms.Form):
-    effective_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Effective date")
+    effective_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label=_("Effective date"))
 
 
 class CancelForm(forms.Form):
-    reason = forms.CharField(max_length=500, required=False, label="Why (optional)")
+    reason = forms.CharField(max_length=500, required=False, label=_("Why (optional)"))
 
 
 class OffboardingSettingsForm(forms.Form):
     """The organization's offboarding settings (saved through ``organization_update_settings``)."""
 
     offboarding_default_action = forms.ChoiceField(
-        choices=Organization.OffboardingDefaultAction.choices, label="Default decision",
-        help_text="For devices an HR offboarding request does not name, and devices the leaver receives after "
-        "the case was drafted.")
+        choices=Organization.OffboardingDefaultAction.choices, label=_("Default decision"),
+        help_text=_("For devices an HR offboarding request does not name, and devices the leaver receives after "
+        "the case was drafted."))
     offboarding_hold_until_wipe = forms.BooleanField(
-        required=False, label="Hold a reassigned device until its wipe is confirmed",
-        help_text="The device waits in stock, wiped, before it goes to its new owner.")
+        required=False, label=_("Hold a reassigned device until its wipe is confirmed"),
+        help_text=_("The device waits in stock, wiped, before it goes to its new owner."))
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")

@@ -16,6 +16,7 @@ device move uses, sent and confirmed by ``mdm_sync``.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.models import ApiToken, Employee
 from core.tenancy import TenantModel
@@ -23,9 +24,9 @@ from devices.models import Device, DeviceCommand
 
 
 class DeviceAction(models.TextChoices):
-    RETURN_TO_STOCK = "return_to_stock", "Return to stock"
-    REMOVE_FROM_FLEET = "remove_from_fleet", "Remove from the fleet (archive)"
-    REASSIGN = "reassign", "Reassign"
+    RETURN_TO_STOCK = "return_to_stock", _("Return to stock")
+    REMOVE_FROM_FLEET = "remove_from_fleet", _("Remove from the fleet (archive)")
+    REASSIGN = "reassign", _("Reassign")
 
 
 # Wipe is recommended when the device goes to someone else or back on the shelf (DESIGN §8).
@@ -35,21 +36,21 @@ WIPE_BY_DEFAULT = {DeviceAction.RETURN_TO_STOCK: True, DeviceAction.REMOVE_FROM_
 
 class Offboarding(TenantModel):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        SCHEDULED = "scheduled", "Scheduled"
-        COMPLETED = "completed", "Completed"
-        CANCELLED = "cancelled", "Cancelled"
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     class Origin(models.TextChoices):
-        COCKPIT = "cockpit", "Cockpit"
-        API = "api", "HR API"
-        SCHEDULE = "schedule", "Scheduled (end date)"
+        COCKPIT = "cockpit", _("Cockpit")
+        API = "api", _("HR API")
+        SCHEDULE = "schedule", _("Scheduled (end date)")
 
     OPEN = (Status.DRAFT, Status.SCHEDULED)
 
     employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="offboardings")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    effective_date = models.DateField(null=True, blank=True, help_text="Empty: complete as soon as confirmed")
+    effective_date = models.DateField(null=True, blank=True, help_text=_("Empty: complete as soon as confirmed"))
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.COCKPIT)
     started_by_label = models.CharField(max_length=200)
     started_by_user = models.ForeignKey(
@@ -58,14 +59,14 @@ class Offboarding(TenantModel):
     started_by_token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.SET_NULL,
                                          related_name="+")
     idempotency_key = models.CharField(max_length=128, blank=True,
-                                       help_text="HR API: the same request again answers this case")
+                                       help_text=_("HR API: the same request again answers this case"))
     scheduled_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     completed_by_label = models.CharField(max_length=200, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=500, blank=True)
     last_error = models.CharField(max_length=500, blank=True,
-                                  help_text="Why the scheduled job could not complete it (it tries again daily)")
+                                  help_text=_("Why the scheduled job could not complete it (it tries again daily)"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -104,18 +105,18 @@ class OffboardingDevice(TenantModel):
     """The decision for one device the leaver holds."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPLIED = "applied", "Applied"
-        AWAITING_WIPE = "awaiting_wipe", "Awaiting wipe"
-        SKIPPED = "skipped", "Skipped"
-        HOLD_FAILED = "hold_failed", "Could not be handed over"
+        PENDING = "pending", _("Pending")
+        APPLIED = "applied", _("Applied")
+        AWAITING_WIPE = "awaiting_wipe", _("Awaiting wipe")
+        SKIPPED = "skipped", _("Skipped")
+        HOLD_FAILED = "hold_failed", _("Could not be handed over")
 
     offboarding = models.ForeignKey(Offboarding, on_delete=models.CASCADE, related_name="decisions")
     device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="offboarding_decisions")
     action = models.CharField(max_length=20, choices=DeviceAction.choices)
     reassign_to = models.ForeignKey(Employee, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     wipe = models.BooleanField(default=False)
-    by_default = models.BooleanField(default=False, help_text="Filled by the organization's default decision")
+    by_default = models.BooleanField(default=False, help_text=_("Filled by the organization's default decision"))
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.PENDING)
     applied_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=500, blank=True)

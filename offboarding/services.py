@@ -23,6 +23,7 @@ from datetime import date, timedelta
 
 from django.db import IntegrityError, OperationalError, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.actors import Actor
 from core.audit import Source, audit_record
@@ -72,7 +73,7 @@ def _resolve_device(organization, value, *, field: str) -> Device:
         if device is None and text:
             device = Device.objects.for_org(organization).filter(serial_number=text.upper()).first()
     if device is None:
-        raise InvalidInput(f"No device “{value}” in this organization.", field=field)
+        raise InvalidInput(gettext("No device “%(device)s” in this organization.") % {"device": value}, field=field)
     return device
 
 
@@ -87,26 +88,34 @@ def normalize_decisions(*, organization, employee: Employee, decisions) -> list[
         label = f"devices[{position}]"
         device = _resolve_device(organization, item.get("device"), field="devices")
         if device.pk in seen:
-            raise InvalidInput(f"{label}: {device} is named twice.", field="devices")
+            raise InvalidInput(gettext("%(label)s: %(device)s is named twice.") % {
+                "label": label, "device": device}, field="devices")
         seen.add(device.pk)
         if device.assignee_id != employee.pk:
-            raise InvalidInput(f"{label}: {device} is not held by {employee.display_name}.", field="devices")
+            raise InvalidInput(gettext("%(label)s: %(device)s is not held by %(display_name)s.") % {
+                "label": label, "device": device, "display_name": employee.display_name}, field="devices")
         action = item.get("action")
         if action not in DeviceAction.values:
-            raise InvalidInput(f"{label}: “{action}” is not a decision; use one of {', '.join(DeviceAction.values)}.",
+            raise InvalidInput(gettext("%(label)s: “%(action)s” is not a decision; use one of %(choices)s.") % {
+                "label": label, "action": action, "choices": ', '.join(DeviceAction.values)},
                                field="devices")
         target = item.get("reassign_to")
         if action == DeviceAction.REASSIGN:
             if target in (None, ""):
-                raise InvalidInput(f"{label}: say who receives {device} (reassign_to).", field="devices")
+                raise InvalidInput(gettext("%(label)s: say who receives %(device)s (reassign_to).") % {
+                    "label": label, "device": device}, field="devices")
             target = employee_by_reference(organization=organization, reference=target, field="devices")
             if target.pk == employee.pk:
-                raise InvalidInput(f"{label}: {device} cannot be reassigned to the leaver.", field="devices")
+                raise InvalidInput(gettext("%(label)s: %(device)s cannot be reassigned to the leaver.") % {
+                    "label": label, "device": device}, field="devices")
             if not target.is_active:
-                raise InvalidInput(f"{label}: {target.display_name} has been offboarded and cannot receive {device}.",
+                raise InvalidInput(gettext("%(label)s: %(display_name)s has been offboarded and cannot receive "
+                                           "%(device)s.") % {
+                    "label": label, "display_name": target.display_name, "device": device},
                                    field="devices")
         elif target not in (None, ""):
-            raise InvalidInput(f"{label}: reassign_to is only for the reassign decision.", field="devices")
+            raise InvalidInput(gettext("%(label)s: reassign_to is only for the reassign decision.") % {
+                "label": label}, field="devices")
         else:
             target = None
         wipe = item.get("wipe")
@@ -147,9 +156,9 @@ def _lock_case(offboarding: Offboarding) -> Offboarding:
     )
 
 
-def _require_open(case: Offboarding, verb: str) -> None:
+def _require_open(case: Offboarding, verb) -> None:
     if not case.is_open:
-        raise IllegalTransition(f"This offboarding is {case.get_status_display().lower()}; it cannot be {verb}.")
+        raise IllegalTransition(verb % {"status": case.get_status_display().lower()})
 
 
 def _snapshot(case: Offboarding) -> dict:
@@ -159,8 +168,8 @@ def _snapshot(case: Offboarding) -> dict:
 
 def _check_date(effective_date: date | None, today: date) -> None:
     if effective_date is not None and effective_date < today:
-        raise InvalidInput(f"The effective date {effective_date:%Y-%m-%d} is in the past; leave it empty to "
-                           "offboard now.", field="effective_date")
+        raise InvalidInput(gettext("The effective date %(date)s is in the past; leave it empty to offboard now.") % {
+            "date": effective_date.isoformat()}, field="effective_date")
 
 
 def request_key(*, employee: Employee, effective_date, decisions) -> str:
@@ -180,17 +189,19 @@ def offboarding_start(
     """Draft a case for an active employee: the decisions given, the organization's default for the rest."""
     today = today or timezone.localdate()
     if employee.organization_id != organization.pk:
-        raise InvalidInput("Unknown employee.", field="employee")
+        raise InvalidInput(gettext("Unknown employee."), field="employee")
     with transaction.atomic():
         employee = Employee.objects.select_for_update().get(pk=employee.pk)
         if not employee.is_active:
-            raise IllegalTransition(f"{employee.display_name} has already been offboarded.")
+            raise IllegalTransition(gettext("%(display_name)s has already been offboarded.") % {
+                "display_name": employee.display_name})
         open_case = Offboarding.objects.for_org(organization).filter(
             employee=employee, status__in=Offboarding.OPEN).first()
         if open_case is not None:
             raise IllegalTransition(
-                f"{employee.display_name} already has an open offboarding (#{open_case.pk}, "
-                f"{open_case.get_status_display().lower()}); change or cancel it instead."
+                gettext("%(display_name)s already has an open offboarding (#%(number)s, %(status)s); change or "
+                        "cancel it instead.") % {"display_name": employee.display_name, "number": open_case.pk,
+                                                 "status": open_case.get_status_display().lower()}
             )
         _check_date(effective_date, today)
         resolved = normalize_decisions(organization=organization, employee=employee, decisions=decisions)
@@ -204,7 +215,7 @@ def offboarding_start(
             with transaction.atomic():
                 case.save()
         except IntegrityError as exc:  # a concurrent twin of this request, or a second open case
-            raise ConcurrentChange("The same offboarding is being started right now; try again.") from exc
+            raise ConcurrentChange(gettext("The same offboarding is being started right now; try again.")) from exc
         OffboardingDevice.objects.bulk_create([
             OffboardingDevice(organization=organization, offboarding=case, **row) for row in resolved
         ])
@@ -219,7 +230,7 @@ def offboarding_set_decisions(*, offboarding: Offboarding, actor: Actor, decisio
     """Change the decisions of an open case for the devices named; the others keep theirs."""
     with transaction.atomic():
         case = _lock_case(offboarding)
-        _require_open(case, "changed")
+        _require_open(case, gettext("This offboarding is %(status)s; it cannot be changed."))
         before = _decision_rows(case)
         resolved = normalize_decisions(organization=case.organization, employee=case.employee, decisions=decisions)
         for row in resolved:
@@ -243,9 +254,10 @@ def offboarding_schedule(*, offboarding: Offboarding, actor: Actor, effective_da
     today = today or timezone.localdate()
     with transaction.atomic():
         case = _lock_case(offboarding)
-        _require_open(case, "scheduled")
+        _require_open(case, gettext("This offboarding is %(status)s; it cannot be scheduled."))
         if effective_date is None or effective_date <= today:
-            raise InvalidInput("Schedule for a future day, or complete the offboarding now.", field="effective_date")
+            raise InvalidInput(gettext("Schedule for a future day, or complete the offboarding now."),
+                               field="effective_date")
         before = _snapshot(case)
         case.status, case.effective_date = Offboarding.Status.SCHEDULED, effective_date
         case.scheduled_at, case.last_error = timezone.now(), ""
@@ -259,7 +271,7 @@ def offboarding_cancel(*, offboarding: Offboarding, actor: Actor, reason: str = 
     """Drop an open case; the employee and their devices stay as they are."""
     with transaction.atomic():
         case = _lock_case(offboarding)
-        _require_open(case, "cancelled")
+        _require_open(case, gettext("This offboarding is %(status)s; it cannot be cancelled."))
         before = _snapshot(case)
         case.status, case.cancelled_at, case.cancel_reason = Offboarding.Status.CANCELLED, timezone.now(), reason[:500]
         if case.idempotency_key.startswith(AUTO_KEY_PREFIX):
@@ -275,25 +287,27 @@ def offboarding_complete(*, offboarding: Offboarding, actor: Actor) -> Offboardi
     """Offboard the employee and apply every decision, in one transaction; the wipes leave after commit."""
     with transaction.atomic():
         case = _lock_case(offboarding)
-        _require_open(case, "completed")
+        _require_open(case, gettext("This offboarding is %(status)s; it cannot be completed."))
         organization = case.organization
         employee = Employee.objects.select_for_update().get(pk=case.employee_id)
         if not employee.is_active:
-            raise IllegalTransition(f"{employee.display_name} has already been offboarded.")
+            raise IllegalTransition(gettext("%(display_name)s has already been offboarded.") % {
+                "display_name": employee.display_name})
         # Lock what the employee holds now: a device move racing this completion is refused (or refuses
         # it), and each decision applies to the device as locked here (its version is checked again).
         try:
             held = {device.pk: device for device in held_devices(employee).select_for_update(nowait=True, of=("self",))}
         except OperationalError as exc:  # PostgreSQL: one of the devices is being changed right now
-            raise ConcurrentChange(f"A device of {employee.display_name} is being changed right now; "
-                                   "try again in a moment.") from exc
+            raise ConcurrentChange(gettext("A device of %(display_name)s is being changed right now; "
+                                           "try again in a moment.") % {"display_name": employee.display_name}) from exc
         _fill_defaults(case, employee)  # devices received since the case was drafted
         decisions = list(case.decisions.select_related("device", "reassign_to").order_by("pk"))
         for decision in decisions:
             target = decision.reassign_to
             if decision.device_id in held and target is not None and not target.is_active:
-                raise InvalidInput(f"{target.display_name} has been offboarded and cannot receive {decision.device}; "
-                                   "change that decision.", field="devices")
+                raise InvalidInput(gettext("%(display_name)s has been offboarded and cannot receive %(device)s; "
+                                           "change that decision.") % {
+                    "display_name": target.display_name, "device": decision.device}, field="devices")
         now = timezone.now()
         employee.status, employee.offboarded_at = Employee.Status.OFFBOARDED, now
         employee.save(update_fields=["status", "offboarded_at", "updated_at"])
@@ -301,7 +315,8 @@ def offboarding_complete(*, offboarding: Offboarding, actor: Actor) -> Offboardi
         wipes = 0
         for decision in decisions:
             if decision.device_id not in held:
-                decision.status, decision.note = OffboardingDevice.Status.SKIPPED, "No longer held at completion."
+                decision.status = OffboardingDevice.Status.SKIPPED
+                decision.note = gettext("No longer held at completion.")
                 decision.save(update_fields=["status", "note", "updated_at"])
                 continue
             decision.device = held[decision.device_id]
@@ -366,7 +381,7 @@ def offboarding_hand_over(*, decision: OffboardingDevice, actor: Actor) -> bool:
     Returns True when handed over; otherwise the decision ends ``hold_failed`` with the reason.
     """
     if decision.status != OffboardingDevice.Status.AWAITING_WIPE or decision.wipe_command_id is None:
-        raise IllegalTransition("This device is not waiting to be handed over.")
+        raise IllegalTransition(gettext("This device is not waiting to be handed over."))
     return handover.command_hand_over(command=decision.wipe_command, actor=actor)
 
 
@@ -409,7 +424,8 @@ def offboarding_request(
 def _replay(organization, key: str, employee: Employee) -> Offboarding | None:
     existing = Offboarding.objects.for_org(organization).filter(idempotency_key=key).first()
     if existing is not None and existing.employee_id != employee.pk:
-        raise InvalidInput("This Idempotency-Key was already used for another employee.", field="idempotency_key")
+        raise InvalidInput(gettext("This Idempotency-Key was already used for another employee."),
+                           field="idempotency_key")
     return existing
 
 

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST, require_safe
 
 from core.errors import DomainError
@@ -64,7 +65,8 @@ def employee_offboard(request, org_slug, pk):
     if existing is not None:
         return redirect("offboarding_detail", org_slug=org_slug, pk=existing.pk)
     if not employee.is_active:
-        messages.error(request, f"{employee.display_name} has already been offboarded.")
+        messages.error(request, gettext("%(display_name)s has already been offboarded.") % {
+            "display_name": employee.display_name})
         return redirect("employee_detail", org_slug=org_slug, pk=employee.pk)
     devices = list(services.held_devices(employee))
     today = timezone.localdate()
@@ -95,7 +97,7 @@ def offboarding_edit(request, org_slug, pk):
     """Change the decisions of an open case (the same step of the wizard)."""
     case = _case(request, pk)
     if not case.is_open:
-        messages.error(request, "This offboarding can no longer be changed.")
+        messages.error(request, gettext("This offboarding can no longer be changed."))
         return redirect("offboarding_detail", org_slug=org_slug, pk=case.pk)
     devices = list(services.held_devices(case.employee))
     rows = default_rows(decisions=offboarding_decisions(offboarding=case), devices=devices,
@@ -138,7 +140,7 @@ def offboarding_detail(request, org_slug, pk):
 
 def _act(request, org_slug, pk, call, success: str):
     case = _case(request, pk)
-    run_action(request, lambda: call(case), success.format(employee=case.employee.display_name))
+    run_action(request, lambda: call(case), success % {"employee": case.employee.display_name})
     return redirect("offboarding_detail", org_slug=org_slug, pk=case.pk)
 
 
@@ -147,7 +149,7 @@ def _act(request, org_slug, pk, call, success: str):
 def offboarding_complete(request, org_slug, pk):
     return _act(request, org_slug, pk, lambda case: services.offboarding_complete(
         offboarding=case, actor=actor_for(request)),
-        "{employee} was offboarded; their devices were handled and wipes are on their way to Fleet.")
+        gettext("%(employee)s was offboarded; their devices were handled and wipes are on their way to Fleet."))
 
 
 @require_role("can_manage_people")
@@ -155,11 +157,11 @@ def offboarding_complete(request, org_slug, pk):
 def offboarding_schedule(request, org_slug, pk):
     form = ScheduleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give a valid effective date.")
+        messages.error(request, gettext("Give a valid effective date."))
         return redirect("offboarding_detail", org_slug=org_slug, pk=_case(request, pk).pk)
     return _act(request, org_slug, pk, lambda case: services.offboarding_schedule(
         offboarding=case, actor=actor_for(request), effective_date=form.cleaned_data["effective_date"]),
-        "The offboarding of {employee} is scheduled.")
+        gettext("The offboarding of %(employee)s is scheduled."))
 
 
 @require_role("can_manage_people")
@@ -169,7 +171,7 @@ def offboarding_cancel(request, org_slug, pk):
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     return _act(request, org_slug, pk, lambda case: services.offboarding_cancel(
         offboarding=case, actor=actor_for(request), reason=reason),
-        "The offboarding of {employee} was cancelled; nothing changed.")
+        gettext("The offboarding of %(employee)s was cancelled; nothing changed."))
 
 
 @require_safe
@@ -215,8 +217,12 @@ def offboarding_settings(request, org_slug):
             organization=organization, actor=actor_for(request), **data))
         if saved:
             default = saved.get_offboarding_default_action_display().lower()
-            hold = ", reassigned devices held until wiped" if saved.offboarding_hold_until_wipe else ""
-            messages.success(request, f"Offboarding settings saved: default {default}{hold}.")
+            if saved.offboarding_hold_until_wipe:
+                saved_text = gettext("Offboarding settings saved: default %(default)s, reassigned devices held until "
+                                     "wiped.")
+            else:
+                saved_text = gettext("Offboarding settings saved: default %(default)s.")
+            messages.success(request, saved_text % {"default": default})
             return redirect("offboarding_settings", org_slug=org_slug)
     return render(request, "offboarding/offboarding_settings.html", {"form": form},
                   status=400 if form.errors else 200)

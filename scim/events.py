@@ -1,3 +1,5 @@
+from django.utils.translation import gettext_lazy as _
+
 """SCIM provisioning's audit event codes (registered from ``scim.wiring``) and the audit source of its changes.
 
 Every change SCIM makes is recorded with the source ``scim``: the core's own entries (``employee.created``,
@@ -8,12 +10,15 @@ device history's, and SCIM never moves a device itself (a deactivation's offboar
 SCIM_SOURCE = "scim"
 
 EVENTS = {
-    "scim.user_updated": "{actor} changed the identity provider's attributes of {target} through SCIM",
-    "scim.user_deactivated": "{actor} deactivated {target} through SCIM: offboarding {after[offboarding_status]}",
-    "scim.user_reactivated": "{actor} reactivated {target} through SCIM: the offboarding it had started was cancelled",
-    "scim.user_reactivation_refused": "{actor} asked through SCIM to reactivate {target}: {after[why]}",
-    "scim.user_removed": "{actor} removed {target} from SCIM provisioning (DELETE); the employee is kept",
-    "scim.user_restored": "{actor} provisioned {target} through SCIM again",
-    "scim.group_updated": "{actor} changed the external id of the group {target} through SCIM",
-    "scim.settings_updated": "{actor} changed the SCIM provisioning settings",
+    "scim.user_updated": _("{actor} changed the identity provider's attributes of {target} through SCIM"),
+    "scim.user_deactivated": _(
+        "{actor} deactivated {target} through SCIM: offboarding "
+        "{after[offboarding_status]}"),
+    "scim.user_reactivated": _(
+        "{actor} reactivated {target} through SCIM: the offboarding it had started was cancelled"),
+    "scim.user_reactivation_refused": _("{actor} asked through SCIM to reactivate {target}: {after[why]}"),
+    "scim.user_removed": _("{actor} removed {target} from SCIM provisioning (DELETE); the employee is kept"),
+    "scim.user_restored": _("{actor} provisioned {target} through SCIM again"),
+    "scim.group_updated": _("{actor} changed the external id of the group {target} through SCIM"),
+    "scim.settings_updated": _("{actor} changed the SCIM provisioning settings"),
 }

@@ -47,12 +47,12 @@ class ScimSettings(TenantModel):
 class ScimUser(TenantModel):
     employee = models.OneToOneField(Employee, on_delete=models.CASCADE, related_name="scim")
     attributes = models.JSONField(default=dict, blank=True,
-                                  help_text="name, displayName and emails as the identity provider last wrote them")
+                                  help_text=_("name, displayName and emails as the identity provider last wrote them"))
     full_name_written = models.CharField(max_length=200, blank=True,
-                                         help_text="The full name SCIM last gave the employee")
+                                         help_text=_("The full name SCIM last gave the employee"))
     deactivation = models.ForeignKey(Offboarding, null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+", help_text="The offboarding a SCIM deactivation started")
-    removed_at = models.DateTimeField(null=True, blank=True, help_text="Detached from SCIM by a DELETE")
+                                     related_name="+", help_text=_("The offboarding a SCIM deactivation started"))
+    removed_at = models.DateTimeField(null=True, blank=True, help_text=_("Detached from SCIM by a DELETE"))
 
     class Meta:
         verbose_name = "SCIM user"

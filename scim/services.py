@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from core import services as core_services
@@ -319,7 +320,8 @@ SETTINGS_FIELDS = ("deactivation", "schedule_after_days")
 def scim_settings_update(*, organization: Organization, actor: Actor, **changes) -> ScimSettings:
     unknown = set(changes) - set(SETTINGS_FIELDS)
     if unknown:
-        raise InvalidInput(f"Unknown setting: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+        raise InvalidInput(gettext("Unknown setting: %(names)s") % {
+            "names": ', '.join(sorted(unknown))}, field=sorted(unknown)[0])
     settings, _created = ScimSettings.objects.select_for_update().get_or_create(organization=organization)
     before = {key: getattr(settings, key) for key in changes}
     for key, value in changes.items():

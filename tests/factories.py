@@ -23,7 +23,7 @@ from enrollment.models import (
     InvitationBatch,
     SignInToken,
 )
-from mdm_sync.models import FleetConnection, GroupLabel, SyncRun
+from mdm_sync.models import DailySnapshot, FleetConnection, GroupLabel, SyncRun
 from offboarding.models import DeviceAction, Offboarding, OffboardingDevice
 
 SAME_ORGANIZATION = factory.SelfAttribute("..organization")
@@ -195,6 +195,23 @@ class SyncRunFactory(TenantFactory):
     actor_label = "tests"
     started_at = factory.LazyFunction(timezone.now)
     finished_at = factory.LazyAttribute(lambda run: run.started_at + timedelta(seconds=3))
+
+
+class DailySnapshotFactory(TenantFactory):
+    """Yesterday's snapshot of a small fleet with one successful sync."""
+
+    class Meta:
+        model = DailySnapshot
+
+    day = factory.LazyFunction(lambda: timezone.now().date() - timedelta(days=1))
+    taken_at = factory.LazyFunction(timezone.now)
+    devices = 3
+    in_use_assigned = 2
+    in_stock = 1
+    enrolled = 3
+    sync_runs = 1
+    sync_seconds = 4.2
+    sync_outcome = SyncRun.Status.SUCCEEDED
 
 
 class GroupLabelFactory(TenantFactory):

@@ -8,7 +8,9 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 
+from core.languages import one_line, supported
 from core.models import Membership
 
 logger = logging.getLogger(__name__)
@@ -19,18 +21,25 @@ def _site_url() -> str:
     return (configured or "http://localhost:8000").rstrip("/")
 
 
-def owner_emails(organization_id: int) -> list[str]:
-    return sorted(set(Membership.objects.filter(
+def owner_recipients(organization_id: int) -> dict[str, str]:
+    """``{e-mail: language}`` of the organization's active owners: each one's preference, else the organization's
+    language (``core.languages``)."""
+    owners = Membership.objects.filter(
         organization_id=organization_id, role=Membership.Role.OWNER, user__is_active=True,
-    ).exclude(user__email="").values_list("user__email", flat=True)))
+    ).exclude(user__email="").values_list("user__email", "user__preference__language", "organization__language")
+    return {email: supported(own) or organization or settings.LANGUAGE_CODE
+            for email, own, organization in sorted(owners)}
 
 
-def _message(template: str, *, to: str, context: dict) -> EmailMultiAlternatives:
-    """``templates/webhooks/email/<template>_subject.txt``, ``.txt`` (both plain text) and ``.html``."""
-    subject = " ".join(render_to_string(f"webhooks/email/{template}_subject.txt", context).split())
-    message = EmailMultiAlternatives(subject=subject, body=render_to_string(f"webhooks/email/{template}.txt", context),
-                                     from_email=settings.DEFAULT_FROM_EMAIL, to=[to])
-    message.attach_alternative(render_to_string(f"webhooks/email/{template}.html", context), "text/html")
+def _message(template: str, *, to: str, context: dict, language: str) -> EmailMultiAlternatives:
+    """``templates/webhooks/email/<template>_subject.txt``, ``.txt`` (both plain text) and ``.html``, in
+    ``language``."""
+    with translation.override(language):
+        subject = one_line(render_to_string(f"webhooks/email/{template}_subject.txt", context))
+        text = render_to_string(f"webhooks/email/{template}.txt", context)
+        html = render_to_string(f"webhooks/email/{template}.html", context)
+    message = EmailMultiAlternatives(subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[to])
+    message.attach_alternative(html, "text/html")
     return message
 
 
@@ -39,8 +48,8 @@ def endpoint_disabled_on_commit(endpoint) -> None:
     organization = endpoint.organization
     context = {"organization": organization, "endpoint": endpoint,
                "url": _site_url() + reverse("webhookendpoint_detail", args=[organization.slug, endpoint.pk])}
-    messages = [_message("endpoint_disabled", to=email, context=context)
-                for email in owner_emails(organization.pk)]
+    messages = [_message("endpoint_disabled", to=email, context=context, language=language)
+                for email, language in owner_recipients(organization.pk).items()]
 
     def send():
         if not messages:

@@ -3,7 +3,7 @@
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
-from core.filtersets import FilterSet, IsoDateTimeFilter
+from core.filtersets import BooleanFilter, FilterSet, IsoDateTimeFilter
 from webhooks.events import EVENT_TYPES, PING
 from webhooks.models import Delivery, Endpoint
 
@@ -15,7 +15,7 @@ def org_endpoints(request):
 
 
 class EndpointFilterSet(FilterSet):
-    enabled = django_filters.BooleanFilter(label=_("Enabled"))
+    enabled = BooleanFilter(label=_("Enabled"))
     event_type = django_filters.ChoiceFilter(choices=EVENT_TYPE_CHOICES, method="filter_event_type",
                                              label=_("Event type"))
 

@@ -37,15 +37,15 @@ class Endpoint(TenantModel):
 
     url = models.URLField(max_length=500, verbose_name=_("URL"))
     description = models.CharField(max_length=200, blank=True, verbose_name=_("description"))
-    event_types = models.JSONField(default=list, blank=True, help_text="The event types it receives")
+    event_types = models.JSONField(default=list, blank=True, help_text=_("The event types it receives"))
     secret_encrypted = models.TextField(editable=False)
     previous_secret_encrypted = models.TextField(blank=True, editable=False)
     previous_secret_until = models.DateTimeField(null=True, blank=True)
     enabled = models.BooleanField(default=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
-    consecutive_failures = models.PositiveIntegerField(default=0, help_text="Failed attempts in a row")
-    failing_since = models.DateTimeField(null=True, blank=True, help_text="The first failure of the current run")
+    consecutive_failures = models.PositiveIntegerField(default=0, help_text=_("Failed attempts in a row"))
+    failing_since = models.DateTimeField(null=True, blank=True, help_text=_("The first failure of the current run"))
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
     created_by_label = models.CharField(max_length=200, blank=True)
@@ -169,7 +169,7 @@ class Attempt(TenantModel):
     response_excerpt = models.CharField(max_length=1000, blank=True)
     error = models.CharField(max_length=500, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="The retry this failure scheduled")
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text=_("The retry this failure scheduled"))
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from core.tenancy import TenantModel
 
@@ -13,31 +14,31 @@ class CsvImport(TenantModel):
     """
 
     class Kind(models.TextChoices):
-        ASSIGN = "assign", "Pre-assign / assign"
-        UNASSIGN = "unassign", "Unassign"
-        RETURN_TO_STOCK = "return_to_stock", "Return to stock"
+        ASSIGN = "assign", _("Pre-assign / assign")
+        UNASSIGN = "unassign", _("Unassign")
+        RETURN_TO_STOCK = "return_to_stock", _("Return to stock")
 
     class Status(models.TextChoices):
-        ANALYSING = "analysing", "Analysing"
-        PREVIEWED = "previewed", "Ready to commit"
-        COMMITTED = "committed", "Committed"
-        FAILED = "failed", "Refused"
-        DISCARDED = "discarded", "Discarded"
+        ANALYSING = "analysing", _("Analysing")
+        PREVIEWED = "previewed", _("Ready to commit")
+        COMMITTED = "committed", _("Committed")
+        FAILED = "failed", _("Refused")
+        DISCARDED = "discarded", _("Discarded")
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ASSIGN)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ANALYSING)
-    source = models.CharField(max_length=20, help_text="Where it was uploaded: csv_import (cockpit), api, command")
+    source = models.CharField(max_length=20, help_text=_("Where it was uploaded: csv_import (cockpit), api, command"))
     filename = models.CharField(max_length=255, blank=True)
     size_bytes = models.PositiveBigIntegerField(default=0)
     encoding = models.CharField(max_length=20, blank=True)
     delimiter = models.CharField(max_length=5, blank=True)
-    header = models.JSONField(default=list, blank=True, help_text="The file's column titles, as written")
+    header = models.JSONField(default=list, blank=True, help_text=_("The file's column titles, as written"))
     ignored_columns = models.JSONField(default=list, blank=True)
-    rows = models.JSONField(default=list, blank=True, help_text="[{line, values, action, errors, notes, …}]")
+    rows = models.JSONField(default=list, blank=True, help_text=_("[{line, values, action, errors, notes, …}]"))
     row_count = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True, help_text="Why the whole file was refused")
+    error = models.TextField(blank=True, help_text=_("Why the whole file was refused"))
     created_by = models.CharField(max_length=200)
     created_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.models import Employee, Group
 from core.tenancy import TenantModel
@@ -19,10 +20,10 @@ class PreAssignment(TenantModel):
     """
 
     class Status(models.TextChoices):
-        WAITING = "waiting", "Waiting"
-        APPLIED = "applied", "Applied"
-        CONFLICT = "conflict", "Conflict"
-        CANCELLED = "cancelled", "Cancelled"
+        WAITING = "waiting", _("Waiting")
+        APPLIED = "applied", _("Applied")
+        CONFLICT = "conflict", _("Conflict")
+        CANCELLED = "cancelled", _("Cancelled")
 
     ACTIVE = (Status.WAITING, Status.CONFLICT)
 
@@ -32,13 +33,13 @@ class PreAssignment(TenantModel):
     domain_name = models.CharField(max_length=150, default=DEFAULT_DOMAIN_NAME)
     ownership = models.CharField(max_length=10, choices=Ownership.choices, default=Ownership.CORPORATE)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
-    source = models.CharField(max_length=20, help_text="manual, csv_import or api")
+    source = models.CharField(max_length=20, help_text=_("manual, csv_import or api"))
     device = models.ForeignKey(
         Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="pre_assignments",
-        help_text="The device it was applied to or conflicts with",
+        help_text=_("The device it was applied to or conflicts with"),
     )
-    note = models.CharField(max_length=255, blank=True, help_text="Why it is a conflict, or how it was settled")
-    created_by = models.CharField(max_length=200, help_text="Who, as shown at the time")
+    note = models.CharField(max_length=255, blank=True, help_text=_("Why it is a conflict, or how it was settled"))
+    created_by = models.CharField(max_length=200, help_text=_("Who, as shown at the time"))
     applied_at = models.DateTimeField(null=True, blank=True)
     conflict_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)

@@ -18,7 +18,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from assignment import csv_import as csv_rules
 from assignment.csv_import import Action, FileTooLarge
@@ -85,7 +85,7 @@ def csv_import_start(
 def _parsed(*, organization, actor: Actor, data: bytes, filename: str, kind: str, source: str) -> CsvImport:
     """The file read into an unsaved import (no database query): its rows, not yet classified."""
     if kind not in CsvImport.Kind.values:
-        raise InvalidInput(f"Unknown import kind “{kind}”.", field="kind")
+        raise InvalidInput(gettext("Unknown import kind “%(kind)s”.") % {"kind": kind}, field="kind")
     if len(data) > csv_max_bytes():
         raise FileTooLarge(size_message(len(data)))
     parsed = csv_rules.parse(data, kind=kind, max_rows=csv_max_rows())
@@ -144,7 +144,7 @@ def csv_import_analyse(*, csv_import: CsvImport, chunk: int | None = None) -> Cs
 def csv_import_discard(*, csv_import: CsvImport, actor: Actor) -> CsvImport:
     record = CsvImport.objects.select_for_update().get(pk=csv_import.pk)
     if record.status == CsvImport.Status.COMMITTED:
-        raise IllegalTransition("This import was committed; it cannot be discarded.")
+        raise IllegalTransition(gettext("This import was committed; it cannot be discarded."))
     record.status, record.rows = CsvImport.Status.DISCARDED, []
     record.save(update_fields=["status", "rows", "updated_at"])
     return record
@@ -217,14 +217,18 @@ def csv_import_commit_queue(*, csv_import: CsvImport, actor: Actor, skip_errors:
 
 def _check_committable(record: CsvImport, *, skip_errors: bool) -> None:
     if record.status == CsvImport.Status.COMMITTED:
-        raise IllegalTransition("This import was already committed.")
+        raise IllegalTransition(gettext("This import was already committed."))
     if record.status != CsvImport.Status.PREVIEWED:
-        raise IllegalTransition(f"This import is {record.get_status_display().lower()}: it cannot be committed.")
+        raise IllegalTransition(gettext("This import is %(status)s: it cannot be committed.") % {
+            "status": record.get_status_display().lower()})
     errors = [row for row in record.rows if row["action"] == Action.ERROR]
     if errors and not skip_errors:
         raise InvalidInput(
-            f"{len(errors)} row(s) are in error (first: {csv_rules.row_message(errors[0])}). Nothing was "
-            "imported: fix the file, or choose to skip the rows in error.", field="file",
+            ngettext("%(count)d row(s) are in error (first: %(first)s). Nothing was imported: fix the file, or "
+                     "choose to skip the rows in error.",
+                     "%(count)d row(s) are in error (first: %(first)s). Nothing was imported: fix the file, or "
+                     "choose to skip the rows in error.", len(errors)) % {
+                "count": len(errors), "first": csv_rules.row_message(errors[0])}, field="file",
         )
 
 
@@ -243,7 +247,7 @@ def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool 
                 pk=csv_import.pk, organization_id=csv_import.organization_id
             )
         except OperationalError as exc:
-            raise ConcurrentChange("This import is being committed by someone else right now.") from exc
+            raise ConcurrentChange(gettext("This import is being committed by someone else right now.")) from exc
         _check_committable(record, skip_errors=skip_errors)
         errors = [row for row in record.rows if row["action"] == Action.ERROR]
         report(0, 3, gettext("Checking the rows again"))
@@ -255,8 +259,9 @@ def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool 
         if changed:
             row = changed[0]
             raise ConcurrentChange(
-                f"The inventory changed since the preview (line {row['line']} was “{previewed[row['line']]}”, now "
-                f"“{row['action']}”). Nothing was imported: upload the file again to see a fresh preview."
+                gettext("The inventory changed since the preview (line %(line)s was “%(previewed)s”, now "
+                        "“%(action)s”). Nothing was imported: upload the file again to see a fresh preview.") % {
+                    "line": row['line'], "previewed": previewed[row['line']], "action": row['action']}
             )
         report(1, 3, gettext("Applying the rows"))
         try:
@@ -265,8 +270,8 @@ def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool 
             else:
                 result = _commit_moves(record, rows, actor, wipe=wipe)
         except IntegrityError as exc:
-            raise ConcurrentChange("Someone changed the same serial numbers at the same time; nothing was "
-                                   "imported. Upload the file again.") from exc
+            raise ConcurrentChange(gettext("Someone changed the same serial numbers at the same time; nothing "
+                                           "was imported. Upload the file again.")) from exc
         result["skipped"] = len(errors)
         report(2, 3, gettext("Recording the import"))
         record.status, record.committed_at = CsvImport.Status.COMMITTED, timezone.now()
@@ -402,7 +407,8 @@ def _assign_now(record: CsvImport, pairs, actor: Actor, group_ids: dict, now) ->
             for pa, row in pairs
         ])
     except DomainError as exc:  # the preview said otherwise: something changed since
-        raise ConcurrentChange(f"{exc.message} Nothing was imported; upload the file again.") from exc
+        raise ConcurrentChange(gettext("%(message)s Nothing was imported; upload the file again.") % {
+            "message": exc.message}) from exc
     devices = {device.pk: device for device in assigned}
     _bulk_device_fields(organization, actor, devices,
                         {row["device_id"]: (row["groups"], row["ownership"]) for _, row in pairs}, group_ids, now)

@@ -13,6 +13,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from assignment.models import DEFAULT_DOMAIN_NAME, PreAssignment
 from core.actors import Actor
@@ -38,18 +39,20 @@ def _snapshot(pa: PreAssignment, groups=None) -> dict:
 def _check_fields(*, organization, serial_number, employee, ownership, domain_name, groups):
     serial = device_services.normalize_serial(serial_number)
     if not serial:
-        raise InvalidInput("Give the serial number of the device.", field="serial_number")
+        raise InvalidInput(gettext("Give the serial number of the device."), field="serial_number")
     if len(serial) > 100:
-        raise InvalidInput("A serial number has at most 100 characters.", field="serial_number")
+        raise InvalidInput(gettext("A serial number has at most 100 characters."), field="serial_number")
     if employee is None or employee.organization_id != organization.pk:
-        raise InvalidInput("Unknown employee.", field="employee")
+        raise InvalidInput(gettext("Unknown employee."), field="employee")
     if not employee.is_active:
-        raise InvalidInput(f"{employee.display_name} has been offboarded and cannot receive devices.", field="employee")
+        raise InvalidInput(gettext("%(display_name)s has been offboarded and cannot receive devices.") % {
+            "display_name": employee.display_name}, field="employee")
     if ownership not in Ownership.values:
-        raise InvalidInput(f"“{ownership}” is not a valid ownership: use corporate or personal.", field="ownership")
+        raise InvalidInput(gettext("“%(ownership)s” is not a valid ownership: use corporate or personal.") % {
+            "ownership": ownership}, field="ownership")
     domain = (domain_name or "").strip() or DEFAULT_DOMAIN_NAME
     if len(domain) > 150:
-        raise InvalidInput("A domain name has at most 150 characters.", field="domain_name")
+        raise InvalidInput(gettext("A domain name has at most 150 characters."), field="domain_name")
     return serial, domain, groups_by_names(organization=organization, names=groups or [])
 
 
@@ -60,7 +63,8 @@ def _refuse_active_twin(organization, serial, exclude_pk=None):
     twin = twins.select_related("employee").first()
     if twin is not None:
         raise InvalidInput(
-            f"The serial number {serial} is already pre-assigned to {twin.employee.email}; cancel that one first.",
+            gettext("The serial number %(serial)s is already pre-assigned to %(email)s; cancel that one first.") % {
+                "serial": serial, "email": twin.employee.email},
             field="serial_number",
         )
 
@@ -70,7 +74,8 @@ def _save(pa: PreAssignment) -> None:
         with transaction.atomic():
             pa.save()
     except IntegrityError as exc:  # a concurrent pre-assignment of the same serial won
-        raise ConcurrentChange(f"The serial number {pa.serial_number} was just pre-assigned by someone else.") from exc
+        raise ConcurrentChange(gettext("The serial number %(serial_number)s was just pre-assigned by someone else.") % {
+            "serial_number": pa.serial_number}) from exc
 
 
 @transaction.atomic
@@ -108,10 +113,12 @@ def pre_assignment_update(*, pre_assignment: PreAssignment, actor: Actor, **chan
     """Edit a waiting or conflicting pre-assignment (serial, employee, groups, domain, ownership)."""
     pa = _lock(pre_assignment)
     if not pa.is_active:
-        raise IllegalTransition(f"This pre-assignment is {pa.get_status_display().lower()}: it can no longer change.")
+        raise IllegalTransition(gettext("This pre-assignment is %(status)s: it can no longer change.") % {
+            "status": pa.get_status_display().lower()})
     unknown = set(changes) - {"serial_number", "employee", "groups", "domain_name", "ownership"}
     if unknown:
-        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+        raise InvalidInput(gettext("Unknown field: %(fields)s") % {
+            "fields": ', '.join(sorted(unknown))}, field=sorted(unknown)[0])
     before = _snapshot(pa)
     serial, domain, group_objs = _check_fields(
         organization=pa.organization, serial_number=changes.get("serial_number", pa.serial_number),
@@ -143,7 +150,8 @@ def pre_assignment_update(*, pre_assignment: PreAssignment, actor: Actor, **chan
 def pre_assignment_cancel(*, pre_assignment: PreAssignment, actor: Actor, note: str = "") -> PreAssignment:
     pa = _lock(pre_assignment)
     if not pa.is_active:
-        raise IllegalTransition(f"This pre-assignment is already {pa.get_status_display().lower()}.")
+        raise IllegalTransition(gettext("This pre-assignment is already %(status)s.") % {
+            "status": pa.get_status_display().lower()})
     before = {"status": pa.status}
     pa.status, pa.cancelled_at, pa.settled_by = PreAssignment.Status.CANCELLED, timezone.now(), actor.label[:200]
     if note:
@@ -159,17 +167,20 @@ def pre_assignment_apply(*, pre_assignment: PreAssignment, actor: Actor) -> str:
     """Apply a waiting pre-assignment now if its device is here (e.g. just added by hand). Returns the outcome."""
     pa = _lock(pre_assignment)
     if pa.status != PreAssignment.Status.WAITING:
-        raise IllegalTransition(f"This pre-assignment is {pa.get_status_display().lower()}, not waiting.")
+        raise IllegalTransition(gettext("This pre-assignment is %(status)s, not waiting.") % {
+            "status": pa.get_status_display().lower()})
     outcome = _apply_if_device(pa, actor=actor)
     if outcome == "waiting":
-        raise IllegalTransition(f"No device with the serial number {pa.serial_number} is in the inventory yet.")
+        raise IllegalTransition(gettext("No device with the serial number %(serial_number)s is in the inventory "
+                                        "yet.") % {"serial_number": pa.serial_number})
     return outcome
 
 
 class SettleDecision:
     ASSIGN = "assign"  # give the device to the pre-assigned employee (a reassignment, wipe offered)
     KEEP = "keep"  # keep the current owner; the pre-assignment is cancelled
-    choices = [(ASSIGN, "Assign to the pre-assigned employee"), (KEEP, "Keep the current owner (cancel)")]
+    choices = [(ASSIGN, gettext_lazy("Assign to the pre-assigned employee")),
+               (KEEP, gettext_lazy("Keep the current owner (cancel)"))]
 
 
 @transaction.atomic
@@ -179,20 +190,22 @@ def pre_assignment_settle(
     """An admin settles a conflict: reassign the device to the pre-assigned employee, or keep its owner."""
     pa = _lock(pre_assignment)
     if pa.status != PreAssignment.Status.CONFLICT:
-        raise IllegalTransition("Only a pre-assignment in conflict can be settled.")
+        raise IllegalTransition(gettext("Only a pre-assignment in conflict can be settled."))
     if decision == SettleDecision.KEEP:
         device = pa.device
         owner = device.assignee.email if device and device.assignee_id else "the current owner"
-        pa = pre_assignment_cancel(pre_assignment=pa, actor=actor, note=f"Conflict settled: kept {owner}.")
+        pa = pre_assignment_cancel(pre_assignment=pa, actor=actor,
+                                   note=gettext("Conflict settled: kept %(owner)s.") % {"owner": owner})
         audit_record(organization=pa.organization, actor=actor, event="pre_assignment.settled", target=pa,
                      after={"decision": "kept the current owner"})
         return pa
     if decision != SettleDecision.ASSIGN:
-        raise InvalidInput("Choose assign or keep.", field="decision")
+        raise InvalidInput(gettext("Choose assign or keep."), field="decision")
     device = Device.objects.for_org(pa.organization).filter(serial_number=pa.serial_number).first()
     if device is None or device.is_archived:
-        raise IllegalTransition(f"No active device with the serial number {pa.serial_number} any more.")
-    reason = f"Pre-assignment conflict settled by {actor.label}"[:500]
+        raise IllegalTransition(gettext("No active device with the serial number %(serial_number)s any more.") % {
+            "serial_number": pa.serial_number})
+    reason = (gettext("Pre-assignment conflict settled by %(label)s") % {"label": actor.label})[:500]
     if device.assignee_id is None:
         device = device_services.device_assign(device=device, employee=pa.employee, actor=actor,
                                                source=Source.PRE_ASSIGNMENT, reason=reason)
@@ -200,7 +213,7 @@ def pre_assignment_settle(
         device = device_services.device_reassign(device=device, employee=pa.employee, actor=actor,
                                                  source=Source.PRE_ASSIGNMENT, wipe=wipe, reason=reason)
     _set_device_fields(pa, device, actor)
-    _mark_applied(pa, device, note="Conflict settled: assigned to the pre-assigned employee.", actor=actor)
+    _mark_applied(pa, device, note=gettext("Conflict settled: assigned to the pre-assigned employee."), actor=actor)
     audit_record(organization=pa.organization, actor=actor, event="pre_assignment.settled", target=pa,
                  after={"decision": f"assigned to {pa.employee.email}"} | ({"wipe_requested": True} if wipe else {}))
     return pa
@@ -262,12 +275,14 @@ def _apply_if_device(pa: PreAssignment, *, actor: Actor, source: str = Source.PR
         return _hold_for_leaver(pa, why, actor)
     if device.assignee_id == pa.employee_id:
         _set_device_fields(pa, device, actor)
-        _mark_applied(pa, device, note="The device was already assigned to this employee.", actor=actor)
+        _mark_applied(pa, device, note=gettext("The device was already assigned to this employee."), actor=actor)
     elif device.assignee_id is not None:
-        new = _mark_conflict(pa, device, f"The device is assigned to {device.assignee.email}.", actor)
+        new = _mark_conflict(pa, device, gettext("The device is assigned to %(email)s.") % {
+            "email": device.assignee.email}, actor)
         return "conflict" if new else "unchanged"
     elif device.usage == Usage.SHARED:
-        new = _mark_conflict(pa, device, "The device is shared: it has a responsible technician, not an owner.",
+        new = _mark_conflict(pa, device, gettext("The device is shared: it has a responsible technician, not an "
+                                                 "owner."),
                              actor)
         return "conflict" if new else "unchanged"
     else:
@@ -339,5 +354,5 @@ def pre_assignments_cancel_for_employee(*, employee: Employee, actor: Actor) -> 
     )
     for pa in pending:
         pa.employee = employee
-        pre_assignment_cancel(pre_assignment=pa, actor=actor, note="The employee was offboarded.")
+        pre_assignment_cancel(pre_assignment=pa, actor=actor, note=gettext("The employee was offboarded."))
     return len(pending)

@@ -2,23 +2,25 @@
 
 import django_filters
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from assignment.suggestion.models import Suggestion
 from assignment.suggestion.scoring import KIND_LABELS
-from core.filtersets import StableOrderingFilter
+from core.filtersets import EmployeeFilter, FilterSet, StableOrderingFilter
+from devices.filtersets import DeviceFilter
 
 
-class SuggestionFilterSet(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=Suggestion.Status.choices)
-    min_confidence = django_filters.NumberFilter(field_name="confidence", lookup_expr="gte", label="Confidence ≥")
+class SuggestionFilterSet(FilterSet):
+    status = django_filters.ChoiceFilter(choices=Suggestion.Status.choices, label=_("Status"))
+    min_confidence = django_filters.NumberFilter(field_name="confidence", lookup_expr="gte", label=_("Confidence ≥"))
     evidence = django_filters.ChoiceFilter(
-        choices=list(KIND_LABELS.items()), method="filter_evidence", label="Evidence"
+        choices=list(KIND_LABELS.items()), method="filter_evidence", label=_("Evidence")
     )
-    device = django_filters.NumberFilter(field_name="device_id", label="Device (id)")
-    employee = django_filters.NumberFilter(field_name="employee_id", label="Employee (id)")
+    device = DeviceFilter()
+    employee = EmployeeFilter()
     employee_email = django_filters.CharFilter(field_name="employee__email", lookup_expr="iexact",
-                                               label="Employee e-mail")
-    search = django_filters.CharFilter(method="filter_search", label="Search")
+                                               label=_("Employee e-mail"))
+    search = django_filters.CharFilter(method="filter_search", label=_("Search"))
     ordering = StableOrderingFilter(
         fields=(("confidence", "confidence"), ("created_at", "created_at"), ("device__name", "device"),
                 ("employee__full_name", "employee"), ("decided_at", "decided_at"), ("id", "id"))

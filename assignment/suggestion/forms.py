@@ -1,18 +1,20 @@
 """Forms of the suggestion pages: settings (mode, threshold), a rejection reason, a bulk decision."""
 
 from django import forms
+from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from core.models import Organization
 
 
 class SuggestionSettingsForm(forms.Form):
     assignment_suggestion_mode = forms.ChoiceField(
-        choices=Organization.SuggestionMode.choices, label="Mode",
-        help_text="Off: nothing is computed. Suggest: an admin accepts or rejects each one. "
-        "Auto: devices not yet assigned are assigned when the suggestion reaches the threshold.",
+        choices=Organization.SuggestionMode.choices, label=_("Mode"),
+        help_text=_("Off: nothing is computed. Suggest: an admin accepts or rejects each one. "
+        "Auto: devices not yet assigned are assigned when the suggestion reaches the threshold."),
     )
     suggestion_confidence_threshold = forms.FloatField(
-        min_value=0.5, max_value=1.0, label="Confidence threshold (auto mode)",
+        min_value=0.5, max_value=1.0, label=_("Confidence threshold (auto mode)"),
         widget=forms.NumberInput(attrs={"step": "0.01"}),
     )
 
@@ -22,14 +24,14 @@ class SuggestionSettingsForm(forms.Form):
 
 
 class SuggestionRejectForm(forms.Form):
-    reason = forms.CharField(max_length=255, required=False)
+    reason = forms.CharField(max_length=255, required=False, label=_("Reason"))
 
 
 class SuggestionBulkForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject")])
+    decision = forms.ChoiceField(choices=[("accept", _("Accept")), ("reject", _("Reject"))], label=_("Decision"))
     ids = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=True, error_messages={
-        "required": "Select at least one suggestion."})
-    reason = forms.CharField(max_length=255, required=False)
+        "required": gettext_lazy("Select at least one suggestion.")})
+    reason = forms.CharField(max_length=255, required=False, label=_("Reason"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -24,32 +24,32 @@ class Suggestion(TenantModel):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Rejected"
-        SUPERSEDED = "superseded", "Superseded"
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+        SUPERSEDED = "superseded", _("Superseded")
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="assignment_suggestions")
     employee = models.ForeignKey(Employee, on_delete=models.CASCADE, related_name="assignment_suggestions")
     confidence = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
     evidence = models.JSONField(
-        default=list, blank=True, help_text="[{kind, value, detail, employee_id, employee, active, weight}]"
+        default=list, blank=True, help_text=_("[{kind, value, detail, employee_id, employee, active, weight}]")
     )
     evidence_kinds = models.CharField(
         max_length=200, blank=True, editable=False,
-        help_text="Kinds of the evidence for the suggested employee, comma-framed (“,sso_email,device_name,”)",
+        help_text=_("Kinds of the evidence for the suggested employee, comma-framed (“,sso_email,device_name,”)"),
     )
     fingerprint = models.CharField(
-        max_length=40, help_text="The device, the employee and the facts for them (rejection memory)"
+        max_length=40, help_text=_("The device, the employee and the facts for them (rejection memory)")
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.CharField(max_length=200, blank=True, help_text="Who, as shown at the time")
+    decided_by = models.CharField(max_length=200, blank=True, help_text=_("Who, as shown at the time"))
     decided_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    automatic = models.BooleanField(default=False, help_text="Accepted by auto mode")
-    note = models.CharField(max_length=255, blank=True, help_text="Why it was rejected or superseded")
+    automatic = models.BooleanField(default=False, help_text=_("Accepted by auto mode"))
+    note = models.CharField(max_length=255, blank=True, help_text=_("Why it was rejected or superseded"))
 
     class Meta:
         ordering = ["-confidence", "-id"]
@@ -109,15 +109,15 @@ class SuggestionRun(TenantModel):
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
-    mode = models.CharField(max_length=10, help_text="The organization's suggestion mode when the run started")
+    mode = models.CharField(max_length=10, help_text=_("The organization's suggestion mode when the run started"))
     actor_label = models.CharField(max_length=200, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     abandoned_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the next run found this one's lease lapsed (its worker died)"
+        null=True, blank=True, help_text=_("When the next run found this one's lease lapsed (its worker died)")
     )
-    counts = models.JSONField(default=dict, blank=True, help_text="{created, updated, superseded, auto_assigned, …}")
-    error = models.CharField(max_length=1000, blank=True, help_text="Why it failed, was skipped or abandoned")
+    counts = models.JSONField(default=dict, blank=True, help_text=_("{created, updated, superseded, auto_assigned, …}"))
+    error = models.CharField(max_length=1000, blank=True, help_text=_("Why it failed, was skipped or abandoned"))
 
     class Meta:
         ordering = ["-started_at", "-id"]

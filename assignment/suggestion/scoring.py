@@ -29,6 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import permutations
 
+from django.utils.translation import gettext_lazy
+
 from mdm_sync.fleet import BROWSER_SOURCES, is_sso_source
 
 
@@ -45,13 +47,13 @@ class Kind:
 
 
 KIND_LABELS = {
-    Kind.SSO_EMAIL: "SSO / identity provider e-mail",
-    Kind.INSTALLER_EMAIL: "Installer e-mail",
-    Kind.BROWSER_PROFILE_EMAIL: "Browser profile e-mail",
-    Kind.OTHER_EMAIL: "Other e-mail seen by Fleet",
-    Kind.LOCAL_ACCOUNT: "Local account = directory user name",
-    Kind.DEVICE_NAME: "Device name",
-    Kind.PREVIOUS_OWNER: "Previous owner",
+    Kind.SSO_EMAIL: gettext_lazy("SSO / identity provider e-mail"),
+    Kind.INSTALLER_EMAIL: gettext_lazy("Installer e-mail"),
+    Kind.BROWSER_PROFILE_EMAIL: gettext_lazy("Browser profile e-mail"),
+    Kind.OTHER_EMAIL: gettext_lazy("Other e-mail seen by Fleet"),
+    Kind.LOCAL_ACCOUNT: gettext_lazy("Local account = directory user name"),
+    Kind.DEVICE_NAME: gettext_lazy("Device name"),
+    Kind.PREVIOUS_OWNER: gettext_lazy("Previous owner"),
 }
 
 WEIGHTS = {

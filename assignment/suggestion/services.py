@@ -47,10 +47,10 @@ RUNS_KEPT = timedelta(days=90)  # older run records are deleted when a run start
 BATCH = 1000
 MAX_BULK = 500
 
-NOTE_DEVICE_GONE = "The device was assigned otherwise, archived or made shared"
-NOTE_NO_EVIDENCE = "The facts no longer point to anyone"
-NOTE_REPLACED = "Replaced by a suggestion on newer evidence"
-NOTE_OFFBOARDED = "The employee was offboarded"
+NOTE_DEVICE_GONE = gettext_lazy("The device was assigned otherwise, archived or made shared")
+NOTE_NO_EVIDENCE = gettext_lazy("The facts no longer point to anyone")
+NOTE_REPLACED = gettext_lazy("Replaced by a suggestion on newer evidence")
+NOTE_OFFBOARDED = gettext_lazy("The employee was offboarded")
 NOTE_LEAVING = gettext_lazy("The employee's offboarding is under way")
 
 
@@ -181,9 +181,9 @@ def _reconcile(organization: Organization, *, actor: Actor, lease: Lease | None 
         if employee_id in facts.leaving:
             stale[str(NOTE_LEAVING)].append(pk)
         elif score is None:
-            stale[NOTE_NO_EVIDENCE if device_id in facts.labels else NOTE_DEVICE_GONE].append(pk)
+            stale[str(NOTE_NO_EVIDENCE if device_id in facts.labels else NOTE_DEVICE_GONE)].append(pk)
         elif (score.employee_id, score.fingerprint) != (employee_id, mark):
-            stale[NOTE_REPLACED].append(pk)
+            stale[str(NOTE_REPLACED)].append(pk)
         elif (score.confidence, score.evidence) != (confidence, evidence):
             # Same person on the same facts; only the evidence about others moved the confidence.
             changed.append(Suggestion(pk=pk, confidence=score.confidence, evidence=score.evidence, updated_at=now))
@@ -232,7 +232,8 @@ def _lock(suggestion: Suggestion) -> Suggestion:
             .get(pk=suggestion.pk, organization_id=suggestion.organization_id)
         )
     except OperationalError as exc:  # PostgreSQL: someone else is deciding it right now
-        raise ConcurrentChange("Someone else is deciding this suggestion right now; try again in a moment.") from exc
+        raise ConcurrentChange(gettext("Someone else is deciding this suggestion right now; try again in a "
+                                       "moment.")) from exc
 
 
 def _decide(suggestion: Suggestion, *, status: str, actor: Actor, note: str = "", automatic: bool = False) -> None:
@@ -248,7 +249,8 @@ def _decide(suggestion: Suggestion, *, status: str, actor: Actor, note: str = ""
 
 def _refuse_decided(suggestion: Suggestion) -> None:
     if not suggestion.is_pending:
-        raise IllegalTransition(f"This suggestion is already {suggestion.get_status_display().lower()}.")
+        raise IllegalTransition(gettext("This suggestion is already %(status)s.") % {
+            "status": suggestion.get_status_display().lower()})
 
 
 def _decision_after(suggestion: Suggestion) -> dict:
@@ -276,7 +278,8 @@ def suggestion_accept(*, suggestion: Suggestion, actor: Actor, automatic: bool =
         _refuse_decided(locked)
         device = Device.objects.get(pk=locked.device_id, organization_id=locked.organization_id)
         if device.usage == Usage.SHARED:
-            raise IllegalTransition(f"{device} is a shared device: it has a responsible technician, not an owner.")
+            raise IllegalTransition(gettext("%(device)s is a shared device: it has a responsible technician, not an "
+                                            "owner.") % {"device": device})
         if automatic:
             _refuse_automatic(locked, device)
         confidence = f"{locked.confidence:.0%}"
@@ -311,12 +314,12 @@ def suggestions_decide_bulk(*, organization: Organization, ids, decision: str, a
     """Accept or reject many pending suggestions; each is its own change, so one that someone else settled
     meanwhile is reported (``failed``) without undoing the others. Unknown ids change nothing."""
     if decision not in {"accept", "reject"}:
-        raise InvalidInput("Choose accept or reject.", field="decision")
+        raise InvalidInput(gettext("Choose accept or reject."), field="decision")
     wanted = sorted({int(pk) for pk in ids})
     if not wanted:
-        raise InvalidInput("Select at least one suggestion.", field="ids")
+        raise InvalidInput(gettext("Select at least one suggestion."), field="ids")
     if len(wanted) > MAX_BULK:
-        raise InvalidInput(f"At most {MAX_BULK} suggestions at once.", field="ids")
+        raise InvalidInput(gettext("At most %(max)s suggestions at once.") % {"max": MAX_BULK}, field="ids")
     found = {
         s.pk: s for s in suggestion_queryset(organization=organization)
         .filter(pk__in=wanted, status=Suggestion.Status.PENDING)
@@ -324,7 +327,8 @@ def suggestions_decide_bulk(*, organization: Organization, ids, decision: str, a
     missing = [pk for pk in wanted if pk not in found]
     if missing:
         shown = ", ".join(f"#{pk}" for pk in missing[:10])
-        raise InvalidInput(f"Not pending suggestions of this organization: {shown}.", field="ids")
+        raise InvalidInput(gettext("Not pending suggestions of this organization: %(shown)s.") % {
+            "shown": shown}, field="ids")
     done, failed = 0, {}
     for pk in wanted:
         try:
@@ -342,4 +346,4 @@ def suggestions_withdraw_for_employee(*, employee, actor: Actor) -> int:
     """Offboarding: the leaver's pending suggestions are superseded (inside the offboarding's transaction)."""
     ids = list(Suggestion.objects.for_org(employee.organization)
                .filter(employee=employee, status=Suggestion.Status.PENDING).values_list("pk", flat=True))
-    return _supersede({NOTE_OFFBOARDED: ids}, actor=actor, now=timezone.now()) if ids else 0
+    return _supersede({str(NOTE_OFFBOARDED): ids}, actor=actor, now=timezone.now()) if ids else 0

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils import formats
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST, require_safe
@@ -51,7 +52,8 @@ def _back(request, org_slug):
 def suggestion_accept(request, org_slug, pk):
     suggestion = _get(request, pk)
     run_action(request, lambda: services.suggestion_accept(suggestion=suggestion, actor=actor_for(request)),
-               f"{suggestion.device} was assigned to {suggestion.employee.display_name}.")
+               gettext("%(device)s was assigned to %(employee)s.") % {
+                   "device": suggestion.device, "employee": suggestion.employee.display_name})
     return _back(request, org_slug)
 
 
@@ -63,8 +65,8 @@ def suggestion_reject(request, org_slug, pk):
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     run_action(request, lambda: services.suggestion_reject(suggestion=suggestion, actor=actor_for(request),
                                                            reason=reason),
-               f"Rejected: {suggestion.device} will not be suggested for {suggestion.employee.display_name} again "
-               "on the same evidence.")
+               gettext("Rejected: %(device)s will not be suggested for %(employee)s again on the same evidence.") % {
+                   "device": suggestion.device, "employee": suggestion.employee.display_name})
     return _back(request, org_slug)
 
 
@@ -83,10 +85,13 @@ def suggestion_bulk(request, org_slug):
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return _back(request, org_slug)
     done = result.get("accepted", result.get("rejected"))
-    verb = "accepted" if "accepted" in result else "rejected"
-    messages.success(request, f"{done} suggestion{'s' if done != 1 else ''} {verb}.")
+    if "accepted" in result:
+        done_text = ngettext("%(count)d suggestion accepted.", "%(count)d suggestions accepted.", done)
+    else:
+        done_text = ngettext("%(count)d suggestion rejected.", "%(count)d suggestions rejected.", done)
+    messages.success(request, done_text % {"count": done})
     for pk, message in result["failed"].items():
-        messages.error(request, f"Suggestion #{pk}: {message}")
+        messages.error(request, gettext("Suggestion #%(pk)s: %(message)s") % {"pk": pk, "message": message})
     return _back(request, org_slug)
 
 
@@ -102,10 +107,12 @@ def suggestion_refresh(request, org_slug):
     elif counts.get("skipped") or counts.get("lost"):
         messages.error(request, gettext("A run is already in progress; its results show here in a moment."))
     else:
-        text = f"{counts['created']} new suggestion(s), {counts['superseded']} withdrawn"
         if "auto_assigned" in counts:
-            text += f", {counts['auto_assigned']} device(s) assigned automatically"
-        messages.success(request, text + ".")
+            text = gettext("%(created)d new suggestion(s), %(superseded)d withdrawn, %(auto_assigned)d device(s) "
+                           "assigned automatically.")
+        else:
+            text = gettext("%(created)d new suggestion(s), %(superseded)d withdrawn.")
+        messages.success(request, text % counts)
         if counts.get("auto_held"):
             messages.info(request, ngettext(
                 "%(count)d phone or tablet is left for you to accept: auto mode never assigns them.",
@@ -126,15 +133,16 @@ def suggestion_settings(request, org_slug):
             organization=organization, actor=actor_for(request), **data
         ))
         if saved:
-            messages.success(request, f"Assignment suggestion: {saved.get_assignment_suggestion_mode_display()}, "
-                                      f"threshold {saved.suggestion_confidence_threshold:.2f}.")
+            messages.success(request, gettext("Assignment suggestion: %(mode)s, threshold %(threshold)s.") % {
+                "mode": saved.get_assignment_suggestion_mode_display(),
+                "threshold": formats.number_format(saved.suggestion_confidence_threshold, 2)})
             return redirect("suggestion_settings", org_slug=org_slug)
     threshold = organization.suggestion_confidence_threshold
     asked = request.GET.get("threshold", "")
     try:
         threshold = min(max(float(asked), 0.5), 1.0) if asked else threshold
     except ValueError:
-        messages.error(request, f"“{asked}” is not a threshold; showing the saved one.")
+        messages.error(request, gettext("“%(asked)s” is not a threshold; showing the saved one.") % {"asked": asked})
     preview = auto_mode_preview(organization=organization, threshold=threshold)
     context = {"form": form, "preview": preview.assign[:PREVIEW_ROWS], "preview_total": len(preview.assign),
                "held": preview.held[:PREVIEW_ROWS], "held_total": len(preview.held),

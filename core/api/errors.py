@@ -54,7 +54,7 @@ def validation_error_body(detail) -> dict:
     fields = _flatten(detail)
     first = next(iter(fields.items()), None)
     message = f"{first[0]}: {first[1][0]}" if first and first[0] != "non_field_errors" else (
-        first[1][0] if first else "Invalid input."
+        first[1][0] if first else gettext("Invalid input.")
     )
     return error_body(status_code=400, code="invalid", detail=message, fields=fields)
 

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
@@ -17,5 +18,5 @@ class StrictFilterBackend(DjangoFilterBackend):
         known = set(filterset_class.base_filters) if filterset_class else set()
         unknown = sorted(set(request.query_params) - known - PAGINATION_PARAMS)
         if unknown:
-            raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+            raise ValidationError({name: [gettext("Unknown query parameter.")] for name in unknown})
         return super().filter_queryset(request, queryset, view)

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
@@ -17,7 +18,8 @@ class CockpitPagination(PageNumberPagination):
         text = raw.strip()
         if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= self.max_page_size:
             raise ValidationError({self.page_size_query_param: [
-                f"Give a whole number from 1 to {self.max_page_size} (got “{raw[:20]}”)."]})
+                gettext("Give a whole number from 1 to %(max)s (got “%(raw)s”).") % {
+                    "max": self.max_page_size, "raw": raw[:20]}]})
         return int(text)
 
     def get_page_number(self, request, paginator):
@@ -25,7 +27,8 @@ class CockpitPagination(PageNumberPagination):
         if raw is not None and raw not in self.last_page_strings:
             text = raw.strip()
             if not (text.isascii() and text.isdigit()) or int(text) < 1:
-                raise ValidationError({self.page_query_param: [f"Give a whole number from 1 (got “{raw[:20]}”)."]})
+                raise ValidationError({self.page_query_param: [
+                    gettext("Give a whole number from 1 (got “%(raw)s”).") % {"raw": raw[:20]}]})
         return super().get_page_number(request, paginator)
 
     def get_schema_operation_parameters(self, view):

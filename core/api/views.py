@@ -30,10 +30,14 @@ class EmployeeSerializer(StrictModelSerializer):
         model = Employee
         fields = [
             "id", "email", "full_name", "username", "domain_name", "external_id", "status", "groups",
-            "start_date", "end_date", "offboarded_at", "device_count", "created_at", "updated_at",
+            "start_date", "end_date", "offboarded_at", "device_count", "created_at", "updated_at", "language",
         ]
         read_only_fields = ["id", "status", "offboarded_at", "device_count", "created_at", "updated_at"]
-        extra_kwargs = {"external_id": {"validators": [], "allow_null": True, "allow_blank": True}}
+        extra_kwargs = {
+            "external_id": {"validators": [], "allow_null": True, "allow_blank": True},
+            "language": {"help_text": "Language of the employee's e-mails and enrollment page (optional); null: "
+                                      "the organization's language."},
+        }
 
 
 class EmployeeUpsertSerializer(EmployeeSerializer):

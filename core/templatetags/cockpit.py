@@ -26,11 +26,37 @@ def badge(value, label=None):
     return format_html('<span class="badge badge-{}">{}</span>', BADGE_TONES.get(value, "info"), label or value)
 
 
+def filled_params(query_dict):
+    """A copy of a query string without its empty parameters (``?platform=&group=`` from a filter form sent without
+    JavaScript): links built from it carry only the filters that filter."""
+    params = query_dict.copy()
+    for key in list(params):
+        values = [value for value in params.getlist(key) if value.strip()]
+        if values:
+            params.setlist(key, values)
+        else:
+            del params[key]
+    return params
+
+
+@register.simple_tag(takes_context=True)
+def filled_querystring(context, **changes):
+    """Django's ``{% querystring %}`` without the empty parameters: ``{% filled_querystring page=2 %}``; a change
+    to None removes its parameter."""
+    params = filled_params(context["request"].GET)
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    return f"?{params.urlencode()}"
+
+
 @register.simple_tag(takes_context=True)
 def sort_link(context, field, label):
     """A column header that sorts by ``field``, toggling direction, keeping the other filters."""
     request = context["request"]
-    params = request.GET.copy()
+    params = filled_params(request.GET)
     current = params.get("ordering", "")
     new = f"-{field}" if current == field else field
     params["ordering"] = new

@@ -2,6 +2,7 @@
 issues, from the device page or the troubleshooting view; a large selection is sent by chunk tasks."""
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from core.actors import Actor
 from core.audit import audit_record
@@ -19,7 +20,7 @@ def fix_instructions_send(*, organization: Organization, devices, actor: Actor) 
     sent = skipped = 0
     for device in devices:
         if device.organization_id != organization.pk:
-            raise InvalidInput("Unknown device.", field="devices")
+            raise InvalidInput(gettext("Unknown device."), field="devices")
         if _fix_instructions_one(organization=organization, device=device, actor=actor):
             sent += 1
         else:

@@ -3,6 +3,7 @@ and the build that records the download."""
 
 from django.core import signing
 from django.db import transaction
+from django.utils.translation import gettext
 
 from core.audit import audit_record
 from core.errors import InvalidInput
@@ -44,13 +45,13 @@ def installer_link_resolve(*, organization: Organization, token: str) -> tuple[E
     try:
         payload = signing.loads(token, salt=INSTALLER_LINK_SALT, max_age=INSTALLER_LINK_MAX_AGE)
     except signing.BadSignature as exc:
-        raise InvalidInput("Unknown or expired installer link.") from exc
+        raise InvalidInput(gettext("Unknown or expired installer link.")) from exc
     if not isinstance(payload, dict) or payload.get("o") != organization.pk:
-        raise InvalidInput("Unknown or expired installer link.")
+        raise InvalidInput(gettext("Unknown or expired installer link."))
     employee = Employee.objects.for_org(organization).filter(pk=payload.get("e"), status=Employee.Status.ACTIVE).first()
     platform, fmt = payload.get("p"), payload.get("f")
     if employee is None or fmt not in {f for f, _ in installer_backend().formats(platform)}:
-        raise InvalidInput("Unknown or expired installer link.")
+        raise InvalidInput(gettext("Unknown or expired installer link."))
     return employee, platform, fmt
 
 
@@ -60,7 +61,7 @@ def installer_build(*, employee: Employee, platform: str, fmt: str, client_addre
     stored = _enrollment_settings(organization)
     fleet_url = installer_fleet_url(organization)
     if stored is None or not stored.has_enroll_secret or not fleet_url:
-        raise InvalidInput("Installers are not set up yet: ask your IT team.")
+        raise InvalidInput(gettext("Installers are not set up yet: ask your IT team."))
     backend = installer_backend()
     request = InstallerRequest(
         organization_name=organization.name, fleet_url=fleet_url, enroll_secret=stored.enroll_secret,

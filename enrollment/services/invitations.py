@@ -2,6 +2,7 @@
 for more; and the invitation HR's API asks for when it creates an employee."""
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from core.actors import Actor
 from core.audit import audit_record
@@ -26,7 +27,8 @@ def _invite(*, employee: Employee, actor: Actor, reason: str, detail: str = "", 
     with transaction.atomic():
         locked = Employee.objects.select_for_update().get(pk=employee.pk, organization_id=employee.organization_id)
         if not locked.is_active:
-            raise InvalidInput(f"{locked.display_name} has been offboarded and is not invited.", field="employee")
+            raise InvalidInput(gettext("%(display_name)s has been offboarded and is not invited.") % {
+                "display_name": locked.display_name}, field="employee")
         if batch is not None and Invitation.objects.filter(employee=locked, batch=batch).exists():
             return None
         invited_before = Invitation.objects.for_org(locked.organization).filter(
@@ -52,7 +54,7 @@ def invitation_send_many(*, organization: Organization, employees, actor: Actor,
     sent = skipped = 0
     for employee in employees:
         if employee.organization_id != organization.pk:
-            raise InvalidInput("Unknown employee.", field="employees")
+            raise InvalidInput(gettext("Unknown employee."), field="employees")
         if not employee.is_active:
             skipped += 1
             continue

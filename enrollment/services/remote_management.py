@@ -2,6 +2,7 @@
 legal-hold exemption from auto-unenrollment. The purge itself is ``enrollment.unenroll``."""
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from core.actors import Actor
 from core.audit import audit_record
@@ -17,7 +18,8 @@ def enrollment_settings_save(*, organization: Organization, actor: Actor, enroll
     allowed = {"fleet_url", "package_url_macos", "package_url_windows", "package_url_linux"}
     unknown = set(fields) - allowed
     if unknown:
-        raise InvalidInput(f"Unknown setting: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+        raise InvalidInput(gettext("Unknown setting: %(names)s") % {
+            "names": ', '.join(sorted(unknown))}, field=sorted(unknown)[0])
     with transaction.atomic():
         current = (EnrollmentSettings.objects.for_org(organization).select_for_update().first()
                    or EnrollmentSettings(organization=organization))
@@ -28,7 +30,7 @@ def enrollment_settings_save(*, organization: Organization, actor: Actor, enroll
         if enroll_secret is not None:
             enroll_secret = enroll_secret.strip()
             if not enroll_secret:
-                raise InvalidInput("The enroll secret cannot be empty.", field="enroll_secret")
+                raise InvalidInput(gettext("The enroll secret cannot be empty."), field="enroll_secret")
             secret_changed = True
             current.enroll_secret = enroll_secret
         current.save()

@@ -1,5 +1,7 @@
 """Regressions found by walking the assignment pages in a browser (QA pass)."""
 
+import re
+
 from django.urls import reverse
 
 from assignment import services
@@ -76,7 +78,9 @@ def test_pre_assignment_filters_do_not_list_every_employee(cockpit_client, org, 
                                    employee=employee, groups=[])
     url = reverse("preassignment_list", args=[org.slug])
     html = cockpit_client.get(url).content.decode()
-    assert "person29@acme.test" not in html and 'name="employee" inputmode="numeric"' in html
+    # A picker (issue #14 §4): a text box searching the organization's employees, no list of them in the page.
+    assert "person29@acme.test" not in html
+    assert re.search(r'<input type="text" name="employee"[^>]*data-lookup-url="/o/acme/lookup/employees/"', html)
     assert '<select name="source"' in html and "CSV import" in html
     assert "C02ONE" in cockpit_client.get(url, {"employee": employee.pk, "source": "manual"}).content.decode()
     assert "C02ONE" not in cockpit_client.get(url, {"source": "csv_import"}).content.decode()

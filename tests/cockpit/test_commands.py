@@ -64,6 +64,11 @@ def test_seed_demo_builds_every_status_once(db):
     statuses = set(devices.values_list("enrollment_status", flat=True))
     assert {"awaiting_activation", "awaiting_user_assignment", "partially_enrolled", "enrolled",
             "unenrolled"} <= statuses
+    # The dashboard's trend charts: today's real snapshot and 89 days of demo history before it.
+    from mdm_sync.models import DailySnapshot
+
+    history = DailySnapshot.objects.for_org(org)
+    assert history.count() == 90 and history.last().devices == devices.exclude(availability_status="archived").count()
     from mdm_sync.models import FleetConnection
 
     assert FleetConnection.objects.for_org(org).get().token == "demo-fleet-token"  # `make run`'s simulator

@@ -35,14 +35,15 @@ def _feature_extensions():
     tests_dir = Path(__file__).resolve().parent.parent
     return [
         import_module(f"tests.{path.parent.name}.{path.stem}")
-        for app in ("enrollment", "assignment", "offboarding", "webhooks", "scim")
+        for app in ("enrollment", "assignment", "offboarding", "webhooks", "scim", "mfa", "sso")
         for path in sorted((tests_dir / app).glob("tenant_objects*.py"))
     ]
 
 
 EXTENSIONS = _feature_extensions()
 EXTRA_KWARGS = {name: fn for module in EXTENSIONS for name, fn in getattr(module, "KWARGS", {}).items()}
-PUBLIC = {"home", "login", "logout", "healthz", "schema", "api-docs", "set_language"}
+PUBLIC = {"home", "login", "logout", "healthz", "schema", "api-docs", "set_language", "favicon"}
+PUBLIC |= {"account_preferences"}  # the signed-in user's own settings, no organization's data (tests/cockpit)
 PUBLIC |= {name for module in EXTENSIONS for name in getattr(module, "PUBLIC", ())}
 SECRETS = ("C02SECRETA", "secret-a@acme.test", "Secret Group A", "Acme Secret Corp")
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -186,6 +187,31 @@ def test_cockpit_lists_of_b_show_nothing_of_a(client, world):
         response = client.get(reverse(name, kwargs={"org_slug": world["org_b"].slug}))
         assert response.status_code in (200, 403, 405), f"{name}: {response.status_code}"  # 405: POST-only
         assert_no_secrets(response, name)
+
+
+@pytest.mark.parametrize(("name", "key"), [("employee_lookup", "employee"), ("device_lookup", "device")])
+def test_pickers_of_b_find_nothing_of_a(client, world, name, key):
+    """The filters' lookups search B's own objects only, whatever is typed: A's names, serials or ids."""
+    client.force_login(world["user_b"])
+    a_object = world["objects_a"][key]
+    url = reverse(name, kwargs={"org_slug": world["org_b"].slug})
+    for query in ("", "secret", "acme", "C02SECRETA", "secret-a@acme.test", str(a_object.pk)):
+        response = client.get(url, {"q": query})
+        assert response.status_code == 200, f"{name} {query!r}: {response.status_code}"
+        assert_no_secrets(response, f"{name} {query!r}")
+        assert a_object.pk not in [row["id"] for row in response.json()["results"]], f"{name} {query!r}"
+
+
+def test_global_search_of_b_finds_nothing_of_a(client, world):
+    """The top bar's search looks in B only: A's serial number is no jump to A's device, A's names no result."""
+    client.force_login(world["user_b"])
+    url = reverse("search", kwargs={"org_slug": world["org_b"].slug})
+    for query in ("secret", "acme", "C02SECRETA", "c02secreta", "secret-a@acme.test", "HR-A-1", "Secret Group A"):
+        response = client.get(url, {"q": query})
+        assert response.status_code == 200, f"search {query!r}: {response.status_code}"
+        assert response.context["results"].empty, f"search {query!r}"
+        shown = response.content.decode().replace(query, "")  # the page repeats what was typed, nothing more
+        assert not [secret for secret in SECRETS if secret in shown], f"search {query!r}"
 
 
 def test_token_of_b_gets_404_on_every_api_url_of_a(world):

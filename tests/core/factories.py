@@ -4,6 +4,7 @@ import factory
 from django.utils import timezone
 
 from core.jobs import Job
+from core.models import UserPreference
 
 
 class JobFactory(factory.django.DjangoModelFactory):
@@ -23,3 +24,13 @@ class JobFactory(factory.django.DjangoModelFactory):
     created_by_type = "system"
     started_at = factory.LazyFunction(timezone.now)
     finished_at = factory.SelfAttribute("started_at")
+
+
+class UserPreferenceFactory(factory.django.DjangoModelFactory):
+    """A cockpit user who reads the cockpit in French."""
+
+    class Meta:
+        model = UserPreference
+
+    user = factory.SubFactory("tests.factories.UserFactory")
+    language = "fr"

@@ -476,7 +476,7 @@ def test_settings_get(api, read_api, org):
             "auto_unenroll_reinvite": True, "auto_unenroll_action": "delete_host",
             "auto_unenroll_max_share_percent": 10, "suggestion_confidence_threshold": 0.9,
             "invite_employees_on_create": False, "offboarding_default_action": "return_to_stock",
-            "offboarding_hold_until_wipe": False,
+            "offboarding_hold_until_wipe": False, "language": "",
         }
 
 

@@ -8,7 +8,8 @@ from django.db import models
 from core.models import Organization
 from tests.factories import FACTORIES, OrganizationFactory
 
-PROJECT_APPS = {"core", "devices", "mdm_sync", "enrollment", "assignment", "offboarding", "webhooks", "scim", "cockpit"}
+PROJECT_APPS = {"core", "devices", "mdm_sync", "enrollment", "assignment", "offboarding", "webhooks", "scim", "sso",
+                "mfa", "cockpit"}
 PROJECT_MODELS = sorted(
     (model for model in apps.get_models() if model._meta.app_config.name in PROJECT_APPS),
     key=lambda model: model._meta.label,

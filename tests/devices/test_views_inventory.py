@@ -93,7 +93,7 @@ def test_inventory_lists_rows_with_badges_and_links(cockpit_client, org, fleet):
     [
         ({"platform": "amiga"}, "Select a valid choice"),
         ({"availability_status": "lost"}, "Select a valid choice"),
-        ({"assignee": "not-a-number"}, "Select a valid choice"),
+        ({"assignee": "not-a-number"}, "No employee “not-a-number” in this organization."),
         ({"group": "No such group"}, "Unknown group"),
     ],
 )

@@ -23,7 +23,9 @@ from core.services import (
 from devices import services as devices
 from devices.models import DESKTOP_PLATFORMS, Device, EnrollmentIssue, Platform, Usage
 from mdm_sync import simulator
+from mdm_sync.models import DailySnapshot
 from mdm_sync.services import fleet_connection_save
+from mdm_sync.snapshots import daily_snapshot_take
 from mdm_sync.tasks import sync_organization_task
 
 # What `make run` starts: the Fleet simulator on loopback with this fleet size, seed and token.
@@ -149,6 +151,7 @@ class Command(BaseCommand):
             Device.objects.filter(pk=device.pk).update(enrollment_status=device.enrollment_status, **facts)
 
         self._seed_features(org, actor, people, groups)
+        self._seed_history(org, rng)
 
     def _seed_features(self, org, actor, people, groups):
         """A taste of each feature: the enroll secret, pre-assignments in each state, offboardings."""
@@ -178,3 +181,32 @@ class Command(BaseCommand):
         offboarding_schedule(offboarding=case, actor=actor,
                              effective_date=(timezone.now() + timedelta(days=7)).date())
 
+    def _seed_history(self, org, rng, days=90):
+        """DEMO DATA, NOT MEASURED: 89 days of made-up daily snapshots before today's real one, so the dashboard's
+        trend charts have something to draw right after `make run`. A real installation backfills nothing: its
+        charts start from the first nightly snapshot ("collecting since …")."""
+        today = daily_snapshot_take(organization=org)  # the one real row: today's counts
+        fake = []
+
+        def wobble(value, growth, spread=0.06):
+            return max(0, round(value * growth * rng.uniform(1 - spread, 1 + spread)))
+
+        for back in range(1, days):
+            growth = 1 - 0.3 * back / days  # the demo fleet grew by about a third over the quarter
+            figures = {name: wobble(getattr(today, name), growth) for name in (
+                "in_use_assigned", "in_use_to_assign", "awaiting_activation", "awaiting_user_assignment",
+                "unenrolled", "not_seen_in_fleet")}
+            figures["in_stock"] = wobble(today.in_stock, growth, 0.2)
+            # More devices were partially enrolled back then: the fixes show as a falling line.
+            figures["partially_enrolled"] = wobble(today.partially_enrolled + 3 * back // 30, growth, 0.3)
+            figures["archived"] = max(0, today.archived - back // 10)
+            figures["devices"] = figures["in_use_assigned"] + figures["in_stock"] + figures["in_use_to_assign"]
+            figures["enrolled"] = max(0, figures["devices"] - figures["awaiting_activation"]
+                                      - figures["awaiting_user_assignment"] - figures["partially_enrolled"]
+                                      - figures["unenrolled"])
+            failures = 1 if rng.random() < 0.06 else 0
+            fake.append(DailySnapshot(
+                organization=org, day=today.day - timedelta(days=back), taken_at=today.taken_at - timedelta(days=back),
+                sync_runs=48, sync_failures=failures, sync_seconds=round(rng.uniform(18, 34) * growth + 6, 1),
+                sync_outcome="succeeded", **figures))
+        DailySnapshot.objects.bulk_create(fake)
