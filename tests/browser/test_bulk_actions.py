@@ -8,19 +8,15 @@ from django.utils import timezone
 from core import jobs
 from core.actors import Actor
 from core.jobs import Job, job_execute
-from core.models import Membership
 from devices import services as device_services
 from devices.models import Device
+from tests.browser.accounts import cockpit_user, sign_in
 from tests.factories import (
     DeviceFactory,
     EmployeeFactory,
     GroupFactory,
-    MembershipFactory,
     OrganizationFactory,
-    UserFactory,
 )
-
-PASSWORD = "browser-test-passphrase-7"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,10 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def fleet(db):
     """An admin, people in groups, and 60 devices (more than a page): 6 assigned, the rest in stock."""
     org = OrganizationFactory(slug="acme", name="Acme")
-    admin = UserFactory(username="alice", email="alice@acme.test")
-    admin.set_password(PASSWORD)
-    admin.save()
-    MembershipFactory(organization=org, user=admin, role=Membership.Role.ADMIN)
+    admin = cockpit_user(org)
     actor = Actor.for_user(admin)
     engineering = GroupFactory(organization=org, name="Engineering")
     sales = GroupFactory(organization=org, name="Sales")
@@ -52,17 +45,9 @@ def fleet(db):
     return {"org": org, "devices": devices, "sales": sales}
 
 
-def sign_in(page, base, org):
-    page.goto(f"{base}/o/{org.slug}/devices/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"{base}/o/{org.slug}/devices/")
-
-
 def test_select_rows_and_return_them_to_stock(live_server, page, fleet):
     org, base = fleet["org"], live_server.url
-    sign_in(page, base, org)
+    sign_in(page, base, f"/o/{org.slug}/devices/")
     assert page.locator("#bulk-bar").is_hidden()  # nothing selected yet
     page.goto(f"{base}/o/{org.slug}/devices/?ordering=name")
     for n in (0, 1, 2, 3, 40):  # device-00 … device-03 are assigned, device-40 is in stock
@@ -89,7 +74,7 @@ def test_select_rows_and_return_them_to_stock(live_server, page, fleet):
 
 def test_select_all_matching_and_add_to_a_group(live_server, page, fleet):
     org, base, sales = fleet["org"], live_server.url, fleet["sales"]
-    sign_in(page, base, org)
+    sign_in(page, base, f"/o/{org.slug}/devices/")
     page.goto(f"{base}/o/{org.slug}/devices/?platform=windows")
     windows = Device.objects.filter(organization=org, platform="windows").count()
     assert windows == 40 and page.locator("#device-table tbody tr").count() == 40
@@ -115,7 +100,7 @@ def test_a_large_selection_follows_its_job_without_a_reload(live_server, page, f
     queued = []
     monkeypatch.setattr(jobs, "queue_job", queued.append)  # no worker yet: the test plays it below
     org, base = fleet["org"], live_server.url
-    sign_in(page, base, org)
+    sign_in(page, base, f"/o/{org.slug}/devices/")
     page.check("#select-page")
     page.select_option("#bulk-action", "archive")
     page.click("#bulk-apply")
@@ -139,7 +124,7 @@ def test_the_inventory_fits_the_screen(live_server, browser, fleet, width):
     page = context.new_page()
     try:
         org, base = fleet["org"], live_server.url
-        sign_in(page, base, org)
+        sign_in(page, base, f"/o/{org.slug}/devices/")
         page.goto(f"{base}/o/{org.slug}/devices/?ordering=name")  # the assigned devices first
         wrap = page.locator("#device-table-wrap")
         overflow = page.evaluate("""() => {

@@ -3,20 +3,16 @@ top bar changes the language of the next page and remembers it for the signed-in
 
 import pytest
 
-from core.models import Membership, UserPreference
-from tests.factories import DeviceFactory, MembershipFactory, OrganizationFactory, UserFactory
-
-PASSWORD = "browser-test-passphrase-7"
+from core.models import UserPreference
+from tests.browser.accounts import cockpit_user, sign_in
+from tests.factories import DeviceFactory, OrganizationFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_french_browser_gets_french_pages_and_the_switcher_remembers_english(live_server, browser):
     org = OrganizationFactory(slug="acme", name="Acme")
-    admin = UserFactory(username="alice", email="alice@acme.test")
-    admin.set_password(PASSWORD)
-    admin.save()
-    MembershipFactory(organization=org, user=admin, role=Membership.Role.ADMIN)
+    admin = cockpit_user(org)
     DeviceFactory(organization=org, name="alice-mbp")
     context = browser.new_context(locale="fr-FR", viewport={"width": 1366, "height": 900})
     context.set_default_timeout(15_000)
@@ -25,10 +21,7 @@ def test_a_french_browser_gets_french_pages_and_the_switcher_remembers_english(l
     try:
         page.goto(f"{base}/login/")
         assert page.get_attribute("html", "lang") == "fr"
-        page.fill("#id_username", "alice")
-        page.fill("#id_password", PASSWORD)
-        page.click("form button[type=submit]")
-        page.wait_for_url(f"{base}/o/{org.slug}/")
+        sign_in(page, base, lands_on=f"/o/{org.slug}/")
         assert "Tableau de bord" in page.inner_text("nav, header")
 
         page.goto(f"{base}/o/{org.slug}/devices/")

@@ -9,9 +9,8 @@ from django_otp.oath import totp
 
 from core.models import Membership
 from mfa.selectors import has_mfa
-from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
-
-PASSWORD = "browser-test-passphrase-7"
+from tests.browser.accounts import PASSWORD, cockpit_user, sign_in
+from tests.factories import OrganizationFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,17 +23,10 @@ def app_code(key: bytes, *, steps_ahead: int = 0) -> str:
 def test_enrol_then_sign_in_with_password_and_code(live_server, page, settings):
     settings.OTP_TOTP_THROTTLE_FACTOR = 0
     org = OrganizationFactory(slug="acme", name="Acme")
-    alice = UserFactory(username="alice", email="alice@acme.test", first_name="Alice", last_name="Admin")
-    alice.set_password(PASSWORD)
-    alice.save()
-    MembershipFactory(organization=org, user=alice, role=Membership.Role.OWNER)
+    alice = cockpit_user(org, role=Membership.Role.OWNER, first_name="Alice", last_name="Admin")
     base = live_server.url
 
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"{base}/o/acme/")
+    sign_in(page, base, lands_on="/o/acme/")
 
     # The user menu leads to the security page; setting up shows a QR code and the key in text.
     page.click("#org-switcher summary")

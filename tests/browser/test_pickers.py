@@ -9,12 +9,10 @@ import pytest
 from django.utils import timezone
 
 from core.actors import Actor
-from core.models import Membership
 from devices import services as device_services
 from mdm_sync.models import DailySnapshot
-from tests.factories import DeviceFactory, EmployeeFactory, MembershipFactory, OrganizationFactory, UserFactory
-
-PASSWORD = "browser-test-passphrase-7"
+from tests.browser.accounts import cockpit_user, sign_in
+from tests.factories import DeviceFactory, EmployeeFactory, OrganizationFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,10 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def world(db):
     org = OrganizationFactory(slug="acme", name="Acme")
-    admin = UserFactory(username="alice", email="alice@acme.test", first_name="Alice", last_name="Admin")
-    admin.set_password(PASSWORD)
-    admin.save()
-    MembershipFactory(organization=org, user=admin, role=Membership.Role.ADMIN)
+    admin = cockpit_user(org, first_name="Alice", last_name="Admin")
     actor = Actor.for_user(admin)
     ada = EmployeeFactory(organization=org, full_name="Ada Lovelace", email="ada@acme.test")
     adam = EmployeeFactory(organization=org, full_name="Adam Smith", email="adam@acme.test")
@@ -35,14 +30,6 @@ def world(db):
                                       employee=owner, actor=actor)
     DeviceFactory(organization=org, name="spare-mbp", platform="macos")
     return {"org": org, "ada": ada, "adam": adam}
-
-
-def sign_in(page, base, next_path):
-    page.goto(f"{base}{next_path}")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"{base}{next_path}")
 
 
 def test_pick_an_assignee_by_name_with_the_keyboard(live_server, world, page):

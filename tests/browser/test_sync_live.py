@@ -4,13 +4,11 @@ import pytest
 from django.utils import timezone
 
 from core.actors import Actor
-from core.models import Membership
 from mdm_sync import services
 from mdm_sync.models import SyncRun
 from mdm_sync.services import fleet_connection_save
-from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
-
-PASSWORD = "browser-test-passphrase-7"
+from tests.browser.accounts import cockpit_user, sign_in
+from tests.factories import OrganizationFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,16 +18,9 @@ def test_a_sync_shows_up_and_finishes_without_a_reload(live_server, page, monkey
     org = OrganizationFactory(slug="acme", name="Acme")
     fleet_connection_save(organization=org, url="http://127.0.0.1:9", token="t", actor=Actor.system("tests"),
                           test=False)
-    admin = UserFactory(username="alice", email="alice@acme.test")
-    admin.set_password(PASSWORD)
-    admin.save()
-    MembershipFactory(organization=org, user=admin, role=Membership.Role.ADMIN)
+    cockpit_user(org)
     base = live_server.url
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"{base}/o/{org.slug}/")
+    sign_in(page, base, lands_on=f"/o/{org.slug}/")
 
     page.goto(f"{base}/o/{org.slug}/sync/")
     page.click("form.actions button[type=submit]")
