@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.models import ApiToken, Employee
 from core.tenancy import TenantModel
@@ -39,7 +40,7 @@ class Offboarding(TenantModel):
         DRAFT = "draft", _("Draft")
         SCHEDULED = "scheduled", _("Scheduled")
         COMPLETED = "completed", _("Completed")
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", pgettext_lazy("offboarding status", "Cancelled")  # le départ: masculine
 
     class Origin(models.TextChoices):
         COCKPIT = "cockpit", _("Cockpit")
