@@ -6,7 +6,7 @@ Two steps, both without per-row queries:
   ``,`` ``;`` or tab separated, CRLF, trailing empty lines), checks the header (any order, case- and
   space-insensitive names, unknown columns ignored and reported) and each row on its own (mandatory
   fields, e-mail, ownership, duplicates in the file). A file it cannot read raises :class:`CsvFileError`.
-* :func:`classify` looks every row up against the organization in a few bulk queries per chunk and
+* :func:`classify` looks every row up against the organization in one query per kind of object and
   gives it its action: ``create``, ``update``, ``assign_now``, ``conflict``, ``unchanged`` or ``error``
   (and ``unassign`` / ``return_to_stock`` for the bulk moves). A row naming an employee whose offboarding
   is under way gets a warning (``row["warnings"]``): it is still committed, a person having confirmed it.
@@ -29,6 +29,7 @@ from django.utils import formats
 from django.utils.translation import gettext, gettext_lazy
 
 from assignment.models import DEFAULT_DOMAIN_NAME, CsvImport, PreAssignment
+from core.bulk import AnyOf
 from core.errors import InvalidInput
 from core.models import Employee, Group
 from core.selectors import employees_leaving
@@ -52,7 +53,6 @@ TEMPLATE_HEADER = [COLUMNS[key] for key in ASSIGN_COLUMNS]
 MAX_LENGTHS = {"serial_number": 100, "username": 150, "domain_name": 150, "email": 254}
 SEPARATOR_NAMES = {",": ",", ";": ";", "\t": "tab"}
 OWNERSHIP_VALUES = {"corporate": Ownership.CORPORATE, "personal": Ownership.PERSONAL}
-LOOKUP_CHUNK = 2000  # values per IN (...) list: well under SQLite's and PostgreSQL's limits
 
 
 class Action:
@@ -322,56 +322,46 @@ def _read_assignment(row: dict, get) -> None:
 # --- classification against the organization (bulk) --------------------------------------------------------
 
 
-def _chunks(values, size=LOOKUP_CHUNK):
-    values = list(values)
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
 def _lookups(organization, rows: list[dict], kind: str) -> dict:
-    serials = {row["serial"] for row in rows if row["serial"]}
-    devices = {}
-    for chunk in _chunks(serials):
-        for device in (
-            Device.objects.for_org(organization).filter(serial_number__in=chunk)
-            .values("pk", "serial_number", "assignee_id", "assignee__email", "availability_status", "usage")
-        ):
-            devices[device["serial_number"]] = device
+    """What the rows name, one query per kind whatever their number (``core.bulk.AnyOf``), as plain values."""
+    serials = list({row["serial"] for row in rows if row["serial"]})
+    devices = {
+        device["serial_number"]: device
+        for device in Device.objects.for_org(organization).filter(AnyOf("serial_number", serials))
+        .values("pk", "serial_number", "assignee_id", "assignee__email", "availability_status", "usage")
+    }
     found = {"devices": devices}
     if kind != CsvImport.Kind.ASSIGN:
         return found
-    emails = {row["email"] for row in rows if row.get("email")}
-    employees = {}
-    for chunk in _chunks(emails):
-        for employee in (
-            Employee.objects.for_org(organization).annotate(lowered=Lower("email")).filter(lowered__in=chunk)
-            .values("pk", "lowered", "status", "username", "domain_name", "full_name")
-        ):
-            employees[employee["lowered"]] = employee
+    emails = list({row["email"] for row in rows if row.get("email")})
+    employees = {
+        employee["lowered"]: employee
+        for employee in Employee.objects.for_org(organization).annotate(lowered=Lower("email"))
+        .filter(AnyOf("lowered", emails))
+        .values("pk", "lowered", "email", "status", "username", "domain_name", "full_name")
+    }
     leaving = employees_leaving(organization=organization) if employees else {}  # open offboardings: a handful
     active, active_by_pk = {}, {}
-    for chunk in _chunks(serials):
-        for pa in (
-            PreAssignment.objects.for_org(organization).filter(status__in=PreAssignment.ACTIVE, serial_number__in=chunk)
-            .values("pk", "serial_number", "employee__email", "status", "domain_name", "ownership")
-        ):
-            pa["groups"] = []
-            active[pa["serial_number"]] = active_by_pk[pa["pk"]] = pa
+    for pa in (
+        PreAssignment.objects.for_org(organization).filter(AnyOf("serial_number", serials),
+                                                           status__in=PreAssignment.ACTIVE)
+        .values("pk", "serial_number", "employee__email", "status", "domain_name", "ownership")
+    ):
+        pa["groups"] = []
+        active[pa["serial_number"]] = active_by_pk[pa["pk"]] = pa
     if active_by_pk:  # their groups, by a join on the same filter rather than a list of ids
-        through = PreAssignment.groups.through.objects.filter(
-            preassignment__organization=organization, preassignment__status__in=PreAssignment.ACTIVE,
-        )
-        for chunk in _chunks(serials):
-            for pk, name in through.filter(preassignment__serial_number__in=chunk).values_list(
-                "preassignment_id", "group__name"
-            ):
-                active_by_pk[pk]["groups"].append(name)
+        for pk, name in PreAssignment.groups.through.objects.filter(
+            AnyOf("preassignment__serial_number", serials), preassignment__organization=organization,
+            preassignment__status__in=PreAssignment.ACTIVE,
+        ).values_list("preassignment_id", "group__name"):
+            active_by_pk[pk]["groups"].append(name)
     groups = {group.name.lower(): group for group in Group.objects.for_org(organization)}
     return found | {"employees": employees, "active": active, "groups": groups, "leaving": leaving}
 
 
-def classify(organization, rows: list[dict], kind: str) -> None:
-    """Set each row's ``action`` (and what the commit needs: ids, canonical group names) in place."""
+def classify(organization, rows: list[dict], kind: str) -> dict:
+    """Set each row's ``action`` (and what the commit needs: ids, canonical group names) in place. Returns what it
+    looked up (``devices`` by serial; for assignments ``employees`` by lowered e-mail, ``groups`` by lowered name…)."""
     found = _lookups(organization, rows, kind)
     for row in rows:
         row["errors"] = list(row["parse_errors"])
@@ -384,6 +374,7 @@ def classify(organization, rows: list[dict], kind: str) -> None:
         if row["errors"]:
             row["action"] = Action.ERROR
             row["warnings"] = []  # the row is not imported: its errors say what to fix
+    return found
 
 
 def _classify_assignment(row: dict, found: dict) -> None:

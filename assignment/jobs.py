@@ -1,10 +1,10 @@
 """The CSV import as a job (``core.jobs``, kind ``assignment.csv_import``), registered from ``assignment.wiring``.
 
 Thin: the rules live in ``assignment.services.csv_imports``. The job analyses the stored rows a chunk at a time
-(progress after each), then, unless it is a dry run, concludes the import as the synchronous API does, in one
-transaction that also records the job's outcome. Its result is the body the synchronous call would have answered:
-the preview, the committed import, or the 400 error body listing the rows in error. Safe to re-run: analysed
-chunks are kept, and a commit is all or nothing.
+(progress after each; the rows are stored once, when all are done), then, unless it is a dry run, concludes the
+import as the synchronous API does, in one transaction that also records the job's outcome. Its result is the body
+the synchronous call would have answered: the preview, the committed import, or the 400 error body listing the rows
+in error. Safe to re-run: an analysis is stored whole or not at all, and a commit is all or nothing.
 """
 
 import time
@@ -15,7 +15,6 @@ from django.utils.translation import gettext
 from assignment import services
 from assignment.models import CsvImport
 from assignment.selectors import csv_import_answer, csv_import_rejection
-from assignment.services import csv_imports
 from core.api.errors import validation_error_body
 from core.jobs import JobFailed, JobRun
 
@@ -25,11 +24,16 @@ def csv_import_job(run: JobRun) -> dict:
     record = CsvImport.objects.for_org(run.organization).filter(pk=params.get("csv_import")).first()
     if record is None:
         raise JobFailed(gettext("The import no longer exists."))
-    while record.status == CsvImport.Status.ANALYSING:
-        run.progress(record.processed_rows, record.row_count, gettext("Analysing the rows"))
+    phase = gettext("Analysing the rows")
+
+    def analysed(done: int, total: int) -> None:  # before each chunk
+        run.progress(done, total, phase)
         run.check()
+
+    while record.status == CsvImport.Status.ANALYSING:
+        analysed(record.processed_rows, record.row_count)
         done = record.processed_rows
-        record = services.csv_import_analyse(csv_import=record, chunk=csv_imports.ANALYSE_CHUNK)
+        record = services.csv_import_analyse(csv_import=record, progress=analysed)
         if record.status == CsvImport.Status.ANALYSING and record.processed_rows == done:
             time.sleep(0.5)  # a page is analysing this chunk right now: read where it got to
             record.refresh_from_db()

@@ -1,9 +1,11 @@
-"""Bulk CSV assignment with a 10,000-row file in PostgreSQL: preview and commit, next to parsing the CSV alone.
+"""Bulk CSV assignment with a 10,000-row file in PostgreSQL: preview and commit, next to parsing the CSV alone;
+then a 100,000-row file as a job, in a process of its own.
 
 Run from the project root::
 
-    .venv/bin/python benchmarks/bench_csv.py                 # 10,000 rows
-    .venv/bin/python benchmarks/bench_csv.py --rows 2000     # quick run
+    .venv/bin/python benchmarks/bench_csv.py                                  # 10,000 rows, then 100,000 as a job
+    .venv/bin/python benchmarks/bench_csv.py --rows 2000 --job-rows 20000     # quick run
+    .venv/bin/python benchmarks/bench_csv.py --job-rows 0                     # no job run
 
 What it does:
 
@@ -21,9 +23,16 @@ What it does:
      fresh copy of the seeded state per repetition;
    * ``re-upload``: the same file previewed and committed again (idempotent: every row ``unchanged``).
 
-4. Prints seconds, rows/s, the ratio to the floor and the SQL queries of each, and the queries by kind.
-   Devices already here go through the device moves (``device_assign``: row lock, history, audit) one by one,
-   so the commit's queries grow with ``--here`` only; new serials are written in bulk.
+4. Prints seconds, CPU-seconds (this process plus its PostgreSQL backend: on a shared machine they move less than
+   seconds do), rows/s, the ratio to the floor and the SQL queries of each, and the queries by kind. Rows are
+   written in bulk (``core.bulk``: ``COPY`` and set-based updates), the devices already here through the bulk
+   device assignment (row locks, history, audit); the commit's statements do not grow with the rows.
+5. Unless ``--job-rows 0``: seeds a second organization the same way (a tenth of the serials here) and writes a
+   ``--job-rows`` file, then a fresh process of this script (``--phase job``) uploads it as the API does
+   (``csv_import_submit``: parsed and stored, a job queued) and runs the job through its handler in-process
+   (``core.jobs.job_execute``: analysis in chunks, then the commit in one transaction). It reports the upload, the
+   job and their total in seconds and CPU-seconds, and the process's peak RSS (``VmHWM``) next to its RSS once
+   Django is loaded.
 
 Exit status 0 when the measurements ran (this is a report), 1 when the benchmark itself failed.
 """
@@ -31,10 +40,13 @@ Exit status 0 when the measurements ran (this is a report), 1 when the benchmark
 import argparse
 import csv
 import io
+import json
 import os
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from functools import partial
@@ -50,6 +62,7 @@ from benchmarks.common import DEFAULT_SERVER_URL, benchmark_database_url, recrea
 DEFAULT_DBNAME = "cockpit_csv_bench"
 SETTINGS_MODULE = "benchmarks.settings"
 ORG_SLUG = "csv-bench"
+JOB_ORG_SLUG = "csv-bench-job"
 EMPLOYEES = 5000
 GROUPS = ["Engineering", "Sales", "Support", "Finance", "Marketing", "People", "IT", "Kiosks"]
 COLUMNS = ["Email Address", "Serial Number", "Group Name", "User Name", "Owned By", "Domain Name"]
@@ -68,19 +81,47 @@ class QueryCounter:
         return sum(self.kinds.values())
 
 
+def _proc_mb(key: str) -> float:
+    """``VmHWM`` (peak RSS) or ``VmRSS`` of this process, in MB (Linux)."""
+    try:
+        return int(Path("/proc/self/status").read_text().split(f"{key}:")[1].split()[0]) / 1024
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _backend_cpu_s() -> float:
+    """CPU-seconds of this connection's PostgreSQL backend so far, when the server runs on this machine (else 0)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_now() -> float:
+    """CPU-seconds of this process (every thread) and its database backend."""
+    return time.process_time() + _backend_cpu_s()
+
+
 def measured(function):
-    """(seconds, queries by kind, result) of one call."""
+    """(seconds, CPU-seconds, queries by kind, result) of one call."""
     from django.db import connection
 
     counter = QueryCounter()
+    cpu = cpu_now()
     with connection.execute_wrapper(counter):
         started = time.perf_counter()
         result = function()
         seconds = time.perf_counter() - started
-    return seconds, counter.kinds, result
+    return seconds, cpu_now() - cpu, counter.kinds, result
 
 
-def seed(rows: int, here: int, rng: random.Random):
+def seed(rows: int, here: int, rng: random.Random, slug: str = ORG_SLUG):
     """The organization, its people and devices, and the CSV bytes."""
     from core.actors import Actor
     from core.models import Employee, Group
@@ -88,7 +129,7 @@ def seed(rows: int, here: int, rng: random.Random):
     from devices.models import Device
 
     actor = Actor.system("benchmark")
-    org = organization_create(slug=ORG_SLUG, name="CSV Bench Corp", actor=actor)
+    org = organization_create(slug=slug, name=f"CSV Bench Corp ({slug})", actor=actor)
     Group.objects.bulk_create([Group(organization=org, name=name) for name in GROUPS])
     employees = Employee.objects.bulk_create([
         Employee(organization=org, email=f"user{i}@csv.bench.example", username=f"user{i}", domain_name="CORP")
@@ -97,7 +138,7 @@ def seed(rows: int, here: int, rng: random.Random):
     devices = Device.objects.bulk_create([
         Device(organization=org, serial_number=f"HERE{i:07d}", name=f"here-{i}", platform="macos")
         for i in range(here)
-    ])
+    ], batch_size=2000)
     busy = devices[: here // 10]
     for device, owner in zip(busy, employees[-len(busy):], strict=False):  # assigned to someone else: conflicts
         device.availability_status, device.assignment_status, device.assignee = "in_use", "assigned", owner
@@ -136,16 +177,15 @@ def run(args) -> int:
     print(f"CSV: {args.rows:,} rows, {len(data) / 1024 / 1024:.1f} MB; {args.here:,} of the serials are devices "
           f"already here ({args.here // 10:,} of them assigned to someone else); {EMPLOYEES:,} employees")
 
-    figures: dict[str, list[tuple[float, Counter]]] = {}
+    figures: dict[str, list[tuple[float, float, Counter]]] = {}
 
-    def record(name, seconds, kinds):
-        figures.setdefault(name, []).append((seconds, kinds))
+    def record(name, seconds, cpu, kinds):
+        figures.setdefault(name, []).append((seconds, cpu, kinds))
 
     for _ in range(args.repeat):
-        seconds, kinds, _rows = measured(lambda: list(csv.reader(io.StringIO(data.decode("utf-8"), newline=""))))
-        record("floor (csv.reader alone)", seconds, kinds)
-        seconds, kinds, _parsed = measured(lambda: parse(data, kind="assign", max_rows=1_000_000))
-        record("parse (no database)", seconds, kinds)
+        record("floor (csv.reader alone)", *measured(
+            lambda: list(csv.reader(io.StringIO(data.decode("utf-8"), newline=""))))[:3])
+        record("parse (no database)", *measured(lambda: parse(data, kind="assign", max_rows=1_000_000))[:3])
 
         # Preview and commit, then roll everything back so the next repetition starts from the same state.
         class Rollback(Exception):
@@ -153,18 +193,18 @@ def run(args) -> int:
 
         try:
             with transaction.atomic():
-                seconds, kinds, preview = measured(lambda: services.csv_import_start(
+                *measure, preview = measured(lambda: services.csv_import_start(
                     organization=org, actor=actor, data=data, filename="bench.csv"))
-                record("preview", seconds, kinds)
+                record("preview", *measure)
                 counts = preview.counts
-                seconds, kinds, result = measured(partial(services.csv_import_commit, csv_import=preview, actor=actor))
-                record("commit", seconds, kinds)
-                seconds, kinds, again = measured(lambda: services.csv_import_start(
+                *measure, result = measured(partial(services.csv_import_commit, csv_import=preview, actor=actor))
+                record("commit", *measure)
+                *measure, again = measured(lambda: services.csv_import_start(
                     organization=org, actor=actor, data=data, filename="bench.csv"))
-                record("re-upload preview", seconds, kinds)
+                record("re-upload preview", *measure)
                 unchanged = again.counts.get("unchanged", 0)
-                seconds, kinds, _ = measured(partial(services.csv_import_commit, csv_import=again, actor=actor))
-                record("re-upload commit", seconds, kinds)
+                *measure, _ = measured(partial(services.csv_import_commit, csv_import=again, actor=actor))
+                record("re-upload commit", *measure)
                 raise Rollback
         except Rollback:
             pass
@@ -173,32 +213,106 @@ def run(args) -> int:
     print(f"Preview: {dict(sorted(counts.items()))}")
     print(f"Commit: {result}")
     print(f"Re-upload: {unchanged:,} of {args.rows:,} rows unchanged\n")
-    floor = statistics.median(s for s, _ in figures["floor (csv.reader alone)"])
-    print(f"{'':28} {'seconds':>8} {'rows/s':>10} {'x floor':>8} {'queries':>8}")
+    floor = statistics.median(s for s, _, _ in figures["floor (csv.reader alone)"])
+    print(f"{'':28} {'seconds':>8} {'cpu_s':>7} {'rows/s':>10} {'x floor':>8} {'queries':>8}")
     for name, runs in figures.items():
-        seconds = statistics.median(s for s, _ in runs)
-        queries = runs[-1][1]
-        print(f"{name:28} {seconds:8.2f} {args.rows / seconds:10,.0f} {seconds / floor:8.1f} "
+        seconds = statistics.median(s for s, _, _ in runs)
+        cpu = statistics.median(c for _, c, _ in runs)
+        queries = runs[-1][2]
+        print(f"{name:28} {seconds:8.2f} {cpu:7.2f} {args.rows / seconds:10,.0f} {seconds / floor:8.1f} "
               f"{sum(queries.values()):8,}")
-    print("\nQueries by kind (last run):")
+    print("\nQueries by kind (last run; a COPY runs outside Django's cursor and is not counted):")
     for name, runs in figures.items():
-        if runs[-1][1]:
-            print(f"  {name:26} " + ", ".join(f"{kind} {n:,}" for kind, n in runs[-1][1].most_common()))
-    print(f"\nMedian of {args.repeat} run(s). The machine may be shared: compare ratios, not seconds.")
-    print(result_line(args.rows, figures))
+        if runs[-1][2]:
+            print(f"  {name:26} " + ", ".join(f"{kind} {n:,}" for kind, n in runs[-1][2].most_common()))
+    print(f"\nMedian of {args.repeat} run(s). The machine may be shared: compare ratios and CPU-seconds, not seconds.")
+    job = run_job(args) if args.job_rows else None
+    print(result_line(args.rows, figures, job))
     return 0
 
 
-def result_line(rows: int, figures: dict) -> str:
-    """The machine-readable last line: medians in seconds, and each ratio to the floor (``csv.reader`` alone)."""
-    def median(name: str) -> float:
-        return statistics.median(s for s, _ in figures[name])
+def run_job(args) -> dict:
+    """Seed the job's organization and file here, then upload and run the job in a fresh process of this script."""
+    from django.db import connection
+
+    _org, _actor, data = seed(args.job_rows, args.job_rows // 10, random.Random(2), slug=JOB_ORG_SLUG)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    with tempfile.NamedTemporaryFile(prefix="bench-csv-", suffix=".csv", delete=False) as handle:
+        handle.write(data)
+    try:
+        completed = subprocess.run(
+            [sys.executable, __file__, "--phase", "job", "--csv-file", handle.name], cwd=PROJECT_DIR,
+            env=os.environ.copy(), capture_output=True, text=True, check=False)
+    finally:
+        os.unlink(handle.name)
+    if completed.returncode != 0:
+        raise RuntimeError(f"The job phase failed:\n{completed.stdout}\n{completed.stderr}")
+    job = json.loads(completed.stdout.strip().splitlines()[-1])
+    print(f"\nJob: {args.job_rows:,} rows ({len(data) / 1024 / 1024:.1f} MB), {args.job_rows // 10:,} devices here; "
+          f"result {job['result']}")
+    print(f"{'':28} {'seconds':>8} {'cpu_s':>7} {'rows/s':>10}")
+    for name in ("upload", "job", "total"):
+        seconds, cpu = job[f"{name}_s"], job[f"{name}_cpu_s"]
+        print(f"{name:28} {seconds:8.2f} {cpu:7.2f} {args.job_rows / seconds:10,.0f}")
+    print(f"peak RSS {job['peak_rss_mb']:.0f} MB (Django loaded: {job['base_rss_mb']:.0f} MB)")
+    return job | {"rows": args.job_rows}
+
+
+def job_phase(csv_file: str) -> int:
+    """In its own process: the upload as the API takes it, then the job it queued, run here through its handler.
+    Prints one JSON line."""
+    import django
+
+    django.setup()
+    from assignment import services
+    from assignment.models import CsvImport
+    from core import jobs
+    from core.actors import Actor
+    from core.models import Organization
+
+    organization = Organization.objects.get(slug=JOB_ORG_SLUG)
+    actor = Actor.system("benchmark")
+    data = Path(csv_file).read_bytes()
+    queued: list[int] = []
+    jobs.queue_job = queued.append  # the worker is this process: the job runs below, not on the broker
+    base_rss = _proc_mb("VmRSS")
+    cpu, started = cpu_now(), time.perf_counter()
+    submission = services.csv_import_submit(organization=organization, actor=actor, data=data, filename="job.csv")
+    upload_s, upload_cpu = time.perf_counter() - started, cpu_now() - cpu
+    if submission.job is None or queued != [submission.job.pk]:
+        raise RuntimeError("The upload did not queue a job: is the file above ASSIGNMENT_CSV_SYNC_MAX_ROWS?")
+    outcome = jobs.job_execute(job_id=submission.job.pk)
+    total_s, total_cpu = time.perf_counter() - started, cpu_now() - cpu
+    job = jobs.Job.objects.get(pk=submission.job.pk)
+    record = CsvImport.objects.get(pk=submission.record.pk)
+    if job.status != jobs.Job.Status.SUCCEEDED or record.status != CsvImport.Status.COMMITTED:
+        raise RuntimeError(f"The job did not commit the import: {outcome} {job.status} {job.error}")
+    print(json.dumps({
+        "upload_s": upload_s, "upload_cpu_s": upload_cpu, "job_s": total_s - upload_s,
+        "job_cpu_s": total_cpu - upload_cpu, "total_s": total_s, "total_cpu_s": total_cpu,
+        "peak_rss_mb": _proc_mb("VmHWM"), "base_rss_mb": base_rss, "result": record.result,
+    }))
+    return 0
+
+
+def result_line(rows: int, figures: dict, job: dict | None) -> str:
+    """The machine-readable last line: medians in seconds and CPU-seconds, each ratio to the floor (``csv.reader``
+    alone), and the job run's figures."""
+    def median(name: str, index: int = 0) -> float:
+        return statistics.median(run[index] for run in figures[name])
 
     floor = median("floor (csv.reader alone)")
-    return (f"RESULT bench_csv rows={rows} floor_s={floor:.3f} parse_s={median('parse (no database)'):.3f} "
+    line = (f"RESULT bench_csv rows={rows} floor_s={floor:.3f} parse_s={median('parse (no database)'):.3f} "
             f"preview_s={median('preview'):.3f} commit_s={median('commit'):.3f} "
+            f"total_s={median('preview') + median('commit'):.3f} "
+            f"preview_cpu_s={median('preview', 1):.3f} commit_cpu_s={median('commit', 1):.3f} "
             f"reupload_preview_s={median('re-upload preview'):.3f} reupload_commit_s={median('re-upload commit'):.3f} "
             f"preview_x={median('preview') / floor:.1f} commit_x={median('commit') / floor:.1f}")
+    if job:
+        line += (f" job_rows={job['rows']} job_s={job['total_s']:.3f} job_cpu_s={job['total_cpu_s']:.3f} "
+                 f"job_peak_rss_mb={job['peak_rss_mb']:.0f}")
+    return line
 
 
 def parse_args(argv=None):
@@ -207,6 +321,10 @@ def parse_args(argv=None):
     parser.add_argument("--here", type=int, default=None,
                         help="serials that are devices already in the inventory (default: a tenth of --rows)")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions; the median is reported")
+    parser.add_argument("--job-rows", type=int, default=100_000,
+                        help="rows of the file uploaded and run as a job in a fresh process (0: no job run)")
+    parser.add_argument("--phase", choices=["job"], default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--csv-file", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", default=None,
                         help=f"default: DATABASE_URL's server (or {DEFAULT_SERVER_URL}), database {DEFAULT_DBNAME}")
     args = parser.parse_args(argv)
@@ -214,11 +332,15 @@ def parse_args(argv=None):
         args.here = args.rows // 10
     if not 1 <= args.rows <= 1_000_000 or not 0 <= args.here <= args.rows or args.repeat < 1:
         parser.error("--rows between 1 and 1,000,000, --here between 0 and --rows, --repeat at least 1")
+    if args.job_rows and not 2_001 <= args.job_rows <= 100_000:
+        parser.error("--job-rows between 2,001 (a job: above the synchronous limit) and 100,000 (the file limit), or 0")
     return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.phase == "job":  # the child process: its parent set up the database and the environment
+        return job_phase(args.csv_file)
     database_url = benchmark_database_url(DEFAULT_DBNAME, args.database_url)
     if urlsplit(database_url).scheme not in {"postgres", "postgresql", "pgsql"}:
         print(f"The benchmark needs PostgreSQL; the database URL is {database_url!r}.", file=sys.stderr)

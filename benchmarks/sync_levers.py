@@ -10,10 +10,15 @@ It reads the captured pages of that run and the devices its syncs left, and time
 1. the stored digests: one ``SELECT`` of 500 ids a page (the old ``_known``) / one streamed ``DigestMap.load``;
 2. decoding: ``json.loads`` + ``FleetHost.from_json`` / msgspec into ``WireHost`` (+ ``host_from_wire``, what a
    changed host costs on top);
-3. deciding "unchanged": ``host_facts`` for every host / the key (``sync_keys``) for every host.
+3. deciding "unchanged": ``host_facts`` for every host / the key (``sync_keys``) for every host;
+4. what a changed (or new) host costs in phase 1: ``host_from_wire`` (a frozen ``FleetHost``) then its facts /
+   ``ListedHost`` (only what the facts read, straight from the struct) then the same facts;
+5. what a new device costs in phase 2 before the database: a ``Device`` and an ``AuditEvent`` instance, and the
+   rows ``COPY`` takes from them / a ``NewDevice`` and the same rows as plain tuples.
 
 The database's own CPU is not counted (the client side of each query is). Last line:
-``RESULT sync_levers hosts=N digests_old_s=… digests_new_s=… decode_old_s=… decode_new_s=… facts_s=… keys_s=…``.
+``RESULT sync_levers hosts=N digests_old_s=… digests_new_s=… decode_old_s=… decode_new_s=… facts_s=… keys_s=…
+changed_old_s=… changed_new_s=… rows_old_s=… rows_new_s=…``.
 """
 
 import argparse
@@ -54,7 +59,7 @@ def main(argv=None) -> int:
     from core.models import Organization
     from devices.models import Device
     from mdm_sync.fleet import FleetHost
-    from mdm_sync.fleet_wire import decode_host_page, host_from_wire
+    from mdm_sync.fleet_wire import ListedHost, decode_host_page, host_from_wire
     from mdm_sync.health import HealthPolicy
     from mdm_sync.sync_keys import HostKeys
     from mdm_sync.sync_listing import RULES, SEEN_RESOLUTION, DigestMap, host_facts
@@ -85,14 +90,80 @@ def main(argv=None) -> int:
     keys = HostKeys(policy=policy, now=now, seen_resolution=SEEN_RESOLUTION, rules=RULES)
     figures["keys_s"], _ = cpu(lambda: [keys.key(w, enrolled=enrolled[w.id]) for page in wires for w in page])
 
+    wire_hosts = [w for page in wires for w in page]
+    figures["changed_old_s"], _ = cpu(lambda: [host_facts(host_from_wire(w), policy=policy, now=now,
+                                                          previously_enrolled=False) for w in wire_hosts])
+    figures["changed_new_s"], facts = cpu(lambda: [host_facts(ListedHost(w), policy=policy, now=now,
+                                                              previously_enrolled=False) for w in wire_hosts])
+    figures["rows_old_s"], figures["rows_new_s"] = _rows(devices.first().organization, facts, now, cpu)
+
     print(f"{args.hosts:,} hosts, {len(pages)} pages; CPU-seconds of this process, best of 3:")
     for old, new, label in (("digests_old_s", "digests_new_s", "stored digests: per-page SELECTs / one map"),
                             ("decode_old_s", "decode_new_s", "decoding: json+from_json / msgspec structs"),
-                            ("facts_s", "keys_s", "unchanged?: host_facts / key")):
+                            ("facts_s", "keys_s", "unchanged?: host_facts / key"),
+                            ("changed_old_s", "changed_new_s", "changed host: FleetHost+facts / ListedHost+facts"),
+                            ("rows_old_s", "rows_new_s", "new device: model instances / plain rows")):
         print(f"  {label:<46} {figures[old]:6.2f} / {figures[new]:6.2f}  ({figures[old] / figures[new]:.1f}x)")
     print(f"  {'converting a changed host (host_from_wire)':<46} {figures['convert_s']:6.2f} for all hosts")
     print(f"RESULT sync_levers hosts={args.hosts} " + " ".join(f"{k}={v:.3f}" for k, v in figures.items()))
     return 0
+
+
+def _rows(organization, facts: list, now, cpu) -> tuple[float, float]:
+    """Phase 2's Python work for new devices, without the database: the way before (a ``Device`` and an
+    ``AuditEvent`` instance each, and the rows ``COPY`` took from them) and now (``NewDevice``, plain tuples as
+    ``core.bulk.insert_rows`` prepares them). Ids are made up; nothing is written."""
+    import json
+    from operator import attrgetter
+
+    from core.actors import Actor
+    from core.models import AuditEvent
+    from devices.models import AssignmentStatus, AvailabilityStatus, Device, Usage
+    from mdm_sync import sync_apply
+
+    actor = Actor.system("bench")
+    jsons = ("fleet_emails", "local_accounts", "enrollment_issues")
+
+    def instance_row(model, obj) -> list:  # what the COPY writer took from each instance (every concrete column)
+        row = []
+        for field in model._meta.concrete_fields:
+            value = field.pre_save(obj, True) if getattr(field, "auto_now", False) or getattr(
+                field, "auto_now_add", False) else getattr(obj, field.attname)
+            row.append(json.dumps(value) if value is not None and field.get_internal_type() == "JSONField" else value)
+        return row
+
+    def old():
+        out = []
+        for pk, item in enumerate(facts, start=1):
+            device = Device(organization=organization, usage=Usage.INDIVIDUAL,
+                            assignment_status=AssignmentStatus.TO_ASSIGN, availability_status=AvailabilityStatus.IN_USE)
+            sync_apply._write_facts(device, item, now)
+            device.pk = pk
+            event = AuditEvent(organization=organization, event="device.created", source="sync",
+                               target_type="devices.device", target_id=str(pk), target_label=str(device)[:255],
+                               after={"fleet_host_id": device.fleet_host_id, "serial_number": device.serial_number,
+                                      "platform": device.platform}, **actor.audit_fields)
+            out.append((instance_row(Device, device), instance_row(AuditEvent, event)))
+        return out
+
+    rows = sync_apply._Rows(organization, actor)
+    values = attrgetter(*sync_apply.NEW_DEVICE_FIELDS)
+    device_jsons = [sync_apply.NEW_DEVICE_FIELDS.index(name) for name in jsons]
+
+    def new():
+        out = []
+        for pk, item in enumerate(facts, start=1):
+            device = sync_apply._new_device(organization, item, now)
+            device.pk = pk
+            row = list(values(device))
+            for i in device_jsons:
+                row[i] = json.dumps(row[i])
+            event = list(rows.created_event(device))
+            event[7], event[8] = json.dumps(event[7]), json.dumps(event[8])
+            out.append((row, event))
+        return out
+
+    return cpu(old)[0], cpu(new)[0]
 
 
 if __name__ == "__main__":

@@ -13,9 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core import bulk
 from core.actors import Actor
-from core.audit import Source, audit_record
+from core.audit import Phrase, Source, audit_record
 from core.errors import ConcurrentChange, IllegalTransition, InvalidInput
+from core.events import with_phrase
 from core.hooks import groups_changed_on_commit
 from core.middleware import current_request_id
 from core.models import AuditEvent, Employee, Organization
@@ -244,12 +246,24 @@ def _check_employee(device: Device, employee: Employee) -> None:
             "name": employee.display_name}, field="employee")
 
 
+def _reason_fields(reason: str | Phrase) -> tuple[dict, dict]:
+    """A move's reason: the history row's fields, and the audit entry's keys. A person's note is kept as typed; a
+    reason a service gives is a ``Phrase``, kept as its code too (``reason_phrase``) so the cockpit shows it in the
+    reader's language while the API keeps the text."""
+    if not reason:
+        return {}, {}
+    audit = with_phrase("reason", reason)
+    return audit | {"reason": audit["reason"][:500]}, audit
+
+
 def _move(
     *, device: Device, actor: Actor, source: str, action: str, event: str, apply: Callable[[Device], None],
-    wipe: bool = False, remove_from_fleet: bool = False, hand_over_to: Employee | None = None, reason: str = "",
-    expected_version: int | None = None,
+    wipe: bool = False, remove_from_fleet: bool = False, hand_over_to: Employee | None = None,
+    reason: str | Phrase = "", expected_version: int | None = None,
 ) -> Device:
-    """One move: lock, check and apply, history, audit, and the MDM commands it asks for (same transaction)."""
+    """One move: lock, check and apply, history, audit, and the MDM commands it asks for (same transaction).
+    ``reason``: a person's note, or a service's ``Phrase``."""
+    reason_history, reason_audit = _reason_fields(reason)
     with transaction.atomic():
         locked = _lock(device, expected_version)
         before = _status_snapshot(locked)
@@ -264,7 +278,7 @@ def _move(
         after = _status_snapshot(locked)
         DeviceHistory.objects.create(
             organization=locked.organization, device=locked, action=action, source=source,
-            actor_label=actor.label[:200], reason=reason[:500],
+            actor_label=actor.label[:200], **reason_history,
             availability_before=before["availability_status"], availability_after=after["availability_status"],
             assignment_before=before["assignment_status"] or "", assignment_after=after["assignment_status"] or "",
             assignee_before=assignee_before, assignee_after=locked.assignee, wipe_requested=wipe,
@@ -273,7 +287,7 @@ def _move(
             organization=locked.organization, actor=actor, event=event, target=locked, source=source,
             before=before,
             after=after | ({"wipe_requested": True} if wipe else {})
-            | ({"fleet_removal_requested": True} if remove_from_fleet else {}) | ({"reason": reason} if reason else {}),
+            | ({"fleet_removal_requested": True} if remove_from_fleet else {}) | reason_audit,
         )
         if wipe:
             command_request(device=locked, kind=DeviceCommand.Kind.WIPE, actor=actor, source=source,
@@ -347,7 +361,7 @@ class Assignment:
 
     device_id: int
     employee: Employee
-    reason: str = ""
+    reason: str | Phrase = ""  # a person's note, or a service's Phrase (as a single move's)
 
 
 @transaction.atomic
@@ -385,6 +399,7 @@ def device_assign_many(
     request_id = current_request_id.get()
     for line in assignments:
         device, employee = devices.get(line.device_id), line.employee
+        reason_history, reason_audit = _reason_fields(line.reason)
         if device is None:
             raise InvalidInput(_("Unknown device #%(id)s.") % {"id": line.device_id}, field="device")
         _refuse_archived(device, "assign")
@@ -408,7 +423,7 @@ def device_assign_many(
                  "assignee": employee.email, "enrollment_status": device.enrollment_status}
         histories.append(DeviceHistory(
             organization=organization, device=device, action=DeviceHistory.Action.ASSIGNED, source=source,
-            actor_label=actor.label[:200], reason=line.reason[:500],
+            actor_label=actor.label[:200], **reason_history,
             availability_before=before["availability_status"], availability_after=after["availability_status"],
             assignment_before=before["assignment_status"] or "", assignment_after=after["assignment_status"],
             assignee_after=employee,
@@ -416,15 +431,15 @@ def device_assign_many(
         audits.append(AuditEvent(
             organization=organization, event="device.assigned", source=source,
             target_type=Device._meta.label_lower, target_id=str(device.pk), target_label=str(device)[:255],
-            before=before, after=after | ({"reason": line.reason} if line.reason else {}), request_id=request_id,
+            before=before, after=after | reason_audit, request_id=request_id,
             **actor.audit_fields,
         ))
-    Device.objects.bulk_update(changed, [
+    bulk.staged_update(Device, changed, [
         "availability_status", "assignment_status", "assignee", "assigned_at", "enrollment_status", "version",
         "updated_at",
-    ], batch_size=1000)
-    DeviceHistory.objects.bulk_create(histories, batch_size=1000)
-    AuditEvent.objects.bulk_create(audits, batch_size=1000)
+    ])
+    bulk.copy_insert(DeviceHistory, histories)
+    bulk.copy_insert(AuditEvent, audits)
     return changed
 
 
@@ -463,11 +478,10 @@ def device_reassign(
 
     organization = Organization.objects.only("offboarding_hold_until_wipe").get(pk=device.organization_id)
     if wipe and organization.offboarding_hold_until_wipe:
-        held_reason = _("Held in stock until its wipe is confirmed, then goes to %(name)s") % {
-            "name": employee.display_name}
+        held_reason = Phrase("devices.held_until_wipe", {"name": employee.display_name}, note=reason)
         return _move(device=device, actor=actor, source=source, action=DeviceHistory.Action.RETURNED_TO_STOCK,
                      event="device.returned_to_stock", apply=hold, wipe=True, hand_over_to=employee,
-                     reason=f"{reason}: {held_reason}" if reason else held_reason, expected_version=expected_version)
+                     reason=held_reason, expected_version=expected_version)
     return _move(device=device, actor=actor, source=source, action=DeviceHistory.Action.REASSIGNED,
                  event="device.reassigned", apply=apply, wipe=wipe, reason=reason, expected_version=expected_version)
 
@@ -549,7 +563,7 @@ def device_restore(
 
 
 def device_mark_unenrolled(
-    *, device: Device, actor: Actor, source: str = Source.ENROLLMENT, reason: str = "",
+    *, device: Device, actor: Actor, source: str = Source.ENROLLMENT, reason: str | Phrase = "",
 ) -> Device:
     """The host was removed from the MDM (auto-unenrollment purge): ``unenrolled``, owner and availability kept.
 
@@ -568,13 +582,14 @@ def device_mark_unenrolled(
         locked.version += 1
         locked.save(update_fields=["unenrolled_at", "enrollment_status", "fleet_facts_hash", "version", "updated_at"])
         after = _status_snapshot(locked)
+        reason_history, reason_audit = _reason_fields(reason)
         DeviceHistory.objects.create(
             organization=locked.organization, device=locked, action=DeviceHistory.Action.UNENROLLED, source=source,
-            actor_label=actor.label[:200], reason=reason[:500],
+            actor_label=actor.label[:200], **reason_history,
             availability_before=before["availability_status"], availability_after=after["availability_status"],
             assignment_before=before["assignment_status"] or "", assignment_after=after["assignment_status"] or "",
             assignee_before=locked.assignee, assignee_after=locked.assignee,
         )
         audit_record(organization=locked.organization, actor=actor, event="device.unenrolled", target=locked,
-                     source=source, before=before, after=after | ({"reason": reason} if reason else {}))
+                     source=source, before=before, after=after | reason_audit)
     return locked

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -41,7 +42,7 @@ from mdm_sync.fleet_types import (
     parse_time,
     product_platform,
 )
-from mdm_sync.fleet_wire import WireHost, as_fleet_host, decode_host_page
+from mdm_sync.fleet_wire import WireHost, as_fleet_host, decode_host, decode_host_page, host_from_wire
 
 # The names callers import from here: the client, its errors and the data it returns.
 __all__ = [
@@ -122,6 +123,13 @@ class FleetClient:
         adapter = HTTPAdapter(max_retries=retry, pool_maxsize=8)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        # requests reads the proxy variables, the CA bundle variables and ~/.netrc again on every request (two scans
+        # of os.environ and a stat: ~0.2 ms, a fifth of a Get host's CPU). Read the environment once, by the same
+        # rules; a .netrc password never replaces the token.
+        self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        if verify is True:
+            self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self.session.trust_env = False
 
     def close(self) -> None:
         self.session.close()
@@ -248,7 +256,12 @@ class FleetClient:
 
     def get_host(self, host_id: int) -> FleetHost:
         """One host with the Get-host extras (``end_users``, local users, ``last_mdm_checked_in_at``)."""
-        data = self._request("GET", f"/api/v1/fleet/hosts/{int(host_id)}")
+        path = f"/api/v1/fleet/hosts/{int(host_id)}"
+        body = self._request("GET", path, raw=True)
+        wire = decode_host(body)  # typed and fast; None: not the documented shape, parsed tolerantly
+        if wire is not None:
+            return host_from_wire(wire)
+        data = _json(body, "GET", path)
         if not isinstance(data, dict) or "host" not in data:
             raise FleetBadResponse(f"Fleet's answer for host {host_id} has no “host” object.")
         return FleetHost.from_json(data["host"])

@@ -2,15 +2,16 @@
 
 Two phases, so that a Fleet that fails, times out or answers garbage part-way changes nothing:
 
-1. **List** every page (no writes), reading ahead in a thread (``sync_listing``). Each page costs one
-   query, for its hosts' stored digests; a host whose :class:`HostFacts` digest equals its device's is
+1. **List** every page (no writes), reading ahead in a thread (``sync_listing``). The stored digests are
+   read once a run, not a page at a time; a host whose key or :class:`HostFacts` digest equals its device's is
    unchanged and only its id is kept (8 bytes). The Get-host details some changed hosts need are fetched
    a few at a time while the next pages are listed. Changed hosts' facts go to a temporary file, not
    to memory: memory stays flat as the fleet grows.
 2. **Apply**, in one transaction, only if the listing was complete (``sync_apply``): newest host first,
    a chunk at a time, match each changed host to a device (Fleet id, then serial, then uuid: one query a
-   chunk), create the new ones and update the changed ones in bulk (``sync_writers``: ``COPY`` and
-   set-based SQL on PostgreSQL, the ORM's bulk methods elsewhere: the same rows either way), and mark
+   chunk), create the new ones (from plain rows, no model instance) and update the changed ones in bulk
+   (``sync_writers``: ``COPY`` and set-based SQL on PostgreSQL, the ORM's bulk methods elsewhere: the same rows
+   either way), and mark
    devices absent from the listing as "not seen in Fleet".
 
 The sync owns the MDM facts; people own assignment. It never assigns, unassigns, archives or

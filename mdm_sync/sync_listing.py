@@ -1,8 +1,9 @@
 """Phase 1 of the sync: list every host Fleet has, without writing anything.
 
-Pages are read ahead in a thread. Each page costs one query, for its hosts' stored digests; a host whose
-:class:`HostFacts` digest equals its device's is unchanged and only its id is kept (8 bytes, in
-:class:`HostIds`). The Get-host details some changed hosts need are fetched a few at a time while the next
+Pages are read ahead in a thread. The stored digests are read once a run (:class:`DigestMap`); a host whose key
+(``sync_keys``) or :class:`HostFacts` digest equals its device's is unchanged and only its id is kept (8 bytes, in
+:class:`HostIds`). A changed host's facts are built straight from its typed decoding (``fleet_wire.ListedHost``,
+``sync_facts``). The Get-host details some changed hosts need are fetched a few at a time while the next
 pages are listed. Changed hosts' facts go to a temporary file (:class:`Spill`), not to memory: memory stays
 flat as the fleet grows. A listing that ends with fewer hosts than Fleet counts is refused
 (:class:`IncompleteListing`), and hosts missing from it are confirmed gone before phase 2 marks them.
@@ -18,8 +19,9 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
+from operator import attrgetter
 from queue import Full, Queue
 
 from django.db.models import BooleanField, ExpressionWrapper, Q
@@ -27,11 +29,15 @@ from django.utils import timezone
 
 from devices.models import Device
 from devices.services import normalize_serial
-from mdm_sync.accounts import human_accounts
-from mdm_sync.fleet import FleetAuthError, FleetClient, FleetError, FleetHost, FleetNotFound, WireHost, as_fleet_host
-from mdm_sync.health import MDM_PLATFORMS, HealthPolicy, assess, mdm_state
+from mdm_sync import sync_facts
+from mdm_sync.fleet import FleetAuthError, FleetClient, FleetError, FleetHost, FleetNotFound, WireHost
+from mdm_sync.fleet_wire import ListedHost, listed_host
+from mdm_sync.health import Assessment, HealthPolicy, assess
 from mdm_sync.models import FleetConnection, SyncRun
+from mdm_sync.sync_facts import SEEN_RESOLUTION, HostFacts, host_facts, needs_details, pending_digest
 from mdm_sync.sync_keys import HostKeys, key_matches, rules_fingerprint, same_facts, stored_digest
+
+__all__ = ["SEEN_RESOLUTION", "HostFacts", "host_facts", "list_hosts", "needs_details", "pending_digest"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,68 +51,7 @@ DETAIL_THREADS = 4  # Get-host requests in flight at once (the client's pool kee
 DETAIL_PAGES_AHEAD = 4  # pages listed while earlier pages still wait for their details
 
 
-def pending_digest(digest: str) -> str:
-    """The digest stored while a host still waits for its details: as long as any digest, never equal to it."""
-    return hashlib.sha1(f"{digest}:details-pending".encode(), usedforsecurity=False).hexdigest()
-
-
-# ``last_seen_at`` moves at every check-in; counting it to the hour keeps an otherwise unchanged
-# fleet from rewriting every row every 30 minutes (the stored value is exact when a row is written).
-SEEN_RESOLUTION = timedelta(hours=1)
-RULES = rules_fingerprint(__file__)  # the facts' rules, this module's among them: part of every key
-
-
-@dataclass(frozen=True, slots=True)
-class HostFacts:
-    """What a device keeps of a Fleet host, and the health derived from it."""
-
-    host_id: int
-    uuid: str
-    serial: str
-    hostname: str
-    name: str
-    platform: str
-    model: str
-    os_version: str
-    seen_at: datetime | None
-    agent_version: str
-    osquery_version: str
-    mdm_status: str
-    mdm_name: str
-    device_status: str
-    pending_action: str
-    emails: tuple[tuple[str, str], ...]
-    accounts: tuple[str, ...]  # the people's local accounts (mdm_sync.accounts), listed with ``populate_users``
-    mdm_pending: bool
-    activated: bool
-    issues: tuple[str, ...]
-    digest: str
-
-
-def host_facts(host: FleetHost, *, policy: HealthPolicy, now: datetime, previously_enrolled: bool,
-               details: FleetHost | None = None) -> HostFacts:
-    """``details`` (Get host) sharpens the health; the digest stays the list view's, so a host whose
-    listing has not changed is skipped next time without asking for its details again."""
-    listed = assess(host, policy=policy, now=now, previously_enrolled=previously_enrolled)
-    health = assess(details, policy=policy, now=now, previously_enrolled=previously_enrolled) if details else listed
-    emails = tuple(sorted({(m.email, m.source) for m in host.device_mapping}))
-    accounts = human_accounts(host.local_users, platform=host.product_platform)
-    values = (
-        host.id, host.uuid, normalize_serial(host.hardware_serial), host.hostname, host.name[:200],
-        host.product_platform, host.hardware_model[:200], host.os_version[:100], host.orbit_version or "",
-        host.osquery_version[:50], host.mdm_enrollment_status or "", host.mdm_name[:100],
-        host.mdm_device_status or "", host.mdm_pending_action or "", emails, listed.activated, listed.issues,
-        accounts,
-    )
-    seen_bucket = int(host.seen_time.timestamp() // SEEN_RESOLUTION.total_seconds()) if host.seen_time else None
-    digest = hashlib.sha1(repr((values, seen_bucket)).encode(), usedforsecurity=False).hexdigest()
-    return HostFacts(
-        host_id=host.id, uuid=host.uuid[:100], serial=values[2][:100], hostname=host.hostname[:255],
-        name=values[4], platform=values[5], model=values[6], os_version=values[7], seen_at=host.seen_time,
-        agent_version=values[8][:50], osquery_version=values[9], mdm_status=values[10][:50], mdm_name=values[11],
-        device_status=values[12][:20], pending_action=values[13][:20], emails=emails, accounts=accounts,
-        mdm_pending=mdm_state(host) == "pending", activated=health.activated, issues=health.issues, digest=digest,
-    )
+RULES = rules_fingerprint(__file__, sync_facts.__file__)  # the facts' rules, these modules' among them: in every key
 
 
 class IncompleteListing(FleetError):
@@ -144,7 +89,8 @@ class HostIds:
 
 class Spill:
     """The changed hosts' facts, kept out of memory: pickled a page at a time into an anonymous temporary
-    file (private to this run, gone when closed or when the process dies), read back newest first."""
+    file (private to this run, gone when closed or when the process dies), read back newest first. Pickled as
+    plain tuples (a named tuple pickles through a Python method: ~20 µs a host more, both ways)."""
 
     def __init__(self):
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close(), called in a finally)
@@ -153,7 +99,7 @@ class Spill:
 
     def add(self, facts: list[HostFacts]) -> None:
         if facts:
-            data = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(list(map(tuple, facts)), protocol=pickle.HIGHEST_PROTOCOL)
             self._blocks.append((self._file.tell(), len(data)))
             self._file.write(data)
             self.count += len(facts)
@@ -163,7 +109,7 @@ class Spill:
         chunk: list[HostFacts] = []
         for offset, length in reversed(self._blocks):
             self._file.seek(offset)
-            chunk += sorted(pickle.loads(self._file.read(length)), key=lambda f: f.host_id, reverse=True)
+            chunk += sorted(map(HostFacts._make, pickle.loads(self._file.read(length))), key=_host_id, reverse=True)
             if len(chunk) >= size:
                 yield chunk
                 chunk = []
@@ -172,6 +118,9 @@ class Spill:
 
     def close(self) -> None:
         self._file.close()
+
+
+_host_id = attrgetter("host_id")
 
 
 class DigestRefresh:
@@ -222,17 +171,21 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
     keys = HostKeys(policy=policy, now=now, seen_resolution=SEEN_RESOLUTION, rules=RULES)
     details_budget = MAX_DETAIL_FETCHES
 
-    def write_digest(host: FleetHost, wire, enrolled: bool, facts: HostFacts) -> HostFacts:
+    def write_digest(host: ListedHost | FleetHost, wire, enrolled: bool, facts: HostFacts, *,
+                     detailed: bool = False) -> HostFacts:
         """The facts with the digest their device will store: the key, computed with the enrollment the device
         will have once written when that changes nothing in the facts (so the next run skips the host), then the
         facts digest."""
         if not isinstance(wire, WireHost):
-            return replace(facts, digest=stored_digest(None, facts.digest))
+            return facts._replace(digest=stored_digest(None, facts.digest))
         after = enrolled or facts.activated
-        if after != enrolled and assess(host, policy=policy, now=now, previously_enrolled=after) != assess(
-                host, policy=policy, now=now, previously_enrolled=enrolled):
-            after = enrolled
-        return replace(facts, digest=stored_digest(keys.key(wire, enrolled=after), facts.digest))
+        if after != enrolled:
+            # Without details, the facts' health is the list view's, assessed with ``enrolled``.
+            listed = (assess(host, policy=policy, now=now, previously_enrolled=enrolled) if detailed
+                      else Assessment(activated=facts.activated, issues=facts.issues))
+            if assess(host, policy=policy, now=now, previously_enrolled=after) != listed:
+                after = enrolled
+        return facts._replace(digest=stored_digest(keys.key(wire, enrolled=after), facts.digest))
 
     def finish(changed: list[HostFacts], waiting: list, futures: list) -> None:
         """A page's hosts that waited for their details, then the whole page to the spill."""
@@ -244,9 +197,9 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
                 if same_facts(digest, pending_facts):
                     listing.unchanged += 1
                     continue
-                facts = replace(facts, digest=stored_digest(None, pending_facts))
+                facts = facts._replace(digest=stored_digest(None, pending_facts))
             else:
-                facts = write_digest(host, wire, enrolled, facts)
+                facts = write_digest(host, wire, enrolled, facts, detailed=True)
             changed.append(facts)
         listing.changed.add(changed)
 
@@ -267,10 +220,10 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
                         listing.unchanged += 1
                         continue
                 fresh.append((item, key))
-            hosts = [as_fleet_host(item) for item, _ in fresh]
+            hosts = [listed_host(item) for item, _ in fresh]  # only what the facts read, for changed hosts only
             known = _known(stored, hosts)
             changed: list[HostFacts] = []
-            waiting: list[tuple[FleetHost, object, bool, str | None]] = []  # hosts whose details are asked for
+            waiting: list[tuple] = []  # (host, as listed, enrolled, stored digest): its details are asked for
             for (wire, key), host in zip(fresh, hosts, strict=True):
                 digest, enrolled, newest_with_serial = known.get(host.id, (None, False, 0))
                 facts = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled)
@@ -289,7 +242,7 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
                     if same_facts(digest, pending_facts):
                         listing.unchanged += 1
                         continue
-                    facts = replace(facts, digest=stored_digest(None, pending_facts))
+                    facts = facts._replace(digest=stored_digest(None, pending_facts))
                 else:
                     facts = write_digest(host, wire, enrolled, facts)
                 changed.append(facts)
@@ -308,11 +261,7 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
             f"Fleet listed {len(listing.seen)} hosts but counts {min(count_before, count_after)}: "
             "the listing is incomplete, so nothing was changed."
         )
-    absent = [
-        host_id for host_id in devices.filter(fleet_host_id__isnull=False, fleet_missing_since__isnull=True)
-        .values_list("fleet_host_id", flat=True).iterator(chunk_size=CHUNK)
-        if host_id not in listing.seen
-    ]
+    absent = stored.absent(listing.seen)  # no second pass over the devices
     listing.gone = _confirm_absences(client, absent, fleet_shrank=count_after < count_before)
 
 
@@ -374,20 +323,23 @@ class DigestMap:
     grows: sorted arrays of 8-byte ids, 20 bytes of digest and one flag byte each, and the serials' 8-byte hashes
     with their host ids (~46 bytes a device, 5 MB for 100,000), where dicts of strings would take ~300 bytes."""
 
-    _ENROLLED, _DIGEST = 1, 2  # flag bits; a stored digest that is not 40 hex digits is kept as text aside
+    # Flag bits; a stored digest that is not 40 hex digits is kept as text aside. _MISSING: the device is already
+    # marked "not seen in Fleet", so its host is not looked for among the absent ones (:meth:`absent`).
+    _ENROLLED, _DIGEST, _MISSING = 1, 2, 4
 
     def __init__(self, rows):
-        """``rows``: (host id, stored digest, enrolled before, serial), in ascending host id order."""
+        """``rows``: (host id, stored digest, enrolled before, serial[, marked missing]), in ascending host id
+        order."""
         self._ids = array("q")
         self._digests = bytearray()
         self._flags = bytearray()
         self._odd: dict[int, str] = {}  # the rare stored digest that is not a SHA-1 in hex (say, "")
         serial_hashes, serial_ids = array("q"), array("q")
-        for host_id, digest, enrolled, serial in rows:
+        for host_id, digest, enrolled, serial, *missing in rows:
             if serial:
                 serial_hashes.append(_serial_hash(serial))
                 serial_ids.append(host_id)
-            flags = self._ENROLLED if enrolled else 0
+            flags = (self._ENROLLED if enrolled else 0) | (self._MISSING if missing and missing[0] else 0)
             try:
                 packed = bytes.fromhex(digest) if len(digest) == 40 else None
             except ValueError:
@@ -407,9 +359,18 @@ class DigestMap:
     @classmethod
     def load(cls, devices) -> "DigestMap":
         enrolled = ExpressionWrapper(Q(mdm_enrolled_at__isnull=False), output_field=BooleanField())
-        return cls(devices.filter(fleet_host_id__isnull=False).annotate(enrolled=enrolled).order_by("fleet_host_id")
-                   .values_list("fleet_host_id", "fleet_facts_hash", "enrolled", "serial_number")
+        missing = ExpressionWrapper(Q(fleet_missing_since__isnull=False), output_field=BooleanField())
+        return cls(devices.filter(fleet_host_id__isnull=False).annotate(enrolled=enrolled, missing=missing)
+                   .order_by("fleet_host_id")
+                   .values_list("fleet_host_id", "fleet_facts_hash", "enrolled", "serial_number", "missing")
                    .iterator(chunk_size=CHUNK * 5))
+
+    def absent(self, seen: HostIds) -> list[int]:
+        """The hosts of devices not yet marked "not seen in Fleet" that the listing did not see. Only a sync gives a
+        device its Fleet host or marks it missing, and one sync runs at a time: the map read at the start of the run
+        still holds them all (a device deleted meanwhile is only looked for in vain)."""
+        flags, missing = self._flags, self._MISSING
+        return [host_id for i, host_id in enumerate(self._ids) if not flags[i] & missing and host_id not in seen]
 
     def get(self, host_id: int) -> tuple[str, bool] | None:
         """(stored digest, enrolled before) of the device holding this host, or None when no device does."""
@@ -438,7 +399,7 @@ def _serial_hash(serial: str) -> int:
                           signed=True)
 
 
-def _known(stored: DigestMap, hosts: list[FleetHost]) -> dict[int, tuple[str | None, bool, int]]:
+def _known(stored: DigestMap, hosts: list[ListedHost | FleetHost]) -> dict[int, tuple[str | None, bool, int]]:
     """For a page's hosts, from the run's digest map: host id -> (stored digest, enrolled before, 0); and, for a
     host new to us whose serial a device has, (None, False, the Fleet id of that device's host): a newer one makes
     this host a stale duplicate, which never costs a details request. No query."""
@@ -476,23 +437,6 @@ def _apns_expired(client: FleetClient, connection: FleetConnection, *, now: date
         apns_checked_at=connection.apns_checked_at, apns_error="",
     )
     return connection.apns_expired(now)
-
-
-def needs_details(host: FleetHost, *, policy: HealthPolicy, now: datetime, previously_enrolled: bool) -> bool:
-    """Hosts whose list view leaves the health open, and that Get host settles (FLEET_API.md §3, §8):
-
-    * an MDM device whose agent is quiet: the MDM's own check-in (``last_mdm_checked_in_at``) tells an
-      inactive agent on a live device from a device that is offline;
-    * a Mac with MDM off, not known to us as enrolled before: ``last_mdm_enrolled_at`` tells a removed
-      profile from an enrollment that never finished.
-    """
-    platform, mdm = host.product_platform, mdm_state(host)
-    # Quiet for less than the offline threshold, the list view's "agent inactive" already holds.
-    silent = host.seen_time is not None and now - host.seen_time > policy.offline_after
-    if silent and platform in MDM_PLATFORMS and mdm == "on":
-        return True
-    alive = host.seen_time is not None and now - host.seen_time <= policy.agent_inactive_after
-    return platform == "macos" and mdm in ("off", "none") and not previously_enrolled and alive
 
 
 def _details(client: FleetClient, host_id: int) -> FleetHost | None:

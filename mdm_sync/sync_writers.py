@@ -2,14 +2,14 @@
 default), ``COPY`` and set-based SQL on PostgreSQL. Both write the same rows; phase 2 (``sync_apply``) picks one.
 """
 
-import json
-from collections.abc import Iterable
 from operator import attrgetter
 
 from django.db import connection as db
 
-from core.models import AuditEvent
-from devices.models import Device, DeviceHistory
+from core.bulk import copy_rows as _copy
+from core.bulk import db_value as _db_value
+from core.bulk import insert_rows
+from devices.models import Device
 from mdm_sync.models import SyncRun
 
 SYNCED_FIELDS = [
@@ -29,14 +29,12 @@ class OrmWriter:
         if devices:
             Device.objects.bulk_update(devices, SYNCED_FIELDS, batch_size=500)
 
-    def insert(self, devices: list[Device]) -> None:
-        Device.objects.bulk_create(devices)
-
-    def insert_audit(self, events: list[AuditEvent]) -> None:
-        AuditEvent.objects.bulk_create(events)
-
-    def insert_history(self, rows: list[DeviceHistory]) -> None:
-        DeviceHistory.objects.bulk_create(rows)
+    def insert(self, model, fields: list[str], rows: list[tuple], *, returning_ids: bool = False) -> list[int]:
+        """Insert one ``model`` row per tuple, its values in the order of ``fields`` (attnames: ``organization_id``);
+        the new ids in row order when ``returning_ids``."""
+        objects = [model(**dict(zip(fields, row, strict=True))) for row in rows]
+        model.objects.bulk_create(objects)
+        return [obj.pk for obj in objects] if returning_ids else []
 
     def close(self) -> None:
         pass
@@ -47,14 +45,23 @@ class CopyWriter:
 
     Updates go through a temporary table private to this session, named after the run, dropped when
     the writing is done (and by PostgreSQL at commit, at rollback, or with a dead connection), then one set-based
-    ``UPDATE … FROM``. New devices take their ids from the table's sequence and are copied in
-    directly, their audit entries too.
+    ``UPDATE … FROM``. New rows (devices, their audit entries, history) are copied in from plain tuples, with no
+    model instance (``core.bulk.insert_rows``); new devices take their ids from the table's sequence.
     """
 
     def __init__(self, run: SyncRun):
         self.stage = f"mdm_sync_stage_{int(run.pk)}"
         self.staged = False
         self.update_fields = [Device._meta.get_field(name) for name in SYNCED_FIELDS]
+        self._values = attrgetter("pk", *(field.attname for field in self.update_fields))  # one C call a device
+        self._jsons = [(i + 1, field) for i, field in enumerate(self.update_fields)
+                       if field.get_internal_type() == "JSONField"]
+
+    def _row(self, device: Device) -> list:
+        row = list(self._values(device))
+        for i, field in self._jsons:
+            row[i] = _db_value(field, row[i])
+        return row
 
     def update(self, devices: list[Device]) -> None:
         if not devices:
@@ -68,29 +75,13 @@ class CopyWriter:
                 cursor.execute(f"CREATE TEMPORARY TABLE {self.stage} ON COMMIT DROP AS SELECT id, {', '.join(columns)} "
                                f"FROM {quote(Device._meta.db_table)} WITH NO DATA")
                 self.staged = True
-            _copy(cursor, self.stage, ["id", *columns], (
-                [device.pk, *(_db_value(field, getattr(device, field.attname)) for field in self.update_fields)]
-                for device in devices
-            ))
+            _copy(cursor, self.stage, ["id", *columns], (self._row(device) for device in devices))
             assignments = ", ".join(f"{column} = s.{column}" for column in columns)
             cursor.execute(f"UPDATE {quote(Device._meta.db_table)} AS d SET {assignments} "
                            f"FROM {self.stage} AS s WHERE d.id = s.id")
 
-    def insert(self, devices: list[Device]) -> None:
-        with db.cursor() as cursor:
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                           [Device._meta.db_table, len(devices)])
-            for device, (pk,) in zip(devices, cursor.fetchall(), strict=True):
-                device.pk = pk
-            _copy_models(cursor, Device, devices, with_pk=True)
-
-    def insert_audit(self, events: list[AuditEvent]) -> None:
-        with db.cursor() as cursor:
-            _copy_models(cursor, AuditEvent, events, with_pk=False)
-
-    def insert_history(self, rows: list[DeviceHistory]) -> None:
-        with db.cursor() as cursor:
-            _copy_models(cursor, DeviceHistory, rows, with_pk=False)
+    def insert(self, model, fields: list[str], rows: list[tuple], *, returning_ids: bool = False) -> list[int]:
+        return insert_rows(model, fields, rows, returning_ids=returning_ids)
 
     def close(self) -> None:
         """Drop the staging table now: inside a caller's transaction, ON COMMIT would come late."""
@@ -98,37 +89,3 @@ class CopyWriter:
             with db.cursor() as cursor:
                 cursor.execute(f"DROP TABLE {self.stage}")
             self.staged = False
-
-
-def _db_value(field, value):
-    """A model value as ``COPY`` takes it: JSON as text, the rest as psycopg adapts it."""
-    if value is not None and field.get_internal_type() == "JSONField":
-        return json.dumps(value, cls=field.encoder)
-    return value
-
-
-def _copy(cursor, table: str, columns: list[str], rows: Iterable[list]) -> None:
-    with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _copy_models(cursor, model, objects: list, *, with_pk: bool) -> None:
-    """``COPY`` model instances into their table, every concrete column, defaults applied as the ORM would
-    (``auto_now`` fields get the time, JSON goes as text)."""
-    fields = [field for field in model._meta.concrete_fields if with_pk or not field.primary_key]
-    columns = [db.ops.quote_name(field.column) for field in fields]
-    values = attrgetter(*(field.attname for field in fields))  # one C call a row
-    # The few columns whose value is not the attribute as it stands.
-    special = [(i, field) for i, field in enumerate(fields)
-               if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
-               or field.get_internal_type() == "JSONField"]
-
-    def row(obj) -> list:
-        out = list(values(obj))
-        for i, model_field in special:
-            out[i] = _db_value(model_field, model_field.pre_save(obj, True))
-        return out
-
-    _copy(cursor, db.ops.quote_name(model._meta.db_table), columns, (row(obj) for obj in objects))
-

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -23,22 +22,24 @@ from django.utils.translation import gettext, ngettext
 from assignment import csv_import as csv_rules
 from assignment.csv_import import Action, FileTooLarge
 from assignment.models import CsvImport, PreAssignment
+from core import bulk
 from core.actors import Actor
-from core.audit import Source, audit_record
+from core.audit import Phrase, Source, audit_record
 from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput, ServiceUnavailable
 from core.hooks import employee_created
 from core.jobs import Job, job_for_target, job_start
 from core.middleware import current_request_id
-from core.models import AuditEvent, Employee, Group, Organization
+from core.models import AuditEvent, Employee, Organization
 from core.paging import org_data_changed
 from devices import services as device_services
-from devices.models import Device, Ownership
+from devices.models import Device
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_ROWS = 100_000
 DEFAULT_SYNC_MAX_ROWS = 2_000
 ANALYSE_CHUNK = 20_000
 CSV_IMPORT_JOB = "assignment.csv_import"
+COMMIT_FIELDS = ["status", "committed_at", "committed_by", "skipped_errors", "result", "updated_at"]
 
 
 def csv_max_bytes() -> int:
@@ -116,12 +117,16 @@ def size_message(size: int | None = None) -> str:
             "Split it into smaller files.")
 
 
-def csv_import_analyse(*, csv_import: CsvImport, chunk: int | None = None) -> CsvImport:
-    """Classify the next ``chunk`` rows (all when None); the preview is ready when every row is done."""
+def csv_import_analyse(*, csv_import: CsvImport, chunk: int | None = None, progress=None) -> CsvImport:
+    """Classify the next ``chunk`` rows (all when None); the preview is ready when every row is done.
+
+    All at once (a job) goes :data:`ANALYSE_CHUNK` rows at a time, each chunk's lookups on their own, telling
+    ``progress(done, total)`` between two, and stores the rows once at the end: a large file's rows are tens of MB
+    of JSON, written once rather than once per chunk."""
     with transaction.atomic():
         try:
             with transaction.atomic():  # a savepoint: the refused lock leaves the transaction usable
-                record = CsvImport.objects.select_for_update(nowait=True).get(pk=csv_import.pk)
+                record = _locked(CsvImport.objects.select_for_update(nowait=True), csv_import)
         except OperationalError:  # PostgreSQL: another request is analysing this import now; show its progress
             return csv_import
         if record.status != CsvImport.Status.ANALYSING:
@@ -131,12 +136,24 @@ def csv_import_analyse(*, csv_import: CsvImport, chunk: int | None = None) -> Cs
         rows = record.rows
         # Duplicates and e-mails seen across chunks are settled by the parse; lookups are per chunk.
         with csv_rules.gc_paused():
-            csv_rules.classify(record.organization, rows[start:end], record.kind)
+            for at in range(start, end, ANALYSE_CHUNK):
+                if progress is not None and at > start:
+                    progress(at, record.row_count)
+                csv_rules.classify(record.organization, rows[at:min(end, at + ANALYSE_CHUNK)], record.kind)
         record.processed_rows = end
         if end >= record.row_count:
             record.status = CsvImport.Status.PREVIEWED
             record.counts = csv_rules.count_actions(rows)
         record.save(update_fields=["rows", "processed_rows", "status", "counts", "updated_at"])
+    return record
+
+
+def _locked(queryset, csv_import: CsvImport) -> CsvImport:
+    """The import, locked by ``queryset``. Its rows are read again only if they changed since ``csv_import`` was
+    read (they are saved with ``updated_at``): a large file's rows are tens of MB of JSON to decode."""
+    record = queryset.defer("rows").get(pk=csv_import.pk, organization_id=csv_import.organization_id)
+    if record.updated_at == csv_import.updated_at and "rows" not in csv_import.get_deferred_fields():
+        record.rows = csv_import.rows
     return record
 
 
@@ -199,7 +216,7 @@ def csv_import_conclude(*, csv_import: CsvImport, actor: Actor, skip_errors: boo
         return CsvSubmission(csv_import_discard(csv_import=csv_import, actor=actor), rejected=errors)
     result = csv_import_commit(csv_import=csv_import, actor=actor, skip_errors=skip_errors, wipe=wipe,
                                progress=progress)
-    csv_import.refresh_from_db()
+    csv_import.refresh_from_db(fields=COMMIT_FIELDS)  # a commit leaves the rows as they were
     return CsvSubmission(csv_import, result=result)
 
 
@@ -243,9 +260,8 @@ def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool 
     report = progress or (lambda done, total, phase: None)
     with transaction.atomic():
         try:
-            record = CsvImport.objects.select_for_update(nowait=True).select_related("organization").get(
-                pk=csv_import.pk, organization_id=csv_import.organization_id
-            )
+            record = _locked(CsvImport.objects.select_for_update(nowait=True).select_related("organization"),
+                             csv_import)
         except OperationalError as exc:
             raise ConcurrentChange(gettext("This import is being committed by someone else right now.")) from exc
         _check_committable(record, skip_errors=skip_errors)
@@ -254,7 +270,7 @@ def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool 
         previewed = {row["line"]: row["action"] for row in record.rows}
         rows = [dict(row) for row in record.rows]
         with csv_rules.gc_paused():
-            csv_rules.classify(record.organization, rows, record.kind)
+            found = csv_rules.classify(record.organization, rows, record.kind)
         changed = [row for row in rows if row["action"] != previewed[row["line"]]]
         if changed:
             row = changed[0]
@@ -266,7 +282,7 @@ def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool 
         report(1, 3, gettext("Applying the rows"))
         try:
             if record.kind == CsvImport.Kind.ASSIGN:
-                result = _commit_assignments(record, rows, actor)
+                result = _commit_assignments(record, rows, actor, found)
             else:
                 result = _commit_moves(record, rows, actor, wipe=wipe)
         except IntegrityError as exc:
@@ -276,7 +292,7 @@ def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool 
         report(2, 3, gettext("Recording the import"))
         record.status, record.committed_at = CsvImport.Status.COMMITTED, timezone.now()
         record.committed_by, record.skipped_errors, record.result = actor.label[:200], bool(errors), result
-        record.save(update_fields=["status", "committed_at", "committed_by", "skipped_errors", "result", "updated_at"])
+        record.save(update_fields=COMMIT_FIELDS)
         audit_record(organization=record.organization, actor=actor, event="csv_import.committed", target=record,
                      source=Source.CSV_IMPORT, after=result | {"summary": import_summary(result)})
     return result
@@ -289,143 +305,158 @@ def import_summary(result: dict) -> str:
     return ", ".join(parts) or "nothing to change"
 
 
-def _bulk_audit(organization, actor: Actor, event: str, entries, source=Source.CSV_IMPORT) -> None:
-    """``audit_record`` for many targets in one statement; ``entries`` are (target, after[, before])."""
+# --- the commit's writes: a few set-based statements and COPYs (``core.bulk``), not one model instance per row --------
+
+AUDIT_FIELDS = ["organization", "event", "source", "target_type", "target_id", "target_label", "after", "before",
+                "request_id", "actor_type", "actor_user", "actor_token", "actor_label"]
+PRE_ASSIGNMENT_FIELDS = ["organization", "serial_number", "employee", "domain_name", "ownership", "source",
+                         "created_by", "status", "device", "note", "conflict_at", "applied_at", "settled_by"]
+PRE_ASSIGNMENT_TARGET = PreAssignment._meta.label_lower
+DEVICE_TARGET = Device._meta.label_lower
+
+
+def _bulk_audit(organization, actor: Actor, event: str, target_type: str, entries, source=Source.CSV_IMPORT) -> None:
+    """``audit_record`` for many targets in one ``COPY``; ``entries`` are (target id, target label, after[, before]),
+    the label as ``str(target)`` gives it."""
+    fields = actor.audit_fields
+    actor_values = (fields["actor_type"], getattr(fields["actor_user"], "pk", None),
+                    getattr(fields["actor_token"], "pk", None), fields["actor_label"])
+    head = (organization.pk, event, source, target_type)
     request_id = current_request_id.get()
-    AuditEvent.objects.bulk_create([
-        AuditEvent(
-            organization=organization, event=event, source=source, target_type=target._meta.label_lower,
-            target_id=str(target.pk), target_label=str(target)[:255], after=after, before=before[0] if before else {},
-            request_id=request_id, **actor.audit_fields,
-        )
-        for target, after, *before in entries
-    ], batch_size=1000)
+    bulk.insert_rows(AuditEvent, AUDIT_FIELDS, (
+        (*head, str(pk), label[:255], after, before[0] if before else {}, request_id, *actor_values)
+        for pk, label, after, *before in entries
+    ))
 
 
-def _new_employees(organization, rows: list[dict], actor: Actor) -> dict[str, Employee]:
-    """Create, in bulk, the employees whose e-mail the organization does not know yet."""
+def _new_employees(organization, rows: list[dict], actor: Actor) -> dict[str, int]:
+    """Create, in bulk, the employees whose e-mail the organization does not know yet: their ids by e-mail.
+
+    The ids come from the table's sequence in the same statement as the insert (``core.bulk``), so the rows that
+    name a new employee reference it without reading anything back."""
     wanted: dict[str, dict] = {}
     for row in rows:
         if row.get("new_employee"):
             wanted.setdefault(row["email"], row)
     if not wanted:
         return {}
-    created = Employee.objects.bulk_create([
-        Employee(organization=organization, email=email, username=row["username"], domain_name=row["domain"])
-        for email, row in wanted.items()
-    ], batch_size=1000)
-    if not all(e.pk for e in created):  # SQLite < 3.35 does not return ids: read them back
-        by_email = dict(
-            Employee.objects.for_org(organization).filter(email__in=list(wanted)).values_list("email", "pk")
-        )
-        for employee in created:
-            employee.pk = by_email[employee.email]
-    _bulk_audit(organization, actor, "employee.created", [
-        (e, {"email": e.email, "username": e.username, "domain_name": e.domain_name}) for e in created
+    ids = bulk.insert_rows(Employee, ["organization", "email", "username", "domain_name"], [
+        (organization.pk, email, row["username"], row["domain"]) for email, row in wanted.items()
+    ], returning_ids=True)
+    created = dict(zip(wanted, ids, strict=True))
+    _bulk_audit(organization, actor, "employee.created", Employee._meta.label_lower, [
+        (pk, email, {"email": email, "username": wanted[email]["username"], "domain_name": wanted[email]["domain"]})
+        for email, pk in created.items()
     ])
-    # After commit, as employee_create does: e.g. enrollment invites the new employees.
-    transaction.on_commit(lambda: [employee_created.run(employee=e, actor=actor) for e in created])
-    return {e.email: e for e in created}
+
+    def announce():  # after commit, as employee_create does: e.g. enrollment invites the new employees
+        for employee in Employee.objects.for_org(organization).filter(pk__in=ids).order_by("pk"):
+            employee.organization = organization  # read once for all of them
+            employee_created.run(employee=employee, actor=actor)
+
+    transaction.on_commit(announce)
+    return created
 
 
-def _commit_assignments(record: CsvImport, rows: list[dict], actor: Actor) -> dict:
+def _commit_assignments(record: CsvImport, rows: list[dict], actor: Actor, found: dict) -> dict:
+    """Write the classified rows; ``found`` is what the classification looked up (employees, groups)."""
     organization = record.organization
     rows = [row for row in rows if row["action"] not in (Action.ERROR, Action.UNCHANGED)]
     new = _new_employees(organization, rows, actor)
-    employee_ids = {row["employee_id"] for row in rows if row.get("employee_id")}
-    employees = {e.pk: e for e in Employee.objects.for_org(organization).filter(pk__in=employee_ids)}
-    group_ids = dict(Group.objects.for_org(organization).values_list("name", "pk"))
-
-    def employee_of(row):
-        return employees[row["employee_id"]] if row.get("employee_id") else new[row["email"]]
-
-    result = {"created": 0, "updated": 0, "assigned": 0, "conflicts": 0, "new_employees": len(new)}
-    now, label = timezone.now(), actor.label[:200]
-    fresh, existing = [], {}
+    emails = {employee["pk"]: employee["email"] for employee in found["employees"].values()}
+    group_ids = {group.name: group.pk for group in found["groups"].values()}
     for row in rows:
-        if row.get("pre_assignment_id"):
-            existing[row["pre_assignment_id"]] = row
-        else:
-            fresh.append(row)
-    created = []
-    for row in fresh:
-        pa = PreAssignment(
-            organization=organization, serial_number=row["serial"], employee=employee_of(row),
-            domain_name=row["domain"], ownership=row["ownership"], source=Source.CSV_IMPORT, created_by=label,
-        )
+        row["employee_id"] = row.get("employee_id") or new[row["email"]]
+    now, label = timezone.now(), actor.label[:200]
+    fresh = [row for row in rows if not row.get("pre_assignment_id")]
+    existing = [row for row in rows if row.get("pre_assignment_id")]
+
+    def state(row) -> tuple:  # status, device, note, conflict_at, applied_at, settled_by
         if row["action"] == Action.CONFLICT:  # named now, from the classification just made in this transaction
-            pa.status, pa.device_id, pa.conflict_at, pa.note = (
-                PreAssignment.Status.CONFLICT, row["device_id"], now, row["conflict_note"][:255])
-        created.append(pa)
-    PreAssignment.objects.bulk_create(created, batch_size=1000)
-    if created and not all(pa.pk for pa in created):  # backends that return no ids: read them back
-        by_serial = dict(PreAssignment.objects.for_org(organization).filter(
-            status__in=PreAssignment.ACTIVE, serial_number__in=[r["serial"] for r in fresh]
-        ).values_list("serial_number", "pk"))
-        for pa in created:
-            pa.pk = by_serial[pa.serial_number]
-    updated = list(PreAssignment.objects.for_org(organization).filter(pk__in=list(existing)).select_related("employee"))
-    for pa in updated:
-        row = existing[pa.pk]
-        pa.domain_name, pa.ownership = row["domain"], row["ownership"]
-    PreAssignment.objects.bulk_update(updated, ["domain_name", "ownership", "updated_at"], batch_size=1000)
+            return PreAssignment.Status.CONFLICT, row["device_id"], row["conflict_note"][:255], now, None, ""
+        if row["action"] == Action.ASSIGN_NOW:  # applied below, in this transaction, by the device's assignment
+            return PreAssignment.Status.APPLIED, row["device_id"], "", None, now, label
+        return PreAssignment.Status.WAITING, None, "", None, None, ""
+
+    ids = bulk.insert_rows(PreAssignment, PRE_ASSIGNMENT_FIELDS, [
+        (organization.pk, row["serial"], row["employee_id"], row["domain"], row["ownership"], Source.CSV_IMPORT,
+         label, *state(row)) for row in fresh
+    ], returning_ids=True)
+    for row, pk in zip(fresh, ids, strict=True):
+        row["pre_assignment_id"] = pk
+    _update_pre_assignments(existing, now, label)
     through = PreAssignment.groups.through
-    through.objects.filter(preassignment_id__in=[pa.pk for pa in updated]).delete()
-    pairs = [(pa, row) for pa, row in zip(created, fresh, strict=True)] + [(pa, existing[pa.pk]) for pa in updated]
-    through.objects.bulk_create([
-        through(preassignment_id=pa.pk, group_id=group_ids[name]) for pa, row in pairs for name in row["groups"]
-    ], batch_size=2000)
-    _bulk_audit(organization, actor, "pre_assignment.created", [
-        (pa, {"serial_number": pa.serial_number, "employee": pa.employee.email, "groups": row["groups"]})
-        for pa, row in zip(created, fresh, strict=True)
-    ])
-    _bulk_audit(organization, actor, "pre_assignment.updated", [
-        (pa, {"groups": existing[pa.pk]["groups"], "domain_name": pa.domain_name, "ownership": pa.ownership})
-        for pa in updated
-    ])
-    conflicts = [pa for pa in created if pa.status == PreAssignment.Status.CONFLICT]
-    _bulk_audit(organization, actor, "pre_assignment.conflict", [(pa, {"note": pa.note}) for pa in conflicts])
-    result["created"] = sum(1 for row in fresh if row["action"] == Action.CREATE)
-    result["updated"] = sum(1 for row in existing.values() if row["action"] == Action.UPDATE)
-    result["conflicts"] = len(conflicts)
-    result["assigned"] = _assign_now(record, [(pa, row) for pa, row in pairs if row["action"] == Action.ASSIGN_NOW],
-                                     actor, group_ids, now)
+    through.objects.filter(preassignment_id__in=[row["pre_assignment_id"] for row in existing]).delete()
+    bulk.insert_rows(through, ["preassignment", "group"], (
+        (row["pre_assignment_id"], group_ids[name]) for row in fresh + existing for name in row["groups"]))
+    _bulk_audit(organization, actor, "pre_assignment.created", PRE_ASSIGNMENT_TARGET, (
+        (row["pre_assignment_id"], row["serial"], {
+            "serial_number": row["serial"], "employee": emails.get(row["employee_id"], row["email"]),
+            "groups": row["groups"]})
+        for row in fresh))
+    _bulk_audit(organization, actor, "pre_assignment.updated", PRE_ASSIGNMENT_TARGET, (
+        (row["pre_assignment_id"], row["serial"], {
+            "groups": row["groups"], "domain_name": row["domain"], "ownership": row["ownership"]})
+        for row in existing))
+    conflicts = [row for row in fresh if row["action"] == Action.CONFLICT]
+    _bulk_audit(organization, actor, "pre_assignment.conflict", PRE_ASSIGNMENT_TARGET, (
+        (row["pre_assignment_id"], row["serial"], {"note": row["conflict_note"][:255]}) for row in conflicts))
+    result = {
+        "created": sum(1 for row in fresh if row["action"] == Action.CREATE),
+        "updated": sum(1 for row in existing if row["action"] == Action.UPDATE),
+        "assigned": _assign_now(record, [row for row in fresh + existing if row["action"] == Action.ASSIGN_NOW],
+                                actor, group_ids, now),
+        "conflicts": len(conflicts), "new_employees": len(new),
+    }
     org_data_changed(organization.pk)  # bulk writes bypass the signals that refresh the cached list counts
-    return result
+    return {key: result[key] for key in ("created", "updated", "assigned", "conflicts", "new_employees")}
 
 
-def _assign_now(record: CsvImport, pairs, actor: Actor, group_ids: dict, now) -> int:
-    """Rows whose device is here and unassigned. Each assignment is a device move (row lock, history, audit);
-    everything around it (groups, ownership, the pre-assignments' state, their audit) is written in bulk."""
-    if not pairs:
+def _update_pre_assignments(existing: list[dict], now, label: str) -> None:
+    """The file's domain and ownership on the active pre-assignments it names; those whose device is here are
+    applied (by the device's assignment, in this transaction). A row gone meanwhile stops the commit."""
+    waiting = [(row["pre_assignment_id"], row["domain"], row["ownership"], now)
+               for row in existing if row["action"] != Action.ASSIGN_NOW]
+    applied = [(row["pre_assignment_id"], row["domain"], row["ownership"], now, PreAssignment.Status.APPLIED,
+                row["device_id"], now, label) for row in existing if row["action"] == Action.ASSIGN_NOW]
+    written = bulk.update_rows(PreAssignment, ["domain_name", "ownership", "updated_at"], waiting) + bulk.update_rows(
+        PreAssignment, ["domain_name", "ownership", "updated_at", "status", "device", "applied_at", "settled_by"],
+        applied)
+    if written != len(existing):  # answered as a concurrent change, like a broken constraint
+        raise IntegrityError("A pre-assignment the file names changed since it was classified.")
+
+
+def _assign_now(record: CsvImport, rows: list[dict], actor: Actor, group_ids: dict, now) -> int:
+    """Rows whose device is here and unassigned: the devices are assigned in bulk (``device_assign_many``: row
+    locks, history, audit); their groups and ownership are set as ``device_update`` sets them. The pre-assignments
+    were written applied already; their ``pre_assignment.applied`` entries follow."""
+    if not rows:
         return 0
     organization = record.organization
+    employees = Employee.objects.for_org(organization).in_bulk({row["employee_id"] for row in rows})
     try:
         assigned = device_services.device_assign_many(organization=organization, actor=actor, source=Source.CSV_IMPORT,
                                                       assignments=[
-            device_services.Assignment(row["device_id"], pa.employee, f"CSV import #{record.pk}, line {row['line']}")
-            for pa, row in pairs
+            device_services.Assignment(row["device_id"], employees[row["employee_id"]],
+                                       Phrase("csv_import.line", {"id": record.pk, "line": row["line"]}))
+            for row in rows
         ])
     except DomainError as exc:  # the preview said otherwise: something changed since
         raise ConcurrentChange(gettext("%(message)s Nothing was imported; upload the file again.") % {
             "message": exc.message}) from exc
     devices = {device.pk: device for device in assigned}
     _bulk_device_fields(organization, actor, devices,
-                        {row["device_id"]: (row["groups"], row["ownership"]) for _, row in pairs}, group_ids, now)
-    for pa, row in pairs:
-        pa.status, pa.device_id, pa.applied_at, pa.settled_by = (
-            PreAssignment.Status.APPLIED, row["device_id"], now, actor.label[:200])
-    PreAssignment.objects.bulk_update([pa for pa, _ in pairs], ["status", "device", "applied_at", "settled_by",
-                                                                 "updated_at"], batch_size=1000)
-    _bulk_audit(organization, actor, "pre_assignment.applied", [
-        (pa, {"device": str(devices[row["device_id"]]), "employee": pa.employee.email}) for pa, row in pairs
-    ])
-    return len(pairs)
+                        {row["device_id"]: (row["groups"], row["ownership"]) for row in rows}, group_ids, now)
+    _bulk_audit(organization, actor, "pre_assignment.applied", PRE_ASSIGNMENT_TARGET, (
+        (row["pre_assignment_id"], row["serial"], {
+            "device": str(devices[row["device_id"]]), "employee": employees[row["employee_id"]].email})
+        for row in rows))
+    return len(rows)
 
 
 def _bulk_device_fields(organization, actor: Actor, devices: dict, wanted: dict, group_ids: dict, now) -> None:
     """Set the groups and ownership of many devices as ``device_update`` does one (version bumped, one
-    ``device.updated`` audit entry per device that changed), in a few statements."""
+    ``device.updated`` audit entry per device that changed), in a few statements. ``devices`` are locked."""
     device_groups = Device.groups.through
     before_groups: dict[int, list[str]] = {pk: [] for pk in wanted}
     for device_id, name in device_groups.objects.filter(device_id__in=list(wanted)).values_list(
@@ -441,17 +472,13 @@ def _bulk_device_fields(organization, actor: Actor, devices: dict, wanted: dict,
             changes[pk] = ({k: before[k] for k in changed}, {k: after[k] for k in changed})
     regroup = [pk for pk, (_, after) in changes.items() if "groups" in after]
     device_groups.objects.filter(device_id__in=regroup).delete()
-    device_groups.objects.bulk_create([
-        device_groups(device_id=pk, group_id=group_ids[name]) for pk in regroup for name in changes[pk][1]["groups"]
-    ], batch_size=2000)
-    for ownership in Ownership.values:
-        owned = [pk for pk, (_, after) in changes.items() if after.get("ownership") == ownership]
-        if owned:
-            Device.objects.filter(pk__in=owned).update(ownership=ownership)
-    Device.objects.filter(pk__in=list(changes)).update(version=F("version") + 1, updated_at=now)
-    _bulk_audit(organization, actor, "device.updated", [
-        (devices[pk], after, before) for pk, (before, after) in changes.items()
-    ])
+    bulk.insert_rows(device_groups, ["device", "group"], (
+        (pk, group_ids[name]) for pk in regroup for name in changes[pk][1]["groups"]))
+    bulk.update_rows(Device, ["ownership", "version", "updated_at"], (
+        (pk, after.get("ownership", devices[pk].ownership), devices[pk].version + 1, now)
+        for pk, (_, after) in changes.items()))
+    _bulk_audit(organization, actor, "device.updated", DEVICE_TARGET, (
+        (pk, str(devices[pk]), after, before) for pk, (before, after) in changes.items()))
 
 
 def _commit_moves(record: CsvImport, rows: list[dict], actor: Actor, *, wipe: bool) -> dict:
@@ -461,5 +488,5 @@ def _commit_moves(record: CsvImport, rows: list[dict], actor: Actor, *, wipe: bo
     devices = Device.objects.for_org(record.organization).in_bulk([row["device_id"] for row in to_move])
     for row in to_move:
         move(device=devices[row["device_id"]], actor=actor, source=Source.CSV_IMPORT, wipe=wipe,
-             reason=f"CSV import #{record.pk}, line {row['line']}")
+             reason=Phrase("csv_import.line", {"id": record.pk, "line": row["line"]}))
     return {"unassigned" if record.kind == CsvImport.Kind.UNASSIGN else "returned_to_stock": len(to_move)}

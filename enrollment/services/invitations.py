@@ -100,8 +100,10 @@ def invitation_send_chunk(*, organization: Organization, batch_id: int, index: i
 
 def invite_on_create(*, employee: Employee, actor: Actor, **_kwargs) -> dict:
     """``core.hooks.employee_created`` step: HR (API) created an employee and the organization asks for it."""
-    organization = Organization.objects.get(pk=employee.organization_id)
-    if not organization.invite_employees_on_create or actor.kind != "token":
+    if actor.kind != "token":
+        return {"invited": 0}
+    organization = employee.organization  # a caller creating many (the CSV import) gives them one, loaded once
+    if not organization.invite_employees_on_create:
         return {"invited": 0}
     invitation_send(employee=employee, actor=actor, reason=Invitation.Reason.ON_CREATE)
     return {"invited": 1}
