@@ -28,6 +28,10 @@ class BulkArgumentsSerializer(StrictSerializer):
     wipe = serializers.BooleanField(required=False, help_text=(
         "unassign, return_to_stock, archive: send Fleet a wipe for each device (as the single move's `wipe`; "
         "false when left out)"))
+    remove_from_fleet = serializers.BooleanField(required=False, help_text=(
+        "archive: also release each device from the MDM (Fleet's delete host, after turning MDM off on Apple "
+        "devices), after its wipe if one is asked, as the single archive's `remove_from_fleet`; a device Fleet "
+        "does not know is refused (`invalid`). False when left out"))
     reason = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
 
 
@@ -117,7 +121,8 @@ def bulk_post(view, request) -> Response:
     action = bulk.bulk_action(data["action"])
     raw = data.get("arguments") or {}
     arguments = bulk.bulk_arguments(organization=organization, action=action, employee=raw.get("employee"),
-                                    group=raw.get("group"), wipe=raw.get("wipe"), reason=raw.get("reason", ""))
+                                    group=raw.get("group"), wipe=raw.get("wipe"),
+                                    remove_from_fleet=raw.get("remove_from_fleet"), reason=raw.get("reason", ""))
     if "ids" in data:
         device_ids = bulk.selection_from_ids(data["ids"])
     else:

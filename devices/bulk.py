@@ -68,12 +68,13 @@ class BulkArguments:
     employee: Employee | None = None
     group: Group | None = None
     wipe: bool | None = None  # None: not decided by the caller (the service's own default and rules apply)
+    remove_from_fleet: bool = False  # also release each device from the MDM (archive only), as the single archive
     reason: str = ""
 
     def as_params(self) -> dict:
         """JSON for a job's parameters (ids, read again when the job runs)."""
         return {"employee": self.employee.pk if self.employee else None, "group": self.group.pk if self.group else None,
-                "wipe": self.wipe, "reason": self.reason}
+                "wipe": self.wipe, "remove_from_fleet": self.remove_from_fleet, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class BulkAction:
     apply: Callable[[Device, BulkArguments, Actor, str], tuple[str, str]]
     needs: str | None = None
     offers_wipe: bool = False
+    offers_removal: bool = False  # "also remove from Fleet" (``remove_from_fleet``), as the single move offers it
     danger: bool = False
     order: int = 100
 
@@ -138,8 +140,12 @@ def _return_to_stock(device, arguments, actor, source):
 
 
 def _archive(device, arguments, actor, source):
-    services.device_archive(device=device, actor=actor, source=source, reason=arguments.reason, **_wipe(arguments))
-    return "done", _("Archived.") + (" " + _("Wipe requested.") if arguments.wipe else "")
+    """As the single archive: a removal from Fleet waits for the wipe asked with it; a device Fleet does not know is
+    refused when its removal is asked (the service's own rule and message)."""
+    services.device_archive(device=device, actor=actor, source=source, reason=arguments.reason,
+                            remove_from_fleet=arguments.remove_from_fleet, **_wipe(arguments))
+    return "done", " ".join([_("Archived.")] + ([_("Wipe requested.")] if arguments.wipe else [])
+                            + ([_("Removal from Fleet requested.")] if arguments.remove_from_fleet else []))
 
 
 def _group_names_and_version(device: Device) -> tuple[list[str], int]:
@@ -186,7 +192,7 @@ DEVICE_BULK_ACTIONS = (
         needs="group", order=50),
     BulkAction("archive", gettext_lazy("Archive"), gettext_lazy(
         "Each device is removed from the fleet; its history is kept. Devices already archived are refused."),
-        _archive, offers_wipe=True, danger=True, order=90),
+        _archive, offers_wipe=True, offers_removal=True, danger=True, order=90),
 )
 
 
@@ -194,9 +200,10 @@ DEVICE_BULK_ACTIONS = (
 
 
 def bulk_arguments(*, organization: Organization, action: BulkAction, employee=None, group=None, wipe=None,
-                   reason: str = "") -> BulkArguments:
+                   remove_from_fleet=None, reason: str = "") -> BulkArguments:
     """The action's arguments as objects of ``organization``: an employee by id or e-mail, a group by id or name.
-    A missing or unknown one, or a wipe an action does not offer, is a clear error before anything is done."""
+    A missing or unknown one, or a wipe or removal from Fleet an action does not offer, is a clear error before
+    anything is done."""
     resolved_employee = resolved_group = None
     if action.needs == "employee":
         if employee in (None, ""):
@@ -209,8 +216,12 @@ def bulk_arguments(*, organization: Organization, action: BulkAction, employee=N
             raise InvalidInput(_("This action needs a group of this organization."), field="arguments.group")
     if wipe and not action.offers_wipe:
         raise InvalidInput(_("Wipe is not offered with this action."), field="arguments.wipe")
+    if remove_from_fleet and not action.offers_removal:
+        raise InvalidInput(_("Removal from Fleet is not offered with this action."),
+                           field="arguments.remove_from_fleet")
     return BulkArguments(employee=resolved_employee, group=resolved_group,
                          wipe=bool(wipe) if action.offers_wipe and wipe is not None else None,
+                         remove_from_fleet=bool(remove_from_fleet) and action.offers_removal,
                          reason=(reason or "").strip()[:500])
 
 
@@ -328,7 +339,8 @@ def devices_bulk_job(run: JobRun) -> dict:
     action = bulk_action(params.get("action", ""))
     raw = params.get("arguments") or {}
     arguments = bulk_arguments(organization=run.organization, action=action, employee=raw.get("employee"),
-                               group=raw.get("group"), wipe=raw.get("wipe"), reason=raw.get("reason", ""))
+                               group=raw.get("group"), wipe=raw.get("wipe"),
+                               remove_from_fleet=raw.get("remove_from_fleet"), reason=raw.get("reason", ""))
     ids = [int(pk) for pk in params.get("ids", [])]
     run.progress(0, len(ids), str(action.label))
     return devices_bulk_run(organization=run.organization, actor=run.actor, action=action, device_ids=ids,

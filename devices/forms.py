@@ -74,7 +74,8 @@ class IdListField(forms.Field):
 
 class BulkActionForm(forms.Form):
     """The inventory's action bar and its confirmation page: which devices (checked ids, or every device the list's
-    filters match), which action, its employee or group, the wipe decision; ``confirmed`` once the page was read."""
+    filters match), which action, its employee or group, the wipe decision and, for an archive, the removal from
+    Fleet; ``confirmed`` once the page was read."""
 
     action = forms.ChoiceField(label=_("Action"), choices=())
     ids = IdListField(required=False)
@@ -83,6 +84,9 @@ class BulkActionForm(forms.Form):
     employee = forms.CharField(required=False, max_length=254, label=_("Employee (e-mail)"))
     group = forms.ModelChoiceField(queryset=Group.objects.none(), required=False, label=_("Group"))
     wipe = forms.BooleanField(required=False, label=_("Wipe each device (erase all data)"))
+    remove_from_fleet = forms.BooleanField(
+        required=False,
+        label=_("Also remove each device from Fleet (turn MDM off on Apple devices, then delete the host)"))
     reason = forms.CharField(max_length=500, required=False, label=_("Note (optional)"))
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 

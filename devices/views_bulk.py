@@ -56,7 +56,9 @@ def device_bulk(request, org_slug):
         device_ids = _selection(request, data)
         arguments = bulk.bulk_arguments(
             organization=request.organization, action=action, employee=data.get("employee"), group=data.get("group"),
-            wipe=data.get("wipe") if action.offers_wipe else None, reason=data.get("reason", ""))
+            wipe=data.get("wipe") if action.offers_wipe else None,
+            remove_from_fleet=data.get("remove_from_fleet") if action.offers_removal else None,
+            reason=data.get("reason", ""))
     except DomainError as exc:
         form.add_error(None, exc.message)
         return _confirm_page(request, form, status=400)
@@ -78,13 +80,15 @@ def device_bulk(request, org_slug):
 
 
 def _confirm_page(request, form, *, action=None, arguments=None, device_ids=(), status=200):
-    preview, owned = [], 0
+    preview, owned, not_in_fleet = [], 0, 0
     if action is not None:
         first = list(device_ids[:PREVIEW_DEVICES])
         found = Device.objects.for_org(request.organization).select_related("assignee").in_bulk(first)
         preview = [found[pk] for pk in first if pk in found]
-        owned = Device.objects.for_org(request.organization).filter(pk__in=device_ids,
-                                                                    assignee__isnull=False).count()
+        selected = Device.objects.for_org(request.organization).filter(pk__in=device_ids)
+        owned = selected.filter(assignee__isnull=False).count()
+        if action.offers_removal:  # their removal would be refused, as on one device's page
+            not_in_fleet = selected.filter(fleet_host_id__isnull=True).count()
     summary = ""
     if action is not None:
         summary = action.summary % {
@@ -96,7 +100,9 @@ def _confirm_page(request, form, *, action=None, arguments=None, device_ids=(), 
         "count": len(device_ids), "preview": preview, "more": max(0, len(device_ids) - len(preview)),
         # The cockpit recommends a wipe when the owner changes (DESIGN §4), as on the device page.
         "wipe_checked": bool(form.data.get("wipe")) if "wipe" in form.data else owned > 0,
-        "owned": owned, "as_job": bulk.runs_as_job(list(device_ids)) if action else False,
+        "owned": owned, "not_in_fleet": not_in_fleet,
+        "remove_checked": bool(form.data.get("remove_from_fleet")),
+        "as_job": bulk.runs_as_job(list(device_ids)) if action else False,
         "warnings": bulk.leaving_warnings(organization=request.organization, arguments=arguments) if arguments else [],
         "back": _list_url(request, form.data.get("filters", "")),
         "ids": [] if form.data.get("all_matching") else list(device_ids),

@@ -2,7 +2,8 @@
 
 * ``ScimSettings``: one per organization, what a deactivation (``active: false`` or ``DELETE``) starts.
 * ``ScimUser``: the identity provider's side of an employee, made the first time SCIM writes it: the attributes the
-  employee model has no field for (the name's parts, the e-mail list) as the provider last wrote them, the
+  employee model has no field for (the name's parts, the e-mail list) and ``preferredLanguage`` / ``locale`` (the
+  employee's language is mapped from them, ``scim.languages``) as the provider last wrote them, the
   offboarding a deactivation started (a reactivation cancels that one, never another), and ``removed_at`` once a
   ``DELETE`` detached the employee from SCIM (it then answers 404 there; the employee and its history stay).
 * ``ScimGroup``: a group's ``externalId``.

@@ -3,12 +3,15 @@
 A user is built from the core's truth (``userName`` is the e-mail, ``externalId`` the HR key, ``active`` false once
 the employee is leaving or gone), completed with what the provider last wrote that the employee has no field for
 (``name``'s parts, ``emails``). When someone changed the full name in the cockpit since, the cockpit wins:
-``displayName`` and ``name.formatted`` show it. An employee SCIM never wrote is shown from the core alone.
+``displayName`` and ``name.formatted`` show it. ``preferredLanguage`` and ``locale`` are given back as written
+while the employee's language is the one they map to (``scim.languages``); once it is another, ``preferredLanguage``
+says the employee's. An employee SCIM never wrote is shown from the core alone.
 """
 
 import hashlib
 import json
 
+from scim.languages import LANGUAGE_ATTRIBUTES, language_of, written_languages
 from scim.schema import GROUP_SCHEMA, USER_SCHEMA, group_model, user_model
 from scim.services import GroupData, UserData
 
@@ -40,6 +43,16 @@ def _provider_view(employee) -> dict:
     return view
 
 
+def _language_view(employee) -> dict:
+    """``preferredLanguage`` and ``locale`` as the provider wrote them while the employee's language is the one they
+    map to; once it is another (chosen in the cockpit, or never written by SCIM), the employee's language alone."""
+    scim_user = getattr(employee, "scim", None)
+    view = written_languages(scim_user.attributes) if scim_user is not None else {}
+    if language_of(view) != employee.language:
+        view = {"preferredLanguage": employee.language} if employee.language else {}
+    return view
+
+
 def user_resource(employee, *, with_groups: bool = True):
     """``employee`` comes from ``scim.selectors.scim_users`` (``leaving`` annotated, ``scim`` and groups loaded)."""
     payload = {
@@ -48,6 +61,7 @@ def user_resource(employee, *, with_groups: bool = True):
         "userName": employee.email,
         "active": employee.is_active and not employee.leaving,
         **_provider_view(employee),
+        **_language_view(employee),
     }
     if employee.external_id:
         payload["externalId"] = employee.external_id
@@ -84,7 +98,8 @@ def user_data(resource) -> UserData:
         email=resource.user_name or "",
         external_id=resource.external_id,
         active=resource.active,
-        attributes={key: dumped[key] for key in PROVIDER_ATTRIBUTES if dumped.get(key) not in (None, [], {})},
+        attributes={key: dumped[key] for key in PROVIDER_ATTRIBUTES + LANGUAGE_ATTRIBUTES
+                    if dumped.get(key) not in (None, [], {})},
     )
 
 

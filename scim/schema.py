@@ -4,7 +4,8 @@ The schemas are RFC 7643's, cut to what the cockpit keeps, so a client (and a co
 attribute that would be silently lost:
 
 * User: ``userName`` (the employee's e-mail), ``name``, ``displayName`` (the full name), ``emails``, ``active``,
-  ``groups`` (read-only) and the common ``externalId`` (the HR key). The enterprise extension is not served: the
+  ``preferredLanguage`` and ``locale`` (the employee's language, ``scim.languages``), ``groups`` (read-only) and
+  the common ``externalId`` (the HR key). The enterprise extension is not served: the
   employee model has no employee number nor manager.
 * Group: ``displayName`` (the group's name), ``members`` (employees only; no nested groups) and ``externalId``.
 
@@ -39,7 +40,7 @@ GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 MAX_RESULTS = 200
 DEFAULT_PAGE_SIZE = 100
 
-USER_ATTRIBUTES = ("userName", "name", "displayName", "active", "emails", "groups")
+USER_ATTRIBUTES = ("userName", "name", "displayName", "active", "emails", "groups", "preferredLanguage", "locale")
 GROUP_ATTRIBUTES = ("displayName", "members")
 
 
@@ -64,6 +65,13 @@ def schema_documents() -> list[dict]:
     _attribute(user, "userName")["description"] = (
         "The employee's work e-mail address, unique within the organization (case-insensitive).")
     _attribute(user, "displayName")["description"] = "The employee's full name, as the cockpit shows it."
+    _attribute(user, "preferredLanguage")["description"] = (
+        "The employee's language for their e-mails and enrollment page: language tags as in an HTTP "
+        "Accept-Language (e.g. 'fr-CA', 'en_US' or 'da, en-gb;q=0.8'); the first the cockpit speaks is used "
+        "('fr-CA' is French), else the organization's language.")
+    _attribute(user, "locale")["description"] = (
+        "A language tag (e.g. 'fr-CA'); the employee's language when preferredLanguage names none the cockpit "
+        "speaks.")
     _attribute(user, "active")["description"] = (
         "False once the employee is leaving or has left. Setting it to false never deletes anything: it starts an "
         "offboarding in the cockpit.")

@@ -20,12 +20,13 @@ from django.utils.translation import gettext as _
 
 from core import services as core_services
 from core.actors import Actor
-from core.audit import audit_record
+from core.audit import Phrase, audit_record
 from core.errors import DomainError, InvalidInput
 from core.models import Employee, Group, Organization
 from offboarding import services as offboarding_services
 from offboarding.models import Offboarding
 from scim.events import SCIM_SOURCE
+from scim.languages import clean_languages, language_of, written_languages
 from scim.models import ScimGroup, ScimSettings, ScimUser
 from scim.selectors import (
     open_offboarding,
@@ -50,7 +51,7 @@ class UserData:
     email: str
     external_id: str | None = None
     active: bool | None = None  # None: not said (a PUT or PATCH without it changes nothing)
-    attributes: dict = field(default_factory=dict)  # name, displayName, emails as sent
+    attributes: dict = field(default_factory=dict)  # name, displayName, emails, preferredLanguage, locale as sent
 
     @property
     def full_name(self) -> str:
@@ -98,8 +99,14 @@ def _check_user_unique(*, organization, email: str, external_id: str | None, exc
         raise Taken(_("Another employee has the externalId “%(id)s”.") % {"id": external_id}, field="externalId")
 
 
-def _employee_changes(employee: Employee, data: UserData) -> dict:
+def _employee_changes(employee: Employee, data: UserData, written: dict) -> dict:
+    """What the request changes in the employee. The language follows ``preferredLanguage`` (else ``locale``) when
+    the provider says something new there: a language chosen in the cockpit since stays while the provider keeps
+    repeating what it wrote before (Okta's routine PUT), and a tag the cockpit does not speak means the
+    organization's language."""
     wanted = {"email": data.email, "external_id": data.external_id, "full_name": data.full_name}
+    if written_languages(data.attributes) != written_languages(written):
+        wanted["language"] = language_of(data.attributes)
     return {key: value for key, value in wanted.items() if getattr(employee, key) != value}
 
 
@@ -127,6 +134,7 @@ def scim_user_create(*, organization: Organization, data: UserData, actor: Actor
     """A new employee, or the one a ``DELETE`` detached from SCIM coming back. Returns ``(employee, restored)``."""
     data.email = _clean_email(data.email)
     data.external_id = _clean_external_id(data.external_id)
+    clean_languages(data.attributes)
     detached = scim_employee_by_email(organization=organization, email=data.email)
     if detached is not None and getattr(detached, "scim", None) is not None and detached.scim.removed_at:
         data.active = True if data.active is None else data.active  # a creation without "active" is an active user
@@ -136,6 +144,7 @@ def scim_user_create(*, organization: Organization, data: UserData, actor: Actor
     employee = core_services.employee_create(
         organization=organization, actor=actor, source=SCIM_SOURCE,
         email=data.email, external_id=data.external_id, full_name=data.full_name,
+        language=language_of(data.attributes),
     )
     _write_attributes(employee=employee, scim_user=ScimUser(organization=organization, employee=employee),
                       data=data, actor=actor)
@@ -150,10 +159,11 @@ def scim_user_update(*, employee: Employee, data: UserData, actor: Actor, restor
     organization = employee.organization
     data.email = _clean_email(data.email)
     data.external_id = _clean_external_id(data.external_id)
+    clean_languages(data.attributes)
     scim_user = _scim_user(employee)
     _check_user_unique(organization=organization, email=data.email, external_id=data.external_id,
                        exclude_pk=employee.pk)
-    changes = _employee_changes(employee, data)
+    changes = _employee_changes(employee, data, scim_user.attributes if scim_user.pk else {})
     if changes:
         employee = core_services.employee_update(employee=employee, actor=actor, source=SCIM_SOURCE, **changes)
     if restoring:
@@ -219,16 +229,14 @@ def _reactivate(*, employee: Employee, actor: Actor) -> None:
         return  # already active: the routine PUT of a profile
     scim_user = ScimUser.objects.filter(employee=employee).first()
     if case is not None and scim_user is not None and scim_user.deactivation_id == case.pk:
-        offboarding_services.offboarding_cancel(offboarding=case, actor=actor,
-                                                reason=_("Reactivated by the identity provider (SCIM)"))
+        offboarding_services.offboarding_cancel(offboarding=case, actor=actor, reason=Phrase("scim.reactivated"))
         audit_record(organization=employee.organization, actor=actor, event="scim.user_reactivated",
                      target=employee, source=SCIM_SOURCE, after={"offboarding": case.pk})
         return
     if case is not None:
-        why = _("an admin started their offboarding (#%(case)s); cancel it in the cockpit to keep them") % {
-            "case": case.pk}
+        why = Phrase("scim.refused_admin_offboarding", {"case": case.pk})
     else:
-        why = _("they have been offboarded; the cockpit does not bring offboarded employees back")
+        why = Phrase("scim.refused_offboarded")
     audit_record(organization=employee.organization, actor=actor, event="scim.user_reactivation_refused",
                  target=employee, source=SCIM_SOURCE, after={"why": why})
 

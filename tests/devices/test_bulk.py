@@ -9,8 +9,8 @@ from core.jobs import Job
 from core.models import AuditEvent
 from core.tasks import job_run
 from devices import bulk, services
-from devices.models import Device
-from tests.conftest import api_client_for, assert_error, token_key
+from devices.models import Device, DeviceCommand, Platform
+from tests.conftest import api_client_for, assert_error, sync_now, token_key
 from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +107,61 @@ def test_fix_instructions_sent_to_owners_with_issues_only(org, actor, employee, 
     assert [m.to for m in mail.outbox] == [[employee.email]]
 
 
+def fleet_macs(org, sim, n):
+    """``n`` synced Macs whose Fleet hosts are healthy (Fleet accepts to wipe and delete them)."""
+    assert sync_now(org, sim).status == "succeeded"
+    devices = list(Device.objects.for_org(org).filter(fleet_host_id__in=sim.ids_in_situation("healthy"),
+                                                      platform=Platform.MACOS).order_by("fleet_host_id")[:n])
+    assert len(devices) == n
+    return devices
+
+
+@pytest.mark.usefixtures("commands_run_now")
+def test_archive_also_removes_from_fleet_after_the_wipe_as_one_device_does(connected, sim, actor,
+                                                                          django_capture_on_commit_callbacks):
+    wiped, kept = fleet_macs(connected, sim, 2)
+    unknown = DeviceFactory(organization=connected, serial_number="NOT-IN-FLEET")  # never synced: no host
+    action = bulk.bulk_action("archive")
+    arguments = bulk.bulk_arguments(organization=connected, action=action, wipe=True, remove_from_fleet=True)
+    assert arguments.as_params()["remove_from_fleet"] is True
+    with django_capture_on_commit_callbacks(execute=True):
+        body = bulk.devices_bulk_run(organization=connected, actor=actor, action=action,
+                                     device_ids=[wiped.pk, kept.pk, unknown.pk], arguments=arguments, source="manual")
+    results = by_id(body)
+    assert results[wiped.pk]["detail"] == "Archived. Wipe requested. Removal from Fleet requested."
+    # The single archive's rule: a device Fleet does not know is refused, and stays as it was.
+    assert (results[unknown.pk]["ok"], results[unknown.pk]["code"]) == (False, "invalid")
+    assert "not known to Fleet" in results[unknown.pk]["detail"]
+    unknown.refresh_from_db()
+    assert not unknown.is_archived and not unknown.commands.exists()
+    for device in (wiped, kept):
+        device.refresh_from_db()
+        assert device.is_archived
+        wipe = device.commands.get(kind=DeviceCommand.Kind.WIPE)
+        removal = device.commands.get(kind=DeviceCommand.Kind.REMOVE)
+        # The removal waits for the wipe asked before it: the wipe left, the host is still in Fleet.
+        assert (wipe.status, removal.status, removal.attempts) == ("sent", "requested", 0)
+        assert device.fleet_host_id in sim.host_ids()
+        event = AuditEvent.objects.for_org(connected).for_target(device).get(event="device.archived")
+        assert event.after["fleet_removal_requested"] is True and "removal from Fleet requested" in event.sentence
+
+
+def test_archive_without_removal_asks_fleet_nothing(org, actor):
+    device = DeviceFactory(organization=org, fleet_host_id=4242)
+    action = bulk.bulk_action("archive")
+    body = bulk.devices_bulk_run(organization=org, actor=actor, action=action, device_ids=[device.pk],
+                                 arguments=bulk.bulk_arguments(organization=org, action=action), source="manual")
+    assert by_id(body)[device.pk]["detail"] == "Archived."
+    assert not device.commands.exists()
+
+
+def test_removal_is_offered_with_archive_only(org):
+    with pytest.raises(bulk.InvalidInput) as caught:
+        bulk.bulk_arguments(organization=org, action=bulk.bulk_action("return_to_stock"), remove_from_fleet=True)
+    assert caught.value.field == "arguments.remove_from_fleet"
+    assert [a.name for a in bulk.bulk_actions() if a.offers_removal] == ["archive"]
+
+
 def test_selection_from_the_lists_filters_is_what_the_list_shows(org):
     windows = [DeviceFactory(organization=org, platform="windows") for _ in range(3)]
     DeviceFactory(organization=org, platform="macos")
@@ -159,6 +214,7 @@ def test_api_by_filters(api, org):
     ({"action": "add_to_group", "ids": [1], "arguments": {"group": "No such group"}}, "arguments.group"),
     ({"action": "add_to_group", "ids": [1], "arguments": {"wipe": True, "group": "x"}}, "arguments.group"),
     ({"action": "unassign", "ids": [1], "arguments": {"colour": "red"}}, "arguments.colour"),
+    ({"action": "unassign", "ids": [1], "arguments": {"remove_from_fleet": True}}, "arguments.remove_from_fleet"),
     ({"action": "archive", "filters": {"platform": "amiga"}}, "filters.platform"),
     ({"action": "archive", "filters": {"flavour": "x"}}, "filters.flavour"),
     ({"action": "archive", "filters": {"platform": "chromeos"}}, "filters"),
@@ -170,6 +226,25 @@ def test_api_bad_input_is_a_400_that_changes_nothing(api, org, body, field):
     assert field in error["fields"], error
     device.refresh_from_db()
     assert device.availability_status == "in_use" and device.version == 1
+
+
+def test_api_archive_with_removal_from_fleet(api, org):
+    known = DeviceFactory(organization=org, fleet_host_id=4242, serial_number="C02K")
+    unknown = DeviceFactory(organization=org, serial_number="C02U")
+    response = post(api, action="archive", ids=[known.pk, unknown.pk], arguments={"remove_from_fleet": True})
+    assert response.status_code == 200, response.content
+    results = by_id(response.json())
+    assert (results[known.pk]["ok"], results[unknown.pk]["ok"], results[unknown.pk]["code"]) == (True, False,
+                                                                                                  "invalid")
+    assert list(known.commands.values_list("kind", "source")) == [("remove", "api")]
+    assert not unknown.commands.exists()
+
+
+def test_api_schema_documents_the_removal_argument(api):
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    arguments = schema["components"]["schemas"]["BulkArgumentsRequest"]["properties"]
+    assert arguments["remove_from_fleet"]["type"] == "boolean"
+    assert "archive" in arguments["remove_from_fleet"]["description"]
 
 
 def test_api_selection_above_the_maximum_is_a_400(api, org, settings):
@@ -213,3 +288,15 @@ def test_api_above_the_threshold_is_a_job_with_the_same_body(api, org, settings,
     assert [j["id"] for j in listed["results"]] == [job.pk]
     audit = AuditEvent.objects.for_org(org).filter(event="device.returned_to_stock")
     assert audit.count() == 3 and {e.actor_label for e in audit} == {job.created_by}
+
+
+def test_api_job_keeps_the_removal_from_fleet(api, org, settings, jobs_run_now, django_capture_on_commit_callbacks):
+    settings.DEVICES_BULK_SYNC_MAX_DEVICES = 1
+    devices = [DeviceFactory(organization=org, fleet_host_id=5000 + n) for n in range(2)]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(api, action="archive", ids=[d.pk for d in devices], arguments={"remove_from_fleet": True})
+    assert response.status_code == 202, response.content
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.params["arguments"]["remove_from_fleet"] is True
+    assert (job.status, job.result["succeeded"]) == ("succeeded", 2)
+    assert DeviceCommand.objects.filter(device__in=devices, kind="remove").count() == 2

@@ -104,6 +104,27 @@ def test_apply_shows_a_confirmation_then_the_results(cockpit_client, org, in_use
     assert Device.objects.get(pk=ids[0]).commands.filter(kind="wipe").count() == 1
 
 
+def test_archive_offers_the_removal_from_fleet_and_says_which_devices_fleet_does_not_know(cockpit_client, org,
+                                                                                          in_use):
+    for device in in_use[:2]:
+        Device.objects.filter(pk=device.pk).update(fleet_host_id=7000 + device.pk)
+    ids = [d.pk for d in in_use]
+    page = text(cockpit_client.post(bulk_url(org), {"action": "archive", "ids": ids}))
+    assert 'name="remove_from_fleet" id="id_remove_from_fleet">' in page  # offered, never pre-ticked
+    assert "2 of them are not known to Fleet" in page
+    assert 'name="remove_from_fleet"' not in text(cockpit_client.post(bulk_url(org), {"action": "return_to_stock",
+                                                                                      "ids": ids}))
+    response = cockpit_client.post(bulk_url(org), {"action": "archive", "ids": ids, "confirmed": "on",
+                                                   "remove_from_fleet": "on"})
+    page = text(response)
+    assert "<strong>2</strong> succeeded, <strong>2</strong> failed" in page
+    assert "spare is not known to Fleet: there is nothing to remove." in page
+    assert "Archived. Removal from Fleet requested." in page
+    assert sorted(Device.objects.filter(availability_status="archived").values_list("pk", flat=True)) == ids[:2]
+    for device in in_use[:2]:
+        assert list(device.commands.values_list("kind", flat=True)) == ["remove"]
+
+
 def test_all_matching_the_filter_selects_beyond_the_page(cockpit_client, org, settings):
     windows = [DeviceFactory(organization=org, platform="windows") for _ in range(55)]
     mac = DeviceFactory(organization=org, platform="macos")

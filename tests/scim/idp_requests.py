@@ -94,6 +94,16 @@ def entra_create_user(email="test_user@contoso.test", external_id="0a21f0f2-8d2a
     }
 
 
+def entra_create_user_with_language(email="test_user@contoso.test", language="fr-CA"):
+    """Entra's default attribute mappings include ``preferredLanguage → preferredLanguage`` (the directory's
+    preferred language, an RFC 7231 language tag such as ``fr-CA``)."""
+    return entra_create_user(email) | {"preferredLanguage": language}
+
+
+def entra_set_language(language):
+    return _patch({"op": "Replace", "path": "preferredLanguage", "value": language})
+
+
 def entra_user_filter(email):
     return f'/Users?filter=userName eq "{email}"'
 

@@ -21,8 +21,8 @@ def test_discovery_announces_what_the_cockpit_keeps(scim):
     assert {t["endpoint"] for t in types["Resources"]} == {"/Users", "/Groups"}
     _, schemas = scim.get("/Schemas")
     user = next(s for s in schemas["Resources"] if s["name"] == "User")
-    assert [a["name"] for a in user["attributes"]] == ["userName", "name", "displayName", "active", "emails",
-                                                        "groups"]
+    assert [a["name"] for a in user["attributes"]] == ["userName", "name", "displayName", "preferredLanguage",
+                                                        "locale", "active", "emails", "groups"]
     assert scim.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group")[0] == 200
 
 

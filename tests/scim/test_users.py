@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from core.actors import Actor
 from core.models import AuditEvent, Employee
@@ -37,7 +37,8 @@ def test_okta_creates_an_employee_with_the_email_as_username(scim, org):
     assert body["userName"] == "test.user@okta.local"
     assert body["name"] == {"givenName": "Test", "familyName": "User"}
     assert body["active"] is True
-    assert "password" not in body and "locale" not in body  # not kept: the schema does not have them
+    assert "password" not in body  # not kept: the schema does not have it
+    assert body["locale"] == "en-US" and employee.language == "en"  # Okta's locale: no preferredLanguage sent
     created = AuditEvent.objects.for_org(org).get(event="employee.created", target_id=body["id"])
     assert created.source == "scim" and created.actor_label == "API token “Okta SCIM”"
 
@@ -228,6 +229,9 @@ def test_reactivation_cancels_the_offboarding_scim_started(scim, org):
     case = _case(org, _employee(org, user_id))
     assert case.status == Offboarding.Status.CANCELLED and "SCIM" in case.cancel_reason
     assert AuditEvent.objects.for_org(org).filter(event="scim.user_reactivated", source="scim").exists()
+    cancelled = AuditEvent.objects.for_org(org).get(event="offboarding.cancelled")
+    with translation.override("fr"):  # stored as its code: the reader's language, not the request's
+        assert cancelled.reason == "Réactivé par le fournisseur d'identité (SCIM)"
 
 
 def test_reactivation_leaves_an_admins_offboarding_alone_and_says_so(scim, org, actor):
@@ -239,6 +243,8 @@ def test_reactivation_leaves_an_admins_offboarding_alone_and_says_so(scim, org, 
     assert case.status == Offboarding.Status.DRAFT
     refused = AuditEvent.objects.for_org(org).get(event="scim.user_reactivation_refused")
     assert f"#{case.pk}" in refused.sentence
+    with translation.override("fr"):  # stored as its code: the reader's language, not the request's
+        assert "un administrateur a engagé son départ" in refused.sentence and f"{case.pk})" in refused.sentence
 
 
 def test_an_offboarded_employee_is_inactive_and_stays_so(scim, org, actor):
