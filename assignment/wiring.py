@@ -4,7 +4,7 @@ in ``assignment.suggestion.wiring``) and its panels (``assignment.panels``, ``as
 
 from django.utils.translation import gettext_lazy as _
 
-from assignment.events import EVENTS
+from assignment.events import EVENTS, PHRASES
 from assignment.jobs import csv_import_job
 from assignment.panels import device_panel, employee_panel
 from assignment.services import (
@@ -15,7 +15,7 @@ from assignment.services import (
 )
 from assignment.suggestion.panels import device_suggestion_panel
 from assignment.suggestion.wiring import after_sync_suggestions, withdraw_leaver_suggestions
-from core.audit import register_events
+from core.audit import register_events, register_phrases
 from core.hooks import employee_offboarded
 from core.jobs import register_job_kind
 from core.panels import device_panels, employee_panels
@@ -39,6 +39,7 @@ def cancel_pre_assignments(*, employee, actor, **kwargs) -> dict:
 
 def connect() -> None:
     register_events(EVENTS)
+    register_phrases(PHRASES)
     # A large CSV import's analysis and commit (issue #12 §2); re-run safe: analysed chunks stay, a commit is whole.
     register_job_kind(CSV_IMPORT_JOB, csv_import_job, label=_("CSV import"), rerun_safe=True)
     after_sync.register(apply_pre_assignments, order=10, name="pre_assignment")

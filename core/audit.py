@@ -1,15 +1,34 @@
 """The audit log's writer: services call :func:`audit_record` explicitly after a change.
 
 An unknown event code is a programming error and raises, so the registry (``core.events``) stays the single list
-of what can happen. ``Source``, ``register_events`` and ``describe`` are re-exported for the callers that use
-them from here.
+of what can happen. A ``Phrase`` among ``before`` or ``after``'s values is kept as its text and its code
+(``core.events.with_phrase``), so readers see it in their language. ``Source``, ``Phrase``, ``register_events``,
+``register_phrases``, ``register_sources`` and ``describe`` are re-exported for the callers that use them from here.
 """
 
 from core.actors import Actor, current_request_id
-from core.events import EVENTS, Source, describe, register_events
+from core.events import (
+    EVENTS,
+    Phrase,
+    Source,
+    describe,
+    register_events,
+    register_phrases,
+    register_sources,
+    with_phrase,
+)
 from core.models import AuditEvent
 
-__all__ = ["EVENTS", "Source", "audit_record", "describe", "register_events"]
+__all__ = [
+    "EVENTS", "Phrase", "Source", "audit_record", "describe", "register_events", "register_phrases", "register_sources",
+]
+
+
+def _stored(data: dict | None) -> dict:
+    stored = {}
+    for key, value in (data or {}).items():
+        stored |= with_phrase(key, value)
+    return stored
 
 
 def audit_record(
@@ -31,8 +50,8 @@ def audit_record(
         target_type=target._meta.label_lower,
         target_id=str(target.pk),
         target_label=str(target)[:255],
-        before=before or {},
-        after=after or {},
+        before=_stored(before),
+        after=_stored(after),
         request_id=current_request_id.get(),
         **actor.audit_fields,
     )

@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
-from core.events import describe
+from core.events import describe, readable, source_label
 from core.tenancy import TenantModel, TenantQuerySet
 
 
@@ -284,6 +284,17 @@ class AuditEvent(models.Model):
     @property
     def sentence(self) -> str:
         return describe(self)
+
+    @property
+    def source_label(self) -> str:
+        """Why the change happened, in the reader's language (``core.events.source_label``)."""
+        return source_label(self.source) if self.source else ""
+
+    @property
+    def reason(self) -> str:
+        """Why, as the timeline shows it: a person's note, or the service's stored sentence in the reader's
+        language (``core.events.readable``)."""
+        return readable(self.after).get("reason") or ""
 
 
 # The job leases' table lives with its helpers (core.leases), and the jobs' with their registry and runner

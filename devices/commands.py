@@ -19,9 +19,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.actors import Actor
-from core.audit import audit_record
+from core.audit import Phrase, audit_record
 from core.dispatch import enqueue_or_log, retry_delay
 from core.errors import IllegalTransition, InvalidInput
+from core.events import phrase_fields
 from devices.hooks import command_settled
 from devices.models import MAX_COMMAND_ATTEMPTS, Device, DeviceCommand, Employee
 
@@ -71,8 +72,10 @@ def command_request(*, device: Device, kind: str, actor: Actor, source: str,
     )
     if pending is not None:
         if hand_over_to is not None and pending.hand_over_to_id != hand_over_to.pk:
-            pending.hand_over_to, pending.handed_over_at, pending.hand_over_note = hand_over_to, None, ""
-            pending.save(update_fields=["hand_over_to", "handed_over_at", "hand_over_note", "updated_at"])
+            pending.hand_over_to, pending.handed_over_at = hand_over_to, None
+            pending.hand_over_note, pending.hand_over_note_phrase = "", {}
+            pending.save(update_fields=["hand_over_to", "handed_over_at", "hand_over_note", "hand_over_note_phrase",
+                                        "updated_at"])
         return pending
     command = DeviceCommand.objects.create(
         organization=device.organization, device=device, kind=kind, source=source,
@@ -126,9 +129,10 @@ def command_wait(command: DeviceCommand, *, now: datetime) -> None:
 
 def command_sent(command: DeviceCommand, *, actor: Actor, status_at_send: str = "") -> None:
     command.status, command.last_error, command.next_attempt_at = DeviceCommand.Status.SENT, "", None
+    command.last_error_phrase = {}
     command.sent_at, command.status_at_send = timezone.now(), status_at_send[:50]
-    command.save(update_fields=["status", "last_error", "next_attempt_at", "sent_at", "status_at_send",
-                                "updated_at"])
+    command.save(update_fields=["status", "last_error", "last_error_phrase", "next_attempt_at", "sent_at",
+                                "status_at_send", "updated_at"])
     audit_record(organization=command.organization, actor=actor, event=command.audit_event("sent"),
                  target=command.device, source=command.source,
                  after={"host": command.fleet_host_id, "attempt": command.attempts})
@@ -138,23 +142,30 @@ def command_retry_later(command: DeviceCommand, *, actor: Actor, error: str, now
     """Fleet unreachable or failing: try again after a backoff, or fail for good after the last attempt.
     Returns True when it will be retried."""
     if command.attempts >= MAX_COMMAND_ATTEMPTS:
-        command_failed(command, actor=actor, error=_("Gave up after %(attempts)s attempts: %(error)s")
-                       % {"attempts": command.attempts, "error": error})
+        command_failed(command, actor=actor, error=Phrase("devices.command_gave_up", {
+            "attempts": command.attempts, "error": error}))
         return False
-    command.last_error, command.next_attempt_at = error[:500], now + backoff(command.attempts)
-    command.save(update_fields=["last_error", "next_attempt_at", "updated_at"])
+    command.last_error, command.last_error_phrase = error[:500], {}  # Fleet's message, verbatim
+    command.next_attempt_at = now + backoff(command.attempts)
+    command.save(update_fields=["last_error", "last_error_phrase", "next_attempt_at", "updated_at"])
     return True
 
 
-def command_failed(command: DeviceCommand, *, actor: Actor, error: str) -> None:
-    """Fleet refused (or we gave up): the command fails with the reason; a held hand-over fails with it."""
+def command_failed(command: DeviceCommand, *, actor: Actor, error: str | Phrase) -> None:
+    """Fleet refused (or we gave up): the command fails with the reason; a held hand-over fails with it.
+    ``error``: Fleet's message as it came, or our own sentence (a ``Phrase``, Fleet's message among its parameters),
+    kept as its code too so the device page reads it in the reader's language."""
     with transaction.atomic():
-        command.status, command.last_error, command.next_attempt_at = DeviceCommand.Status.FAILED, error[:500], None
+        command.status, command.next_attempt_at = DeviceCommand.Status.FAILED, None
+        for name, value in phrase_fields("last_error", error, 500).items():
+            setattr(command, name, value)
         command.failed_at = timezone.now()
-        command.save(update_fields=["status", "last_error", "next_attempt_at", "failed_at", "updated_at"])
+        command.save(update_fields=["status", "last_error", "last_error_phrase", "next_attempt_at", "failed_at",
+                                    "updated_at"])
         audit_record(organization=command.organization, actor=actor, event=command.audit_event("failed"),
                      target=command.device, source=command.source,
-                     after={"error": command.last_error, "attempts": command.attempts})
+                     after={"error": error if isinstance(error, Phrase) else command.last_error,
+                            "attempts": command.attempts})
         command_settled.run(command=command, actor=actor)
 
 

@@ -9,8 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.actors import Actor
-from core.audit import Source, audit_record
+from core.audit import Phrase, Source, audit_record
 from core.errors import DomainError, IllegalTransition
+from core.events import phrase_fields
 from devices.hooks import command_settled
 from devices.models import Device, DeviceCommand
 from devices.services import device_assign
@@ -49,22 +50,22 @@ def _hand_over(command: DeviceCommand, *, actor: Actor) -> bool:
     """Give the held device to the employee the wipe names; never forced over someone else. Returns True when
     handed over; otherwise the reason is kept on the command (and the offboarding decision, if any)."""
     device, target = Device.objects.get(pk=command.device_id), command.hand_over_to
-    note = ""
+    note: str | Phrase = ""
     if device.assignee_id == target.pk:
         pass  # already with its new owner (e.g. enrollment assigned it after the wipe)
     elif device.assignee_id is not None:
-        note = _("%(device)s was assigned to %(other)s meanwhile; not handed over.") % {
-            "device": device, "other": device.assignee.display_name}
+        note = Phrase("devices.assigned_meanwhile", {"device": str(device), "other": device.assignee.display_name})
     else:
         try:
             with transaction.atomic():
                 device_assign(device=device, employee=target, actor=actor, source=command.source,
-                              reason=_("Wipe confirmed: handed over to %(name)s") % {"name": target.display_name})
+                              reason=Phrase("devices.handed_over", {"name": target.display_name}))
         except DomainError as exc:
-            note = _("Not handed over: %(reason)s") % {"reason": exc.message}
+            note = Phrase("devices.not_handed_over", {"reason": exc.message})  # the refusal, as it was worded
     if note:
-        command.hand_over_note = note[:500]
-        command.save(update_fields=["hand_over_note", "updated_at"])
+        for name, value in phrase_fields("hand_over_note", note, 500).items():
+            setattr(command, name, value)
+        command.save(update_fields=["hand_over_note", "hand_over_note_phrase", "updated_at"])
     else:
         command.handed_over_at = timezone.now()
         command.save(update_fields=["handed_over_at", "updated_at"])

@@ -4,6 +4,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import Source
+from core.events import stored_reading
 from core.models import Employee, Group
 from core.tenancy import TenantModel
 
@@ -203,7 +204,8 @@ class DeviceHistory(TenantModel):
     action = models.CharField(max_length=20, choices=Action.choices)
     source = models.CharField(max_length=20, choices=Source.choices)
     actor_label = models.CharField(max_length=200)
-    reason = models.CharField(max_length=500, blank=True)
+    reason = models.CharField(max_length=500, blank=True)  # in settings.LANGUAGE_CODE, as the API gives it
+    reason_phrase = models.JSONField(default=dict, blank=True)  # a service's reason as its code (core.events.Phrase)
     availability_before = models.CharField(max_length=10, blank=True)
     availability_after = models.CharField(max_length=10, blank=True)
     assignment_before = models.CharField(max_length=10, blank=True)
@@ -219,6 +221,11 @@ class DeviceHistory(TenantModel):
 
     def __str__(self):
         return f"{self.device} {self.action}"
+
+    @property
+    def readable_reason(self) -> str:
+        """The reason in the reader's language when a service gave it (rows written before: the text kept)."""
+        return stored_reading(self.reason, self.reason_phrase)
 
 
 # How many times a command is sent before it fails for good (Fleet down for about a day, with the backoff).
@@ -262,6 +269,7 @@ class DeviceCommand(TenantModel):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True, help_text=_("Fleet's message"))
+    last_error_phrase = models.JSONField(default=dict, blank=True)  # our framing of it as a code (core.events.Phrase)
     status_at_send = models.CharField(max_length=50, blank=True, help_text=_("The host's state we knew when sending"))
     sent_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -270,6 +278,7 @@ class DeviceCommand(TenantModel):
                                      help_text=_("Held in stock until the wipe is confirmed, then given to them"))
     handed_over_at = models.DateTimeField(null=True, blank=True)
     hand_over_note = models.CharField(max_length=500, blank=True, help_text=_("Why the hand-over did not happen"))
+    hand_over_note_phrase = models.JSONField(default=dict, blank=True)  # the note as its code (core.events.Phrase)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -288,6 +297,16 @@ class DeviceCommand(TenantModel):
     @property
     def is_pending(self) -> bool:
         return self.status in self.PENDING
+
+    @property
+    def readable_last_error(self) -> str:
+        """Why it failed, our framing in the reader's language around Fleet's own message, kept verbatim."""
+        return stored_reading(self.last_error, self.last_error_phrase)
+
+    @property
+    def readable_hand_over_note(self) -> str:
+        """Why the hand-over did not happen, in the reader's language."""
+        return stored_reading(self.hand_over_note, self.hand_over_note_phrase)
 
     def audit_event(self, step: str) -> str:
         """``wipe.sent``, ``fleet_removal.confirmed``…: the audit code of a step of this command."""

@@ -381,7 +381,7 @@ def command_hand_over(request, org_slug, pk):
         if done:
             messages.success(request, _("%(device)s was handed over.") % {"device": command.device})
         else:
-            messages.error(request, command.hand_over_note)
+            messages.error(request, command.readable_hand_over_note)
     return redirect("device_detail", org_slug=org_slug, pk=command.device_id)
 
 

@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from core.actors import Actor
-from core.audit import Source
+from core.audit import Phrase, Source
 from core.errors import DomainError
 from core.models import Employee
 from core.selectors import employees_leaving
@@ -153,7 +153,7 @@ def _assign_chunk(organization, devices: list[Device], idp: IdentityLookup, acto
 def _assign(organization, pairs: list[tuple[Device, Employee]], notes: dict[int, str], actor: Actor) -> int:
     """In bulk (a first sync may bring thousands); if one device was assigned by someone meanwhile, the bulk
     call changes nothing and each device is tried on its own, so the others still get their owner."""
-    reason = gettext("Installer and SSO e-mails name the same employee")
+    reason = Phrase("enrollment.same_employee")
     try:
         device_services.device_assign_many(organization=organization, actor=actor, source=Source.ENROLLMENT,
                                            assignments=[device_services.Assignment(d.pk, e, reason) for d, e in pairs])

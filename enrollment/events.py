@@ -26,3 +26,9 @@ EVENTS = {
     "enrollment.signin_address_locked": _("Enrollment sign-in paused for the address {after[address]}: more than "
                                         "{after[allowed]} {after[kind]} in {after[minutes]} minutes"),
 }
+
+# Reasons stored as a code and parameters (core.events.Phrase), shown in the reader's language.
+PHRASES = {
+    "enrollment.auto_unenrolled": _("Not seen for more than %(days)s days (auto-unenrollment)"),
+    "enrollment.same_employee": _("Installer and SSO e-mails name the same employee"),  # an automatic assignment
+}

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from core.actors import Actor
-from core.audit import Source, audit_record
+from core.audit import Phrase, Source, audit_record
 from core.errors import IllegalTransition, InvalidInput
 from core.leases import Lease, LeaseLost, lease_acquire
 from core.models import Organization
@@ -189,7 +189,7 @@ def _purge(run: AutoUnenrollRun, plan: Plan, *, organization, actor, client, lea
     turn_off_mdm = organization.auto_unenroll_action == Organization.AutoUnenrollAction.TURN_OFF_MDM
     reinvite = organization.auto_unenroll_reinvite
     invited: set[int] = set()
-    reason = gettext("Not seen for more than %(days)s days (auto-unenrollment)") % {"days": plan.threshold_days}
+    reason = Phrase("enrollment.auto_unenrolled", {"days": plan.threshold_days})
     for device in plan.devices:
         lease.check()
         error = host_release(organization=organization, host_id=device.fleet_host_id, turn_off_mdm=turn_off_mdm,

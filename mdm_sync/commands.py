@@ -21,9 +21,9 @@ from contextlib import suppress
 from datetime import datetime
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from core.actors import Actor
+from core.audit import Phrase
 from devices import commands, handover
 from devices.models import DeviceCommand, Platform
 from mdm_sync.fleet_errors import FleetAuthError, FleetBadResponse, FleetError, FleetNotFound, FleetUnavailable
@@ -95,18 +95,15 @@ def commands_send_due(*, organization, client=None, now: datetime | None = None)
                 counts["waiting"] += 1
                 continue
             if wipe_first == "failed":
-                commands.command_failed(command, actor=actor, error=_(
-                    "Not removed: the wipe asked before it failed. Retry the wipe, then this removal."))
+                commands.command_failed(command, actor=actor, error=Phrase("mdm_sync.wipe_first_failed"))
                 counts["failed"] += 1
                 continue
             if command.fleet_host_id is None:
-                commands.command_failed(command, actor=actor, error=_(
-                    "This device is not known to Fleet (no host id): do it by hand."))
+                commands.command_failed(command, actor=actor, error=Phrase("mdm_sync.no_host_id"))
                 counts["failed"] += 1
                 continue
             if connection is None and client is None:
-                commands.command_failed(command, actor=actor, error=_(
-                    "This organization is not connected to Fleet: do it by hand."))
+                commands.command_failed(command, actor=actor, error=Phrase("mdm_sync.not_connected"))
                 counts["failed"] += 1
                 continue
             try:

@@ -16,3 +16,10 @@ EVENTS = {
     "group_label.created": _("{actor} created the Fleet label {after[label]} for the group {target}"),
     "group_label.deleted": _("{actor} deleted the Fleet label {before[label]} of a deleted group"),
 }
+
+# Why we did not send a command (its error, core.events.Phrase), shown in the reader's language.
+PHRASES = {
+    "mdm_sync.wipe_first_failed": _("Not removed: the wipe asked before it failed. Retry the wipe, then this removal."),
+    "mdm_sync.no_host_id": _("This device is not known to Fleet (no host id): do it by hand."),
+    "mdm_sync.not_connected": _("This organization is not connected to Fleet: do it by hand."),
+}

@@ -10,3 +10,9 @@ EVENTS = {
     "offboarding.completed": _("{actor} completed the offboarding of {after[employee]}"),
     "employee.offboarded": _("{actor} offboarded {target}"),
 }
+
+# Reasons stored as a code and parameters (core.events.Phrase), shown in the reader's language.
+PHRASES = {
+    "offboarding.completed": _("Offboarding of %(name)s"),  # the reason of each device move a completion makes
+    "offboarding.no_longer_held": _("No longer held at completion."),  # a decision's note
+}

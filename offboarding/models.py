@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from core.events import stored_reading
 from core.models import ApiToken, Employee
 from core.tenancy import TenantModel
 from devices.models import Device, DeviceCommand
@@ -66,6 +67,7 @@ class Offboarding(TenantModel):
     completed_by_label = models.CharField(max_length=200, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=500, blank=True)
+    cancel_reason_phrase = models.JSONField(default=dict, blank=True)  # a service's reason as its code (Phrase)
     last_error = models.CharField(max_length=500, blank=True,
                                   help_text=_("Why the scheduled job could not complete it (it tries again daily)"))
 
@@ -98,6 +100,11 @@ class Offboarding(TenantModel):
         return f"Offboarding of {self.employee}"
 
     @property
+    def readable_cancel_reason(self) -> str:
+        """Why it was cancelled, in the reader's language when a service gave the reason."""
+        return stored_reading(self.cancel_reason, self.cancel_reason_phrase)
+
+    @property
     def is_open(self) -> bool:
         return self.status in self.OPEN
 
@@ -121,6 +128,7 @@ class OffboardingDevice(TenantModel):
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.PENDING)
     applied_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=500, blank=True)
+    note_phrase = models.JSONField(default=dict, blank=True)  # the note as its code (core.events.Phrase)
     wipe_command = models.OneToOneField(DeviceCommand, null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="offboarding_decision")
 
@@ -138,3 +146,8 @@ class OffboardingDevice(TenantModel):
 
     def __str__(self):
         return f"{self.device}: {self.get_action_display()}"
+
+    @property
+    def readable_note(self) -> str:
+        """The note in the reader's language when a service wrote it as a phrase, else as kept."""
+        return stored_reading(self.note, self.note_phrase)

@@ -26,8 +26,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from core.actors import Actor
-from core.audit import Source, audit_record
+from core.audit import Phrase, Source, audit_record
 from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
+from core.events import phrase_fields
 from core.hooks import employee_offboarded
 from core.models import Employee, Organization
 from core.selectors import employee_by_reference
@@ -267,16 +268,26 @@ def offboarding_schedule(*, offboarding: Offboarding, actor: Actor, effective_da
     return case
 
 
-def offboarding_cancel(*, offboarding: Offboarding, actor: Actor, reason: str = "") -> Offboarding:
-    """Drop an open case; the employee and their devices stay as they are."""
+def _set_phrase(obj, name: str, value: str | Phrase, max_length: int) -> None:
+    """A text field and its code beside it (``<name>_phrase``): a service's sentence is read in the reader's
+    language, a person's text as typed."""
+    for field_name, field_value in phrase_fields(name, value, max_length).items():
+        setattr(obj, field_name, field_value)
+
+
+def offboarding_cancel(*, offboarding: Offboarding, actor: Actor, reason: str | Phrase = "") -> Offboarding:
+    """Drop an open case; the employee and their devices stay as they are. ``reason``: a person's, or a service's
+    ``Phrase`` (the audit entry keeps its code, for the timeline to show it in the reader's language)."""
     with transaction.atomic():
         case = _lock_case(offboarding)
         _require_open(case, gettext("This offboarding is %(status)s; it cannot be cancelled."))
         before = _snapshot(case)
-        case.status, case.cancelled_at, case.cancel_reason = Offboarding.Status.CANCELLED, timezone.now(), reason[:500]
+        case.status, case.cancelled_at = Offboarding.Status.CANCELLED, timezone.now()
+        _set_phrase(case, "cancel_reason", reason, 500)
         if case.idempotency_key.startswith(AUTO_KEY_PREFIX):
             case.idempotency_key = ""  # the same HR request sent again after a cancel starts a new case
-        case.save(update_fields=["status", "cancelled_at", "cancel_reason", "idempotency_key", "updated_at"])
+        case.save(update_fields=["status", "cancelled_at", "cancel_reason", "cancel_reason_phrase", "idempotency_key",
+                                 "updated_at"])
         audit_record(organization=case.organization, actor=actor, event="offboarding.cancelled", target=case,
                      source=Source.OFFBOARDING, before=before,
                      after=_snapshot(case) | ({"reason": reason} if reason else {}))
@@ -311,13 +322,13 @@ def offboarding_complete(*, offboarding: Offboarding, actor: Actor) -> Offboardi
         now = timezone.now()
         employee.status, employee.offboarded_at = Employee.Status.OFFBOARDED, now
         employee.save(update_fields=["status", "offboarded_at", "updated_at"])
-        reason = f"Offboarding of {employee.display_name}"
+        reason = Phrase("offboarding.completed", {"name": employee.display_name})
         wipes = 0
         for decision in decisions:
             if decision.device_id not in held:
                 decision.status = OffboardingDevice.Status.SKIPPED
-                decision.note = gettext("No longer held at completion.")
-                decision.save(update_fields=["status", "note", "updated_at"])
+                _set_phrase(decision, "note", Phrase("offboarding.no_longer_held"), 500)
+                decision.save(update_fields=["status", "note", "note_phrase", "updated_at"])
                 continue
             decision.device = held[decision.device_id]
             _apply_decision(decision, actor=actor, reason=reason)
@@ -337,7 +348,7 @@ def offboarding_complete(*, offboarding: Offboarding, actor: Actor) -> Offboardi
     return case
 
 
-def _apply_decision(decision: OffboardingDevice, *, actor: Actor, reason: str) -> None:
+def _apply_decision(decision: OffboardingDevice, *, actor: Actor, reason: Phrase) -> None:
     """The decision through the device moves; its wipe (and a hold until the wipe is confirmed) is theirs."""
     common = {"device": decision.device, "actor": actor, "source": Source.OFFBOARDING, "wipe": decision.wipe,
               "expected_version": decision.device.version, "reason": reason}
@@ -365,13 +376,14 @@ def decision_settle(*, command: DeviceCommand, actor: Actor) -> dict:
     if decision is None:
         return {}
     if command.handed_over_at is not None:
-        decision.status, decision.note = OffboardingDevice.Status.APPLIED, ""
-    elif command.hand_over_note:
-        decision.status, decision.note = OffboardingDevice.Status.HOLD_FAILED, command.hand_over_note[:500]
+        decision.status, decision.note, decision.note_phrase = OffboardingDevice.Status.APPLIED, "", {}
+    elif command.hand_over_note:  # the command's note, its code with it
+        decision.status = OffboardingDevice.Status.HOLD_FAILED
+        decision.note, decision.note_phrase = command.hand_over_note[:500], command.hand_over_note_phrase
     else:
         return {}  # e.g. the wipe failed: the device stays held while an admin retries it or hands it over
     decision.applied_at = timezone.now()
-    decision.save(update_fields=["status", "note", "applied_at", "updated_at"])
+    decision.save(update_fields=["status", "note", "note_phrase", "applied_at", "updated_at"])
     return {"decision": decision.pk, "status": decision.status}
 
 

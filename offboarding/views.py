@@ -201,7 +201,8 @@ def decision_hand_over(request, org_slug, pk):
     else:
         decision.refresh_from_db()
         (messages.success if done else messages.error)(
-            request, f"{decision.device} was handed over." if done else decision.note)
+            request, gettext("%(device)s was handed over.") % {"device": decision.device} if done
+            else decision.readable_note)
     return redirect("device_detail", org_slug=org_slug, pk=decision.device_id)
 
 

@@ -8,6 +8,7 @@ device history's, and SCIM never moves a device itself (a deactivation's offboar
 """
 
 SCIM_SOURCE = "scim"
+SOURCE_LABELS = {SCIM_SOURCE: _("SCIM")}  # the timeline's label of that source (core.events.register_sources)
 
 EVENTS = {
     "scim.user_updated": _("{actor} changed the identity provider's attributes of {target} through SCIM"),
@@ -21,4 +22,13 @@ EVENTS = {
     "scim.user_restored": _("{actor} provisioned {target} through SCIM again"),
     "scim.group_updated": _("{actor} changed the external id of the group {target} through SCIM"),
     "scim.settings_updated": _("{actor} changed the SCIM provisioning settings"),
+}
+
+# Sentences SCIM stores in audit entries and offboardings, kept as a code and parameters (core.events.Phrase): the
+# cockpit shows them in the reader's language, not the identity provider's request's.
+PHRASES = {
+    "scim.reactivated": _("Reactivated by the identity provider (SCIM)"),
+    "scim.refused_admin_offboarding": _(
+        "an admin started their offboarding (#%(case)s); cancel it in the cockpit to keep them"),
+    "scim.refused_offboarded": _("they have been offboarded; the cockpit does not bring offboarded employees back"),
 }

@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.events import stored_reading
 from core.models import Employee, Group
 from core.tenancy import TenantModel
 from devices.models import Device, Ownership
@@ -39,6 +40,7 @@ class PreAssignment(TenantModel):
         help_text=_("The device it was applied to or conflicts with"),
     )
     note = models.CharField(max_length=255, blank=True, help_text=_("Why it is a conflict, or how it was settled"))
+    note_phrase = models.JSONField(default=dict, blank=True)  # the note as its code (core.events.Phrase)
     created_by = models.CharField(max_length=200, help_text=_("Who, as shown at the time"))
     applied_at = models.DateTimeField(null=True, blank=True)
     conflict_at = models.DateTimeField(null=True, blank=True)
@@ -60,6 +62,11 @@ class PreAssignment(TenantModel):
 
     def __str__(self):
         return self.serial_number
+
+    @property
+    def readable_note(self) -> str:
+        """The note in the reader's language when a service wrote it as a phrase, else as kept."""
+        return stored_reading(self.note, self.note_phrase)
 
     @property
     def is_active(self) -> bool:

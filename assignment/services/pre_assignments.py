@@ -17,8 +17,9 @@ from django.utils.translation import gettext, gettext_lazy
 
 from assignment.models import DEFAULT_DOMAIN_NAME, PreAssignment
 from core.actors import Actor
-from core.audit import Source, audit_record
+from core.audit import Phrase, Source, audit_record
 from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
+from core.events import phrase_fields
 from core.models import Employee, Organization
 from core.selectors import employees_leaving, groups_by_names
 from devices import rules
@@ -67,6 +68,12 @@ def _refuse_active_twin(organization, serial, exclude_pk=None):
                 "serial": serial, "email": twin.employee.email},
             field="serial_number",
         )
+
+
+def _set_note(pa: PreAssignment, note: str | Phrase) -> None:
+    """The note and its code beside it: a service's note is a ``Phrase``, read in the reader's language."""
+    for name, value in phrase_fields("note", note, 255).items():
+        setattr(pa, name, value)
 
 
 def _save(pa: PreAssignment) -> None:
@@ -136,7 +143,8 @@ def pre_assignment_update(*, pre_assignment: PreAssignment, actor: Actor, **chan
     if not changed:
         return pa
     if {"serial_number", "employee"} & changed:  # a new target: look for its device afresh
-        pa.status, pa.device, pa.note, pa.conflict_at = PreAssignment.Status.WAITING, None, "", None
+        pa.status, pa.device, pa.conflict_at = PreAssignment.Status.WAITING, None, None
+        _set_note(pa, "")
     _save(pa)
     pa.groups.set(group_objs)
     audit_record(organization=pa.organization, actor=actor, event="pre_assignment.updated", target=pa,
@@ -147,7 +155,7 @@ def pre_assignment_update(*, pre_assignment: PreAssignment, actor: Actor, **chan
 
 
 @transaction.atomic
-def pre_assignment_cancel(*, pre_assignment: PreAssignment, actor: Actor, note: str = "") -> PreAssignment:
+def pre_assignment_cancel(*, pre_assignment: PreAssignment, actor: Actor, note: str | Phrase = "") -> PreAssignment:
     pa = _lock(pre_assignment)
     if not pa.is_active:
         raise IllegalTransition(gettext("This pre-assignment is already %(status)s.") % {
@@ -155,8 +163,8 @@ def pre_assignment_cancel(*, pre_assignment: PreAssignment, actor: Actor, note: 
     before = {"status": pa.status}
     pa.status, pa.cancelled_at, pa.settled_by = PreAssignment.Status.CANCELLED, timezone.now(), actor.label[:200]
     if note:
-        pa.note = note[:255]
-    pa.save(update_fields=["status", "cancelled_at", "settled_by", "note", "updated_at"])
+        _set_note(pa, note)
+    pa.save(update_fields=["status", "cancelled_at", "settled_by", "note", "note_phrase", "updated_at"])
     audit_record(organization=pa.organization, actor=actor, event="pre_assignment.cancelled", target=pa,
                  before=before, after={"status": pa.status} | ({"note": note} if note else {}))
     return pa
@@ -193,11 +201,11 @@ def pre_assignment_settle(
         raise IllegalTransition(gettext("Only a pre-assignment in conflict can be settled."))
     if decision == SettleDecision.KEEP:
         device = pa.device
-        owner = device.assignee.email if device and device.assignee_id else "the current owner"
-        pa = pre_assignment_cancel(pre_assignment=pa, actor=actor,
-                                   note=gettext("Conflict settled: kept %(owner)s.") % {"owner": owner})
+        note = (Phrase("pre_assignment.settled_kept", {"owner": device.assignee.email})
+                if device and device.assignee_id else Phrase("pre_assignment.settled_kept_owner"))
+        pa = pre_assignment_cancel(pre_assignment=pa, actor=actor, note=note)
         audit_record(organization=pa.organization, actor=actor, event="pre_assignment.settled", target=pa,
-                     after={"decision": "kept the current owner"})
+                     after={"decision": Phrase("pre_assignment.decision_kept")})
         return pa
     if decision != SettleDecision.ASSIGN:
         raise InvalidInput(gettext("Choose assign or keep."), field="decision")
@@ -205,7 +213,7 @@ def pre_assignment_settle(
     if device is None or device.is_archived:
         raise IllegalTransition(gettext("No active device with the serial number %(serial_number)s any more.") % {
             "serial_number": pa.serial_number})
-    reason = (gettext("Pre-assignment conflict settled by %(label)s") % {"label": actor.label})[:500]
+    reason = Phrase("pre_assignment.conflict_settled", {"label": actor.label})
     if device.assignee_id is None:
         device = device_services.device_assign(device=device, employee=pa.employee, actor=actor,
                                                source=Source.PRE_ASSIGNMENT, reason=reason)
@@ -213,9 +221,10 @@ def pre_assignment_settle(
         device = device_services.device_reassign(device=device, employee=pa.employee, actor=actor,
                                                  source=Source.PRE_ASSIGNMENT, wipe=wipe, reason=reason)
     _set_device_fields(pa, device, actor)
-    _mark_applied(pa, device, note=gettext("Conflict settled: assigned to the pre-assigned employee."), actor=actor)
+    _mark_applied(pa, device, note=Phrase("pre_assignment.settled_assigned"), actor=actor)
     audit_record(organization=pa.organization, actor=actor, event="pre_assignment.settled", target=pa,
-                 after={"decision": f"assigned to {pa.employee.email}"} | ({"wipe_requested": True} if wipe else {}))
+                 after={"decision": Phrase("pre_assignment.decision_assigned", {"email": pa.employee.email})}
+                 | ({"wipe_requested": True} if wipe else {}))
     return pa
 
 
@@ -225,20 +234,23 @@ def _set_device_fields(pa: PreAssignment, device: Device, actor: Actor) -> None:
     device_services.device_update(device=device, actor=actor, groups=groups or None, **fields)
 
 
-def _mark_applied(pa: PreAssignment, device: Device, *, note: str = "", actor: Actor) -> None:
-    pa.status, pa.device, pa.applied_at, pa.note = PreAssignment.Status.APPLIED, device, timezone.now(), note[:255]
+def _mark_applied(pa: PreAssignment, device: Device, *, note: str | Phrase = "", actor: Actor) -> None:
+    pa.status, pa.device, pa.applied_at = PreAssignment.Status.APPLIED, device, timezone.now()
+    _set_note(pa, note)
     pa.settled_by = pa.settled_by or actor.label[:200]
-    pa.save(update_fields=["status", "device", "applied_at", "note", "settled_by", "updated_at"])
+    pa.save(update_fields=["status", "device", "applied_at", "note", "note_phrase", "settled_by", "updated_at"])
 
 
-def _mark_conflict(pa: PreAssignment, device: Device, note: str, actor: Actor) -> bool:
+def _mark_conflict(pa: PreAssignment, device: Device, note: Phrase, actor: Actor) -> bool:
     """Record the conflict; False when it was already recorded as such (no new audit entry)."""
-    if pa.status == PreAssignment.Status.CONFLICT and pa.device_id == device.pk and pa.note == note[:255]:
+    fields = phrase_fields("note", note, 255)
+    if pa.status == PreAssignment.Status.CONFLICT and pa.device_id == device.pk and pa.note == fields["note"]:
         return False
-    pa.status, pa.device, pa.conflict_at, pa.note = PreAssignment.Status.CONFLICT, device, timezone.now(), note[:255]
-    pa.save(update_fields=["status", "device", "conflict_at", "note", "updated_at"])
+    pa.status, pa.device, pa.conflict_at = PreAssignment.Status.CONFLICT, device, timezone.now()
+    _set_note(pa, note)
+    pa.save(update_fields=["status", "device", "conflict_at", "note", "note_phrase", "updated_at"])
     audit_record(organization=pa.organization, actor=actor, event="pre_assignment.conflict", target=pa,
-                 source=Source.PRE_ASSIGNMENT, after={"note": pa.note, "device": str(device)})
+                 source=Source.PRE_ASSIGNMENT, after={"note": note, "device": str(device)})
     return True
 
 
@@ -248,8 +260,9 @@ def _hold_for_leaver(pa: PreAssignment, why: str, actor: Actor) -> str:
     note = rules.leaving_hold_reason(name=f"{pa.employee.display_name} ({pa.employee.email})", why=why)[:255]
     if pa.status == PreAssignment.Status.WAITING and pa.note == note:
         return "unchanged"
-    pa.status, pa.device, pa.note = PreAssignment.Status.WAITING, None, note
-    pa.save(update_fields=["status", "device", "note", "updated_at"])
+    pa.status, pa.device = PreAssignment.Status.WAITING, None
+    _set_note(pa, note)  # the leaver's reason comes written already (core.hooks.employees_leaving)
+    pa.save(update_fields=["status", "device", "note", "note_phrase", "updated_at"])
     audit_record(organization=pa.organization, actor=actor, event="pre_assignment.held", target=pa,
                  source=Source.PRE_ASSIGNMENT, after={"note": note, "employee": pa.employee.email})
     return "held"
@@ -275,19 +288,18 @@ def _apply_if_device(pa: PreAssignment, *, actor: Actor, source: str = Source.PR
         return _hold_for_leaver(pa, why, actor)
     if device.assignee_id == pa.employee_id:
         _set_device_fields(pa, device, actor)
-        _mark_applied(pa, device, note=gettext("The device was already assigned to this employee."), actor=actor)
+        _mark_applied(pa, device, note=Phrase("pre_assignment.already_assigned"), actor=actor)
     elif device.assignee_id is not None:
-        new = _mark_conflict(pa, device, gettext("The device is assigned to %(email)s.") % {
-            "email": device.assignee.email}, actor)
+        new = _mark_conflict(pa, device, Phrase("pre_assignment.device_assigned", {"email": device.assignee.email}),
+                             actor)
         return "conflict" if new else "unchanged"
     elif device.usage == Usage.SHARED:
-        new = _mark_conflict(pa, device, gettext("The device is shared: it has a responsible technician, not an "
-                                                 "owner."),
-                             actor)
+        new = _mark_conflict(pa, device, Phrase("pre_assignment.device_shared"), actor)
         return "conflict" if new else "unchanged"
     else:
         device = device_services.device_assign(
-            device=device, employee=pa.employee, actor=actor, source=source, reason=f"Pre-assignment #{pa.pk}",
+            device=device, employee=pa.employee, actor=actor, source=source,
+            reason=Phrase("pre_assignment.applied", {"id": pa.pk}),
         )
         _set_device_fields(pa, device, actor)
         _mark_applied(pa, device, actor=actor)
@@ -354,5 +366,5 @@ def pre_assignments_cancel_for_employee(*, employee: Employee, actor: Actor) -> 
     )
     for pa in pending:
         pa.employee = employee
-        pre_assignment_cancel(pre_assignment=pa, actor=actor, note=gettext("The employee was offboarded."))
+        pre_assignment_cancel(pre_assignment=pa, actor=actor, note=Phrase("pre_assignment.employee_offboarded"))
     return len(pending)

@@ -31,7 +31,7 @@ from assignment.suggestion.models import Suggestion, SuggestionRun
 from assignment.suggestion.scoring import Score
 from assignment.suggestion.selectors import suggestion_facts, suggestion_queryset, suggestion_scores
 from core.actors import Actor
-from core.audit import Source, audit_record
+from core.audit import Phrase, Source, audit_record
 from core.errors import ConcurrentChange, DomainError, IllegalTransition, InvalidInput
 from core.leases import Lease, LeaseLost, lease_acquire
 from core.models import Organization
@@ -285,7 +285,8 @@ def suggestion_accept(*, suggestion: Suggestion, actor: Actor, automatic: bool =
         confidence = f"{locked.confidence:.0%}"
         device_assign(
             device=device, employee=locked.employee, actor=actor, source=Source.SUGGESTION,
-            reason=f"{'Auto mode: s' if automatic else 'S'}uggestion #{locked.pk}, confidence {confidence}",
+            reason=Phrase("suggestion.auto_accepted" if automatic else "suggestion.accepted",
+                          {"id": locked.pk, "confidence": confidence}),
         )
         _decide(locked, status=Suggestion.Status.ACCEPTED, actor=actor, automatic=automatic)
         audit_record(

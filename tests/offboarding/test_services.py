@@ -1,6 +1,7 @@
 """Offboarding services: drafting, decisions, completion, cancel, hold until wipe."""
 
 import pytest
+from django.utils import translation
 
 from core.audit import Source
 from core.errors import IllegalTransition, InvalidInput
@@ -256,6 +257,17 @@ def test_hold_until_wipe_returns_the_device_to_stock_until_the_wipe_is_confirmed
     assert direct.assignee == bob  # no wipe to wait for
     decision = case.decisions.get(device=held)
     assert decision.status == OffboardingDevice.Status.AWAITING_WIPE
+    # The moves' reasons are stored as codes: the timeline reads them in the reader's language.
+    entries = AuditEvent.objects.for_org(org)
+    kept = entries.for_target(held).get(event="device.returned_to_stock")
+    reassigned = entries.for_target(direct).get(event="device.reassigned")
+    name = leaver.display_name
+    assert kept.after["reason"] == (f"Offboarding of {name}: Held in stock until its wipe is confirmed, then goes to "
+                                    f"{bob.display_name}")
+    assert reassigned.after["reason"] == f"Offboarding of {name}"
+    with translation.override("fr"):
+        assert reassigned.reason == f"Départ de {name}"
+        assert kept.reason.startswith(f"Départ de {name}") and "Gardé en stock" in kept.reason
 
     # The sync reports the host wiped: the device goes to Bob.
     wipe = DeviceCommand.objects.get(device=held)
