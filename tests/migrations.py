@@ -5,12 +5,11 @@ from django.db.migrations.executor import MigrationExecutor
 
 
 def migrate(targets):
-    """Migrate to ``targets`` (``[(app, migration), …]``) and return the historical apps at that state."""
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
+    """Migrate to ``targets`` (``[(app, migration), …]``) and return the historical apps of the database at that state
+    (the migrator's own state, already rendered when it went forwards, rather than rendering it a second time)."""
+    return MigrationExecutor(connection).migrate(targets).apps
 
 
 def migrate_to_newest() -> None:
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())

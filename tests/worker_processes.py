@@ -3,12 +3,13 @@ embedded defaults (SQLite and the filesystem broker in a temporary folder) with 
 
 The environment (:func:`embedded_env`) is a settings module in the test's folder setting ``JOB_LEASE_SECONDS``;
 ``extra_settings`` appends lines to it (``CELERY_IMPORTS`` of a module that slows one step down, so the test can kill
-the worker in the middle of it). The database starts migrated (:func:`migrated_database`: a copy of one migrated once
-per test process), and the test reads it with :meth:`Processes.rows` (plain SQL on the file) rather than a
-``manage.py shell`` per look: a Django process costs a second or two of CPU, and the tests poll."""
+the worker in the middle of it). The database starts migrated (:func:`migrated_database`: a copy of a template
+migrated once for the current migrations), and the test reads it with :meth:`Processes.rows` (plain SQL on the file)
+rather than a ``manage.py shell`` per look: a Django process costs a second or two of CPU, and the tests poll."""
 
-import atexit
+import fcntl
 import functools
+import hashlib
 import os
 import shutil
 import signal
@@ -20,13 +21,20 @@ import time
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-__all__ = ["LEASE_SECONDS", "ROOT", "Processes", "embedded_env", "migrated_database"]
+import django
+
+__all__ = ["LEASE_SECONDS", "ROOT", "WORKER", "Processes", "embedded_env", "migrated_database"]
 
 ROOT = Path(__file__).resolve().parent.parent
 LEASE_SECONDS = 3
 SETTINGS = """from cockpit.settings import *  # noqa: F403
 JOB_LEASE_SECONDS = {seconds}
+# The worker looks in the broker's folder every 0.1 s (kombu's default: every second), so a test waits less for it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {{**CELERY_BROKER_TRANSPORT_OPTIONS, "polling_interval": 0.1}}  # noqa: F405
 """
+# A worker alone on its broker: no waiting for other workers' replies at start (mingle), no gossip, no heartbeats.
+WORKER = ["-m", "celery", "-A", "cockpit", "worker", "--pool", "solo", "--loglevel", "WARNING",
+          "--without-mingle", "--without-gossip", "--without-heartbeat"]
 DATABASE_FILE = "cockpit.sqlite3"  # cockpit.settings: VAR_DIR / "cockpit.sqlite3" without DATABASE_URL
 
 
@@ -40,21 +48,50 @@ def embedded_env(tmp_path, *, settings: str = SETTINGS.format(seconds=LEASE_SECO
     return env
 
 
+TEMPLATES = Path(tempfile.gettempdir()) / "cockpit-migrated-databases"
+
+
 @functools.cache
-def _migrated_template() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="cockpit-migrated-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    result = subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT,
-                            env=embedded_env(folder), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return folder / DATABASE_FILE
+def _migrations_key() -> str:
+    """A digest of every installed app's migration files and of Django's version: equal keys, equal schemas."""
+    from django.apps import apps
+
+    digest = hashlib.sha256(django.get_version().encode())
+    for app in sorted(apps.get_app_configs(), key=lambda config: config.label):
+        for path in sorted((Path(app.path) / "migrations").glob("*.py")):
+            digest.update(f"{app.label}/{path.name}".encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def _migrate_into(template: Path) -> None:
+    """Run ``manage.py migrate`` on the embedded defaults in a folder of its own, then move its database to
+    ``template`` whole (the WAL is checkpointed when the migrating process closes its connection)."""
+    folder = Path(tempfile.mkdtemp(prefix="migrating-", dir=template.parent))
+    try:
+        result = subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT,
+                                env=embedded_env(folder), capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        os.replace(folder / DATABASE_FILE, template)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def migrated_database(var_dir) -> Path:
-    """``var_dir``'s SQLite database, migrated to the head: a copy of one migrated once per test process (the WAL is
-    checkpointed when the migrating process closes its connection, so the file alone is the whole database)."""
+    """``var_dir``'s SQLite database, migrated to the head: a copy of a template that ``manage.py migrate`` made once
+    for these migrations (named by their digest, shared by the parallel workers and kept between runs: a run with
+    other migrations makes its own; templates unused for a day are removed)."""
+    TEMPLATES.mkdir(exist_ok=True)
+    template = TEMPLATES / f"{_migrations_key()}.sqlite3"
     target = Path(var_dir) / DATABASE_FILE
-    shutil.copyfile(_migrated_template(), target)
+    with open(TEMPLATES / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one process migrates; the others wait for its template
+        if not template.exists():
+            _migrate_into(template)
+            for old in TEMPLATES.glob("*.sqlite3"):
+                if time.time() - old.stat().st_mtime > 86400:
+                    old.unlink(missing_ok=True)
+        shutil.copyfile(template, target)
+        os.utime(template)  # used now
     return target
 
 
@@ -89,10 +126,8 @@ class Processes:
     @contextmanager
     def worker(self):
         """A real ``celery worker`` (one process: the task runs in it, so SIGKILL stops the task mid-step)."""
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "cockpit", "worker", "--pool", "solo", "--loglevel", "WARNING"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        process = subprocess.Popen([sys.executable, *WORKER], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
         try:
             yield process
         finally:

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from cockpit.celery import app
 from tests.worker_processes import migrated_database
 
@@ -49,6 +51,7 @@ def test_beat_schedule_names_registered_tasks():
         assert entry["task"] in app.tasks, f"beat schedules an unknown task {entry['task']}"
 
 
+@pytest.mark.slow
 def test_real_worker_runs_a_task_on_the_embedded_broker(tmp_path):
     """No DATABASE_URL, no REDIS_URL: a real `celery worker` takes a task from the filesystem broker."""
     env = clean_env(COCKPIT_VAR_DIR=str(tmp_path))

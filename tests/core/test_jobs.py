@@ -391,6 +391,7 @@ print("SWEEP", jobs_sweep.apply().get())
 """
 
 
+@pytest.mark.slow
 def test_a_killed_worker_leaves_its_job_running_until_the_sweep_abandons_it(tmp_path):
     """SQLite in a temporary folder, a 3 s lease; the worker is SIGKILLed while its job sleeps."""
     env = embedded_env(tmp_path, settings=SETTINGS)

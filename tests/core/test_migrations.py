@@ -7,7 +7,7 @@ from tests.migrations import migrate, migrate_to_newest
 BEFORE = [("cockpit", "0003_organization_auto_unenroll_action_and_more")]
 AFTER = [("cockpit", "0004_organization_suggestion_off_by_default")]
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def test_existing_organizations_keep_their_suggestion_mode_and_new_ones_start_off():

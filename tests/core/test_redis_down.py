@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.worker_processes import migrated_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +53,7 @@ print("RESULT " + json.dumps(out))
 '''
 
 
+@pytest.mark.slow
 def test_with_redis_unreachable_the_cockpit_keeps_working_and_says_what_is_down(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
     env.update(REDIS_URL="redis://127.0.0.1:1/0", COCKPIT_VAR_DIR=str(tmp_path), ALLOWED_HOSTS="testserver")

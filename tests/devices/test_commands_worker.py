@@ -18,7 +18,7 @@ from tests.worker_processes import migrated_database
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "worker-test-token"
 
-pytestmark = pytest.mark.real_broker
+pytestmark = [pytest.mark.real_broker, pytest.mark.slow]
 
 SETUP = """
 from core.actors import Actor

@@ -202,6 +202,7 @@ print("BATCH", batch.status, Invitation.objects.count(), live, batch.chunks_done
 SWEEP = "from enrollment.tasks import invitation_batches_sweep; invitation_batches_sweep.delay()"
 
 
+@pytest.mark.slow
 def test_a_killed_worker_mid_chunk_leaves_a_batch_the_sweep_finishes(tmp_path):
     """120 invitations (chunks of 100), SQLite in a temporary folder, a 3 s lease; the SMTP server stops answering
     at the 31st e-mail and the worker is killed while it waits."""

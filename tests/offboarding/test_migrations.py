@@ -7,7 +7,7 @@ from tests.migrations import migrate, migrate_to_newest
 BEFORE = [("devices", "0006_device_local_accounts"), ("offboarding", "0001_initial")]
 AFTER = [("devices", "0007_device_commands"), ("offboarding", "0002_wipes_become_device_commands")]
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def test_wipe_requests_become_device_commands_with_their_state_and_hold():

@@ -33,6 +33,7 @@ def run_checker(base_url: str, key: str) -> list[dict]:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
 def test_the_independent_checker_passes_every_check_but_the_justified_ones(live_server):
     org = OrganizationFactory(slug="acme")
     results = run_checker(f"{live_server.url}/scim/v2", token_key(org, "write", name="Checker"))

@@ -221,6 +221,7 @@ print("PENDING", Suggestion.objects.filter(status="pending").count())
 """
 
 
+@pytest.mark.slow
 def test_a_killed_worker_mid_run_is_abandoned_by_the_next_run(tmp_path):
     """SQLite in a temporary folder, a 3 s lease, a worker whose scoring hangs until it is killed."""
     (tmp_path / "slow_scoring.py").write_text(SLOW_SCORING)
