@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import DatabaseError, connections, models, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -79,6 +79,8 @@ class Job(TenantModel):
         "cockpit.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     request_id = models.CharField(max_length=64, blank=True, help_text="The request that started it")
+    language = models.CharField(max_length=10, blank=True,
+                                help_text="Of the request that asked: the outcome's")
     target_type = models.CharField(max_length=64, blank=True, help_text="The object it works on (app.model)")
     target_id = models.CharField(max_length=64, blank=True)
 
@@ -187,6 +189,7 @@ def job_start(*, organization, actor: Actor, kind: str, params: dict | None = No
         created_by_user=actor.user if actor.kind == "user" else None,
         created_by_token=actor.token if actor.kind == "token" else None,
         request_id=current_request_id.get(),
+        language=_supported(translation.get_language()),
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
     )
@@ -330,7 +333,9 @@ def job_execute(*, job_id: int) -> dict:
         return {"job": job.pk, "status": job.status, "ran": False}
     try:
         job.refresh_from_db(fields=["status", "attempts", "params", "started_at"])
-        return _run(job, lease)
+        # Its error, per-item outcomes and phases are written as the person who asked reads them.
+        with translation.override(_supported(job.language) or settings.LANGUAGE_CODE):
+            return _run(job, lease)
     finally:
         lease.release()
         if Job.objects.filter(pk=job.pk, status__in=Job.OVER).exists():  # no run will need its lease again
@@ -359,6 +364,11 @@ def _run(job: Job, lease: Lease) -> dict:
         return _handle(job, lease, kind)
     finally:
         current_request_id.reset(request_id)
+
+
+def _supported(language: str | None) -> str:
+    """``language`` when the cockpit speaks it, else ""."""
+    return language if language in dict(settings.LANGUAGES) else ""
 
 
 def _handle(job: Job, lease: Lease, kind: JobKind) -> dict:

@@ -11,7 +11,8 @@ from unittest import mock
 
 import pytest
 from django.db import connection, connections, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from kombu.exceptions import OperationalError
 
 from core import jobs
@@ -129,6 +130,25 @@ def test_a_failing_job_records_why_and_the_body_a_caller_reads(org, actor, kinds
     assert (refused.error, refused.result) == ("Nothing to count.", {"why": "empty"})
     assert illegal.result == {"status": 409, "code": "illegal_transition", "detail": "Already counted.", "fields": {}}
     assert crash.error.startswith("Internal error (ZeroDivisionError)") and crash.result is None
+
+
+def test_a_job_writes_its_outcome_in_the_language_of_the_request_that_started_it(org, actor, kinds):
+    """A French admin's job fails in French, though the worker runs in English; a job asked without a language the
+    cockpit speaks is written in the default one."""
+    kinds("tests.phase", lambda run: run.progress(1, 2, gettext("Queued")) or (_ for _ in ()).throw(
+        IllegalTransition(gettext("Cancelled"))))
+    before = translation.get_language()
+    with translation.override("fr"):
+        french = job_start(organization=org, actor=actor, kind="tests.phase")
+    with translation.override("de"):
+        other = job_start(organization=org, actor=actor, kind="tests.phase")
+    assert (french.language, other.language) == ("fr", "")
+    for job in (french, other):
+        assert job_execute(job_id=job.pk)["status"] == "failed"
+        job.refresh_from_db()
+    assert (french.error, french.result["detail"], french.progress_phase) == ("Annulée", "Annulée", "En file d'attente")
+    assert (other.error, other.progress_phase) == ("Cancelled", "Queued")
+    assert translation.get_language() == before  # the worker's own language is left as it was
 
 
 def test_a_redelivered_task_does_nothing_for_a_finished_job_or_one_a_live_run_holds(org, actor, kinds):

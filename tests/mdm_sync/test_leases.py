@@ -143,6 +143,7 @@ for run in SyncRun.objects.order_by("id"):
 """
 
 
+@pytest.mark.slow
 def test_a_killed_sync_worker_is_abandoned_by_the_next_sync(tmp_path):
     """SQLite in a temporary folder, a 3 s lease (settings), a Fleet whose first page takes 30 s to answer."""
     env = embedded_env(tmp_path)

@@ -512,6 +512,7 @@ def test_concurrent_pages_while_the_fleet_changes(sim):
 
 # ---- the management command ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_fleet_simulator_command_serves_until_ctrl_c():
     root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
@@ -526,7 +527,7 @@ def test_fleet_simulator_command_serves_until_ctrl_c():
         response = requests.get(f"{url}{HOSTS}/count", headers={"Authorization": "Bearer cmd-token"}, timeout=5)
         assert response.json() == {"count": 30}
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=30) == 0  # a loaded machine stops it slowly
         assert "stopped" in process.stdout.read()
     finally:
         if process.poll() is None:
