@@ -33,10 +33,12 @@ def test_enrol_then_sign_in_with_password_and_code(live_server, page, settings):
     page.click("#org-switcher a[href='/account/security/']")
     page.wait_for_url(f"{base}/account/security/")
     page.click("#mfa-start-form button")
+    page.wait_for_selector("#mfa-qr svg")  # the click posts; the answer is a new page
     assert page.locator("#mfa-qr svg").count() == 1
     key = b32decode(page.inner_text("#mfa-secret").replace(" ", ""))
     page.fill("#mfa-confirm-form input[name=code]", app_code(key))
     page.click("#mfa-confirm-form button")
+    page.wait_for_selector("#recovery-code-list li")
     assert page.locator("#recovery-code-list li").count() == 10
     with page.expect_download() as download:
         page.click("#recovery-codes-download")
@@ -56,6 +58,7 @@ def test_enrol_then_sign_in_with_password_and_code(live_server, page, settings):
     page.wait_for_url(f"{base}/login/verify/")
     page.fill("#mfa-verify-form input[name=code]", "000000")
     page.click("#mfa-verify-form button")
+    page.wait_for_selector("#mfa-verify >> text=not valid")  # the answer is the same page, with the error
     assert "not valid" in page.inner_text("#mfa-verify")
     time.sleep(0.1)
     page.fill("#mfa-verify-form input[name=code]", app_code(key, steps_ahead=1))  # not the code used to enrol
