@@ -119,5 +119,6 @@ def test_a_wrong_email_keeps_the_device_unassigned(live_server, inventory, page)
     page.goto(f"{base}/o/{org.slug}/devices/{target.pk}/assign/")
     page.fill("#id_employee", "nobody@acme.test")
     page.click("#move-form button[type=submit]")
+    page.wait_for_selector("#move-form >> text=No employee with the e-mail")  # the form comes back with its error
     assert "No employee with the e-mail nobody@acme.test." in page.locator("#move-form").inner_text()
     assert Device.objects.get(pk=target.pk).assignee_id is None
