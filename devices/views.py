@@ -2,12 +2,14 @@
 
 import csv
 import hashlib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.cache import cache
 from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import get_template
 from django.utils import timezone
@@ -37,25 +39,62 @@ from devices.selectors import device_choices, device_commands, device_queryset, 
 
 @require_safe
 def device_list(request, org_slug):
-    """The inventory: the filter form, a page of rows (``devices.listing``), the pagination."""
+    """The inventory: the filter form, a page of rows (``devices.listing``), the pagination. The page's content
+    comes from the cache when this user saw the same query string of the same data this minute
+    (:func:`device_list_content`): then nothing is validated, read or rendered but the page's shell."""
+    context = {
+        # Built only if something reads them (the content is rendered from its own context, or cached).
+        "filter": SimpleLazyObject(lambda: _filterset(request)),
+        "page": SimpleLazyObject(lambda: _page(request)[1]),
+        "content": device_list_content(request),
+    }
+    return render(request, "devices/device_list.html", context)
+
+
+def _page(request):
+    """The query string's filter spec and page of the inventory (``devices.listing``)."""
     spec = device_filter_spec(request.GET, request=request)[0]
     listing = DeviceListing(organization_id=request.organization.pk, spec=spec, columns=INVENTORY_COLUMNS,
                             rows=inventory_rows, owner_groups=True)
-    page = paginate(request, listing)
-    context = {
-        # The FilterSet, built only if something reads it (its form is the cached filters_html).
-        "filter": SimpleLazyObject(lambda: _filterset(request)),
-        "filters_html": filters_html(request),
-        "page": page,
-        "rows": device_rows_html(request, spec, page),
-        "columns": TABLE_COLUMNS,
-        # The action bar (devices.views_bulk), for those who may act on devices.
-        "bulk": request.membership.can_act_on_devices,
-        "bulk_actions": bulk_actions(),
-        "bulk_groups": SimpleLazyObject(lambda: _group_options(request.organization.pk)),
-        "filters_query": _filters_query(request),
-    }
-    return render(request, "devices/device_list.html", context)
+    return spec, paginate(request, listing)
+
+
+CONTENT_TTL_SECONDS = 60
+
+
+def device_list_content(request) -> str:
+    """``devices/_device_list_content.html`` (everything under the top bar), cached for the organization's data
+    generation, the language, the user, their role's right to act on devices, the whole query string and the
+    minute: that is everything it shows (the rows' "last seen" is as of the minute, as :func:`device_rows_html`
+    says), but the CSRF token of the action bar's form, put in after the cache with a placeholder kept beside
+    the HTML (random, so no text of the page can be taken for it)."""
+    organization, membership = request.organization, request.membership
+    minute = int(timezone.now().timestamp()) // 60
+    pairs = sorted((k, v) for k, values in request.GET.lists() for v in values)
+    parts = (get_language(), organization.slug, request.user.pk, membership.can_act_on_devices, pairs, minute)
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+    key = org_generation_key(organization.pk, f"device-list-content:{digest}")
+    cached = cache.get(key)
+    if cached is None:
+        spec, page = _page(request)
+        placeholder = uuid.uuid4().hex
+        context = {
+            "request": request, "user": request.user, "organization": organization, "membership": membership,
+            "csrf_token": placeholder,
+            "filters_html": filters_html(request),
+            "page": page,
+            "rows": device_rows_html(request, spec, page),
+            "columns": TABLE_COLUMNS,
+            # The action bar (devices.views_bulk), for those who may act on devices.
+            "bulk": membership.can_act_on_devices,
+            "bulk_actions": bulk_actions(),
+            "bulk_groups": SimpleLazyObject(lambda: _group_options(organization.pk)),
+            "filters_query": _filters_query(request),
+        }
+        cached = (placeholder, get_template("devices/_device_list_content.html").render(context))
+        cache.set(key, cached, CONTENT_TTL_SECONDS)
+    placeholder, html_text = cached
+    return mark_safe(html_text.replace(placeholder, get_token(request)))  # noqa: S308 (rendered by the engine)
 
 
 @dataclass(frozen=True)
