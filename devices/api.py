@@ -1,5 +1,6 @@
 """``/api/v1/devices/``: list, create, read, edit, the status moves, and history (DESIGN §10)."""
 
+import msgspec
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -8,6 +9,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from core.api.base import (
@@ -215,6 +217,21 @@ def _technician_ref(organization, login: str):
     return technician
 
 
+class ListJSONRenderer(JSONRenderer):
+    """DRF's ``JSONRenderer`` (same media type, same bytes) for the device list's page, whose data is plain dicts,
+    lists, strings, numbers and None (``devices.listing.api_rows``): msgspec writes them about eight times faster
+    than ``json.dumps``, in the same compact form (a test holds the two equal). An indented answer
+    (``Accept: application/json; indent=2``) is DRF's own."""
+
+    _encode = msgspec.json.Encoder().encode
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None or self.get_indent(accepted_media_type, renderer_context or {}) is not None:
+            return super().render(data, accepted_media_type, renderer_context)
+        # As JSONRenderer: U+2028 and U+2029 escaped, for JavaScript that evaluates JSON.
+        return self._encode(data).replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+
+
 class DeviceViewSet(TenantModelViewSet):
     serializer_class = DeviceSerializer
     filterset_class = DeviceFilterSet
@@ -245,7 +262,10 @@ class DeviceViewSet(TenantModelViewSet):
         if spec is None:
             raise translate_validation(filterset.errors)
         listing = DeviceListing(organization_id=self.organization.pk, spec=spec, columns=API_COLUMNS, rows=api_rows)
-        return self.get_paginated_response(self.paginate_queryset(listing))
+        response = self.get_paginated_response(self.paginate_queryset(listing))
+        if type(request.accepted_renderer) is JSONRenderer:
+            request.accepted_renderer = ListJSONRenderer()
+        return response
 
     def _service_kwargs(self, validated: dict) -> dict:
         data = dict(validated)

@@ -21,7 +21,7 @@ and PostgreSQL, and ``benchmarks/bench_device_list.py`` measures this module.
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
 from django.db import connection
@@ -164,6 +164,8 @@ INVENTORY_COLUMNS = (
     "enrollment_status", "last_seen_at", "assignee_id", "responsible_technician_id",
 )
 RELATED_COLUMNS = ("assignee_email", "assignee_full_name", "technician_username")
+TIMESTAMPS = frozenset({"assigned_at", "archived_at", "last_seen_at", "created_at", "updated_at"})
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class DeviceListing:
@@ -237,7 +239,10 @@ class DeviceListing:
         ids = (f"SELECT d.id {self._from(with_assignee=self.joins_assignee)} ORDER BY {order_by}"
                " LIMIT %(limit)s OFFSET %(offset)s")
         params = dict(self.params, limit=limit, offset=offset)
-        selected = [f"d.{name}" for name in self.columns] + ["e.email", "e.full_name", f"u.{USERNAME}"]
+        # PostgreSQL: a timestamp comes as its microseconds since the epoch (an exact integer): turned into a datetime
+        # here it costs a tenth of the driver's text parsing through Django's time zone loader (most of a page's read).
+        selected = [f"(EXTRACT(EPOCH FROM d.{name}) * 1000000)::bigint" if postgresql and name in TIMESTAMPS
+                    else f"d.{name}" for name in self.columns] + ["e.email", "e.full_name", f"u.{USERNAME}"]
         names = (*self.columns, *RELATED_COLUMNS, "group_names")
         if postgresql:
             selected.append(
@@ -260,7 +265,13 @@ class DeviceListing:
         with connection.cursor() as cursor:
             cursor.execute(statement, params)
             records = [dict(zip(names, values, strict=False)) for values in cursor.fetchall()]
-        if not postgresql:
+        if postgresql:
+            timestamps = [name for name in self.columns if name in TIMESTAMPS]
+            for record in records:
+                for name in timestamps:
+                    if record[name] is not None:
+                        record[name] = EPOCH + timedelta(microseconds=record[name])
+        else:
             _read_group_names(records, owner_groups=self.owner_groups)
         return records
 
@@ -334,14 +345,21 @@ def json_list(value) -> list:
 
 # --- rows ------------------------------------------------------------------------------------------------------
 
-TIMESTAMPS = ("assigned_at", "archived_at", "last_seen_at", "created_at", "updated_at")
+
+def _is_utc(zone) -> bool:
+    return zone is UTC or getattr(zone, "key", None) in ("UTC", "Etc/UTC")
 
 
 def _iso(value, zone) -> str | None:
-    """DRF's ``DateTimeField`` output: ISO 8601 in the current time zone, UTC written ``Z``."""
+    """DRF's ``DateTimeField`` output: ISO 8601 in the current time zone, UTC written ``Z``. ``zone=None``: the
+    current time zone is UTC, so a value in UTC is written as it is."""
     if value is None:
         return None
-    text = aware(value).astimezone(zone).isoformat()
+    if value.__class__ is str or value.tzinfo is None:
+        value = aware(value)
+    if zone is not None or value.tzinfo is not UTC:
+        value = value.astimezone(zone or UTC)
+    text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -350,6 +368,8 @@ def api_rows(records: list[dict]) -> list[dict]:
     from django.utils import timezone
 
     zone = timezone.get_current_timezone()
+    if _is_utc(zone):
+        zone = None
     rows = []
     for record in records:
         assignee_id = record["assignee_id"]
