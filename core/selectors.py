@@ -8,6 +8,7 @@ from core.caching import cached_read, memberships_key
 from core.errors import InvalidInput
 from core.hooks import employees_leaving as leaving_steps
 from core.models import ApiToken, AuditEvent, Employee, Group, Membership
+from core.rowread import RowReader
 
 
 def membership_for(*, user, org_slug: str) -> Membership | None:
@@ -62,14 +63,16 @@ def device_technicians(*, organization):
     ).order_by("username")
 
 
+# Every API request reads its token: one fixed statement (core.rowread), what the ORM's
+# ApiToken.objects.select_related("organization").filter(key_hash=…, revoked_at__isnull=True).first() runs.
+_TOKEN_BY_HASH = RowReader(ApiToken, "t.key_hash = %s AND t.revoked_at IS NULL", related="organization",
+                           order_by="t.created_at DESC")
+
+
 def api_token_for_key(key: str) -> ApiToken | None:
     if not key.startswith(ApiToken.KEY_PREFIX):
         return None
-    return (
-        ApiToken.objects.select_related("organization")
-        .filter(key_hash=ApiToken.hash_key(key), revoked_at__isnull=True)
-        .first()
-    )
+    return _TOKEN_BY_HASH.first([ApiToken.hash_key(key)])
 
 
 def employee_list(*, organization):
