@@ -252,12 +252,29 @@ def _write_facts(device: Device | NewDevice, facts: HostFacts, now: datetime) ->
 def _refresh_keys(organization, refresh: DigestRefresh) -> None:
     """Unchanged hosts whose key changed (``sync_keys``): only their stored digest is rewritten (not even
     ``updated_at``), and only where it is still the one the listing compared."""
+    if db.vendor == "postgresql":
+        _refresh_keys_postgresql(organization, refresh)
+        return
     devices = Device.objects.for_org(organization)
     rows = iter(refresh)
     while batch := list(islice(rows, REFRESH_BATCH)):
         devices.filter(fleet_host_id__in=[host_id for host_id, _old, _new in batch]).update(fleet_facts_hash=Case(
             *(When(fleet_host_id=host_id, fleet_facts_hash=old, then=Value(new)) for host_id, old, new in batch),
             default=F("fleet_facts_hash")))
+
+
+def _refresh_keys_postgresql(organization, refresh: DigestRefresh) -> None:
+    """The same rewrite as one ``UPDATE … FROM unnest(…)`` a few thousand hosts at a time: the ORM's ``CASE`` of
+    500 ``WHEN``s a statement cost ~1 ms of CPU a host to build (18,000 hosts after a change of the rules: 20 s)."""
+    table, quote = Device._meta.db_table, db.ops.quote_name
+    sql = (f"UPDATE {quote(table)} AS d SET fleet_facts_hash = v.new "
+           "FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[]) AS v(host_id, old, new) "
+           "WHERE d.organization_id = %s AND d.fleet_host_id = v.host_id AND d.fleet_facts_hash = v.old")
+    rows = iter(refresh)
+    with db.cursor() as cursor:
+        while batch := list(islice(rows, APPLY_CHUNK)):
+            host_ids, old, new = zip(*batch, strict=True)
+            cursor.execute(sql, [list(host_ids), list(old), list(new), organization.pk])
 
 
 def _mark_presence(organization, *, seen: set[int], gone: list[int], now: datetime, run: SyncRun) -> None:

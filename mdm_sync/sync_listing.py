@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
-from queue import Full, Queue
+from queue import Empty, Full, Queue
 
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
@@ -166,8 +166,13 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
     policy = HealthPolicy.for_organization(
         organization, apns_certificate_expired=_apns_expired(client, connection, now=now)
     )
-    devices = Device.objects.for_org(organization)
-    stored = DigestMap.load(devices)  # one query a run, not one a page
+    # The first pages download (and decode) in their thread while the digest map loads.
+    pages = read_ahead(client.iter_listed_pages(per_page=per_page))
+    try:
+        stored = DigestMap.load(Device.objects.for_org(organization))  # one query a run, not one a page
+    except BaseException:
+        pages.close()
+        raise
     keys = HostKeys(policy=policy, now=now, seen_resolution=SEEN_RESOLUTION, rules=RULES)
     details_budget = MAX_DETAIL_FETCHES
 
@@ -207,7 +212,7 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
     try:
         # A page's details are fetched while the next pages are listed; pages reach the spill in order.
         pending: deque = deque()
-        for page in read_ahead(client.iter_listed_pages(per_page=per_page)):
+        for page in pages:
             listing.pages += 1
             fresh: list[tuple[WireHost | FleetHost, str | None]] = []  # (host as listed, its key) not skipped
             for item in page:
@@ -252,6 +257,7 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
         while pending:
             finish(*pending.popleft())
     finally:
+        pages.close()
         pool.shutdown(wait=True, cancel_futures=True)
     count_after = client.count_hosts()
     listing.fleet_count = count_after
@@ -273,48 +279,73 @@ class _Raised:
 _END = object()
 
 
-def read_ahead(pages: Iterator, depth: int = 2) -> Iterator:
+class read_ahead:  # noqa: N801 (used as the generator function it replaced)
     """``pages``, fetched and parsed in a thread ``depth`` pages ahead: Fleet prepares the next page
-    while this one is compared with the database. An error is raised here, in its turn; leaving
-    early stops the thread."""
-    queue: Queue = Queue(maxsize=depth)
-    stop = threading.Event()
+    while this one is compared with the database. The thread starts at once, so the first pages download while
+    the caller still prepares (the run's digest map loads meanwhile). An error is raised here, in its turn;
+    ``close()`` (or leaving the ``with`` block) stops the thread, whether or not the pages were read."""
 
-    def put(item) -> bool:
-        while not stop.is_set():
+    def __init__(self, pages: Iterator, depth: int = 2):
+        self._pages = pages
+        self._queue: Queue = Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(target=self._produce, name="fleet-pages", daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
             try:
-                queue.put(item, timeout=0.1)
+                self._queue.put(item, timeout=0.1)
                 return True
             except Full:
                 continue
         return False
 
-    def produce() -> None:
+    def _produce(self) -> None:
+        pages = self._pages
         try:
             for page in pages:
-                if not put(page):
+                if not self._put(page):
                     return
         except BaseException as exc:  # handed to the consumer, which raises it
-            put(_Raised(exc))
+            self._put(_Raised(exc))
             return
         finally:
-            if stop.is_set():
+            if self._stop.is_set():
                 pages.close()
-        put(_END)
+        self._put(_END)
 
-    thread = threading.Thread(target=produce, name="fleet-pages", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = queue.get()
-            if item is _END:
-                return
-            if isinstance(item, _Raised):
-                raise item.exc
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=60)
+    def __iter__(self) -> "read_ahead":
+        return self
+
+    def __next__(self):
+        if self._done:
+            raise StopIteration
+        item = self._queue.get()
+        if item is _END:
+            self.close()
+            raise StopIteration
+        if isinstance(item, _Raised):
+            self.close()
+            raise item.exc
+        return item
+
+    def close(self) -> None:
+        self._done = True
+        self._stop.set()
+        while True:  # free the pages already read ahead; a producer blocked on a full queue sees the stop
+            try:
+                self._queue.get_nowait()
+            except Empty:
+                break
+        self._thread.join(timeout=60)
+
+    def __enter__(self) -> "read_ahead":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class DigestMap:

@@ -210,3 +210,41 @@ def test_a_host_waiting_for_its_details_is_never_skipped_by_its_key(connected, s
 ])
 def test_the_keys_read_timestamps_as_parse_time_does(value):
     assert keys_for(SIM_NOW)._time(value) == parse_time(value)
+
+
+@pytest.mark.django_db
+def test_refreshed_keys_rewrite_only_the_digests_still_compared_and_only_this_organizations(org, other_org):
+    from mdm_sync.sync_apply import _refresh_keys
+    from mdm_sync.sync_listing import DigestRefresh
+
+    organization, other = org, other_org
+    mine = [DeviceFactory(organization=organization, fleet_host_id=host_id, fleet_facts_hash=f"{host_id:040d}")
+            for host_id in (1, 2, 3)]
+    theirs = DeviceFactory(organization=other, fleet_host_id=1, fleet_facts_hash=f"{1:040d}")
+    refresh = DigestRefresh()
+    refresh.add(1, f"{1:040d}", "a" * 40)
+    refresh.add(2, "changed meanwhile", "b" * 40)  # another writer changed the row since it was read: left alone
+    refresh.add(3, f"{3:040d}", "c" * 40)
+    before = {device.pk: device.updated_at for device in mine}
+    _refresh_keys(organization, refresh)
+    after = {d.fleet_host_id: d for d in Device.objects.for_org(organization)}
+    assert [after[h].fleet_facts_hash for h in (1, 2, 3)] == ["a" * 40, f"{2:040d}", "c" * 40]
+    assert {d.pk: d.updated_at for d in after.values()} == before
+    theirs.refresh_from_db()
+    assert theirs.fleet_facts_hash == f"{1:040d}"
+
+
+def test_the_pages_download_while_the_digest_map_loads_and_stop_if_it_fails(connected, sim, monkeypatch):
+    import threading
+
+    started = []
+
+    def failing_load(devices):
+        started.extend(thread.name for thread in threading.enumerate())
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(DigestMap, "load", staticmethod(failing_load))
+    run = sync_now(connected, sim)
+    assert run.status == "failed" and not Device.objects.for_org(connected).exists()
+    assert "fleet-pages" in started  # the read-ahead thread was already running
+    assert not any(thread.name == "fleet-pages" and thread.is_alive() for thread in threading.enumerate())
