@@ -63,6 +63,27 @@ def test_the_map_is_read_in_one_query_of_this_organizations_devices(org, other_o
     assert stored.host_of_serial("S5") == 5
 
 
+@pytest.mark.django_db
+def test_the_loaded_map_equals_the_map_built_from_the_rows(org, other_org):
+    """On PostgreSQL the database packs the map (``_load_packed``): the same arrays as from the rows one by one."""
+    now = SIM_NOW
+    cases = [(9, SHA, now, "C02X", None), (3, "", None, "", None), (12, SHA.upper(), now, "SN12", now),
+             (40, "not-hex" * 5 + "x" * 5, None, "Ünïcode-SN", None), (7, SHA[:-1] + "f", None, "SN7", now),
+             (2**40, NO_KEY + SHA[:20], now, "BIG", None)]
+    for host_id, digest, enrolled_at, serial, missing in cases:
+        DeviceFactory(organization=org, fleet_host_id=host_id, fleet_facts_hash=digest, mdm_enrolled_at=enrolled_at,
+                      serial_number=serial, fleet_missing_since=missing)
+    DeviceFactory(organization=org, fleet_host_id=None, fleet_facts_hash=SHA, serial_number="NOHOST")
+    DeviceFactory(organization=other_org, fleet_host_id=5, fleet_facts_hash=SHA, serial_number="THEIRS")
+    loaded = DigestMap.load(Device.objects.for_org(org))
+    built = DigestMap(sorted((h, d, e is not None, s, m is not None) for h, d, e, s, m in cases))
+    for name in ("_ids", "_digests", "_flags", "_odd", "_serial_hashes", "_serial_ids"):
+        assert getattr(loaded, name) == getattr(built, name), name
+    assert [loaded.host_of_serial(s) for s in ("C02X", "Ünïcode-SN", "NOHOST", "THEIRS")] == [9, 40, None, None]
+    empty = DigestMap.load(Device.objects.filter(pk=-1))
+    assert len(empty) == 0 and empty.get(9) is None and empty.host_of_serial("C02X") is None
+
+
 def test_an_unchanged_sync_reads_the_digests_once_not_once_a_page(connected, sim_readonly):
     sync_now(connected, sim_readonly)
     with CaptureQueriesContext(connection) as queries:
