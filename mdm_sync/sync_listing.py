@@ -71,9 +71,9 @@ class HostIds:
         """Add; False if it was already there. Pages come in ascending id order, so this is an append."""
         ids = self._ids
         if ids and host_id <= ids[-1]:
-            if host_id in self:
+            if host_id in self:  # may sort the ids into a new array: append to that one
                 return False
-            self._sorted = False
+            ids, self._sorted = self._ids, False
         ids.append(host_id)
         return True
 
@@ -87,6 +87,10 @@ class HostIds:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def ids(self) -> array:
+        """Every id seen, in no particular order."""
+        return self._ids
 
 
 class Spill:
@@ -442,8 +446,11 @@ class DigestMap:
         """The hosts of devices not yet marked "not seen in Fleet" that the listing did not see. Only a sync gives a
         device its Fleet host or marks it missing, and one sync runs at a time: the map read at the start of the run
         still holds them all (a device deleted meanwhile is only looked for in vain)."""
+        unseen = set(self._ids).difference(seen.ids())  # in C: no bisection a device (~0.1 s at 100,000)
+        if not unseen:
+            return []
         flags, missing = self._flags, self._MISSING
-        return [host_id for i, host_id in enumerate(self._ids) if not flags[i] & missing and host_id not in seen]
+        return [host_id for i, host_id in enumerate(self._ids) if host_id in unseen and not flags[i] & missing]
 
     def get(self, host_id: int) -> tuple[str, bool] | None:
         """(stored digest, enrolled before) of the device holding this host, or None when no device does."""

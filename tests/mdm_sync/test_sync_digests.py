@@ -269,3 +269,18 @@ def test_the_pages_download_while_the_digest_map_loads_and_stop_if_it_fails(conn
     assert run.status == "failed" and not Device.objects.for_org(connected).exists()
     assert "fleet-pages" in started  # the read-ahead thread was already running
     assert not any(thread.name == "fleet-pages" and thread.is_alive() for thread in threading.enumerate())
+
+
+def test_absent_hosts_are_the_unseen_ones_not_yet_marked_missing():
+    from mdm_sync.sync_listing import HostIds
+
+    stored = DigestMap([(1, SHA, True, "A", False), (2, SHA, True, "B", True), (3, SHA, False, "C", False),
+                        (5, SHA, False, "", False), (8, SHA, True, "D", True)])
+    seen = HostIds()
+    for host_id in (9, 3, 4):  # out of order, and hosts no device holds
+        seen.add(host_id)
+    assert stored.absent(seen) == [1, 5]  # 2 and 8 are already marked "not seen in Fleet"
+    for host_id in (1, 5):
+        seen.add(host_id)
+    assert len(seen) == 5 and all(host_id in seen for host_id in (1, 3, 4, 5, 9))  # none lost out of order
+    assert stored.absent(seen) == []
