@@ -65,7 +65,7 @@ def test_the_map_is_read_in_one_query_of_this_organizations_devices(org, other_o
 
 @pytest.mark.django_db
 def test_the_loaded_map_equals_the_map_built_from_the_rows(org, other_org):
-    """On PostgreSQL the database packs the map (``_load_packed``): the same arrays as from the rows one by one."""
+    """The query's rows, odd digests and flags included, give the same arrays as the rows handed over one by one."""
     now = SIM_NOW
     cases = [(9, SHA, now, "C02X", None), (3, "", None, "", None), (12, SHA.upper(), now, "SN12", now),
              (40, "not-hex" * 5 + "x" * 5, None, "Ünïcode-SN", None), (7, SHA[:-1] + "f", None, "SN7", now),
