@@ -257,6 +257,13 @@ def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool 
     commit (ConcurrentChange): the admin previews again and sees what will really happen. ``progress(done, total,
     phase)`` hears of each step (a job shows it while this transaction is open).
     """
+    # The cyclic collector waits for the whole commit: it allocates a few objects per row (copies, tuples for the
+    # COPYs) while the import's rows are alive, and each collection would walk every one of them (1.5 s of 100k).
+    with csv_rules.gc_paused():
+        return _commit(csv_import, actor, skip_errors=skip_errors, wipe=wipe, progress=progress)
+
+
+def _commit(csv_import: CsvImport, actor: Actor, *, skip_errors: bool, wipe: bool, progress) -> dict:
     report = progress or (lambda done, total, phase: None)
     with transaction.atomic():
         try:
@@ -269,8 +276,7 @@ def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool 
         report(0, 3, gettext("Checking the rows again"))
         previewed = {row["line"]: row["action"] for row in record.rows}
         rows = [dict(row) for row in record.rows]
-        with csv_rules.gc_paused():
-            found = csv_rules.classify(record.organization, rows, record.kind)
+        found = csv_rules.classify(record.organization, rows, record.kind)
         changed = [row for row in rows if row["action"] != previewed[row["line"]]]
         if changed:
             row = changed[0]
