@@ -226,8 +226,10 @@ def run(args) -> int:
         if runs[-1][2]:
             print(f"  {name:26} " + ", ".join(f"{kind} {n:,}" for kind, n in runs[-1][2].most_common()))
     print(f"\nMedian of {args.repeat} run(s). The machine may be shared: compare ratios and CPU-seconds, not seconds.")
+    peak_rss = _proc_mb("VmHWM")  # this process: the seed and every run above, before the job's own process
+    print(f"Peak RSS of the {args.rows:,}-row runs (seed included): {peak_rss:.0f} MB")
     job = run_job(args) if args.job_rows else None
-    print(result_line(args.rows, figures, job))
+    print(result_line(args.rows, figures, job, peak_rss))
     return 0
 
 
@@ -282,10 +284,12 @@ def job_phase(csv_file: str) -> int:
     upload_s, upload_cpu = time.perf_counter() - started, cpu_now() - cpu
     if submission.job is None or queued != [submission.job.pk]:
         raise RuntimeError("The upload did not queue a job: is the file above ASSIGNMENT_CSV_SYNC_MAX_ROWS?")
-    outcome = jobs.job_execute(job_id=submission.job.pk)
+    record_pk, job_pk = submission.record.pk, submission.job.pk
+    del submission  # the upload's parsed rows: a worker's process never holds them, it reads the stored import
+    outcome = jobs.job_execute(job_id=job_pk)
     total_s, total_cpu = time.perf_counter() - started, cpu_now() - cpu
-    job = jobs.Job.objects.get(pk=submission.job.pk)
-    record = CsvImport.objects.get(pk=submission.record.pk)
+    job = jobs.Job.objects.get(pk=job_pk)
+    record = CsvImport.objects.get(pk=record_pk)
     if job.status != jobs.Job.Status.SUCCEEDED or record.status != CsvImport.Status.COMMITTED:
         raise RuntimeError(f"The job did not commit the import: {outcome} {job.status} {job.error}")
     print(json.dumps({
@@ -296,7 +300,7 @@ def job_phase(csv_file: str) -> int:
     return 0
 
 
-def result_line(rows: int, figures: dict, job: dict | None) -> str:
+def result_line(rows: int, figures: dict, job: dict | None, peak_rss: float) -> str:
     """The machine-readable last line: medians in seconds and CPU-seconds, each ratio to the floor (``csv.reader``
     alone), and the job run's figures."""
     def median(name: str, index: int = 0) -> float:
@@ -308,7 +312,8 @@ def result_line(rows: int, figures: dict, job: dict | None) -> str:
             f"total_s={median('preview') + median('commit'):.3f} "
             f"preview_cpu_s={median('preview', 1):.3f} commit_cpu_s={median('commit', 1):.3f} "
             f"reupload_preview_s={median('re-upload preview'):.3f} reupload_commit_s={median('re-upload commit'):.3f} "
-            f"preview_x={median('preview') / floor:.1f} commit_x={median('commit') / floor:.1f}")
+            f"preview_x={median('preview') / floor:.1f} commit_x={median('commit') / floor:.1f} "
+            f"peak_rss_mb={peak_rss:.0f}")
     if job:
         line += (f" job_rows={job['rows']} job_s={job['total_s']:.3f} job_cpu_s={job['total_cpu_s']:.3f} "
                  f"job_peak_rss_mb={job['peak_rss_mb']:.0f}")
