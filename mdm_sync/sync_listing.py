@@ -171,7 +171,7 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
         organization, apns_certificate_expired=_apns_expired(client, connection, now=now)
     )
     # The first pages download (and decode) in their thread while the digest map loads.
-    pages = read_ahead(client.iter_listed_pages(per_page=per_page))
+    pages = ReadAhead(client.iter_listed_pages(per_page=per_page))
     try:
         stored = DigestMap.load(Device.objects.for_org(organization))  # one query a run, not one a page
     except BaseException:
@@ -283,11 +283,11 @@ class _Raised:
 _END = object()
 
 
-class read_ahead:  # noqa: N801 (used as the generator function it replaced)
+class ReadAhead:
     """``pages``, fetched and parsed in a thread ``depth`` pages ahead: Fleet prepares the next page
     while this one is compared with the database. The thread starts at once, so the first pages download while
     the caller still prepares (the run's digest map loads meanwhile). An error is raised here, in its turn;
-    ``close()`` (or leaving the ``with`` block) stops the thread, whether or not the pages were read."""
+    ``close()`` stops the thread, whether or not the pages were read."""
 
     def __init__(self, pages: Iterator, depth: int = 2):
         self._pages = pages
@@ -320,7 +320,7 @@ class read_ahead:  # noqa: N801 (used as the generator function it replaced)
                 pages.close()
         self._put(_END)
 
-    def __iter__(self) -> "read_ahead":
+    def __iter__(self) -> "ReadAhead":
         return self
 
     def __next__(self):
@@ -344,12 +344,6 @@ class read_ahead:  # noqa: N801 (used as the generator function it replaced)
             except Empty:
                 break
         self._thread.join(timeout=60)
-
-    def __enter__(self) -> "read_ahead":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 class DigestMap:

@@ -8,7 +8,7 @@ from devices.models import Device
 from mdm_sync import sync as sync_module
 from mdm_sync import sync_apply
 from mdm_sync.services import fleet_connection_save
-from mdm_sync.sync_listing import HostIds, Spill, host_facts, read_ahead
+from mdm_sync.sync_listing import HostIds, ReadAhead, Spill, host_facts
 from mdm_sync.sync_writers import OrmWriter
 from tests.conftest import SIM_TOKEN, sync_now
 
@@ -177,7 +177,7 @@ def test_read_ahead_keeps_order_raises_in_turn_and_stops_when_left():
     import threading
 
 
-    assert list(read_ahead(iter(range(10)))) == list(range(10))
+    assert list(ReadAhead(iter(range(10)))) == list(range(10))
 
     def failing():
         yield 1
@@ -186,7 +186,7 @@ def test_read_ahead_keeps_order_raises_in_turn_and_stops_when_left():
 
     seen = []
     with pytest.raises(ValueError, match="page 3"):
-        for item in read_ahead(failing()):
+        for item in ReadAhead(failing()):
             seen.append(item)
     assert seen == [1, 2]
 
@@ -199,7 +199,7 @@ def test_read_ahead_keeps_order_raises_in_turn_and_stops_when_left():
             yield n
             n += 1
 
-    pages = read_ahead(endless(), depth=2)
+    pages = ReadAhead(endless(), depth=2)
     assert next(pages) == 0
     pages.close()  # the consumer leaves early (a failure in the sync): the thread stops, reading no further
     assert not any(thread.name == "fleet-pages" and thread.is_alive() for thread in threading.enumerate())
