@@ -32,10 +32,41 @@ def pre_assignments_of(employee):
 
 
 def csv_import_list(*, organization):
-    return CsvImport.objects.for_org(organization).defer("rows").order_by("-id")
+    return CsvImport.objects.for_org(organization).order_by("-id")
 
 
 MAX_ROWS_IN_ANSWER = 1000
+
+
+class StoredRows:
+    """An import's stored rows (of one ``action``, when given) as a sequence a paginator slices: each page is one
+    query for its rows only, never the whole file."""
+
+    def __init__(self, record: CsvImport, action: str = ""):
+        queryset = record.row_set.order_by("line")
+        self.queryset = (queryset.filter(action=action) if action else queryset).values_list("line", "data")
+
+    def count(self) -> int:
+        return self.queryset.count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index):
+        return [{"line": line, **data} for line, data in self.queryset[index]]
+
+
+def csv_import_warned_rows(record: CsvImport) -> int:
+    """How many of the import's rows have warnings."""
+    return record.row_set.filter(warned=True).count()
+
+
+def csv_import_rows_in_error(record: CsvImport):
+    """The import's rows in error, in file order, read a chunk at a time."""
+    after = 0
+    while rows := record.rows_after(after, 2000, action="error"):
+        yield from rows
+        after = rows[-1]["line"]
 
 
 def csv_import_answer(record: CsvImport, *, result: dict | None = None) -> dict:
@@ -45,14 +76,16 @@ def csv_import_answer(record: CsvImport, *, result: dict | None = None) -> dict:
         {"line": row["line"], "serial_number": row["serial"], "action": row.get("action"), "errors": row["errors"],
          "notes": row["notes"], "warnings": [w["detail"] for w in row.get("warnings") or ()],
          "new_employee": bool(row.get("new_employee"))}
-        for row in record.rows[:MAX_ROWS_IN_ANSWER]
+        for row in record.first_rows(MAX_ROWS_IN_ANSWER)
     ]
     return {
         "id": record.pk, "kind": record.kind, "status": record.status, "row_count": record.row_count,
         "counts": record.counts, "ignored_columns": record.ignored_columns, "encoding": record.encoding,
         "rows": rows, "rows_truncated": record.row_count > MAX_ROWS_IN_ANSWER,
-        "warnings": row_warnings(record.rows, limit=MAX_ROWS_IN_ANSWER), "result": result,
+        "warnings": row_warnings(record.first_rows(MAX_ROWS_IN_ANSWER, warned=True), limit=MAX_ROWS_IN_ANSWER),
+        "result": result,
     }
+
 
 
 def csv_import_rejection(rows: list[dict]) -> dict:

@@ -14,11 +14,17 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST, require_safe
 
 from assignment import services
-from assignment.csv_import import ACTION_LABELS, TEMPLATE_HEADER, row_message, warning_count
+from assignment.csv_import import ACTION_LABELS, TEMPLATE_HEADER, row_message
 from assignment.filtersets import PreAssignmentFilterSet
 from assignment.forms import CsvCommitForm, CsvUploadForm, PreAssignmentForm, SettleForm
 from assignment.models import CsvImport, PreAssignment
-from assignment.selectors import csv_import_list, pre_assignment_list
+from assignment.selectors import (
+    StoredRows,
+    csv_import_list,
+    csv_import_rows_in_error,
+    csv_import_warned_rows,
+    pre_assignment_list,
+)
 from assignment.services import csv_imports
 from core.audit import Source
 from core.errors import DomainError
@@ -250,8 +256,7 @@ def _detail_page(request, record, *, error: str = "", status: int = 200, job=Non
     if job is None:
         job = job_for_target(organization=request.organization, target=record)
     action = request.GET.get("action", "")
-    rows = [row for row in record.rows if not action or row.get("action") == action]
-    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(StoredRows(record, action), ROWS_PER_PAGE).get_page(request.GET.get("page"))
     for row in page.object_list:
         row["action_label"] = ACTION_LABELS.get(row.get("action"), "…")
     context = {
@@ -260,7 +265,7 @@ def _detail_page(request, record, *, error: str = "", status: int = 200, job=Non
         "action_labels": ACTION_LABELS,
         "result_summary": services.import_summary(record.result) if record.result else "",
         "percent": int(100 * record.processed_rows / record.row_count) if record.row_count else 100,
-        "warning_rows": warning_count(record.rows) if record.status != CsvImport.Status.ANALYSING else 0,
+        "warning_rows": csv_import_warned_rows(record) if record.status != CsvImport.Status.ANALYSING else 0,
         # The job working on it now (a progress bar instead of the form), or the last one, failed (its reason).
         "job": job if job is not None and not job.is_over else None,
         "job_failed": job if job is not None and job.status in (Job.Status.FAILED, Job.Status.ABANDONED)
@@ -286,7 +291,7 @@ def csvimport_commit(request, org_slug, pk):
         return _detail_page(request, org_object_or_404(request, CsvImport, pk=pk), error=exc.message, status=exc.status)
     messages.success(request, gettext("Import committed: %(import_summary)s.") % {
         "import_summary": services.import_summary(result)})
-    warned = warning_count(org_object_or_404(request, CsvImport, pk=pk).rows)
+    warned = csv_import_warned_rows(org_object_or_404(request, CsvImport, pk=pk))
     if warned:
         messages.warning(request, ngettext(
             "%(count)d row named an employee whose offboarding is under way: see its warning below.",
@@ -316,10 +321,9 @@ def csvimport_rejected(request, org_slug, pk):
     writer = csv.writer(response)
     titles = [title or f"Column {i + 1}" for i, title in enumerate(record.header)]
     writer.writerow([*titles, "Error"])
-    for row in record.rows:
-        if row.get("action") == "error":
-            cells = row["cells"] + [""] * (len(titles) - len(row["cells"]))
-            writer.writerow([formula_safe(cell) for cell in cells] + [formula_safe(row_message(row))])
+    for row in csv_import_rows_in_error(record):
+        cells = row["cells"] + [""] * (len(titles) - len(row["cells"]))
+        writer.writerow([formula_safe(cell) for cell in cells] + [formula_safe(row_message(row))])
     return response
 
 

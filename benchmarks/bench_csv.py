@@ -39,6 +39,7 @@ Exit status 0 when the measurements ran (this is a report), 1 when the benchmark
 
 import argparse
 import csv
+import gc
 import io
 import json
 import os
@@ -87,6 +88,15 @@ def _proc_mb(key: str) -> float:
         return int(Path("/proc/self/status").read_text().split(f"{key}:")[1].split()[0]) / 1024
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def _reset_peak_rss() -> bool:
+    """Reset this process's ``VmHWM`` to its current RSS (Linux: ``5`` to ``/proc/self/clear_refs``)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 def _backend_cpu_s() -> float:
@@ -257,7 +267,10 @@ def run_job(args) -> dict:
     for name in ("upload", "job", "total"):
         seconds, cpu = job[f"{name}_s"], job[f"{name}_cpu_s"]
         print(f"{name:28} {seconds:8.2f} {cpu:7.2f} {args.job_rows / seconds:10,.0f}")
-    print(f"peak RSS {job['peak_rss_mb']:.0f} MB (Django loaded: {job['base_rss_mb']:.0f} MB)")
+    print(f"peak RSS {job['peak_rss_mb']:.0f} MB (Django loaded: {job['base_rss_mb']:.0f} MB); the upload's "
+          f"{job['upload_peak_rss_mb']:.0f} MB, the job's own "
+          + (f"{job['job_peak_rss_mb']:.0f} MB" if job["job_peak_rss_mb"] is not None else "(not measurable here)")
+          + f" (from {job['job_base_rss_mb']:.0f} MB when it started)")
     return job | {"rows": args.job_rows}
 
 
@@ -286,16 +299,22 @@ def job_phase(csv_file: str) -> int:
         raise RuntimeError("The upload did not queue a job: is the file above ASSIGNMENT_CSV_SYNC_MAX_ROWS?")
     record_pk, job_pk = submission.record.pk, submission.job.pk
     del submission  # the upload's parsed rows: a worker's process never holds them, it reads the stored import
+    upload_peak = _proc_mb("VmHWM")
+    gc.collect()
+    job_base = _proc_mb("VmRSS")
+    peak_reset = _reset_peak_rss()  # from here VmHWM is the job's own peak (a worker runs only the job)
     outcome = jobs.job_execute(job_id=job_pk)
+    job_peak = _proc_mb("VmHWM")
     total_s, total_cpu = time.perf_counter() - started, cpu_now() - cpu
     job = jobs.Job.objects.get(pk=job_pk)
-    record = CsvImport.objects.defer("rows").get(pk=record_pk)  # its status and result, after the measurement
+    record = CsvImport.objects.get(pk=record_pk)  # its status and result, after the measurement (not its rows)
     if job.status != jobs.Job.Status.SUCCEEDED or record.status != CsvImport.Status.COMMITTED:
         raise RuntimeError(f"The job did not commit the import: {outcome} {job.status} {job.error}")
     print(json.dumps({
         "upload_s": upload_s, "upload_cpu_s": upload_cpu, "job_s": total_s - upload_s,
         "job_cpu_s": total_cpu - upload_cpu, "total_s": total_s, "total_cpu_s": total_cpu,
-        "peak_rss_mb": _proc_mb("VmHWM"), "base_rss_mb": base_rss, "result": record.result,
+        "peak_rss_mb": max(upload_peak, job_peak), "base_rss_mb": base_rss, "upload_peak_rss_mb": upload_peak,
+        "job_base_rss_mb": job_base, "job_peak_rss_mb": job_peak if peak_reset else None, "result": record.result,
     }))
     return 0
 
@@ -317,6 +336,8 @@ def result_line(rows: int, figures: dict, job: dict | None, peak_rss: float) -> 
     if job:
         line += (f" job_rows={job['rows']} job_s={job['total_s']:.3f} job_cpu_s={job['total_cpu_s']:.3f} "
                  f"job_peak_rss_mb={job['peak_rss_mb']:.0f}")
+        if job["job_peak_rss_mb"] is not None:
+            line += f" job_only_peak_rss_mb={job['job_peak_rss_mb']:.0f}"
     return line
 
 

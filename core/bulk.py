@@ -23,13 +23,14 @@ manages its own staging (the sync's writer).
 """
 
 import json
-from collections.abc import Iterable, Sequence
-from itertools import chain
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice
 from operator import attrgetter
 
 from django.db import connection, transaction
 from django.db.models import NOT_PROVIDED, BooleanField, F, Func
 from django.utils import timezone
+from psycopg import sql as psycopg_sql
 
 from core.paging import GENERATION_MODELS, org_data_changed
 
@@ -92,6 +93,23 @@ def next_ids(model, count: int) -> list[int]:
         return [pk for (pk,) in cursor.fetchall()]
 
 
+def copy_out(query, params: Sequence = (), *, size: int = 1 << 20) -> Iterator[bytes]:
+    """The text ``COPY (query) TO STDOUT`` gives (PostgreSQL), in blocks of whole lines of about ``size`` bytes: for a
+    reader that parses many rows at a time in C (``bytes.split``, ``map(int, …)``) instead of building a tuple of
+    Python values a row. ``query``: psycopg ``sql`` composed, ``%s`` for ``params``. The caller reads every block."""
+    buffer = bytearray()
+    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(
+            psycopg_sql.SQL("COPY ({}) TO STDOUT").format(query), params) as copy:
+        for data in copy:
+            buffer += data
+            if len(buffer) >= size:
+                cut = buffer.rfind(b"\n") + 1
+                yield bytes(buffer[:cut])
+                del buffer[:cut]
+    if buffer:
+        yield bytes(buffer)
+
+
 # --- any database --------------------------------------------------------------------------------------------------
 
 
@@ -127,11 +145,13 @@ def insert_rows(model, fields: Sequence[str], rows: Iterable[Sequence], *, retur
     rows = _nonempty(rows)
     if rows is None:
         return []
-    if not uses_copy():
+    if not uses_copy() and returning_ids:
         return _orm_insert(model, given, rows, returning_ids=returning_ids)
     now = timezone.now()
     filled = [field for field in model._meta.concrete_fields
               if field not in given and not field.primary_key and field.db_default is NOT_PROVIDED]
+    if not uses_copy():
+        return _executemany_insert(model, given, filled, now, rows)
     constants = [now if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
                  else db_value(field, field.get_default()) for field in filled]
     jsons = [i for i, field in enumerate(given) if field.get_internal_type() == "JSONField"]
@@ -271,6 +291,34 @@ def _nonempty(rows: Iterable) -> Iterable | None:
 
 
 _END = object()
+
+
+def _executemany_insert(model, given: list, filled: list, now, rows: Iterable[Sequence]) -> list[int]:
+    """Elsewhere than PostgreSQL, rows whose ids nobody asks for: one ``INSERT`` run for every row (``executemany``),
+    each value prepared by its field as the ORM prepares it, without building a model instance per row."""
+    columns = [*given, *filled]
+    constants = [field.get_db_prep_save(now if getattr(field, "auto_now", False) or getattr(field, "auto_now_add",
+                                                                                           False)
+                                        else field.get_default(), connection) for field in filled]
+    organizations = _tracked_organizations(model, given)
+    quote = connection.ops.quote_name
+
+    def prepared(values) -> list:
+        if organizations is not None:
+            organizations.add(values[organizations.index])
+        return [field.get_db_prep_save(value, connection) for field, value in zip(given, values, strict=True)] + \
+            constants
+
+    sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in columns)}) "
+           f"VALUES ({', '.join(['%s'] * len(columns))})")
+    iterator = iter(rows)
+    with connection.cursor() as cursor:
+        while batch := [prepared(row) for row in islice(iterator, FALLBACK_BATCH)]:
+            cursor.executemany(sql, batch)
+    if organizations is not None:
+        for organization_id in organizations:
+            org_data_changed(organization_id)
+    return []
 
 
 def _orm_insert(model, given: list, rows: Iterable[Sequence], *, returning_ids: bool) -> list[int]:

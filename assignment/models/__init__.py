@@ -5,8 +5,8 @@ below, so the app label stays ``assignment`` and the tables keep their names (``
 ``assignment_csvimport``, ``assignment_suggestion``). A new model module is added to this list.
 """
 
-from assignment.models.csv_imports import CsvImport
+from assignment.models.csv_imports import CsvImport, CsvImportRow
 from assignment.models.pre_assignments import DEFAULT_DOMAIN_NAME, PreAssignment
 from assignment.suggestion.models import Suggestion
 
-__all__ = ["DEFAULT_DOMAIN_NAME", "CsvImport", "PreAssignment", "Suggestion"]
+__all__ = ["DEFAULT_DOMAIN_NAME", "CsvImport", "CsvImportRow", "PreAssignment", "Suggestion"]

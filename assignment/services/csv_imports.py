@@ -21,7 +21,7 @@ from django.utils.translation import gettext, ngettext
 
 from assignment import csv_import as csv_rules
 from assignment.csv_import import Action, FileTooLarge
-from assignment.models import CsvImport, PreAssignment
+from assignment.models import CsvImport, CsvImportRow, PreAssignment
 from core import bulk
 from core.actors import Actor
 from core.audit import Phrase, Source, audit_record
@@ -38,6 +38,8 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_ROWS = 100_000
 DEFAULT_SYNC_MAX_ROWS = 2_000
 ANALYSE_CHUNK = 20_000
+COMMIT_CHUNK = 20_000
+ROW_FIELDS = ["csv_import", "line", "action", "warned", "data"]
 CSV_IMPORT_JOB = "assignment.csv_import"
 COMMIT_FIELDS = ["status", "committed_at", "committed_by", "skipped_errors", "result", "updated_at"]
 
@@ -105,10 +107,49 @@ def _preview(record: CsvImport, *, analyse_all: bool) -> CsvImport:
             csv_rules.classify(organization, rows, kind)
         record.status, record.processed_rows, record.counts = (
             CsvImport.Status.PREVIEWED, len(rows), csv_rules.count_actions(rows))
-        record.save()
+        with transaction.atomic():
+            record.save()
+            _store_rows(record, rows)
         return record
-    record.save()
+    with transaction.atomic():
+        record.save()
+        _store_rows(record, rows)
     return csv_import_analyse(csv_import=record, chunk=ANALYSE_CHUNK)
+
+
+def _row_values(row: dict) -> tuple:
+    """A row as its ``CsvImportRow`` stores it: the line, the action, whether it has warnings, the rest as JSON."""
+    return row["line"], row.get("action") or "", bool(row.get("warnings")), {
+        key: value for key, value in row.items() if key != "line"}
+
+
+def _store_rows(record: CsvImport, rows: list[dict]) -> None:
+    """Insert the import's rows, one ``CsvImportRow`` each, in one ``COPY`` (``core.bulk``)."""
+    bulk.insert_rows(CsvImportRow, ROW_FIELDS, ((record.pk, *_row_values(row)) for row in rows))
+
+
+def _stored_chunk(record: CsvImport, offset: int, limit: int) -> tuple[list[int], list[dict]]:
+    """``limit`` stored rows from the ``offset``-th in file order: their ids, and the rows."""
+    ids, rows = [], []
+    for pk, line, data in record.row_set.order_by("line").values_list("pk", "line", "data")[offset:offset + limit]:
+        ids.append(pk)
+        rows.append({"line": line, **data})
+    return ids, rows
+
+
+def _stored_counts(record: CsvImport) -> dict:
+    """:func:`csv_rules.count_actions` over the stored rows, read a chunk at a time."""
+    counts: dict[str, int] = {}
+    new_employees = set()
+    for action, new, email in record.row_set.order_by("line").values_list(
+        "action", "data__new_employee", "data__email"
+    ).iterator(chunk_size=5000):
+        if action:
+            counts[action] = counts.get(action, 0) + 1
+        if new and action != Action.ERROR:
+            new_employees.add(email)
+    counts["new_employees"] = len(new_employees)
+    return counts
 
 
 def size_message(size: int | None = None) -> str:
@@ -126,35 +167,63 @@ def csv_import_analyse(*, csv_import: CsvImport, chunk: int | None = None, progr
     with transaction.atomic():
         try:
             with transaction.atomic():  # a savepoint: the refused lock leaves the transaction usable
-                record = _locked(CsvImport.objects.select_for_update(nowait=True), csv_import)
+                record = CsvImport.objects.select_for_update(nowait=True).get(
+                    pk=csv_import.pk, organization_id=csv_import.organization_id)
         except OperationalError:  # PostgreSQL: another request is analysing this import now; show its progress
             return csv_import
         if record.status != CsvImport.Status.ANALYSING:
             return record
         start = record.processed_rows
         end = record.row_count if chunk is None else min(record.row_count, start + chunk)
-        rows = record.rows
-        # Duplicates and e-mails seen across chunks are settled by the parse; lookups are per chunk.
+        # Duplicates and e-mails seen across chunks are settled by the parse; lookups are per chunk, and each
+        # chunk is read, classified and written back on its own: memory does not grow with the file.
         with csv_rules.gc_paused():
             for at in range(start, end, ANALYSE_CHUNK):
                 if progress is not None and at > start:
                     progress(at, record.row_count)
-                csv_rules.classify(record.organization, rows[at:min(end, at + ANALYSE_CHUNK)], record.kind)
+                ids, rows = _stored_chunk(record, at, min(end, at + ANALYSE_CHUNK) - at)
+                csv_rules.classify(record.organization, rows, record.kind)
+                bulk.update_rows(CsvImportRow, ["action", "warned", "data"], (
+                    (pk, *_row_values(row)[1:]) for pk, row in zip(ids, rows, strict=True)))
+                del ids, rows
         record.processed_rows = end
         if end >= record.row_count:
             record.status = CsvImport.Status.PREVIEWED
-            record.counts = csv_rules.count_actions(rows)
-        record.save(update_fields=["rows", "processed_rows", "status", "counts", "updated_at"])
+            record.counts = _stored_counts(record)
+        record.save(update_fields=["processed_rows", "status", "counts", "updated_at"])
     return record
 
 
 def _locked(queryset, csv_import: CsvImport) -> CsvImport:
-    """The import, locked by ``queryset``. Its rows are read again only if they changed since ``csv_import`` was
-    read (they are saved with ``updated_at``): a large file's rows are tens of MB of JSON to decode."""
-    record = queryset.defer("rows").get(pk=csv_import.pk, organization_id=csv_import.organization_id)
-    if record.updated_at == csv_import.updated_at and "rows" not in csv_import.get_deferred_fields():
+    """The import, locked by ``queryset``. The rows ``csv_import`` holds in memory (a preview just made) are kept
+    if the import did not change since (``updated_at``); otherwise they are read from the table when needed."""
+    record = queryset.get(pk=csv_import.pk, organization_id=csv_import.organization_id)
+    if record.updated_at == csv_import.updated_at and csv_import.rows_held:
         record.rows = csv_import.rows
     return record
+
+
+def _error_rows(record: CsvImport, limit: int | None = None) -> list[dict]:
+    return record.first_rows(limit, action=Action.ERROR)
+
+
+def _error_count(record: CsvImport) -> int:
+    if record.rows_held:
+        return sum(1 for row in record.rows if row["action"] == Action.ERROR)
+    return record.row_set.filter(action=Action.ERROR).count()
+
+
+def _row_chunks(record: CsvImport, size: int):
+    """The rows in file order, ``size`` at a time, each a fresh dict the caller may change: from memory when the
+    instance holds them, else read from the table chunk by chunk (memory does not grow with the file)."""
+    if record.rows_held:
+        for at in range(0, len(record.rows), size):
+            yield [dict(row) for row in record.rows[at:at + size]]
+        return
+    after = 0
+    while rows := record.rows_after(after, size):
+        yield rows
+        after = rows[-1]["line"]
 
 
 @transaction.atomic
@@ -163,7 +232,8 @@ def csv_import_discard(*, csv_import: CsvImport, actor: Actor) -> CsvImport:
     if record.status == CsvImport.Status.COMMITTED:
         raise IllegalTransition(gettext("This import was committed; it cannot be discarded."))
     record.status, record.rows = CsvImport.Status.DISCARDED, []
-    record.save(update_fields=["status", "rows", "updated_at"])
+    record.save(update_fields=["status", "updated_at"])
+    record.row_set.all().delete()
     return record
 
 
@@ -190,11 +260,13 @@ def _queue(record: CsvImport, actor: Actor, *, dry_run: bool, skip_errors: bool,
     try:
         with transaction.atomic():
             record.save()
+            _store_rows(record, record.rows)
             job = _start_job(record, actor, dry_run=dry_run, skip_errors=skip_errors, wipe=wipe)
     except ServiceUnavailable:  # the job failed at once: the import it would have analysed is refused with it
         CsvImport.objects.filter(pk=record.pk).update(
-            status=CsvImport.Status.FAILED, rows=[], updated_at=timezone.now(),
+            status=CsvImport.Status.FAILED, updated_at=timezone.now(),
             error=gettext("The job queue was unavailable: the file was not analysed. Upload it again later."))
+        CsvImportRow.objects.filter(csv_import_id=record.pk).delete()
         raise
     return job
 
@@ -211,8 +283,7 @@ def csv_import_conclude(*, csv_import: CsvImport, actor: Actor, skip_errors: boo
                         progress=None) -> CsvSubmission:
     """After the preview, for a caller that asked for the commit with the upload (the API, its job): rows in error,
     unless skipped, discard the import (nothing is imported; ``rejected`` lists them); otherwise it is committed."""
-    errors = [row for row in csv_import.rows if row["action"] == Action.ERROR]
-    if errors and not skip_errors:
+    if not skip_errors and (errors := _error_rows(csv_import)):
         return CsvSubmission(csv_import_discard(csv_import=csv_import, actor=actor), rejected=errors)
     result = csv_import_commit(csv_import=csv_import, actor=actor, skip_errors=skip_errors, wipe=wipe,
                                progress=progress)
@@ -238,15 +309,16 @@ def _check_committable(record: CsvImport, *, skip_errors: bool) -> None:
     if record.status != CsvImport.Status.PREVIEWED:
         raise IllegalTransition(gettext("This import is %(status)s: it cannot be committed.") % {
             "status": record.get_status_display().lower()})
-    errors = [row for row in record.rows if row["action"] == Action.ERROR]
-    if errors and not skip_errors:
-        raise InvalidInput(
-            ngettext("%(count)d row(s) are in error (first: %(first)s). Nothing was imported: fix the file, or "
-                     "choose to skip the rows in error.",
-                     "%(count)d row(s) are in error (first: %(first)s). Nothing was imported: fix the file, or "
-                     "choose to skip the rows in error.", len(errors)) % {
-                "count": len(errors), "first": csv_rules.row_message(errors[0])}, field="file",
-        )
+    if skip_errors or not (first := _error_rows(record, 1)):
+        return
+    count = _error_count(record)
+    raise InvalidInput(
+        ngettext("%(count)d row(s) are in error (first: %(first)s). Nothing was imported: fix the file, or "
+                 "choose to skip the rows in error.",
+                 "%(count)d row(s) are in error (first: %(first)s). Nothing was imported: fix the file, or "
+                 "choose to skip the rows in error.", count) % {
+            "count": count, "first": csv_rules.row_message(first[0])}, field="file",
+    )
 
 
 def csv_import_commit(*, csv_import: CsvImport, actor: Actor, skip_errors: bool = False, wipe: bool = False,
@@ -272,29 +344,33 @@ def _commit(csv_import: CsvImport, actor: Actor, *, skip_errors: bool, wipe: boo
         except OperationalError as exc:
             raise ConcurrentChange(gettext("This import is being committed by someone else right now.")) from exc
         _check_committable(record, skip_errors=skip_errors)
-        errors = [row for row in record.rows if row["action"] == Action.ERROR]
+        errors = _error_count(record)
         report(0, 3, gettext("Checking the rows again"))
-        previewed = {row["line"]: row["action"] for row in record.rows}
-        rows = [dict(row) for row in record.rows]
-        found = csv_rules.classify(record.organization, rows, record.kind)
-        changed = [row for row in rows if row["action"] != previewed[row["line"]]]
-        if changed:
-            row = changed[0]
-            raise ConcurrentChange(
-                gettext("The inventory changed since the preview (line %(line)s was “%(previewed)s”, now "
-                        "“%(action)s”). Nothing was imported: upload the file again to see a fresh preview.") % {
-                    "line": row['line'], "previewed": previewed[row['line']], "action": row['action']}
-            )
-        report(1, 3, gettext("Applying the rows"))
-        try:
-            if record.kind == CsvImport.Kind.ASSIGN:
-                result = _commit_assignments(record, rows, actor, found)
-            else:
-                result = _commit_moves(record, rows, actor, wipe=wipe)
-        except IntegrityError as exc:
-            raise ConcurrentChange(gettext("Someone changed the same serial numbers at the same time; nothing "
-                                           "was imported. Upload the file again.")) from exc
-        result["skipped"] = len(errors)
+        result: dict[str, int] = {}
+        # A chunk at a time: its rows are classified again against the stored analysis, then applied, in this one
+        # transaction (a later chunk's lookups see what the earlier ones wrote: an employee created by one is found).
+        for at, rows in enumerate(_row_chunks(record, COMMIT_CHUNK)):
+            previewed = [row["action"] for row in rows]
+            found = csv_rules.classify(record.organization, rows, record.kind)
+            for row, action in zip(rows, previewed, strict=True):
+                if row["action"] != action:
+                    raise ConcurrentChange(
+                        gettext("The inventory changed since the preview (line %(line)s was “%(previewed)s”, now "
+                                "“%(action)s”). Nothing was imported: upload the file again to see a fresh "
+                                "preview.") % {"line": row["line"], "previewed": action, "action": row["action"]})
+            if at == 0:
+                report(1, 3, gettext("Applying the rows"))
+            try:
+                if record.kind == CsvImport.Kind.ASSIGN:
+                    applied = _commit_assignments(record, rows, actor, found)
+                else:
+                    applied = _commit_moves(record, rows, actor, wipe=wipe)
+            except IntegrityError as exc:
+                raise ConcurrentChange(gettext("Someone changed the same serial numbers at the same time; nothing "
+                                               "was imported. Upload the file again.")) from exc
+            result = {key: result.get(key, 0) + value for key, value in applied.items()}
+            del rows, found
+        result["skipped"] = errors
         report(2, 3, gettext("Recording the import"))
         record.status, record.committed_at = CsvImport.Status.COMMITTED, timezone.now()
         record.committed_by, record.skipped_errors, record.result = actor.label[:200], bool(errors), result

@@ -3,8 +3,9 @@
 import factory
 from django.utils import timezone
 
+from assignment.models import CsvImportRow
 from assignment.suggestion.models import SuggestionRun
-from tests.factories import TenantFactory
+from tests.factories import CsvImportFactory, TenantFactory
 
 
 class SuggestionRunFactory(TenantFactory):
@@ -18,3 +19,15 @@ class SuggestionRunFactory(TenantFactory):
     actor_label = "tests"
     started_at = factory.LazyFunction(timezone.now)
     finished_at = factory.LazyFunction(timezone.now)
+
+
+class CsvImportRowFactory(factory.django.DjangoModelFactory):
+    """A row of an import, parsed and not analysed yet."""
+
+    class Meta:
+        model = CsvImportRow
+
+    csv_import = factory.SubFactory(CsvImportFactory)
+    line = factory.Sequence(lambda n: n + 2)
+    data = factory.LazyAttribute(lambda row: {"cells": [f"C02ROW{row.line}"], "serial": f"C02ROW{row.line}",
+                                              "parse_errors": []})

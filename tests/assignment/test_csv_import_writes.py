@@ -130,6 +130,6 @@ def test_an_analysis_in_one_call_stores_the_rows_once(org, actor, groups, monkey
     record = services.csv_import_analyse(csv_import=record, progress=lambda done, total: reported.append(done))
 
     assert (record.status, record.processed_rows, record.counts["create"]) == ("previewed", 5, 5)
-    assert reported == [4] and len(saves) == 1  # told between two chunks; one write of the rows
+    assert reported == [4] and len(saves) == 1  # told between two chunks; one write of the import
     stored = CsvImport.objects.get(pk=record.pk)
     assert [row["action"] for row in stored.rows] == ["create"] * 5
