@@ -14,6 +14,7 @@ from mdm_sync.fleet import FleetClient
 from mdm_sync.models import SyncRun
 from mdm_sync.services import fleet_connection_save
 from mdm_sync.simulator import Faults, FleetSimulator
+from tests import migrations
 from tests.factories import DeviceFactory, EmployeeFactory, MembershipFactory, OrganizationFactory, UserFactory
 
 PASSWORD = "correct-horse-battery"
@@ -70,6 +71,16 @@ def org(db):
 @pytest.fixture
 def other_org(db):
     return OrganizationFactory(slug="globex", name="Globex")
+
+
+@pytest.fixture
+def scratch_database(django_db_modify_db_settings, django_db_blocker):
+    """An empty database in place of the test database for a data-migration test (``tests/migrations.py``), which
+    the test's migrations move forwards only from nothing; the test database is neither migrated nor flushed. The
+    test takes no ``django_db`` mark (``django_db_modify_db_settings``: the scratch database's name has this xdist
+    worker's suffix, like the test database's)."""
+    with django_db_blocker.unblock(), migrations.scratch_database():
+        yield
 
 
 def member(organization, role=Membership.Role.ADMIN, **user_kwargs):
