@@ -5,12 +5,21 @@ The environment (:func:`embedded_env`) is a settings module in the test's folder
 ``extra_settings`` appends lines to it (``CELERY_IMPORTS`` of a module that slows one step down, so the test can kill
 the worker in the middle of it). The database starts migrated (:func:`migrated_database`: a copy of a template
 migrated once for the current migrations), and the test reads it with :meth:`Processes.rows` (plain SQL on the file)
-rather than a ``manage.py shell`` per look: a Django process costs a second or two of CPU, and the tests poll."""
+rather than a ``manage.py shell`` per look: a Django process costs a second or two of CPU, and the tests poll.
 
+The commands a test runs (:class:`Commands`: ``manage.py`` with its arguments, ``shell -c`` snippets included) are
+processes of their own too, but forked from one Django process started for the test (a "zygote": Django set up and
+the URLconf imported once, ~1-2 CPU-s, instead of once per command); each command starts from that state, with no
+connection open and empty caches, runs in its own process and exits. The workers a test kills stay processes
+started from scratch (:meth:`Processes.worker`)."""
+
+import atexit
 import fcntl
 import functools
 import hashlib
+import json
 import os
+import select
 import shutil
 import signal
 import sqlite3
@@ -18,12 +27,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from contextlib import closing, contextmanager
 from pathlib import Path
 
 import django
 
-__all__ = ["LEASE_SECONDS", "ROOT", "WORKER", "Processes", "embedded_env", "migrated_database"]
+__all__ = ["LEASE_SECONDS", "ROOT", "WORKER", "Commands", "Processes", "embedded_env", "migrated_database"]
 
 ROOT = Path(__file__).resolve().parent.parent
 LEASE_SECONDS = 3
@@ -101,24 +111,131 @@ def rows(var_dir, sql: str, *params) -> list[tuple]:
         return db.execute(sql, params).fetchall()
 
 
-class Processes:
-    def __init__(self, tmp_path, *, extra_settings: str = "", **environ):
-        self.tmp_path = tmp_path
-        self.env = embedded_env(tmp_path)
-        migrated_database(tmp_path)
-        if extra_settings:
-            with (tmp_path / "lease_test_settings.py").open("a") as settings:
-                settings.write(extra_settings)
-        self.env.update(environ)
+def serve_commands() -> None:
+    """The zygote (``python -c``, in the project's folder, in the commands' environment): Django set up as
+    ``manage.py`` sets it up, then, for each request read on stdin (a JSON line: the command's arguments and the
+    files for its output), a fork that runs ``manage.py`` with those arguments (:func:`_command`) and exits with its
+    exit code, which is the JSON line answered on stdout."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cockpit.settings")  # as manage.py
+    django.setup()
+    from django.db import connections
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - the URLconf each command's system checks import (SCIM's models: ~0.6 s)
+    connections.close_all()  # a command opens its own
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # anything else the zygote prints is not an answer
+    while line := sys.stdin.readline():
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:  # the command's process: its own output files, no stdin, then manage.py's main and exit
+            code = 1
+            try:
+                replies.close()
+                os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+                os.dup2(os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
+                os.dup2(os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
+                code = _command(request["args"])
+            finally:
+                os._exit(code)  # never back in this loop
+        _, status = os.waitpid(pid, 0)
+        replies.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
+        replies.flush()
+    os._exit(0)  # stdin closed: the test is over (nothing to tear down, see _command)
+
+
+def _command(args: list[str]) -> int:
+    """``manage.py`` with ``args`` in this (forked) process, then what its exit does that can be seen: the exit
+    functions, the database connections closed, the output flushed. The exit code: manage.py's. The interpreter's
+    own teardown (finalizing every module of a forked Django: ~0.45 CPU-s, more than the command) is left out."""
+    from django.core.management import execute_from_command_line
+    from django.db import connections
+
+    code = 0
+    sys.argv = ["manage.py", *args]
+    try:
+        execute_from_command_line(sys.argv)
+    except SystemExit as exit:  # as the interpreter reads it
+        code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
+        if not isinstance(exit.code, int | None):
+            print(exit.code, file=sys.stderr)
+    except BaseException:  # what the interpreter would print before exiting with 1
+        traceback.print_exc()
+        code = 1
+    atexit._run_exitfuncs()
+    connections.close_all()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
+
+
+class Commands:
+    """``manage.py`` commands in ``env`` (with ``cwd`` the project's folder), each a process forked from the test's
+    zygote (:func:`serve_commands`, started at the first command); :meth:`close` ends it and anything it forked."""
+
+    def __init__(self, env: dict):
+        self.env = env
+        self.zygote = None
+        self.folder = Path(tempfile.mkdtemp(prefix="commands-"))
+
+    def run(self, *args, timeout: float = 180) -> subprocess.CompletedProcess:
+        if self.zygote is None:
+            self.zygote = subprocess.Popen(
+                [sys.executable, "-c", "from tests.worker_processes import serve_commands; serve_commands()"],
+                cwd=ROOT, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                start_new_session=True)  # its own process group: close() ends the commands it forked with it
+        out, err = self.folder / "stdout", self.folder / "stderr"
+        self.zygote.stdin.write(json.dumps({"args": list(args), "stdout": str(out), "stderr": str(err)}) + "\n")
+        self.zygote.stdin.flush()
+        if not select.select([self.zygote.stdout], [], [], timeout)[0]:
+            self.close()
+            raise subprocess.TimeoutExpired(["manage.py", *args], timeout)
+        reply = self.zygote.stdout.readline()
+        assert reply, f"the zygote stopped (exit code {self.zygote.wait()}) running manage.py {' '.join(args)}"
+        return subprocess.CompletedProcess(["manage.py", *args], json.loads(reply)["returncode"],
+                                           out.read_text(errors="replace"), err.read_text(errors="replace"))
 
     def manage(self, *args, check: bool = True) -> str:
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
-                                text=True, timeout=180)
+        """``manage.py`` with ``args``: what it printed (stdout, then stderr); ``check``: it must exit with 0."""
+        result = self.run(*args)
         assert result.returncode == 0 or not check, result.stdout[-3000:] + result.stderr[-3000:]
         return result.stdout + result.stderr
 
     def shell(self, code: str) -> str:
         return self.manage("shell", "-c", code)
+
+    def close(self) -> None:
+        if self.zygote is not None:
+            self.zygote.stdin.close()
+            try:
+                self.zygote.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.zygote.pid, signal.SIGKILL)
+                self.zygote.wait()
+            self.zygote.stdout.close()
+            self.zygote = None
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Processes(Commands):
+    """A test's processes on the embedded defaults in ``tmp_path``: its commands (:class:`Commands`) and its
+    ``celery worker`` processes. Use it as a context manager (its zygote ends with the block)."""
+
+    def __init__(self, tmp_path, *, extra_settings: str = "", **environ):
+        self.tmp_path = tmp_path
+        env = embedded_env(tmp_path)
+        migrated_database(tmp_path)
+        if extra_settings:
+            with (tmp_path / "lease_test_settings.py").open("a") as settings:
+                settings.write(extra_settings)
+        env.update(environ)
+        super().__init__(env)
 
     def rows(self, sql: str, *params) -> list[tuple]:
         return rows(self.tmp_path, sql, *params)

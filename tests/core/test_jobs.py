@@ -26,7 +26,7 @@ from tests.api_cases import APIViewTestCase
 from tests.conftest import assert_error
 from tests.core.factories import JobFactory
 from tests.factories import OrganizationFactory
-from tests.worker_processes import LEASE_SECONDS, ROOT, embedded_env, migrated_database, rows
+from tests.worker_processes import LEASE_SECONDS, ROOT, Commands, embedded_env, migrated_database, rows
 
 KIND = "tests.count"
 SYSTEM = Actor.system("tests")
@@ -416,36 +416,33 @@ def test_a_killed_worker_leaves_its_job_running_until_the_sweep_abandons_it(tmp_
     """SQLite in a temporary folder, a 3 s lease; the worker is SIGKILLed while its job sleeps."""
     env = embedded_env(tmp_path, settings=SETTINGS)
     migrated_database(tmp_path)
-
-    def manage(*args):
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                                text=True, timeout=180)
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result.stdout
+    commands = Commands(env)  # forked from one Django process (the killed worker is not)
+    manage = commands.manage
 
     def status() -> list[str]:
         found = rows(tmp_path, f"SELECT status, progress_done, abandoned_at IS NOT NULL FROM {Job._meta.db_table} "
                                "ORDER BY id LIMIT 1")
         return [found[0][0], str(found[0][1]), str(bool(found[0][2]))] if found else []
 
-    manage("create_org", "acme", "--name", "Acme")
-    worker = subprocess.Popen([sys.executable, "manage.py", "shell", "-c", WORKER], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while status() != ["running", "1", "False"]:  # its progress, seen from another process
-            assert time.monotonic() < deadline and worker.poll() is None, "the job never reported progress"
-            time.sleep(0.3)
-        time.sleep(LEASE_SECONDS * 1.5)  # past the TTL: only the worker's heartbeat keeps the lease
-        assert "'abandoned': 0" in manage("shell", "-c", SWEEP)  # alive: left alone
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=10)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
-    assert status() == ["running", "1", "False"]  # what a killed worker leaves behind
-    time.sleep(LEASE_SECONDS + 0.5)
-    assert "'abandoned': 1" in manage("shell", "-c", SWEEP)
-    assert status() == ["abandoned", "1", "True"]
-    assert "lease lapsed at" in manage("shell", "-c", STATUS)
+    with commands:
+        manage("create_org", "acme", "--name", "Acme")
+        worker = subprocess.Popen([sys.executable, "manage.py", "shell", "-c", WORKER], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while status() != ["running", "1", "False"]:  # its progress, seen from another process
+                assert time.monotonic() < deadline and worker.poll() is None, "the job never reported progress"
+                time.sleep(0.3)
+            time.sleep(LEASE_SECONDS * 1.5)  # past the TTL: only the worker's heartbeat keeps the lease
+            assert "'abandoned': 0" in manage("shell", "-c", SWEEP)  # alive: left alone
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        assert status() == ["running", "1", "False"]  # what a killed worker leaves behind
+        time.sleep(LEASE_SECONDS + 0.5)
+        assert "'abandoned': 1" in manage("shell", "-c", SWEEP)
+        assert status() == ["abandoned", "1", "True"]
+        assert "lease lapsed at" in manage("shell", "-c", STATUS)

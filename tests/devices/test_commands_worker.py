@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mdm_sync.simulator import FleetSimulator
-from tests.worker_processes import migrated_database
+from tests.worker_processes import Commands, migrated_database
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "worker-test-token"
@@ -49,14 +49,10 @@ def _env(tmp_path) -> dict:
 
 def test_a_real_worker_sends_the_wipe_and_a_sync_confirms_it(tmp_path):
     env = _env(tmp_path)
+    commands = Commands(env)  # manage.py commands, forked from one Django process (the worker is started anew)
+    manage = commands.manage
 
-    def manage(*args):
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                                text=True, timeout=180)
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result.stdout
-
-    with FleetSimulator(hosts=40, seed=3, token=TOKEN) as sim:
+    with commands, FleetSimulator(hosts=40, seed=3, token=TOKEN) as sim:
         host_id = next(h for h in sim.ids_in_situation("healthy") if sim.host_json(h)["platform"] == "darwin")
         migrated_database(tmp_path)
         manage("create_org", "acme", "--name", "Acme")

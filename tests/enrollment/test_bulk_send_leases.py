@@ -206,9 +206,8 @@ SWEEP = "from enrollment.tasks import invitation_batches_sweep; invitation_batch
 def test_a_killed_worker_mid_chunk_leaves_a_batch_the_sweep_finishes(tmp_path):
     """120 invitations (chunks of 100), SQLite in a temporary folder, a 3 s lease; the SMTP server stops answering
     at the 31st e-mail and the worker is killed while it waits."""
-    with SmtpServer() as smtp:
-        processes = Processes(tmp_path, EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-                              EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp.port))
+    with SmtpServer() as smtp, Processes(tmp_path, EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+                                         EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(smtp.port)) as processes:
 
         def state() -> str:
             return next(line for line in processes.shell(STATE).splitlines() if line.startswith("BATCH "))

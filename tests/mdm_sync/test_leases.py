@@ -22,7 +22,7 @@ from mdm_sync.sync import LEASE_JOB
 from mdm_sync.sync_listing import list_hosts
 from tests.conftest import sync_now
 from tests.factories import OrganizationFactory
-from tests.worker_processes import LEASE_SECONDS, ROOT, embedded_env, migrated_database, rows
+from tests.worker_processes import LEASE_SECONDS, ROOT, Commands, embedded_env, migrated_database, rows
 
 SYSTEM = Actor.system("tests")
 
@@ -148,19 +148,15 @@ def test_a_killed_sync_worker_is_abandoned_by_the_next_sync(tmp_path):
     """SQLite in a temporary folder, a 3 s lease (settings), a Fleet whose first page takes 30 s to answer."""
     env = embedded_env(tmp_path)
     migrated_database(tmp_path)
-
-    def manage(*args, check=True):
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                                text=True, timeout=180)
-        assert result.returncode == 0 or not check, result.stdout + result.stderr
-        return result.stdout + result.stderr
+    commands = Commands(env)  # manage.py commands, forked from one Django process (the killed sync is started anew)
+    manage = commands.manage
 
     def runs() -> list[list[str]]:
         table = SyncRun._meta.db_table
         return [[str(pk), status, str(bool(abandoned))] for pk, status, abandoned in
                 rows(tmp_path, f"SELECT id, status, abandoned_at IS NOT NULL FROM {table} ORDER BY id")]
 
-    with FleetSimulator(hosts=30, seed=5, token=TOKEN) as sim:
+    with commands, FleetSimulator(hosts=30, seed=5, token=TOKEN) as sim:
         manage("create_org", "acme", "--name", "Acme")
         manage("fleet_connect", "acme", "--url", sim.base_url, "--token", TOKEN)
         sim.faults.delay_seconds_on_page[0] = 30

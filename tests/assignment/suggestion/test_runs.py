@@ -225,35 +225,34 @@ print("PENDING", Suggestion.objects.filter(status="pending").count())
 def test_a_killed_worker_mid_run_is_abandoned_by_the_next_run(tmp_path):
     """SQLite in a temporary folder, a 3 s lease, a worker whose scoring hangs until it is killed."""
     (tmp_path / "slow_scoring.py").write_text(SLOW_SCORING)
-    processes = Processes(tmp_path, extra_settings='CELERY_IMPORTS = ["slow_scoring"]\n')
+    with Processes(tmp_path, extra_settings='CELERY_IMPORTS = ["slow_scoring"]\n') as processes:
+        def runs() -> list[list[str]]:
+            table = SuggestionRun._meta.db_table
+            return [[str(pk), status, str(bool(abandoned))] for pk, status, abandoned in
+                    processes.rows(f"SELECT id, status, abandoned_at IS NOT NULL FROM {table} ORDER BY id")]
 
-    def runs() -> list[list[str]]:
-        table = SuggestionRun._meta.db_table
-        return [[str(pk), status, str(bool(abandoned))] for pk, status, abandoned in
-                processes.rows(f"SELECT id, status, abandoned_at IS NOT NULL FROM {table} ORDER BY id")]
+        processes.manage("create_org", "acme", "--name", "Acme")
+        processes.shell(SETUP)
+        flag(tmp_path / "slow", True)
+        processes.shell(QUEUE)
+        with processes.worker() as worker:
+            wait_until(lambda: (tmp_path / "scoring").exists() or worker.poll() is not None, timeout=90,
+                       what="the worker to start scoring")
+            assert worker.poll() is None, "the worker stopped on its own"
+            assert runs() == [["1", "running", "False"]]
+            time.sleep(LEASE_SECONDS * 1.5)  # past the TTL: only the worker's heartbeat keeps the lease
+            assert "'skipped': True" in processes.shell(REFRESH_NOW)  # alive, so not abandoned
+            processes.kill(worker)
+        killed_at = time.monotonic()
+        assert runs() == [["1", "running", "False"], ["2", "skipped", "False"]]  # what a killed worker leaves
 
-    processes.manage("create_org", "acme", "--name", "Acme")
-    processes.shell(SETUP)
-    flag(tmp_path / "slow", True)
-    processes.shell(QUEUE)
-    with processes.worker() as worker:
-        wait_until(lambda: (tmp_path / "scoring").exists() or worker.poll() is not None, timeout=90,
-                   what="the worker to start scoring")
-        assert worker.poll() is None, "the worker stopped on its own"
-        assert runs() == [["1", "running", "False"]]
-        time.sleep(LEASE_SECONDS * 1.5)  # past the TTL: only the worker's heartbeat keeps the lease
-        assert "'skipped': True" in processes.shell(REFRESH_NOW)  # alive, so not abandoned
-        processes.kill(worker)
-    killed_at = time.monotonic()
-    assert runs() == [["1", "running", "False"], ["2", "skipped", "False"]]  # what a killed worker leaves
-
-    flag(tmp_path / "slow", False)
-    time.sleep(LEASE_SECONDS + 0.5)
-    processes.shell(QUEUE)
-    with processes.worker():
-        wait_until(lambda: ["3", "succeeded", "False"] in runs(), timeout=90, what="the next run to succeed")
-    assert time.monotonic() - killed_at < 120
-    out = processes.shell(RUNS)
-    assert runs() == [["1", "abandoned", "True"], ["2", "skipped", "False"], ["3", "succeeded", "False"]]
-    assert "lease lapsed at" in next(line for line in out.splitlines() if line.startswith("RUN 1 "))
-    assert "PENDING 1" in out  # scored once, by the run that took over
+        flag(tmp_path / "slow", False)
+        time.sleep(LEASE_SECONDS + 0.5)
+        processes.shell(QUEUE)
+        with processes.worker():
+            wait_until(lambda: ["3", "succeeded", "False"] in runs(), timeout=90, what="the next run to succeed")
+        assert time.monotonic() - killed_at < 120
+        out = processes.shell(RUNS)
+        assert runs() == [["1", "abandoned", "True"], ["2", "skipped", "False"], ["3", "succeeded", "False"]]
+        assert "lease lapsed at" in next(line for line in out.splitlines() if line.startswith("RUN 1 "))
+        assert "PENDING 1" in out  # scored once, by the run that took over
