@@ -28,11 +28,12 @@ import msgspec
 from devices.models import DESKTOP_PLATFORMS, EnrollmentIssue
 from devices.services import normalize_serial
 from mdm_sync import accounts, fleet_types, fleet_wire, health
-from mdm_sync.fleet_types import EARLIEST_TIME, parse_time
+from mdm_sync.fleet_types import EARLIEST_TIME
 from mdm_sync.fleet_wire import WireHost
 from mdm_sync.health import HealthPolicy
 
 KEY_LENGTH = 20
+KEY_BYTES = KEY_LENGTH // 2
 NO_KEY = "-" * KEY_LENGTH  # never equal to a key (hex digits)
 
 
@@ -76,6 +77,11 @@ class HostKeys:
 
     def key(self, host: WireHost, *, enrolled: bool) -> str:
         """20 hex digits; equal for two hosts (or two runs) only if :func:`host_facts` would give equal facts."""
+        return self.raw(host, enrolled=enrolled).hex()
+
+    def raw(self, host: WireHost, *, enrolled: bool) -> bytes:
+        """The key as its 10 bytes, as :meth:`DigestMap.key <mdm_sync.sync_digests.DigestMap.key>` gives the stored
+        one: compared without a hex conversion on either side (the unchanged fleet's hot path)."""
         now = self.now
         seen = self._time(host.seen_time)
         if seen is None:
@@ -83,8 +89,8 @@ class HostKeys:
         else:
             age = now - seen
             agent = (int(seen.timestamp() // self.resolution), age > self.offline_after, age > self.inactive_after)
-        mdm_seen = parse_time(host.last_mdm_checked_in_at) if host.last_mdm_checked_in_at else None
-        mdm_enrolled = parse_time(host.last_mdm_enrolled_at) is not None if host.last_mdm_enrolled_at else False
+        mdm_seen = self._time(host.last_mdm_checked_in_at) if host.last_mdm_checked_in_at else None
+        mdm_enrolled = self._time(host.last_mdm_enrolled_at) is not None if host.last_mdm_enrolled_at else False
         mdm = host.mdm
         mappings, users = host.device_mapping, host.users  # JSON text as Fleet sent it
         inputs = (
@@ -96,10 +102,8 @@ class HostKeys:
             agent, None if mdm_seen is None else now - mdm_seen > self.offline_after, mdm_enrolled, enrolled,
             len(mappings), len(users),
         )
-        digest = hashlib.sha1(self._prefix + self._encode(inputs), usedforsecurity=False)
-        digest.update(mappings)
-        digest.update(users)
-        return digest.hexdigest()[:KEY_LENGTH]
+        return hashlib.sha1(b"".join((self._prefix, self._encode(inputs), mappings, users)),
+                            usedforsecurity=False).digest()[:KEY_BYTES]
 
 
 def stored_digest(key: str | None, facts_digest: str) -> str:

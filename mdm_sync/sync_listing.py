@@ -9,7 +9,6 @@ flat as the fleet grows. A listing that ends with fewer hosts than Fleet counts 
 (:class:`IncompleteListing`), and hosts missing from it are confirmed gone before phase 2 marks them.
 """
 
-import hashlib
 import logging
 import pickle
 import tempfile
@@ -24,7 +23,6 @@ from datetime import datetime
 from operator import attrgetter
 from queue import Empty, Full, Queue
 
-from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
 from devices.models import Device
@@ -34,10 +32,11 @@ from mdm_sync.fleet import FleetAuthError, FleetClient, FleetError, FleetHost, F
 from mdm_sync.fleet_wire import ListedHost, listed_host
 from mdm_sync.health import Assessment, HealthPolicy, assess
 from mdm_sync.models import FleetConnection, SyncRun
+from mdm_sync.sync_digests import DigestMap
 from mdm_sync.sync_facts import SEEN_RESOLUTION, HostFacts, host_facts, needs_details, pending_digest
-from mdm_sync.sync_keys import HostKeys, key_matches, rules_fingerprint, same_facts, stored_digest
+from mdm_sync.sync_keys import HostKeys, rules_fingerprint, same_facts, stored_digest
 
-__all__ = ["SEEN_RESOLUTION", "HostFacts", "host_facts", "list_hosts", "needs_details", "pending_digest"]
+__all__ = ["SEEN_RESOLUTION", "DigestMap", "HostFacts", "host_facts", "list_hosts", "needs_details", "pending_digest"]
 
 logger = logging.getLogger(__name__)
 
@@ -148,11 +147,34 @@ class DigestRefresh:
         return len(self.ids)
 
 
+class StaleDuplicates:
+    """Hosts no device holds whose serial a device holds with a newer host (its ``fleet_host_id`` when the run's
+    digest map was read), in listing order: phase 2 skips one without matching it when that newer host was listed
+    too (it would match the device, find the newer host listed and skip it: ``sync_apply``). Two 8-byte ints each."""
+
+    def __init__(self):
+        self._ids, self._newer = array("q"), array("q")
+
+    def add(self, host_id: int, newer: int) -> None:
+        self._ids.append(host_id)
+        self._newer.append(newer)
+
+    def superseded(self, host_id: int, seen: HostIds) -> bool:
+        """A stale duplicate whose device's newer host the listing saw."""
+        ids = self._ids
+        i = bisect_left(ids, host_id)
+        return i < len(ids) and ids[i] == host_id and self._newer[i] in seen
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 @dataclass
 class Listing:
     seen: HostIds = field(default_factory=HostIds)
     changed: Spill = field(default_factory=Spill)
     refresh: DigestRefresh = field(default_factory=DigestRefresh)
+    stale: StaleDuplicates = field(default_factory=StaleDuplicates)
     gone: list[int] = field(default_factory=list)  # known hosts confirmed absent from Fleet
     unchanged: int = 0
     pages: int = 0
@@ -216,18 +238,20 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
     try:
         # A page's details are fetched while the next pages are listed; pages reach the spill in order.
         pending: deque = deque()
+        find, raw_key = stored.find, keys.raw
         for page in pages:
             listing.pages += 1
             fresh: list[tuple[WireHost | FleetHost, str | None]] = []  # (host as listed, its key) not skipped
             for item in page:
                 if not listing.seen.add(item.id):
                     continue
-                found, key = stored.get(item.id), None
-                if found is not None and isinstance(item, WireHost):
-                    key = keys.key(item, enrolled=found[1])
-                    if key_matches(found[0], key):  # the same inputs, so the same facts: nothing to build
+                i, key = find(item.id), None
+                if i >= 0 and isinstance(item, WireHost):
+                    raw = raw_key(item, enrolled=stored.enrolled(i))
+                    if raw == stored.key(i):  # the same inputs, so the same facts: nothing to build
                         listing.unchanged += 1
                         continue
+                    key = raw.hex()
                 fresh.append((item, key))
             hosts = [listed_host(item) for item, _ in fresh]  # only what the facts read, for changed hosts only
             known = _known(stored, hosts)
@@ -242,6 +266,8 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
                         listing.refresh.add(host.id, digest, stored_digest(key, facts.digest))
                     continue
                 stale_duplicate = digest is None and newest_with_serial > host.id
+                if stale_duplicate:
+                    listing.stale.add(host.id, newest_with_serial)
                 if not stale_duplicate and needs_details(host, policy=policy, now=now, previously_enrolled=enrolled):
                     if details_budget:
                         details_budget -= 1
@@ -344,91 +370,6 @@ class ReadAhead:
             except Empty:
                 break
         self._thread.join(timeout=60)
-
-
-class DigestMap:
-    """Every stored digest of the organization's devices, read once per run in one streamed query: host id ->
-    (stored digest, enrolled before), and serial -> host id. Compact, so that memory stays flat as the fleet
-    grows: sorted arrays of 8-byte ids, 20 bytes of digest and one flag byte each, and the serials' 8-byte hashes
-    with their host ids (~46 bytes a device, 5 MB for 100,000), where dicts of strings would take ~300 bytes."""
-
-    # Flag bits; a stored digest that is not 40 hex digits is kept as text aside. _MISSING: the device is already
-    # marked "not seen in Fleet", so its host is not looked for among the absent ones (:meth:`absent`).
-    _ENROLLED, _DIGEST, _MISSING = 1, 2, 4
-
-    def __init__(self, rows):
-        """``rows``: (host id, stored digest, enrolled before, serial[, marked missing]), in ascending host id
-        order."""
-        self._ids = array("q")
-        self._digests = bytearray()
-        self._flags = bytearray()
-        self._odd: dict[int, str] = {}  # the rare stored digest that is not a SHA-1 in hex (say, "")
-        serial_hashes, serial_ids = array("q"), array("q")
-        for host_id, digest, enrolled, serial, *missing in rows:
-            if serial:
-                serial_hashes.append(_serial_hash(serial))
-                serial_ids.append(host_id)
-            flags = (self._ENROLLED if enrolled else 0) | (self._MISSING if missing and missing[0] else 0)
-            try:
-                packed = bytes.fromhex(digest) if len(digest) == 40 else None
-            except ValueError:
-                packed = None
-            if packed is not None and packed.hex() == digest:
-                flags |= self._DIGEST
-            else:
-                self._odd[host_id] = digest
-                packed = bytes(20)
-            self._ids.append(host_id)
-            self._digests += packed
-            self._flags.append(flags)
-        order = sorted(range(len(serial_hashes)), key=serial_hashes.__getitem__)
-        self._serial_hashes = array("q", (serial_hashes[i] for i in order))
-        self._serial_ids = array("q", (serial_ids[i] for i in order))
-
-    @classmethod
-    def load(cls, devices) -> "DigestMap":
-        enrolled = ExpressionWrapper(Q(mdm_enrolled_at__isnull=False), output_field=BooleanField())
-        missing = ExpressionWrapper(Q(fleet_missing_since__isnull=False), output_field=BooleanField())
-        return cls(devices.filter(fleet_host_id__isnull=False).annotate(enrolled=enrolled, missing=missing)
-                   .order_by("fleet_host_id")
-                   .values_list("fleet_host_id", "fleet_facts_hash", "enrolled", "serial_number", "missing")
-                   .iterator(chunk_size=CHUNK * 5))
-
-    def absent(self, seen: HostIds) -> list[int]:
-        """The hosts of devices not yet marked "not seen in Fleet" that the listing did not see. Only a sync gives a
-        device its Fleet host or marks it missing, and one sync runs at a time: the map read at the start of the run
-        still holds them all (a device deleted meanwhile is only looked for in vain)."""
-        unseen = set(self._ids).difference(seen.ids())  # in C: no bisection a device (~0.1 s at 100,000)
-        if not unseen:
-            return []
-        flags, missing = self._flags, self._MISSING
-        return [host_id for i, host_id in enumerate(self._ids) if host_id in unseen and not flags[i] & missing]
-
-    def get(self, host_id: int) -> tuple[str, bool] | None:
-        """(stored digest, enrolled before) of the device holding this host, or None when no device does."""
-        ids = self._ids
-        i = bisect_left(ids, host_id)
-        if i == len(ids) or ids[i] != host_id:
-            return None
-        flags = self._flags[i]
-        digest = self._digests[i * 20:i * 20 + 20].hex() if flags & self._DIGEST else self._odd[host_id]
-        return digest, bool(flags & self._ENROLLED)
-
-    def host_of_serial(self, serial: str) -> int | None:
-        """The Fleet id of the host whose device has this serial (as stored), or None. By an 8-byte hash of the
-        serial: a new host's serial meets another's hash with a chance of about 1 in 10^13 among a million
-        devices, and such a false match would only keep that host from asking for its details."""
-        hashes, value = self._serial_hashes, _serial_hash(serial)
-        i = bisect_left(hashes, value)
-        return self._serial_ids[i] if i < len(hashes) and hashes[i] == value else None
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-
-def _serial_hash(serial: str) -> int:
-    return int.from_bytes(hashlib.blake2b(serial.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big",
-                          signed=True)
 
 
 def _known(stored: DigestMap, hosts: list[ListedHost | FleetHost]) -> dict[int, tuple[str | None, bool, int]]:

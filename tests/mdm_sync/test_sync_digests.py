@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from devices.models import Device
 from mdm_sync import sync as sync_module
-from mdm_sync import sync_listing
+from mdm_sync import sync_apply, sync_listing
 from mdm_sync.fleet import FleetHost, WireHost, parse_time
 from mdm_sync.health import HealthPolicy
 from mdm_sync.sync_keys import NO_KEY, HostKeys, key_matches, same_facts, stored_digest
@@ -40,6 +40,11 @@ def test_the_map_gives_each_hosts_digest_and_enrollment():
     assert [stored.get(i) for i in (0, 1, 4, 8, 13, 41, 10**12)] == [None] * 7
     assert [stored.host_of_serial(s) for s in ("C02X", "SN9", "A", "SN40")] == [3, 9, 12, 40]
     assert [stored.host_of_serial(s) for s in ("", "c02x", "SN4", "B")] == [None] * 4
+    # The listing's hot path: the position, the enrollment and the stored key's 10 bytes (None without a hex digest).
+    assert [stored.find(i) for i in (3, 7, 40, 4)] == [0, 1, 4, -1]
+    assert stored.enrolled(stored.find(3)) and not stored.enrolled(stored.find(7))
+    assert stored.key(stored.find(3)) == bytes.fromhex(SHA[:20]) and stored.key(stored.find(7)) is None
+    assert stored.key(stored.find(9)) is None and stored.key(stored.find(12)) is None
 
 
 def test_the_map_is_compact():
@@ -284,3 +289,24 @@ def test_absent_hosts_are_the_unseen_ones_not_yet_marked_missing():
         seen.add(host_id)
     assert len(seen) == 5 and all(host_id in seen for host_id in (1, 3, 4, 5, 9))  # none lost out of order
     assert stored.absent(seen) == []
+
+
+def test_a_stale_duplicate_whose_newer_host_is_listed_is_not_matched_again(connected, sim, monkeypatch):
+    """Phase 2 skips it without a device query; once its newer host is gone, it takes the device over as before."""
+    sync_now(connected, sim)
+    stale = next(h for h in sim.host_ids() if sim.situation(h) == "duplicate_stale")
+    current = stale + 1
+    matched = []
+    real_devices_for = sync_apply._devices_for
+    monkeypatch.setattr(sync_apply, "_devices_for", lambda organization, chunk: matched.extend(
+        facts.host_id for facts in chunk) or real_devices_for(organization, chunk))
+    built = count_facts(monkeypatch)
+    run = sync_now(connected, sim)
+    assert (run.created, run.updated, run.reenrolled) == (0, 0, 0) and run.unchanged == run.hosts_listed
+    assert stale in built and stale not in matched  # its facts are built, as for any host no device holds
+    device = Device.objects.for_org(connected).get(fleet_host_id=current)
+    sim.delete_host(current)
+    run = sync_now(connected, sim)
+    assert run.status == "succeeded" and run.reenrolled == 1 and stale in matched
+    device.refresh_from_db()
+    assert device.fleet_host_id == stale and device.fleet_missing_since is None
