@@ -23,14 +23,13 @@ manages its own staging (the sync's writer).
 """
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from itertools import chain, islice
 from operator import attrgetter
 
 from django.db import connection, transaction
 from django.db.models import NOT_PROVIDED, BooleanField, F, Func
 from django.utils import timezone
-from psycopg import sql as psycopg_sql
 
 from core.paging import GENERATION_MODELS, org_data_changed
 
@@ -91,23 +90,6 @@ def next_ids(model, count: int) -> list[int]:
         cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                        [model._meta.db_table, model._meta.pk.column, count])
         return [pk for (pk,) in cursor.fetchall()]
-
-
-def copy_out(query, params: Sequence = (), *, size: int = 1 << 20) -> Iterator[bytes]:
-    """The text ``COPY (query) TO STDOUT`` gives (PostgreSQL), in blocks of whole lines of about ``size`` bytes: for a
-    reader that parses many rows at a time in C (``bytes.split``, ``map(int, …)``) instead of building a tuple of
-    Python values a row. ``query``: psycopg ``sql`` composed, ``%s`` for ``params``. The caller reads every block."""
-    buffer = bytearray()
-    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(
-            psycopg_sql.SQL("COPY ({}) TO STDOUT").format(query), params) as copy:
-        for data in copy:
-            buffer += data
-            if len(buffer) >= size:
-                cut = buffer.rfind(b"\n") + 1
-                yield bytes(buffer[:cut])
-                del buffer[:cut]
-    if buffer:
-        yield bytes(buffer)
 
 
 # --- any database --------------------------------------------------------------------------------------------------
