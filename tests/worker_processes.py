@@ -10,8 +10,9 @@ rather than a ``manage.py shell`` per look: a Django process costs a second or t
 The commands a test runs (:class:`Commands`: ``manage.py`` with its arguments, ``shell -c`` snippets included) are
 processes of their own too, but forked from one Django process started for the test (a "zygote": Django set up and
 the URLconf imported once, ~1-2 CPU-s, instead of once per command); each command starts from that state, with no
-connection open and empty caches, runs in its own process and exits. The workers a test kills stay processes
-started from scratch (:meth:`Processes.worker`)."""
+connection open and empty caches, runs in its own process and exits. The workers a test kills are forked from it
+the same way (:meth:`Commands.spawn`, :meth:`Processes.worker`): a real ``celery worker`` (or command) in a process
+of its own, that SIGKILL stops mid-step, only without the second or two of Django's start-up."""
 
 import atexit
 import fcntl
@@ -28,12 +29,12 @@ import sys
 import tempfile
 import time
 import traceback
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 import django
 
-__all__ = ["LEASE_SECONDS", "ROOT", "WORKER", "Commands", "Processes", "embedded_env", "migrated_database"]
+__all__ = ["LEASE_SECONDS", "ROOT", "WORKER", "Commands", "Processes", "Spawned", "embedded_env", "migrated_database"]
 
 ROOT = Path(__file__).resolve().parent.parent
 LEASE_SECONDS = 3
@@ -113,9 +114,11 @@ def rows(var_dir, sql: str, *params) -> list[tuple]:
 
 def serve_commands() -> None:
     """The zygote (``python -c``, in the project's folder, in the commands' environment): Django set up as
-    ``manage.py`` sets it up, then, for each request read on stdin (a JSON line: the command's arguments and the
-    files for its output), a fork that runs ``manage.py`` with those arguments (:func:`_command`) and exits with its
-    exit code, which is the JSON line answered on stdout."""
+    ``manage.py`` sets it up, then, for each request read on stdin (a JSON line: the program, ``manage.py`` or
+    ``celery``, its arguments and the files for its output), a fork that runs it (:func:`_command`) and exits with
+    its exit code, which is the JSON line answered on stdout; a ``spawn`` request is answered at once with the
+    fork's pid (the fork is reaped at the next request: until then it is a zombie, which :class:`Spawned` reads as
+    ended)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cockpit.settings")  # as manage.py
     django.setup()
     from django.db import connections
@@ -127,6 +130,9 @@ def serve_commands() -> None:
     os.dup2(2, 1)  # anything else the zygote prints is not an answer
     while line := sys.stdin.readline():
         request = json.loads(line)
+        with suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:  # the spawned processes that ended
+                pass
         pid = os.fork()
         if pid == 0:  # the command's process: its own output files, no stdin, then manage.py's main and exit
             code = 1
@@ -135,26 +141,34 @@ def serve_commands() -> None:
                 os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
                 os.dup2(os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
                 os.dup2(os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
-                code = _command(request["args"])
+                code = _command(request["program"], request["args"])
             finally:
                 os._exit(code)  # never back in this loop
-        _, status = os.waitpid(pid, 0)
-        replies.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
+        if request["spawn"]:
+            replies.write(json.dumps({"pid": pid}) + "\n")
+        else:
+            _, status = os.waitpid(pid, 0)
+            replies.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
         replies.flush()
     os._exit(0)  # stdin closed: the test is over (nothing to tear down, see _command)
 
 
-def _command(args: list[str]) -> int:
-    """``manage.py`` with ``args`` in this (forked) process, then what its exit does that can be seen: the exit
-    functions, the database connections closed, the output flushed. The exit code: manage.py's. The interpreter's
-    own teardown (finalizing every module of a forked Django: ~0.45 CPU-s, more than the command) is left out."""
+def _command(program: str, args: list[str]) -> int:
+    """``manage.py`` (or ``celery``) with ``args`` in this (forked) process, then what its exit does that can be
+    seen: the exit functions, the database connections closed, the output flushed. The exit code: the program's.
+    The interpreter's own teardown (finalizing every module of a forked Django: ~0.45 CPU-s, more than a command) is
+    left out."""
+    from celery.bin.celery import main as celery
     from django.core.management import execute_from_command_line
     from django.db import connections
 
     code = 0
-    sys.argv = ["manage.py", *args]
+    sys.argv = [program, *args]
     try:
-        execute_from_command_line(sys.argv)
+        if program == "celery":
+            celery()
+        else:
+            execute_from_command_line(sys.argv)
     except SystemExit as exit:  # as the interpreter reads it
         code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
         if not isinstance(exit.code, int | None):
@@ -178,22 +192,33 @@ class Commands:
         self.zygote = None
         self.folder = Path(tempfile.mkdtemp(prefix="commands-"))
 
-    def run(self, *args, timeout: float = 180) -> subprocess.CompletedProcess:
+    def _ask(self, program: str, args, *, spawn: bool, stdout: Path, stderr: Path, timeout: float) -> dict:
         if self.zygote is None:
             self.zygote = subprocess.Popen(
                 [sys.executable, "-c", "from tests.worker_processes import serve_commands; serve_commands()"],
                 cwd=ROOT, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                start_new_session=True)  # its own process group: close() ends the commands it forked with it
-        out, err = self.folder / "stdout", self.folder / "stderr"
-        self.zygote.stdin.write(json.dumps({"args": list(args), "stdout": str(out), "stderr": str(err)}) + "\n")
+                start_new_session=True)  # its own process group: close() ends the processes it forked with it
+        self.zygote.stdin.write(json.dumps({"program": program, "args": list(args), "spawn": spawn,
+                                            "stdout": str(stdout), "stderr": str(stderr)}) + "\n")
         self.zygote.stdin.flush()
         if not select.select([self.zygote.stdout], [], [], timeout)[0]:
             self.close()
-            raise subprocess.TimeoutExpired(["manage.py", *args], timeout)
+            raise subprocess.TimeoutExpired([program, *args], timeout)
         reply = self.zygote.stdout.readline()
-        assert reply, f"the zygote stopped (exit code {self.zygote.wait()}) running manage.py {' '.join(args)}"
-        return subprocess.CompletedProcess(["manage.py", *args], json.loads(reply)["returncode"],
-                                           out.read_text(errors="replace"), err.read_text(errors="replace"))
+        assert reply, f"the zygote stopped (exit code {self.zygote.wait()}) running {program} {' '.join(args)}"
+        return json.loads(reply)
+
+    def run(self, *args, timeout: float = 180) -> subprocess.CompletedProcess:
+        out, err = self.folder / "stdout", self.folder / "stderr"
+        reply = self._ask("manage.py", args, spawn=False, stdout=out, stderr=err, timeout=timeout)
+        return subprocess.CompletedProcess(["manage.py", *args], reply["returncode"], out.read_text(errors="replace"),
+                                           err.read_text(errors="replace"))
+
+    def spawn(self, program: str, *args) -> "Spawned":
+        """``program`` (``manage.py`` or ``celery``) with ``args`` in a process forked from the zygote, left running
+        (its output discarded): what ``subprocess.Popen`` would start, without Django's start-up."""
+        reply = self._ask(program, args, spawn=True, stdout=Path(os.devnull), stderr=Path(os.devnull), timeout=60)
+        return Spawned(reply["pid"])
 
     def manage(self, *args, check: bool = True) -> str:
         """``manage.py`` with ``args``: what it printed (stdout, then stderr); ``check``: it must exit with 0."""
@@ -223,6 +248,44 @@ class Commands:
         self.close()
 
 
+class Spawned:
+    """A process the zygote forked (not this process's child): the part of ``subprocess.Popen`` the tests use.
+    Its exit code is not known here: :attr:`returncode` is -1 once it ended."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is None:
+            try:
+                with open(f"/proc/{self.pid}/stat") as stat:
+                    state = stat.read().rpartition(")")[2].split()[0]
+            except FileNotFoundError:
+                state = "X"
+            if state in {"Z", "X"}:  # a zombie (not reaped yet) or gone
+                self.returncode = -1
+        return self.returncode
+
+    def wait(self, timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.05)
+        return self.returncode
+
+    def send_signal(self, sig) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
 class Processes(Commands):
     """A test's processes on the embedded defaults in ``tmp_path``: its commands (:class:`Commands`) and its
     ``celery worker`` processes. Use it as a context manager (its zygote ends with the block)."""
@@ -242,9 +305,9 @@ class Processes(Commands):
 
     @contextmanager
     def worker(self):
-        """A real ``celery worker`` (one process: the task runs in it, so SIGKILL stops the task mid-step)."""
-        process = subprocess.Popen([sys.executable, *WORKER], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        """A real ``celery worker``, forked from the zygote (one process: the task runs in it, so SIGKILL stops the
+        task mid-step)."""
+        process = self.spawn("celery", *WORKER[2:])
         try:
             yield process
         finally:

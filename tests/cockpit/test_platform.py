@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.celery import app
-from tests.worker_processes import migrated_database
+from tests.worker_processes import Commands, migrated_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,23 +54,20 @@ def test_beat_schedule_names_registered_tasks():
 @pytest.mark.slow
 def test_real_worker_runs_a_task_on_the_embedded_broker(tmp_path):
     """No DATABASE_URL, no REDIS_URL: a real `celery worker` takes a task from the filesystem broker."""
-    env = clean_env(COCKPIT_VAR_DIR=str(tmp_path))
-    run = lambda *args: subprocess.run(  # noqa: E731
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    commands = Commands(clean_env(COCKPIT_VAR_DIR=str(tmp_path)))  # the shell and the worker: forks of one Django
     migrated_database(tmp_path)
-    queued = run("shell", "-c", (
+    with commands:
+        _queue_then_run_on_a_real_worker(commands, tmp_path / "cockpit.sqlite3")
+
+
+def _queue_then_run_on_a_real_worker(commands, database) -> None:
+    commands.shell(
         "from datetime import timedelta; from django.utils import timezone; "
         "from django.contrib.sessions.models import Session; "
         "Session.objects.create(session_key='expired', session_data='', expire_date=timezone.now()-timedelta(days=1)); "
         "from core.tasks import clear_expired_sessions; clear_expired_sessions.delay()"
-    ))
-    assert queued.returncode == 0, queued.stderr
-    database = tmp_path / "cockpit.sqlite3"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "cockpit", "worker", "--pool", "solo", "--loglevel", "WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
+    worker = commands.spawn("celery", "-A", "cockpit", "worker", "--pool", "solo", "--loglevel", "WARNING")
     try:
         deadline = time.monotonic() + 60
         remaining = 1

@@ -2,8 +2,6 @@
 progress block. The CSV import as a job is in ``tests/assignment/test_csv_jobs.py``."""
 
 import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -26,7 +24,7 @@ from tests.api_cases import APIViewTestCase
 from tests.conftest import assert_error
 from tests.core.factories import JobFactory
 from tests.factories import OrganizationFactory
-from tests.worker_processes import LEASE_SECONDS, ROOT, Commands, embedded_env, migrated_database, rows
+from tests.worker_processes import LEASE_SECONDS, Commands, embedded_env, migrated_database, rows
 
 KIND = "tests.count"
 SYSTEM = Actor.system("tests")
@@ -416,7 +414,7 @@ def test_a_killed_worker_leaves_its_job_running_until_the_sweep_abandons_it(tmp_
     """SQLite in a temporary folder, a 3 s lease; the worker is SIGKILLed while its job sleeps."""
     env = embedded_env(tmp_path, settings=SETTINGS)
     migrated_database(tmp_path)
-    commands = Commands(env)  # forked from one Django process (the killed worker is not)
+    commands = Commands(env)  # the commands and the worker, forked from one Django process
     manage = commands.manage
 
     def status() -> list[str]:
@@ -426,8 +424,7 @@ def test_a_killed_worker_leaves_its_job_running_until_the_sweep_abandons_it(tmp_
 
     with commands:
         manage("create_org", "acme", "--name", "Acme")
-        worker = subprocess.Popen([sys.executable, "manage.py", "shell", "-c", WORKER], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = commands.spawn("manage.py", "shell", "-c", WORKER)
         try:
             deadline = time.monotonic() + 60
             while status() != ["running", "1", "False"]:  # its progress, seen from another process

@@ -5,8 +5,6 @@ Runs on the embedded defaults (SQLite file and filesystem broker in a temporary 
 and passes the same way in both CI runs."""
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -49,7 +47,7 @@ def _env(tmp_path) -> dict:
 
 def test_a_real_worker_sends_the_wipe_and_a_sync_confirms_it(tmp_path):
     env = _env(tmp_path)
-    commands = Commands(env)  # manage.py commands, forked from one Django process (the worker is started anew)
+    commands = Commands(env)  # the commands and the worker, forked from one Django process
     manage = commands.manage
 
     with commands, FleetSimulator(hosts=40, seed=3, token=TOKEN) as sim:
@@ -62,10 +60,7 @@ def test_a_real_worker_sends_the_wipe_and_a_sync_confirms_it(tmp_path):
         assert "STATUS requested" in manage("shell", "-c", STATUS)
 
         wipe_call = ("POST", f"/api/v1/fleet/hosts/{host_id}/wipe")
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "cockpit", "worker", "--pool", "solo", "--loglevel", "WARNING"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
+        worker = commands.spawn("celery", "-A", "cockpit", "worker", "--pool", "solo", "--loglevel", "WARNING")
         try:
             deadline = time.monotonic() + 90
             while wipe_call not in sim.requests_log and time.monotonic() < deadline:

@@ -4,8 +4,6 @@ A run holds a short lease it renews; a run whose worker died is marked ``abandon
 The last test kills a real ``fleet_sync`` process mid-listing (SIGKILL) and shows the next one taking over."""
 
 import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
@@ -22,7 +20,7 @@ from mdm_sync.sync import LEASE_JOB
 from mdm_sync.sync_listing import list_hosts
 from tests.conftest import sync_now
 from tests.factories import OrganizationFactory
-from tests.worker_processes import LEASE_SECONDS, ROOT, Commands, embedded_env, migrated_database, rows
+from tests.worker_processes import LEASE_SECONDS, Commands, embedded_env, migrated_database, rows
 
 SYSTEM = Actor.system("tests")
 
@@ -148,7 +146,7 @@ def test_a_killed_sync_worker_is_abandoned_by_the_next_sync(tmp_path):
     """SQLite in a temporary folder, a 3 s lease (settings), a Fleet whose first page takes 30 s to answer."""
     env = embedded_env(tmp_path)
     migrated_database(tmp_path)
-    commands = Commands(env)  # manage.py commands, forked from one Django process (the killed sync is started anew)
+    commands = Commands(env)  # the commands and the sync it kills, forked from one Django process
     manage = commands.manage
 
     def runs() -> list[list[str]]:
@@ -161,8 +159,7 @@ def test_a_killed_sync_worker_is_abandoned_by_the_next_sync(tmp_path):
         manage("fleet_connect", "acme", "--url", sim.base_url, "--token", TOKEN)
         sim.faults.delay_seconds_on_page[0] = 30
         sim.requests_log.clear()  # connecting tested the connection
-        worker = subprocess.Popen([sys.executable, "manage.py", "fleet_sync", "acme"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = commands.spawn("manage.py", "fleet_sync", "acme")
         try:
             deadline = time.monotonic() + 60
             while not any(path.startswith("/api/v1/fleet/hosts?") for _, path in sim.requests_log):
