@@ -100,12 +100,23 @@ _MATCH_FIELDS = ("pk", "organization_id", "usage", "assignee_id", "serial_number
                  "assignment_status", "enrollment_status", "version")
 
 
+class MatchedDevice:
+    """A device a changed host matched, as its ``_MATCH_FIELDS`` columns, then the synced values ``_write_facts`` sets
+    (what ``device_enrollment_status``, the audit and history rows and the writer read): a ``Device`` loaded with
+    ``only()`` cost ~15 µs to build, and a changed fleet matches one a host. The ORM writer builds instances."""
+
+    __str__ = Device.__str__  # the audit entry's label
+
+    def __init__(self, row: tuple):
+        self.__dict__.update(zip(_MATCH_FIELDS, row, strict=True))
+
+
 def _devices_for(organization, chunk: list[HostFacts]) -> tuple[dict, dict, dict]:
     """The devices a chunk of hosts can match (Fleet id, serial, uuid), locked for this transaction:
     one query, and one more for the uuids of hosts matched by neither."""
-    devices = Device.objects.for_org(organization).select_for_update().only(*_MATCH_FIELDS)
+    devices = Device.objects.for_org(organization).select_for_update()
     serials = [facts.serial for facts in chunk if facts.serial]
-    found = list(devices.filter(_host_or_serial([facts.host_id for facts in chunk], serials)))
+    found = _matched(devices.filter(_host_or_serial([facts.host_id for facts in chunk], serials)))
     by_host = {device.fleet_host_id: device for device in found if device.fleet_host_id is not None}
     by_serial = {device.serial_number: device for device in found if device.serial_number}
     uuids = [facts.uuid for facts in chunk if facts.uuid and facts.host_id not in by_host
@@ -113,9 +124,13 @@ def _devices_for(organization, chunk: list[HostFacts]) -> tuple[dict, dict, dict
     by_uuid = {}
     if uuids:
         same = {device.pk: device for device in found}  # one instance per row: writes stay visible
-        for device in devices.filter(_In(F("fleet_uuid"), uuids)):
+        for device in _matched(devices.filter(_In(F("fleet_uuid"), uuids))):
             by_uuid[device.fleet_uuid] = same.get(device.pk, device)
     return by_host, by_serial, by_uuid
+
+
+def _matched(devices) -> list[MatchedDevice]:
+    return list(map(MatchedDevice, devices.values_list(*_MATCH_FIELDS)))
 
 
 def _host_or_serial(host_ids, serials) -> Q:

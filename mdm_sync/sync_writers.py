@@ -25,9 +25,13 @@ SYNCED_FIELDS = [
 class OrmWriter:
     """Bulk writes through the ORM: any database, among them SQLite (the embedded default)."""
 
-    def update(self, devices: list[Device]) -> None:
+    def update(self, devices: list) -> None:
+        """``devices``: the matched devices (``sync_apply.MatchedDevice``), their synced values set."""
         if devices:
-            Device.objects.bulk_update(devices, SYNCED_FIELDS, batch_size=500)
+            values = attrgetter(*SYNCED_FIELDS)
+            instances = [Device(pk=device.pk, **dict(zip(SYNCED_FIELDS, values(device), strict=True)))
+                         for device in devices]
+            Device.objects.bulk_update(instances, SYNCED_FIELDS, batch_size=500)
 
     def insert(self, model, fields: list[str], rows: list[tuple], *, returning_ids: bool = False) -> list[int]:
         """Insert one ``model`` row per tuple, its values in the order of ``fields`` (attnames: ``organization_id``);

@@ -173,6 +173,32 @@ def test_both_writers_give_the_same_devices(connected, other_org, sim, monkeypat
     assert state(connected) == state(other_org)
 
 
+def test_updates_through_either_writer_give_the_same_devices(connected, other_org, sim, monkeypatch):
+    """Matched devices are plain objects (``MatchedDevice``), not model instances: the COPY writer takes their values,
+    the ORM writer builds instances from them; the devices come out the same either way, on either database."""
+    fleet_connection_save(organization=other_org, url=sim.base_url, token=SIM_TOKEN, actor=Actor.system("t"),
+                          test=False)
+    sync_now(connected, sim)
+    sync_now(other_org, sim)
+    for situation in ("healthy", "agent_stale", "profile_removed"):
+        sim.update_host(one_host(sim, situation), os_version="x")
+    first = sync_now(connected, sim)
+    monkeypatch.setattr(sync_apply, "CopyWriter", lambda run: OrmWriter())
+    second = sync_now(other_org, sim)
+    assert first.updated == second.updated >= 3 and counts(first) == counts(second)
+    assert state(connected) == state(other_org)
+
+
+def test_a_matched_device_holds_its_rows_values(connected, sim):
+    sync_now(connected, sim)
+    rows = Device.objects.for_org(connected).filter(fleet_host_id__isnull=False).order_by("pk")[:5]
+    devices, plain = list(rows), sync_apply._matched(rows)
+    assert len(plain) == len(devices) == 5
+    for matched, device in zip(plain, devices, strict=True):
+        assert isinstance(matched, sync_apply.MatchedDevice) and str(matched) == str(device)
+        assert all(getattr(matched, name) == getattr(device, name) for name in sync_apply._MATCH_FIELDS)
+
+
 def test_read_ahead_keeps_order_raises_in_turn_and_stops_when_left():
     import threading
 
