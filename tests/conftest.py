@@ -1,8 +1,10 @@
 import threading
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 from django.core.cache import cache
+from django.db import transaction
 from rest_framework.test import APIClient
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -81,6 +83,19 @@ def scratch_database(django_db_modify_db_settings, django_db_blocker):
     worker's suffix, like the test database's)."""
     with django_db_blocker.unblock(), migrations.scratch_database():
         yield
+
+
+@contextmanager
+def rows_shared_by_the_module(django_db_blocker):
+    """For a module-scoped fixture whose rows its module's tests only read or change in their own transaction: the
+    rows are written once, in a transaction rolled back when the fixture is torn down, and each test runs in a
+    savepoint of it (pytest-django's ``db``), so whatever a test changes is undone after it, as with Django's
+    ``TestCase.setUpTestData``. A fixture using it returns ids and plain values, not model instances a test could
+    change in memory. (Under xdist a worker that runs the module's tests in several stretches writes them again
+    for each stretch.)"""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield
+        transaction.set_rollback(True)
 
 
 def member(organization, role=Membership.Role.ADMIN, **user_kwargs):
@@ -165,21 +180,26 @@ SIM_TOKEN = "sim-token"
 SIM_NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
-def _simulator() -> FleetSimulator:
-    return FleetSimulator(hosts=120, seed=5, token=SIM_TOKEN, now=SIM_NOW)
+def _simulator(hosts: int = 120) -> FleetSimulator:
+    return FleetSimulator(hosts=hosts, seed=5, token=SIM_TOKEN, now=SIM_NOW)
+
+
+def running_simulator(hosts: int = 120):
+    """The body of a ``sim`` fixture (``yield from running_simulator()``); a module whose tests need fewer hosts
+    overrides ``sim`` with a smaller fleet. Stopping a simulator waits for its server's next poll (up to 50 ms):
+    the next test does not wait for it."""
+    simulator = _simulator(hosts).start()
+    try:
+        yield simulator
+    finally:
+        threading.Thread(target=simulator.stop, name="fleet-simulator-stop", daemon=True).start()
 
 
 @pytest.fixture
 def sim():
     """A Fleet simulator with 120 hosts in every health situation (``sim.situation(host_id)``), the test's own:
-    it may change it (hosts, faults, APNs, labels, wipes). A test that only reads Fleet takes ``sim_readonly``.
-
-    Stopping a simulator waits for its server's next poll (up to 50 ms): the next test does not wait for it."""
-    simulator = _simulator().start()
-    try:
-        yield simulator
-    finally:
-        threading.Thread(target=simulator.stop, name="fleet-simulator-stop", daemon=True).start()
+    it may change it (hosts, faults, APNs, labels, wipes). A test that only reads Fleet takes ``sim_readonly``."""
+    yield from running_simulator()
 
 
 @pytest.fixture(scope="module")

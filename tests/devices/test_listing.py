@@ -9,7 +9,8 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core.models import Membership
+from core.actors import Actor
+from core.models import Employee, Membership, Organization
 from devices import services
 from devices.api import DeviceSerializer
 from devices.filtersets import DeviceFilterSet
@@ -24,8 +25,8 @@ from devices.listing import (
 )
 from devices.models import Device
 from devices.selectors import device_queryset, with_group_names
-from tests.conftest import member
-from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory
+from tests.conftest import api_client_for, member, rows_shared_by_the_module, token_key
+from tests.factories import DeviceFactory, EmployeeFactory, GroupFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -36,28 +37,44 @@ def _request(org, query=""):
     return request
 
 
-def _world(org, other_org, actor):
-    """Devices with ties on every sort column, assignees, shared devices, groups, issues and Fleet misses."""
-    technician = member(org, Membership.Role.TECHNICIAN, username="tech")
-    groups = [GroupFactory(organization=org, name=n) for n in ("Ops", "alpha")]
-    people = [EmployeeFactory(organization=org, full_name=n, email=f"p{i}@acme.test")
-              for i, n in enumerate(("Zoë", "ada", "", "Ada"))]
-    now = timezone.now()
-    for i in range(24):
-        device = DeviceFactory(
-            organization=org, platform=("windows", "macos", "linux")[i % 3], name=f"d{i % 4}_x" if i % 7 else "",
-            serial_number=f"SN{i:03d}" if i % 5 else "", last_seen_at=None if i % 2 else now - timedelta(hours=i),
-            enrollment_issues=["agent_missing"] if i % 4 == 0 else (["offline"] if i % 4 == 1 else []),
-            fleet_missing_since=now if i % 6 == 0 else None,
-        )
-        device.groups.set(groups[: i % 3])
-        if i % 3 == 0:
-            services.device_assign(device=device, employee=people[i % 4], actor=actor)
-        elif i % 3 == 1:
-            services.device_update(device=device, actor=actor, usage="shared", responsible_technician=technician)
-    Device.objects.filter(organization=org, serial_number="SN007").update(name="50%_x'\"\\")
-    DeviceFactory.create_batch(4, organization=other_org, platform="windows", name="d1_x")
-    return people
+@pytest.fixture(scope="module")
+def _world(django_db_setup, django_db_blocker):
+    """Devices with ties on every sort column, assignees, shared devices, groups, issues and Fleet misses, written
+    once for the module's tests that read them (``rows_shared_by_the_module``)."""
+    with rows_shared_by_the_module(django_db_blocker):
+        org = OrganizationFactory(slug="world", name="World")  # beside the "acme" of the tests without it
+        other_org = OrganizationFactory(slug="world-other", name="Other")
+        actor = Actor.for_user(member(org, Membership.Role.ADMIN))
+        technician = member(org, Membership.Role.TECHNICIAN, username="tech")
+        groups = [GroupFactory(organization=org, name=n) for n in ("Ops", "alpha")]
+        people = [EmployeeFactory(organization=org, full_name=n, email=f"p{i}@acme.test")
+                  for i, n in enumerate(("Zoë", "ada", "", "Ada"))]
+        now = timezone.now()
+        for i in range(24):
+            device = DeviceFactory(
+                organization=org, platform=("windows", "macos", "linux")[i % 3],
+                name=f"d{i % 4}_x" if i % 7 else "", serial_number=f"SN{i:03d}" if i % 5 else "",
+                last_seen_at=None if i % 2 else now - timedelta(hours=i),
+                enrollment_issues=["agent_missing"] if i % 4 == 0 else (["offline"] if i % 4 == 1 else []),
+                fleet_missing_since=now if i % 6 == 0 else None,
+            )
+            device.groups.set(groups[: i % 3])
+            if i % 3 == 0:
+                services.device_assign(device=device, employee=people[i % 4], actor=actor)
+            elif i % 3 == 1:
+                services.device_update(device=device, actor=actor, usage="shared", responsible_technician=technician)
+        Device.objects.filter(organization=org, serial_number="SN007").update(name="50%_x'\"\\")
+        DeviceFactory.create_batch(4, organization=other_org, platform="windows", name="d1_x")
+        yield org.pk, other_org.pk, [person.pk for person in people]
+
+
+@pytest.fixture
+def world(_world, db):
+    """The module's world, read afresh: its organization, the other one, and its four people."""
+    org_id, other_org_id, people_ids = _world
+    people = Employee.objects.in_bulk(people_ids)
+    return Organization.objects.get(pk=org_id), Organization.objects.get(pk=other_org_id), [
+        people[pk] for pk in people_ids]
 
 
 QUERIES = [
@@ -74,9 +91,9 @@ QUERIES = [
 
 
 @pytest.mark.parametrize("query", QUERIES)
-def test_every_filter_and_ordering_lists_what_the_filterset_selects(org, other_org, actor, query):
+def test_every_filter_and_ordering_lists_what_the_filterset_selects(world, query):
     """The listing's SQL against the FilterSet's own ORM filters (the CSV export runs those), page by page."""
-    _world(org, other_org, actor)
+    org, _other_org, _people = world
     request = _request(org, query)
     filterset = DeviceFilterSet(request.GET, queryset=device_queryset(organization=org), request=request)
     assert filterset.is_valid(), filterset.errors
@@ -89,8 +106,8 @@ def test_every_filter_and_ordering_lists_what_the_filterset_selects(org, other_o
     assert list(listing[3:3]) == [] and list(listing[40:45]) == []
 
 
-def test_filters_select_what_they_say(org, other_org, actor):
-    people = _world(org, other_org, actor)
+def test_filters_select_what_they_say(world):
+    org, _other_org, people = world
 
     def ids(query):
         spec = device_filter_spec(QueryDict(query), request=_request(org, query))[0]
@@ -109,8 +126,8 @@ def test_filters_select_what_they_say(org, other_org, actor):
         mine.filter(fleet_missing_since__isnull=False).values_list("pk", flat=True))
 
 
-def test_a_page_is_one_statement_on_postgresql_and_two_elsewhere(org, other_org, actor):
-    _world(org, other_org, actor)
+def test_a_page_is_one_statement_on_postgresql_and_two_elsewhere(world):
+    org, _other_org, _people = world
     listing = DeviceListing(organization_id=org.pk, spec={"ordering": ["-assignee"]}, columns=API_COLUMNS,
                             rows=api_rows)
     with CaptureQueriesContext(connection) as queries:
@@ -147,8 +164,8 @@ def test_the_organization_scopes_every_statement(org, other_org):
     assert {row["id"] for row in theirs_listing[0:50]} == {d.pk for d in theirs}
 
 
-def test_api_rows_are_the_serializers_fields_in_every_time_zone(org, other_org, actor):
-    _world(org, other_org, actor)
+def test_api_rows_are_the_serializers_fields_in_every_time_zone(world):
+    org, _other_org, _people = world
     stamp = timezone.now().replace(year=2001, month=1, day=2, hour=3, minute=4, second=5, microsecond=0)
     Device.objects.filter(organization=org, name="d1_x").update(archived_at=stamp, assigned_at=stamp)
     for zone in ("UTC", "Europe/Paris", "America/New_York"):
@@ -160,8 +177,9 @@ def test_api_rows_are_the_serializers_fields_in_every_time_zone(org, other_org, 
     assert any(row["groups"] == ["alpha", "Ops"] or row["groups"] == ["Ops", "alpha"] for row in expected)
 
 
-def test_the_api_list_filters_pages_and_refuses_like_before(api, org, other_org, actor):
-    _world(org, other_org, actor)
+def test_the_api_list_filters_pages_and_refuses_like_before(world):
+    org, _other_org, _people = world
+    api = api_client_for(token_key(org, "write"))
     body = api.get("/api/v1/devices/", {"platform": "windows", "page_size": 3, "page": 2}).json()
     assert body["count"] == 8 and len(body["results"]) == 3 and body["previous"] and body["next"]
     assert all(row["platform"] == "windows" for row in body["results"])
@@ -174,8 +192,9 @@ def test_the_api_list_filters_pages_and_refuses_like_before(api, org, other_org,
     assert api.get("/api/v1/devices/", {"ordering": "bogus"}).status_code == 400
 
 
-def test_api_list_query_count_does_not_grow_with_the_page(api, org, other_org, actor):
-    _world(org, other_org, actor)
+def test_api_list_query_count_does_not_grow_with_the_page(world):
+    org, _other_org, _people = world
+    api = api_client_for(token_key(org, "write"))
     api.get("/api/v1/devices/", {"page_size": 2, "group": "ops"})  # the token, filters and count are cached now
     counts = []
     for size in (2, 20):

@@ -21,7 +21,7 @@ from mdm_sync.models import FleetConnection, GroupLabel, SyncRun
 from mdm_sync.services import fleet_connection_save
 from mdm_sync.simulator import FleetSimulator
 from mdm_sync.tasks import sync_group_labels
-from tests.conftest import SIM_NOW, SIM_TOKEN, sync_now
+from tests.conftest import SIM_NOW, SIM_TOKEN, running_simulator, sync_now
 from tests.factories import GroupFactory
 
 STEP = "mdm_sync.group_labels"
@@ -38,6 +38,13 @@ def labels_queue(monkeypatch):
 
     monkeypatch.setattr(labels, "queue_label_sync", run_now)
     return queued
+
+
+@pytest.fixture
+def sim():
+    """conftest's ``sim`` with 12 hosts instead of 120: these tests need four synced devices and their hosts, and
+    the first sync of 120 hosts was most of each test's time."""
+    yield from running_simulator(hosts=12)
 
 
 @pytest.fixture
