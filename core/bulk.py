@@ -285,11 +285,12 @@ def _executemany_insert(model, given: list, filled: list, now, rows: Iterable[Se
     organizations = _tracked_organizations(model, given)
     quote = connection.ops.quote_name
 
+    preparers = [_preparer(field) for field in given]
+
     def prepared(values) -> list:
         if organizations is not None:
             organizations.add(values[organizations.index])
-        return [field.get_db_prep_save(value, connection) for field, value in zip(given, values, strict=True)] + \
-            constants
+        return [prepare(value) for prepare, value in zip(preparers, values, strict=True)] + constants
 
     sql = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in columns)}) "
            f"VALUES ({', '.join(['%s'] * len(columns))})")
@@ -301,6 +302,17 @@ def _executemany_insert(model, given: list, filled: list, now, rows: Iterable[Se
         for organization_id in organizations:
             org_data_changed(organization_id)
     return []
+
+
+_NATIVE = (int, str, float, bool, type(None))
+
+
+def _preparer(field):
+    """A field's value as the database driver takes it: JSON as text, plain values as they are (the driver adapts
+    them), the rest (dates, decimals…) as the field prepares it for the database."""
+    if field.get_internal_type() == "JSONField":
+        return lambda value: None if value is None else json.dumps(value, cls=field.encoder)
+    return lambda value: value if type(value) in _NATIVE else field.get_db_prep_save(value, connection)
 
 
 def _orm_insert(model, given: list, rows: Iterable[Sequence], *, returning_ids: bool) -> list[int]:

@@ -304,7 +304,7 @@ def test_commit_is_all_or_nothing(org, actor, groups, employee, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("assignment.services.csv_imports.device_services.device_assign_many", broken)
+    monkeypatch.setattr("assignment.services.csv_import_writes.device_services.device_assign_many", broken)
     with pytest.raises(RuntimeError):
         services.csv_import_commit(csv_import=record, actor=actor)
 

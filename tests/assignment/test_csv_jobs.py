@@ -161,7 +161,7 @@ def test_a_commit_job_is_all_or_nothing(api, org, sales, employee, small_thresho
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("assignment.services.csv_imports.device_services.device_assign_many", broken)
+    monkeypatch.setattr("assignment.services.csv_import_writes.device_services.device_assign_many", broken)
     response, job = queued(api, GOOD, django_capture_on_commit_callbacks)
     job.refresh_from_db()
     assert job.status == "failed" and job.error.startswith("Internal error (RuntimeError)")
@@ -286,7 +286,7 @@ def test_a_failed_commit_job_is_shown_and_the_commit_can_be_tried_again(
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("assignment.services.csv_imports._commit_assignments", broken)
+    monkeypatch.setattr("assignment.services.csv_imports.commit_assignments", broken)
     with django_capture_on_commit_callbacks(execute=True):
         cockpit_client.post(f"/o/{org.slug}/pre-assignments/import/{record.pk}/commit/")
     page = cockpit_client.get(response["Location"]).content.decode()
