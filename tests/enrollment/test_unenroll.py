@@ -19,7 +19,7 @@ from enrollment.services import device_set_auto_unenroll_exempt
 from enrollment.unenroll import auto_unenroll_plan, auto_unenroll_run
 from mdm_sync.fleet import FleetClient
 from mdm_sync.models import FleetConnection
-from tests.conftest import SIM_TOKEN, sync_now
+from tests.conftest import SIM_TOKEN, running_simulator, sync_now
 from tests.factories import EmployeeFactory
 
 SYSTEM = Actor.system("tests")
@@ -28,6 +28,13 @@ SYSTEM = Actor.system("tests")
 def configure(org, **changes):
     settings = {"auto_unenroll_enabled": True, "auto_unenroll_max_share_percent": 100} | changes
     return organization_update_settings(organization=org, actor=SYSTEM, **settings)
+
+
+@pytest.fixture
+def sim():
+    """conftest's ``sim`` with 30 hosts instead of 120: the tests need three enrolled Macs, an enrolled Windows
+    host and a few others, and the first sync of 120 hosts was most of each test's time."""
+    yield from running_simulator(hosts=30)
 
 
 @pytest.fixture
