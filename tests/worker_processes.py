@@ -235,8 +235,10 @@ class Commands:
             try:
                 self.zygote.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                os.killpg(self.zygote.pid, signal.SIGKILL)
+                self.zygote.kill()
                 self.zygote.wait()
+            with suppress(ProcessLookupError):  # a process it spawned that the test left running (a failed test)
+                os.killpg(self.zygote.pid, signal.SIGKILL)
             self.zygote.stdout.close()
             self.zygote = None
         shutil.rmtree(self.folder, ignore_errors=True)
