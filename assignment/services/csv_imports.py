@@ -174,6 +174,7 @@ def csv_import_analyse(*, csv_import: CsvImport, chunk: int | None = None, progr
         end = record.row_count if chunk is None else min(record.row_count, start + chunk)
         # Duplicates and e-mails seen across chunks are settled by the parse; lookups are per chunk, and each
         # chunk is read, classified and written back on its own: memory does not grow with the file.
+        counts, new_employees = {}, set()  # count_actions, chunk by chunk: used when this call analyses every row
         with csv_rules.gc_paused():
             for at in range(start, end, ANALYSE_CHUNK):
                 if progress is not None and at > start:
@@ -182,11 +183,15 @@ def csv_import_analyse(*, csv_import: CsvImport, chunk: int | None = None, progr
                 csv_rules.classify(record.organization, rows, record.kind)
                 bulk.update_rows(CsvImportRow, ["action", "warned", "data"], (
                     (pk, *_row_values(row)[1:]) for pk, row in zip(ids, rows, strict=True)))
+                for row in rows:
+                    counts[row["action"]] = counts.get(row["action"], 0) + 1
+                    if row.get("new_employee") and not row["errors"]:
+                        new_employees.add(row["email"])
                 del ids, rows
         record.processed_rows = end
         if end >= record.row_count:
             record.status = CsvImport.Status.PREVIEWED
-            record.counts = _stored_counts(record)
+            record.counts = (counts | {"new_employees": len(new_employees)}) if start == 0 else _stored_counts(record)
         record.save(update_fields=["processed_rows", "status", "counts", "updated_at"])
     return record
 
