@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from django.core.cache import cache
 from django.db import transaction
+from django.test.testcases import QuietWSGIRequestHandler
 from rest_framework.test import APIClient
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -42,6 +43,12 @@ def _add_files_from_finders_once(self):
 
 
 WhiteNoiseMiddleware.add_files_from_finders = _add_files_from_finders_once
+
+# The live server (pytest-django's ``live_server``: Django's test server) answers a request in several writes; on a
+# kept-alive connection, Nagle's algorithm then holds the last one until the client acknowledges the first, which
+# loopback's delayed acknowledgement puts off ~40 ms: each request of a client that keeps its connection open (the
+# SCIM checker, Chromium) waited that long. ``disable_nagle_algorithm`` is socketserver's own switch for it.
+QuietWSGIRequestHandler.disable_nagle_algorithm = True
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-django's order (database tests, transactional ones, the others)
