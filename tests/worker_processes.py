@@ -220,6 +220,22 @@ class Commands:
         reply = self._ask(program, args, spawn=True, stdout=Path(os.devnull), stderr=Path(os.devnull), timeout=60)
         return Spawned(reply["pid"])
 
+    @contextmanager
+    def running(self, program: str, *args):
+        """:meth:`spawn`, for a ``with`` block: a process still running at its end (the test did not kill it, or
+        failed) is stopped, SIGTERM then, after 30 s, SIGKILL."""
+        process = self.spawn(program, *args)
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
     def manage(self, *args, check: bool = True) -> str:
         """``manage.py`` with ``args``: what it printed (stdout, then stderr); ``check``: it must exit with 0."""
         result = self.run(*args)
@@ -305,21 +321,10 @@ class Processes(Commands):
     def rows(self, sql: str, *params) -> list[tuple]:
         return rows(self.tmp_path, sql, *params)
 
-    @contextmanager
     def worker(self):
         """A real ``celery worker``, forked from the zygote (one process: the task runs in it, so SIGKILL stops the
-        task mid-step)."""
-        process = self.spawn("celery", *WORKER[2:])
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        task mid-step); a context manager (:meth:`Commands.running`)."""
+        return self.running("celery", *WORKER[2:])
 
     @staticmethod
     def kill(process) -> None:

@@ -67,8 +67,7 @@ def _queue_then_run_on_a_real_worker(commands, database) -> None:
         "Session.objects.create(session_key='expired', session_data='', expire_date=timezone.now()-timedelta(days=1)); "
         "from core.tasks import clear_expired_sessions; clear_expired_sessions.delay()"
     )
-    worker = commands.spawn("celery", "-A", "cockpit", "worker", "--pool", "solo", "--loglevel", "WARNING")
-    try:
+    with commands.running("celery", "-A", "cockpit", "worker", "--pool", "solo", "--loglevel", "WARNING"):
         deadline = time.monotonic() + 60
         remaining = 1
         while time.monotonic() < deadline:
@@ -78,6 +77,3 @@ def _queue_then_run_on_a_real_worker(commands, database) -> None:
                 break
             time.sleep(0.5)
         assert remaining == 0, "the worker never ran the queued task"
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)

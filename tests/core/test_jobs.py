@@ -424,8 +424,7 @@ def test_a_killed_worker_leaves_its_job_running_until_the_sweep_abandons_it(tmp_
 
     with commands:
         manage("create_org", "acme", "--name", "Acme")
-        worker = commands.spawn("manage.py", "shell", "-c", WORKER)
-        try:
+        with commands.running("manage.py", "shell", "-c", WORKER) as worker:
             deadline = time.monotonic() + 60
             while status() != ["running", "1", "False"]:  # its progress, seen from another process
                 assert time.monotonic() < deadline and worker.poll() is None, "the job never reported progress"
@@ -434,10 +433,6 @@ def test_a_killed_worker_leaves_its_job_running_until_the_sweep_abandons_it(tmp_
             assert "'abandoned': 0" in manage("shell", "-c", SWEEP)  # alive: left alone
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=10)
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
         assert status() == ["running", "1", "False"]  # what a killed worker leaves behind
         time.sleep(LEASE_SECONDS + 0.5)
         assert "'abandoned': 1" in manage("shell", "-c", SWEEP)

@@ -60,8 +60,7 @@ def test_a_real_worker_sends_the_wipe_and_a_sync_confirms_it(tmp_path):
         assert "STATUS requested" in manage("shell", "-c", STATUS)
 
         wipe_call = ("POST", f"/api/v1/fleet/hosts/{host_id}/wipe")
-        worker = commands.spawn("celery", "-A", "cockpit", "worker", "--pool", "solo", "--loglevel", "WARNING")
-        try:
+        with commands.running("celery", "-A", "cockpit", "worker", "--pool", "solo", "--loglevel", "WARNING"):
             deadline = time.monotonic() + 90
             while wipe_call not in sim.requests_log and time.monotonic() < deadline:
                 time.sleep(0.3)
@@ -70,9 +69,6 @@ def test_a_real_worker_sends_the_wipe_and_a_sync_confirms_it(tmp_path):
             while "STATUS sent" not in (out := manage("shell", "-c", STATUS)) and time.monotonic() < deadline:
                 time.sleep(0.3)
             assert "STATUS sent" in out
-        finally:
-            worker.terminate()
-            worker.wait(timeout=30)
 
         sim.settle_device_actions()
         manage("fleet_sync", "acme")

@@ -159,8 +159,7 @@ def test_a_killed_sync_worker_is_abandoned_by_the_next_sync(tmp_path):
         manage("fleet_connect", "acme", "--url", sim.base_url, "--token", TOKEN)
         sim.faults.delay_seconds_on_page[0] = 30
         sim.requests_log.clear()  # connecting tested the connection
-        worker = commands.spawn("manage.py", "fleet_sync", "acme")
-        try:
+        with commands.running("manage.py", "fleet_sync", "acme") as worker:
             deadline = time.monotonic() + 60
             while not any(path.startswith("/api/v1/fleet/hosts?") for _, path in sim.requests_log):
                 assert time.monotonic() < deadline and worker.poll() is None, "the sync never listed a page"
@@ -170,10 +169,6 @@ def test_a_killed_sync_worker_is_abandoned_by_the_next_sync(tmp_path):
             assert "Sync skipped" in manage("fleet_sync", "acme", check=False)  # alive, so not abandoned
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=10)
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
         assert runs()[0] == ["1", "running", "False"]  # what a killed worker leaves behind
 
         killed_at = time.monotonic()
