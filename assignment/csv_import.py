@@ -492,10 +492,6 @@ def count_actions(rows: list[dict]) -> dict:
     return counts
 
 
-def warning_count(rows: list[dict]) -> int:
-    return sum(1 for row in rows if row.get("warnings"))
-
-
 def row_warnings(rows: list[dict], limit: int | None = None) -> list[dict]:
     """The rows' warnings as the API answers them: ``{"code", "detail", "employee", "row"}`` (the file's line)."""
     found = []

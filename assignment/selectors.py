@@ -63,10 +63,8 @@ def csv_import_warned_rows(record: CsvImport) -> int:
 
 def csv_import_rows_in_error(record: CsvImport):
     """The import's rows in error, in file order, read a chunk at a time."""
-    after = 0
-    while rows := record.rows_after(after, 2000, action="error"):
+    for rows in record.row_chunks(2000, action="error"):
         yield from rows
-        after = rows[-1]["line"]
 
 
 def csv_import_answer(record: CsvImport, *, result: dict | None = None) -> dict:
@@ -85,7 +83,6 @@ def csv_import_answer(record: CsvImport, *, result: dict | None = None) -> dict:
         "warnings": row_warnings(record.first_rows(MAX_ROWS_IN_ANSWER, warned=True), limit=MAX_ROWS_IN_ANSWER),
         "result": result,
     }
-
 
 
 def csv_import_rejection(rows: list[dict]) -> dict:

@@ -76,6 +76,14 @@ class CsvImport(TenantModel):
         stored = self.row_set.filter(line__gt=line, **filters).order_by("line").values_list("line", "data")
         return [{"line": number, **data} for number, data in (stored if limit is None else stored[:limit])]
 
+    def row_chunks(self, size: int, **filters):
+        """The stored rows in file order, ``size`` at a time (a list each), read chunk by chunk: memory does not grow
+        with the file."""
+        after = 0
+        while rows := self.rows_after(after, size, **filters):
+            yield rows
+            after = rows[-1]["line"]
+
     @property
     def rows_held(self) -> bool:
         """Whether this instance holds its rows in memory (a preview just made, or :attr:`rows` read)."""

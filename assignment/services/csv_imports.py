@@ -222,10 +222,7 @@ def _row_chunks(record: CsvImport, size: int):
         for at in range(0, len(record.rows), size):
             yield [dict(row) for row in record.rows[at:at + size]]
         return
-    after = 0
-    while rows := record.rows_after(after, size):
-        yield rows
-        after = rows[-1]["line"]
+    yield from record.row_chunks(size)
 
 
 @transaction.atomic
