@@ -160,7 +160,9 @@ class StaleDuplicates:
         self._newer.append(newer)
 
     def superseded(self, host_id: int, seen: HostIds) -> bool:
-        """A stale duplicate whose device's newer host the listing saw."""
+        """A stale duplicate whose device's newer host the listing saw. Pages come in ascending id order, so the ids
+        are sorted; one listed out of order may be missed here, which is safe: phase 2 then matches it and skips it,
+        as it did before this shortcut."""
         ids = self._ids
         i = bisect_left(ids, host_id)
         return i < len(ids) and ids[i] == host_id and self._newer[i] in seen
