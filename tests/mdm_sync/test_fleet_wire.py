@@ -1,6 +1,7 @@
 """The typed (msgspec) decoding of Fleet's host list gives what ``FleetHost.from_json`` gives, or steps aside."""
 
 import json
+from datetime import UTC, datetime
 from dataclasses import fields
 from pathlib import Path
 
@@ -97,8 +98,10 @@ def test_anything_but_the_documented_shape_is_left_to_the_tolerant_parser(body):
 
 
 def test_the_client_falls_back_page_by_page_with_the_same_hosts():
-    """A page the typed decoder refuses (a number where Fleet sends a string) is parsed the tolerant way."""
-    with FleetSimulator(hosts=30, seed=5, token=TOKEN) as sim:
+    """A page the typed decoder refuses (a number where Fleet sends a string) is parsed the tolerant way.
+
+    The simulator's clock is fixed: its hosts' times follow it, and the two listings may straddle a second."""
+    with FleetSimulator(hosts=30, seed=5, token=TOKEN, now=datetime(2026, 11, 20, 10, tzinfo=UTC)) as sim:
         client = FleetClient(sim.base_url, TOKEN, backoff=0)
         typed = [host for page in client.iter_host_pages(per_page=10) for host in page]
         sim.update_host(12, hostname=12345)
