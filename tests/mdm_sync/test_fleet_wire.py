@@ -1,8 +1,8 @@
 """The typed (msgspec) decoding of Fleet's host list gives what ``FleetHost.from_json`` gives, or steps aside."""
 
 import json
-from datetime import UTC, datetime
 from dataclasses import fields
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
