@@ -21,6 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_exceptions
 from urllib3.util.retry import Retry
+from urllib3.util.timeout import Timeout
 
 from mdm_sync.fleet_errors import FleetAuthError, FleetBadResponse, FleetError, FleetNotFound, FleetUnavailable
 from mdm_sync.fleet_types import (
@@ -130,6 +131,7 @@ class FleetClient:
         if verify is True:
             self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self.session.trust_env = False
+        self._light = _LightGet(self.session, adapter, self.base_url, self.timeout)
 
     def close(self) -> None:
         self.session.close()
@@ -143,11 +145,17 @@ class FleetClient:
     # -- transport --
 
     def _request(self, method: str, path: str, *, params=None, body=None, expect_json: bool = True,
-                 raw: bool = False):
-        """The decoded JSON answer (None for an empty one); with ``raw``, the checked body's bytes, not decoded."""
+                 raw: bool = False, light: bool = False):
+        """The decoded JSON answer (None for an empty one); with ``raw``, the checked body's bytes, not decoded.
+
+        ``light``: a GET without parameters goes through :class:`_LightGet` (the session's own connections, retries
+        and errors, a third of the CPU) when no proxy is configured; the session otherwise."""
         url = f"{self.base_url}{path}"
         try:
-            response = self.session.request(method, url, params=params, json=body, timeout=self.timeout)
+            if light and self._light.usable:
+                response = self._light.get(path)
+            else:
+                response = self.session.request(method, url, params=params, json=body, timeout=self.timeout)
         except requests.exceptions.SSLError as exc:
             raise FleetUnavailable(
                 f"TLS error talking to {self.base_url}: check its certificate ({_short(exc)})."
@@ -257,7 +265,7 @@ class FleetClient:
     def get_host(self, host_id: int) -> FleetHost:
         """One host with the Get-host extras (``end_users``, local users, ``last_mdm_checked_in_at``)."""
         path = f"/api/v1/fleet/hosts/{int(host_id)}"
-        body = self._request("GET", path, raw=True)
+        body = self._request("GET", path, raw=True, light=True)  # a sync asks for up to 2,000 a run
         wire = decode_host(body)  # typed and fast; None: not the documented shape, parsed tolerantly
         if wire is not None:
             return host_from_wire(wire)
@@ -348,6 +356,74 @@ class FleetClient:
         if not isinstance(data, dict) or not isinstance(data.get("label"), dict):
             raise FleetBadResponse(f"Fleet's answer to {method} {path} has no “label” object.")
         return FleetLabel.from_json(data["label"])
+
+
+class _Answer:
+    """What :meth:`FleetClient._check` reads of an answer (``requests.Response``'s names) from urllib3's."""
+
+    __slots__ = ("status_code", "headers", "content")
+
+    def __init__(self, status_code: int, headers, content: bytes):
+        self.status_code, self.headers, self.content = status_code, headers, content
+
+    def json(self):
+        return json.loads(self.content)
+
+
+class _LightGet:
+    """GET through the session's own urllib3 connection pool, without requests' per-call preparation (merging
+    settings, hooks, cookies, URL parsing and a ``Response`` built: ~0.6 ms of CPU of a Get host's ~1 ms).
+
+    The same connections (kept alive), headers, TLS settings, retries and timeouts as the session; urllib3's errors
+    are raised as the ``requests`` exceptions ``HTTPAdapter.send`` and ``Response.content`` raise for them, so
+    :meth:`FleetClient._request` words every failure as before. Not used when a proxy applies (``usable``)."""
+
+    def __init__(self, session: requests.Session, adapter: HTTPAdapter, base_url: str, timeout: tuple[float, float]):
+        self._session, self._adapter = session, adapter
+        self._prefix = urlsplit(base_url).path
+        self.usable = requests.utils.select_proxy(base_url, session.proxies) is None
+        template = requests.Request("GET", base_url).prepare()
+        self._pool_key = adapter.build_connection_pool_key_attributes(template, session.verify, None)
+        self._timeout = Timeout(connect=timeout[0], read=timeout[1])
+
+    def get(self, path: str) -> _Answer:
+        host_params, pool_kwargs = self._pool_key
+        pool = self._adapter.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+        try:
+            response = pool.urlopen("GET", f"{self._prefix}{path}", headers=dict(self._session.headers),
+                                    redirect=False, assert_same_host=False, preload_content=False,
+                                    decode_content=False, retries=self._adapter.max_retries, timeout=self._timeout)
+        except (urllib3_exceptions.ProtocolError, OSError) as exc:
+            raise requests.exceptions.ConnectionError(exc) from exc
+        except urllib3_exceptions.MaxRetryError as exc:
+            reason = exc.reason
+            if isinstance(reason, urllib3_exceptions.ConnectTimeoutError) and not isinstance(
+                    reason, urllib3_exceptions.NewConnectionError):
+                raise requests.exceptions.ConnectTimeout(exc) from exc
+            if isinstance(reason, urllib3_exceptions.ResponseError):
+                raise requests.exceptions.RetryError(exc) from exc
+            if isinstance(reason, urllib3_exceptions.SSLError):
+                raise requests.exceptions.SSLError(exc) from exc
+            raise requests.exceptions.ConnectionError(exc) from exc
+        except urllib3_exceptions.ClosedPoolError as exc:
+            raise requests.exceptions.ConnectionError(exc) from exc
+        except urllib3_exceptions.SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
+        except urllib3_exceptions.ReadTimeoutError as exc:
+            raise requests.exceptions.ReadTimeout(exc) from exc
+        try:
+            content = response.read(decode_content=True)
+        except urllib3_exceptions.ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        except urllib3_exceptions.DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from exc
+        except urllib3_exceptions.ReadTimeoutError as exc:
+            raise requests.exceptions.ConnectionError(exc) from exc
+        except urllib3_exceptions.SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
+        finally:
+            response.release_conn()
+        return _Answer(response.status, response.headers, content)
 
 
 def _connection_reason(exc: Exception) -> str:
