@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 from mdm_sync.fleet import FleetAuthError, FleetBadResponse, FleetClient, FleetNotFound, FleetUnavailable
 from mdm_sync.simulator import FleetSimulator
@@ -149,3 +150,19 @@ def test_a_configured_proxy_is_used_through_the_session(monkeypatch):
         assert not client._light.usable
         assert client.get_host(7).id == 7
     assert script.requests[0][0] == "http://fleet.example.com/api/v1/fleet/hosts/7"  # a proxy's absolute target
+
+
+def test_pages_go_the_light_way_with_the_query_string_requests_builds():
+    with FleetSimulator(hosts=1001, seed=7, token=TOKEN) as sim:
+        client = FleetClient(sim.base_url, TOKEN, backoff=0)
+        pages = list(client.iter_listed_pages(per_page=500))
+        sent = [path for method, path in sim.requests_log if path.startswith("/api/v1/fleet/hosts?")]
+        params = {"per_page": 500, "order_key": "id", "order_direction": "asc", "include_device_status": "true",
+                  "device_mapping": "true", "populate_users": "true"}
+        expected = [requests.Request("GET", f"{sim.base_url}/api/v1/fleet/hosts", params=params | {"page": page})
+                    .prepare().path_url for page in range(3)]
+        assert sent == expected
+        assert [len(page) for page in pages] == [500, 500, 1]
+        session_body = client._request("GET", "/api/v1/fleet/hosts", params=params | {"page": 1}, raw=True)
+        assert client._request("GET", "/api/v1/fleet/hosts", params=params | {"page": 1}, raw=True,
+                               light=True) == session_body
