@@ -5,6 +5,7 @@ import json
 import threading
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -14,6 +15,7 @@ from mdm_sync.fleet import FleetAuthError, FleetBadResponse, FleetClient, FleetN
 from mdm_sync.simulator import FleetSimulator
 
 TOKEN = "sim-token"
+NOW = datetime(2026, 11, 20, 10, tzinfo=UTC)  # the simulator's clock, fixed: two answers may straddle a second
 HOST = {"host": {"id": 7, "hostname": "mac-7", "platform": "darwin", "hardware_serial": "C02X",
                  "last_mdm_checked_in_at": "2026-11-20T10:00:00Z", "mdm": {"enrollment_status": "On (manual)"}}}
 
@@ -68,7 +70,7 @@ def scripted(script: Script):
 
 
 def test_get_host_answers_as_the_session_does_over_one_kept_alive_connection():
-    with FleetSimulator(hosts=30, seed=7, token=TOKEN) as sim:
+    with FleetSimulator(hosts=30, seed=7, token=TOKEN, now=NOW) as sim:
         client = FleetClient(sim.base_url, TOKEN, backoff=0)
         assert client._light.usable
         for host_id in sim.host_ids()[:10]:
@@ -153,7 +155,7 @@ def test_a_configured_proxy_is_used_through_the_session(monkeypatch):
 
 
 def test_pages_go_the_light_way_with_the_query_string_requests_builds():
-    with FleetSimulator(hosts=1001, seed=7, token=TOKEN) as sim:
+    with FleetSimulator(hosts=1001, seed=7, token=TOKEN, now=NOW) as sim:
         client = FleetClient(sim.base_url, TOKEN, backoff=0)
         pages = list(client.iter_listed_pages(per_page=500))
         sent = [path for method, path in sim.requests_log if path.startswith("/api/v1/fleet/hosts?")]
