@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from assignment import services
 from assignment.csv_import import CsvFileError, FileTooLarge, parse
 from assignment.models import CsvImport, PreAssignment
+from assignment.services import csv_imports
 from core.errors import ConcurrentChange, IllegalTransition, InvalidInput
 from core.models import AuditEvent, Employee
 from devices import services as device_services
@@ -339,6 +340,19 @@ def test_preview_and_commit_queries_do_not_grow_with_rows(org, actor, groups, em
 
     small, large = run(5), run(40)  # within one SQLite statement (999 parameters: 40 rows of 17 columns)
     assert small == large, (small, large)
+
+
+def test_rows_in_error_are_read_only_when_the_finished_analysis_counted_some(org, actor, groups):
+    clean = CsvImport.objects.get(pk=start(org, actor, f"{HEADER}\nC02ONE,ada,,ada@acme.test,Sales,\n").pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert csv_imports._error_rows(clean) == [] and csv_imports._error_count(clean) == 0
+    assert len(queries) == 0  # its counts say none: no scan of the stored rows
+    bad = start(org, actor, f"{HEADER}\nC02ONE,ada,,ada@acme.test,Sales,\nC02TWO,bob,,bob@acme.test,Nope,\n")
+    stored = CsvImport.objects.get(pk=bad.pk)
+    assert [row["line"] for row in csv_imports._error_rows(stored)] == [3] and csv_imports._error_count(stored) == 1
+    CsvImport.objects.filter(pk=bad.pk).update(counts={})  # no finished analysis's counts: the rows are read
+    stored = CsvImport.objects.get(pk=bad.pk)
+    assert csv_imports._error_count(stored) == 1 and len(csv_imports._error_rows(stored)) == 1
 
 
 # --- bulk unassign / return to stock ------------------------------------------------------------------------------
