@@ -1,3 +1,4 @@
+import gc
 import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -57,6 +58,14 @@ def pytest_collection_modifyitems(items):
     together instead of one running a 40 s test at the end. Each transactional test leaves the database as
     migrations left it (flushed; contenttypes and permissions rebuilt), so the tests after it do not mind."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_collection_finish(session):
+    """What collection built (Django's models and URLconf, the schema and its schemathesis cases, the test modules)
+    lives until the run ends; frozen, the cyclic garbage collector stops walking it on every full collection of the
+    tests' own garbage: ~10 % of the schemathesis module's CPU."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)
