@@ -341,7 +341,9 @@ class Simulator:
                    "--now", now, "--vary", str(vary)]
         self._log = open(log_path, "ab")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=self._log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+                                        stderr=subprocess.STDOUT, start_new_session=True,
+                                        # ``make bench &`` starts with SIGINT ignored; stop() needs it delivered
+                                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def wait_ready(self, timeout: float = 60.0):
         import requests

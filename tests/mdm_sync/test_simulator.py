@@ -512,13 +512,20 @@ def test_concurrent_pages_while_the_fleet_changes(sim):
 
 # ---- the management command ----------------------------------------------------------------------------
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_fleet_simulator_command_serves_until_ctrl_c():
     root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
         [sys.executable, "manage.py", "fleet_simulator", "--port", "0", "--hosts", "30", "--seed", "5",
          "--token", "cmd-token"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # A shell's background job (`make test &`) starts with SIGINT ignored and its children inherit that; the
+        # command in a terminal, where Ctrl-C is pressed, has the default disposition.
+        preexec_fn=_default_sigint)
     try:
         ready, _, _ = select.select([process.stdout], [], [], 30)
         assert ready, "the command printed nothing"
