@@ -76,6 +76,9 @@ ALLOWED_STATUS_PAIRS = (
 
 
 class Device(TenantModel):
+    # No single-column index: every index of the table below leads with the organization.
+    organization = models.ForeignKey("cockpit.Organization", on_delete=models.CASCADE, related_name="+",
+                                     db_index=False)
     serial_number = models.CharField(max_length=100, blank=True, db_index=False)
     name = models.CharField(max_length=200, blank=True)
     platform = models.CharField(max_length=10, choices=Platform.choices, default=Platform.OTHER)
@@ -84,7 +87,7 @@ class Device(TenantModel):
     ownership = models.CharField(max_length=10, choices=Ownership.choices, default=Ownership.CORPORATE)
     usage = models.CharField(max_length=10, choices=Usage.choices, default=Usage.INDIVIDUAL)
     responsible_technician = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False,
         help_text=_("For shared or kiosk devices: the IT technician who answers for it"),
     )
     notes = models.TextField(blank=True)
@@ -97,7 +100,8 @@ class Device(TenantModel):
     assignment_status = models.CharField(
         max_length=10, choices=AssignmentStatus.choices, null=True, blank=True, default=AssignmentStatus.TO_ASSIGN
     )
-    assignee = models.ForeignKey(Employee, null=True, blank=True, on_delete=models.PROTECT, related_name="devices")
+    assignee = models.ForeignKey(Employee, null=True, blank=True, on_delete=models.PROTECT, related_name="devices",
+                                 db_index=False)
     assigned_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
 
@@ -162,7 +166,13 @@ class Device(TenantModel):
             models.Index(fields=["organization", "assignment_status", "id"], name="device_org_assign"),
             models.Index(fields=["organization", "enrollment_status", "id"], name="device_org_enroll"),
             models.Index(fields=["organization", "platform", "id"], name="device_org_platform"),
-            models.Index(fields=["organization", "assignee"], name="device_org_assignee"),
+            # The people indexes hold only the devices that name one (a stock or synced device names nobody):
+            # bulk writes (a first sync, a CSV import) skip them. "= x" and "IN (…)" imply NOT NULL to the planner.
+            models.Index(fields=["organization", "assignee"], condition=Q(assignee__isnull=False),
+                         name="device_org_assignee"),
+            models.Index(fields=["assignee"], condition=Q(assignee__isnull=False), name="device_assignee"),
+            models.Index(fields=["responsible_technician"], condition=Q(responsible_technician__isnull=False),
+                         name="device_technician"),
             models.Index(fields=["organization", "name"], name="device_org_name"),
             # The sync's last matching resort (Fleet id, then serial, then uuid).
             models.Index(fields=["organization", "fleet_uuid"], condition=~Q(fleet_uuid=""), name="device_org_uuid"),
