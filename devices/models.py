@@ -76,7 +76,7 @@ ALLOWED_STATUS_PAIRS = (
 
 
 class Device(TenantModel):
-    # No single-column index: every index of the table below leads with the organization.
+    # No single-column index: the table's (organization, …) indexes below serve a look-up by organization.
     organization = models.ForeignKey("cockpit.Organization", on_delete=models.CASCADE, related_name="+",
                                      db_index=False)
     serial_number = models.CharField(max_length=100, blank=True, db_index=False)

@@ -18,6 +18,18 @@ def migrate(targets):
     return MigrationExecutor(connection).migrate(targets).apps
 
 
+def table_constraints(table: str) -> dict[str, dict]:
+    """What the database has on ``table`` now (Django's introspection): each constraint and index by name."""
+    with connection.cursor() as cursor:
+        return connection.introspection.get_constraints(cursor, table)
+
+
+def table_indexes(table: str) -> dict[str, tuple]:
+    """``table``'s indexes now, but its primary key: the indexed columns by index name."""
+    return {name: tuple(c["columns"]) for name, c in table_constraints(table).items()
+            if c["index"] and not c["primary_key"]}
+
+
 def migrate_to_newest() -> None:
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())

@@ -2,9 +2,8 @@
 audit table's lean indexes (entries kept, reversible)."""
 
 import pytest
-from django.db import connection
 
-from tests.migrations import migrate
+from tests.migrations import migrate, table_indexes
 
 BEFORE = [("cockpit", "0003_organization_auto_unenroll_action_and_more")]
 AFTER = [("cockpit", "0004_organization_suggestion_off_by_default")]
@@ -27,9 +26,7 @@ def test_existing_organizations_keep_their_suggestion_mode_and_new_ones_start_of
 
 
 def _audit_indexes() -> dict[str, tuple]:
-    with connection.cursor() as cursor:
-        found = connection.introspection.get_constraints(cursor, "cockpit_auditevent")
-    return {name: tuple(c["columns"]) for name, c in found.items() if c["index"] and not c["primary_key"]}
+    return table_indexes("cockpit_auditevent")
 
 
 def test_the_audit_table_keeps_its_entries_and_the_indexes_its_readers_use_both_ways():

@@ -8,23 +8,19 @@ from django.db import connection
 
 from devices.models import Device
 from tests.factories import DeviceFactory, EmployeeFactory
-from tests.migrations import migrate
+from tests.migrations import migrate, table_constraints, table_indexes
 
 FULL = {"devices_device_organization_id_05d6b55a", "devices_device_assignee_id_6d62741f",
         "devices_device_responsible_technician_id_144c3b10"}
 
 
-def _constraints() -> dict[str, dict]:
-    with connection.cursor() as cursor:
-        return connection.introspection.get_constraints(cursor, "devices_device")
-
-
 def _indexes() -> dict[str, tuple]:
-    return {name: tuple(c["columns"]) for name, c in _constraints().items() if c["index"] and not c["primary_key"]}
+    return table_indexes("devices_device")
 
 
 def _foreign_keys() -> set[tuple]:
-    return {(tuple(c["columns"]), c["foreign_key"]) for c in _constraints().values() if c["foreign_key"]}
+    return {(tuple(c["columns"]), c["foreign_key"]) for c in table_constraints("devices_device").values()
+            if c["foreign_key"]}
 
 
 @pytest.mark.usefixtures("scratch_database")
