@@ -9,6 +9,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
 from core.auth import CockpitModelBackend
@@ -25,7 +26,11 @@ def _bulk_form_token(html: str) -> str:
     return CSRF_INPUT.search(html, html.index('id="bulk-form"')).group(1)
 
 
-def test_a_repeated_inventory_page_is_served_from_the_cache_with_a_working_csrf_token(org, admin_user, actor):
+def test_a_repeated_inventory_page_is_served_from_the_cache_with_a_working_csrf_token(org, admin_user, actor,
+                                                                                     monkeypatch):
+    # The content is cached for the minute: two requests either side of a minute's end would each render it.
+    moment = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: moment)
     DeviceFactory(organization=org, name="Cached laptop")
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin_user)
