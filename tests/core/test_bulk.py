@@ -1,9 +1,11 @@
 """``core.bulk``: the same rows whichever path writes them (``COPY`` on PostgreSQL, the ORM's bulk methods on
 SQLite)."""
 
+import json
 from datetime import timedelta
 
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -158,3 +160,15 @@ def test_any_of_looks_many_values_up_in_one_statement(org):
     assert found == {"S1", "S4999", AWKWARD, "Ünïcode ✓", "quote\" and {brace}, comma"} and len(queries) == 1
     assert not Device.objects.filter(bulk.AnyOf("serial_number", [])).exists()
     assert Device.objects.filter(bulk.AnyOf("organization__slug", [org.slug])).count() == 6  # across a join
+
+
+@pytest.mark.parametrize("value", [NESTED, [], {}, "plain", 2**70, {1: "int key", "b": [1.5, -0.0, 1e300]},
+                                   {"line\u2028sep": "é ✓ \x00\x1f"}])
+def test_json_text_is_the_value_json_dumps_writes(value):
+    assert json.loads(bulk.json_text(value)) == json.loads(json.dumps(value))
+
+
+def test_json_text_leaves_what_msgspec_cannot_write_and_custom_encoders_to_json_dumps():
+    assert bulk.json_text({True: 1, None: 2}) == json.dumps({True: 1, None: 2})  # keys msgspec refuses
+    moment = timezone.now()
+    assert bulk.json_text({"at": moment}, DjangoJSONEncoder) == json.dumps({"at": moment}, cls=DjangoJSONEncoder)
