@@ -126,15 +126,6 @@ def _store_rows(record: CsvImport, rows: list[dict]) -> None:
     bulk.insert_rows(CsvImportRow, ROW_FIELDS, ((record.pk, *_row_values(row)) for row in rows))
 
 
-def _stored_chunk(record: CsvImport, offset: int, limit: int) -> tuple[list[int], list[dict]]:
-    """``limit`` stored rows from the ``offset``-th in file order: their ids, and the rows."""
-    ids, rows = [], []
-    for pk, line, data in record.row_set.order_by("line").values_list("pk", "line", "data")[offset:offset + limit]:
-        ids.append(pk)
-        rows.append({"line": line, **data})
-    return ids, rows
-
-
 def _stored_counts(record: CsvImport) -> dict:
     """:func:`csv_rules.count_actions` over the stored rows, read a chunk at a time."""
     counts: dict[str, int] = {}
@@ -177,10 +168,14 @@ def csv_import_analyse(*, csv_import: CsvImport, chunk: int | None = None, progr
         # chunk is read, classified and written back on its own: memory does not grow with the file.
         counts, new_employees = {}, set()  # count_actions, chunk by chunk: used when this call analyses every row
         with csv_rules.gc_paused():
+            after_line, skip = 0, start  # the first chunk from the start-th row, the next ones after its last line
             for at in range(start, end, ANALYSE_CHUNK):
                 if progress is not None and at > start:
                     progress(at, record.row_count)
-                ids, rows = _stored_chunk(record, at, min(end, at + ANALYSE_CHUNK) - at)
+                ids, rows = record.stored_rows(after_line, skip, min(end, at + ANALYSE_CHUNK) - at)
+                if not rows:
+                    break
+                after_line, skip = rows[-1]["line"], 0
                 csv_rules.classify(record.organization, rows, record.kind)
                 bulk.update_rows(CsvImportRow, ["action", "warned", "data"], (
                     (pk, *_row_values(row)[1:]) for pk, row in zip(ids, rows, strict=True)))
