@@ -6,7 +6,7 @@ below, so the app label stays ``assignment`` and the tables keep their names (``
 """
 
 from assignment.models.csv_imports import CsvImport, CsvImportRow
-from assignment.models.pre_assignments import DEFAULT_DOMAIN_NAME, PreAssignment
+from assignment.models.pre_assignments import DEFAULT_DOMAIN_NAME, PreAssignment, PreAssignmentGroup
 from assignment.suggestion.models import Suggestion
 
-__all__ = ["DEFAULT_DOMAIN_NAME", "CsvImport", "CsvImportRow", "PreAssignment", "Suggestion"]
+__all__ = ["DEFAULT_DOMAIN_NAME", "CsvImport", "CsvImportRow", "PreAssignment", "PreAssignmentGroup", "Suggestion"]

@@ -28,15 +28,18 @@ class PreAssignment(TenantModel):
 
     ACTIVE = (Status.WAITING, Status.CONFLICT)
 
+    # No single-column index: the table's (organization, …) indexes below serve a look-up by organization.
+    organization = models.ForeignKey("cockpit.Organization", on_delete=models.CASCADE, related_name="+",
+                                     db_index=False)
     serial_number = models.CharField(max_length=100)
     employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="pre_assignments")
-    groups = models.ManyToManyField(Group, blank=True, related_name="pre_assignments")
+    groups = models.ManyToManyField(Group, blank=True, related_name="pre_assignments", through="PreAssignmentGroup")
     domain_name = models.CharField(max_length=150, default=DEFAULT_DOMAIN_NAME)
     ownership = models.CharField(max_length=10, choices=Ownership.choices, default=Ownership.CORPORATE)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
     source = models.CharField(max_length=20, help_text=_("manual, csv_import or api"))
-    device = models.ForeignKey(
-        Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="pre_assignments",
+    device = models.ForeignKey(  # indexed only where set (``preassignment_device``): most are still waiting
+        Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="pre_assignments", db_index=False,
         help_text=_("The device it was applied to or conflicts with"),
     )
     note = models.CharField(max_length=255, blank=True, help_text=_("Why it is a conflict, or how it was settled"))
@@ -58,6 +61,7 @@ class PreAssignment(TenantModel):
         indexes = [
             models.Index(fields=["organization", "status", "id"], name="preassignment_org_status"),
             models.Index(fields=["organization", "serial_number"], name="preassignment_org_serial"),
+            models.Index(fields=["device"], condition=Q(device__isnull=False), name="preassignment_device"),
         ]
 
     def __str__(self):
@@ -71,3 +75,18 @@ class PreAssignment(TenantModel):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+
+class PreAssignmentGroup(models.Model):
+    """A group a pre-assignment gives its device: the table of :attr:`PreAssignment.groups`, the one Django made for
+    it, named so that its pre-assignment column has no index of its own (the unique pair's index leads with it)."""
+
+    preassignment = models.ForeignKey(PreAssignment, on_delete=models.CASCADE, related_name="+", db_index=False)
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        db_table = "assignment_preassignment_groups"
+        unique_together = [("preassignment", "group")]
+
+    def __str__(self):
+        return f"{self.preassignment_id} in group {self.group_id}"

@@ -3,9 +3,9 @@
 import factory
 from django.utils import timezone
 
-from assignment.models import CsvImportRow
+from assignment.models import CsvImportRow, PreAssignmentGroup
 from assignment.suggestion.models import SuggestionRun
-from tests.factories import CsvImportFactory, TenantFactory
+from tests.factories import CsvImportFactory, GroupFactory, PreAssignmentFactory, TenantFactory
 
 
 class SuggestionRunFactory(TenantFactory):
@@ -31,3 +31,13 @@ class CsvImportRowFactory(factory.django.DjangoModelFactory):
     line = factory.Sequence(lambda n: n + 2)
     data = factory.LazyAttribute(lambda row: {"cells": [f"C02ROW{row.line}"], "serial": f"C02ROW{row.line}",
                                               "parse_errors": []})
+
+
+class PreAssignmentGroupFactory(factory.django.DjangoModelFactory):
+    """A group of a pre-assignment (``PreAssignment.groups``' table), of the pre-assignment's organization."""
+
+    class Meta:
+        model = PreAssignmentGroup
+
+    preassignment = factory.SubFactory(PreAssignmentFactory)
+    group = factory.SubFactory(GroupFactory, organization=factory.SelfAttribute("..preassignment.organization"))
