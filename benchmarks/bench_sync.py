@@ -35,14 +35,11 @@ Exit status 0 when the measurements ran, target met or not (a report); 1 when th
 import argparse
 import json
 import os
-import re
-import resource
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -54,6 +51,7 @@ if str(PROJECT_DIR) not in sys.path:
 from benchmarks.bench_device_list import HOST, SETTINGS_MODULE, free_port  # noqa: E402
 from benchmarks.common import DEFAULT_SERVER_URL, benchmark_database_url, recreate_database  # noqa: E402
 from benchmarks.static_fleet import StaticFleet  # noqa: E402
+from benchmarks.sync_probe import Probe, cpu_s, maxrss_mb  # noqa: E402
 from benchmarks.sync_report import progress_line, report  # noqa: E402
 
 DEFAULT_DBNAME = "cockpit_sync_bench"
@@ -65,134 +63,6 @@ PER_PAGE = 500  # mdm_sync.fleet.DEFAULT_PER_PAGE, what the sync uses
 
 PHASES = ("setup", "capture", "floor", "floor_raw", "first", "second", "third")
 MAX_DRAIN_SYNCS = 30  # unchanged syncs run until one updates nothing (the Get-host backlog drained), at most this
-
-
-# --- measuring, in the phase's own process ------------------------------------------------------------
-
-
-def _maxrss_mb() -> float:
-    """This process's peak RSS: ``VmHWM`` (ru_maxrss carries the parent's peak across fork + exec, and the
-    driver holds the captured pages), else ``ru_maxrss``."""
-    try:
-        status = Path("/proc/self/status").read_text()
-        return int(status.split("VmHWM:")[1].split()[0]) / 1024  # kB
-    except (OSError, IndexError, ValueError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def _cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"([^"]+)"', re.I)
-
-
-_COPY_TABLE = re.compile(r'^\s*COPY\s+"?([\w]+)"?', re.I)
-
-
-def _query_kind(sql: str) -> str:
-    """``SELECT devices_device``, ``UPDATE devices_device``, ``COPY cockpit_auditevent``, ``SAVEPOINT``…"""
-    words = sql.split(None, 1)
-    verb = words[0].upper() if words else "?"
-    if verb == "COPY":
-        match = _COPY_TABLE.match(sql)
-        table = match.group(1) if match else "?"
-        return f"COPY {'(staging)' if table.startswith('mdm_sync_stage_') else table}"
-    match = _TABLE.search(sql)
-    return f"{verb} {match.group(1)}" if match and verb in {"SELECT", "INSERT", "UPDATE", "DELETE"} else verb
-
-
-class Probe:
-    """Counts SQL and HTTP calls and times the sync's two phases, without touching the app's code:
-    an ``execute_wrapper`` on the connection, and wrappers around module attributes of this process."""
-
-    def __init__(self):
-        self.stage = "other"
-        self.queries: Counter = Counter()  # (stage, kind) -> count
-        self.query_s: Counter = Counter()  # stage -> seconds
-        self.http: Counter = Counter()  # request kind -> count
-        self.http_kind_s: Counter = Counter()  # request kind -> seconds
-        self.http_s = 0.0
-        self.stage_s: dict[str, float] = {}
-        self.rss_after: dict[str, float] = {}
-
-    def execute(self, execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.query_s[self.stage] += time.perf_counter() - started
-            self.queries[(self.stage, _query_kind(sql))] += 1
-
-    def wrap_copy(self):
-        """psycopg's ``COPY`` does not go through Django's execute wrappers: count and time it here."""
-        import contextlib
-
-        import psycopg
-
-        original = psycopg.Cursor.copy
-        probe = self
-
-        @contextlib.contextmanager
-        def copy(cursor, statement, *args, **kwargs):
-            started = time.perf_counter()
-            try:
-                with original(cursor, statement, *args, **kwargs) as copying:
-                    yield copying
-            finally:
-                probe.query_s[probe.stage] += time.perf_counter() - started
-                probe.queries[(probe.stage, _query_kind(str(statement)))] += 1
-
-        psycopg.Cursor.copy = copy
-
-    def wrap_client(self):
-        from mdm_sync.fleet import FleetClient
-
-        original = FleetClient._request
-        probe = self
-
-        def _request(client, method, path, **kwargs):
-            kind = "list page" if path.endswith("/hosts") else "count" if path.endswith("/count") else (
-                f"{method} host" if re.search(r"/hosts/\d+$", path) else f"{method} other")
-            started = time.perf_counter()
-            try:
-                return original(client, method, path, **kwargs)
-            finally:
-                elapsed = time.perf_counter() - started
-                probe.http_s += elapsed
-                probe.http_kind_s[kind] += elapsed
-                probe.http[kind] += 1
-
-        FleetClient._request = _request
-
-    def wrap_stage(self, module, name: str, stage: str):
-        original = getattr(module, name)
-        probe = self
-
-        def wrapper(*args, **kwargs):
-            previous, probe.stage = probe.stage, stage
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                probe.stage_s[stage] = probe.stage_s.get(stage, 0.0) + time.perf_counter() - started
-                probe.rss_after[stage] = _maxrss_mb()
-                probe.stage = previous
-
-        setattr(module, name, wrapper)
-
-    def as_dict(self) -> dict:
-        return {
-            "queries": sum(self.queries.values()),
-            "queries_by": [[stage, kind, n] for (stage, kind), n in sorted(self.queries.items())],
-            "query_s": dict(self.query_s),
-            "http": dict(self.http),
-            "http_kind_s": dict(self.http_kind_s),
-            "http_s": self.http_s,
-            "stage_s": self.stage_s,
-            "rss_after": self.rss_after,
-        }
 
 
 def _setup_django():
@@ -222,7 +92,7 @@ def phase_floor(args) -> dict:
 
     probe = Probe()
     probe.wrap_client()
-    rss_base, cpu = _maxrss_mb(), _cpu_s()
+    rss_base, cpu = maxrss_mb(), cpu_s()
     started = time.perf_counter()
     pages = hosts = 0
     with FleetClient(args.fleet_url, FLEET_TOKEN) as client:  # download and decode, what every sync does at least
@@ -230,8 +100,8 @@ def phase_floor(args) -> dict:
             pages += 1
             hosts += len(page)
     elapsed = time.perf_counter() - started
-    return {"seconds": elapsed, "cpu_s": _cpu_s() - cpu, "pages": pages, "hosts": hosts, "rss_base_mb": rss_base,
-            "rss_peak_mb": _maxrss_mb(), **probe.as_dict()}
+    return {"seconds": elapsed, "cpu_s": cpu_s() - cpu, "pages": pages, "hosts": hosts, "rss_base_mb": rss_base,
+            "rss_peak_mb": maxrss_mb(), **probe.as_dict()}
 
 
 def phase_capture(args) -> dict:
@@ -253,15 +123,15 @@ def phase_floor_raw(args) -> dict:
     from benchmarks.static_fleet import load_capture
 
     targets = load_capture(Path(args.capture_dir))[1]
-    rss_base, cpu = _maxrss_mb(), _cpu_s()
+    rss_base, cpu = maxrss_mb(), cpu_s()
     started = time.perf_counter()
     hosts = 0
     with requests.Session() as session:
         session.headers["Authorization"] = f"Bearer {FLEET_TOKEN}"
         for target in targets:
             hosts += len(json.loads(session.get(f"{args.fleet_url}{target}", timeout=60).content)["hosts"])
-    return {"seconds": time.perf_counter() - started, "cpu_s": _cpu_s() - cpu, "pages": len(targets), "hosts": hosts,
-            "rss_base_mb": rss_base, "rss_peak_mb": _maxrss_mb(), "queries": 0, "queries_by": [], "query_s": {},
+    return {"seconds": time.perf_counter() - started, "cpu_s": cpu_s() - cpu, "pages": len(targets), "hosts": hosts,
+            "rss_base_mb": rss_base, "rss_peak_mb": maxrss_mb(), "queries": 0, "queries_by": [], "query_s": {},
             "http": {"list page": len(targets)}, "http_kind_s": {"list page": 0.0}, "http_s": 0.0, "stage_s": {},
             "rss_after": {}}
 
@@ -293,7 +163,7 @@ def phase_sync(args) -> dict:
         import cProfile
 
         profiler = cProfile.Profile()
-    rss_base, cpu = _maxrss_mb(), _cpu_s()
+    rss_base, cpu = maxrss_mb(), cpu_s()
     started = time.perf_counter()
     with connection.execute_wrapper(probe.execute):
         if profiler:
@@ -303,8 +173,8 @@ def phase_sync(args) -> dict:
         if profiler:
             profiler.disable()
     elapsed = time.perf_counter() - started
-    result = {"seconds": elapsed, "cpu_s": _cpu_s() - cpu, "pages": run.pages, "hosts": run.hosts_listed,
-              "rss_base_mb": rss_base, "rss_peak_mb": _maxrss_mb(), **probe.as_dict(),
+    result = {"seconds": elapsed, "cpu_s": cpu_s() - cpu, "pages": run.pages, "hosts": run.hosts_listed,
+              "rss_base_mb": rss_base, "rss_peak_mb": maxrss_mb(), **probe.as_dict(),
               "run": {"status": run.status, "error": run.error, "created": run.created, "updated": run.updated,
                       "unchanged": run.unchanged, "not_seen": run.not_seen, "reenrolled": run.reenrolled,
                       "fleet_count": run.fleet_count}}
