@@ -51,7 +51,6 @@ ASSIGN_REQUIRED = ("serial_number", "username", "email", "groups")
 SERIAL_COLUMNS = ["serial_number"]
 TEMPLATE_HEADER = [COLUMNS[key] for key in ASSIGN_COLUMNS]
 MAX_LENGTHS = {"serial_number": 100, "username": 150, "domain_name": 150, "email": 254}
-SEPARATOR_NAMES = {",": ",", ";": ";", "\t": "tab"}
 OWNERSHIP_VALUES = {"corporate": Ownership.CORPORATE, "personal": Ownership.PERSONAL}
 
 
@@ -245,8 +244,9 @@ def _read_row(cells, line, header, positions, kind, first_line, delimiter) -> di
     extra = [cell for cell in cells[len(header):] if cell.strip()]
     if extra:
         row["errors"].append(
-            f"{len(cells)} values for {len(header)} columns: a value containing "
-            f"“{SEPARATOR_NAMES.get(delimiter, delimiter)}” must be quoted."
+            gettext("%(values)s values for %(columns)s columns: a value containing “%(separator)s” must be "
+                    "quoted.") % {"values": len(cells), "columns": len(header),
+                                  "separator": gettext("tab") if delimiter == "\t" else delimiter}
         )
 
     def get(key):
@@ -269,7 +269,8 @@ def _read_row(cells, line, header, positions, kind, first_line, delimiter) -> di
     for key, limit in MAX_LENGTHS.items():
         value = row.get({"serial_number": "serial", "domain_name": "domain"}.get(key, key)) or ""
         if len(value) > limit:
-            row["errors"].append(f"{COLUMNS[key]} is longer than {limit} characters.")
+            row["errors"].append(gettext("%(column)s is longer than %(limit)s characters.") % {
+                "column": COLUMNS[key], "limit": limit})
     row["parse_errors"] = row.pop("errors")
     return row
 
@@ -306,7 +307,7 @@ def _read_assignment(row: dict, get) -> None:
         errors.append(gettext("Email Address is empty."))
     else:
         if not is_valid_email(email):
-            errors.append(f"“{email}” is not a valid e-mail address.")
+            errors.append(gettext("“%(email)s” is not a valid e-mail address.") % {"email": email})
     row["domain"] = get("domain_name") or DEFAULT_DOMAIN_NAME
     owned = get("ownership").lower() or Ownership.CORPORATE
     row["ownership"] = OWNERSHIP_VALUES.get(owned, "")

@@ -3,6 +3,7 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from assignment import services
 from assignment.csv_import import CsvFileError, FileTooLarge, parse
@@ -110,6 +111,19 @@ def test_unknown_columns_are_ignored_and_reported(org, actor, groups):
 def test_too_many_values_on_a_line(org, actor, groups):
     record = start(org, actor, f"{HEADER}\nC02A,Doe, John,,ada@acme.test,Sales,Corporate\n")
     assert record.rows[0]["errors"][0] == "7 values for 6 columns: a value containing “,” must be quoted."
+
+
+def test_a_french_reader_gets_the_rows_errors_in_french(org, actor, groups):
+    with translation.override("fr"):
+        record = start(org, actor, f"{HEADER}\nC02A,Doe, John,,ada@acme.test,Sales,Corporate\n"
+                                   f"{'X' * 101},ada,,not-an-email,Sales,\n")
+        tabbed = parse(b"Serial Number\tUser Name\tEmail Address\tGroup Name\nC02T\tada\ta@acme.test\tSales\textra\n",
+                       kind="assign", max_rows=10)
+    rows = by_line(record)
+    assert rows[2]["errors"][0] == "7 valeurs pour 6 colonnes : une valeur contenant « , » doit être entre guillemets."
+    assert rows[3]["errors"] == ["« not-an-email » n’est pas une adresse e-mail valide.",
+                                 "Serial Number dépasse 100 caractères."]
+    assert tabbed.rows[0]["parse_errors"][0].endswith("« tabulation » doit être entre guillemets.")
 
 
 def test_duplicate_serials_in_one_file(org, actor, groups):
