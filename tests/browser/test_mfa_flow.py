@@ -5,19 +5,33 @@ import time
 from base64 import b32decode
 
 import pytest
-from django_otp.oath import totp
+from django_otp.oath import hotp, totp
 
 from core.models import Membership
-from mfa.selectors import has_mfa
+from mfa.selectors import has_mfa, totp_device_of
 from tests.browser.accounts import PASSWORD, cockpit_user, sign_in
 from tests.factories import OrganizationFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def app_code(key: bytes, *, steps_ahead: int = 0) -> str:
-    """What an authenticator app holding ``key`` shows now (or ``steps_ahead`` 30-second steps later)."""
-    return f"{totp(key, drift=steps_ahead):06d}"
+def app_code(key: bytes) -> str:
+    """What an authenticator app holding ``key`` shows now."""
+    return f"{totp(key):06d}"
+
+
+def code_after_enrolment(user, key: bytes) -> str:
+    """A code the server takes now: past the step of the last code it took (a code is taken once), inside the
+    device's window, which django-otp moves when a code is taken one step off (an enrolment code typed just before
+    a step's end and checked just after it: the device then expects codes a step behind, and "the next code" would
+    be refused). The top of the window, so that a step ending before the server checks leaves it inside."""
+    device = totp_device_of(user=user)
+    while True:
+        now = int(time.time() - device.t0) // device.step + device.drift
+        step = max(device.last_t + 1, now + device.tolerance)
+        if step <= now + device.tolerance:
+            return f"{hotp(key, step):06d}"
+        time.sleep(0.5)  # the last code taken was the window's top: wait for the next step
 
 
 def test_enrol_then_sign_in_with_password_and_code(live_server, page, settings):
@@ -60,8 +74,7 @@ def test_enrol_then_sign_in_with_password_and_code(live_server, page, settings):
     page.click("#mfa-verify-form button")
     page.wait_for_selector("#mfa-verify >> text=not valid")  # the answer is the same page, with the error
     assert "not valid" in page.inner_text("#mfa-verify")
-    time.sleep(0.1)
-    page.fill("#mfa-verify-form input[name=code]", app_code(key, steps_ahead=1))  # not the code used to enrol
+    page.fill("#mfa-verify-form input[name=code]", code_after_enrolment(alice, key))  # not the code used to enrol
     page.click("#mfa-verify-form button")
     page.wait_for_url(f"{base}/o/acme/devices/")  # ``next`` kept through the second step
     assert "Devices" in page.inner_text("h1")
