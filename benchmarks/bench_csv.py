@@ -183,7 +183,7 @@ def settle(connection) -> None:
             with transaction.atomic():
                 cursor.execute("CHECKPOINT")
         except DatabaseError as exc:
-            print(f"note: no CHECKPOINT before the measurement ({exc}".strip() + ")")
+            print(f"note: no CHECKPOINT before the measurement ({str(exc).strip()})")
 
 
 def run(args) -> int:

@@ -43,9 +43,6 @@ def uses_copy() -> bool:
     return connection.vendor == "postgresql"
 
 
-# --- PostgreSQL, cursor level ------------------------------------------------------------------------------------
-
-
 _encode_json = msgspec.json.Encoder().encode
 _NOT_ENCODED = (TypeError, ValueError, OverflowError, msgspec.EncodeError)
 
@@ -63,6 +60,9 @@ def json_text(value, encoder=None) -> str:
         except _NOT_ENCODED:
             pass
     return json.dumps(value, cls=encoder)
+
+
+# --- PostgreSQL, cursor level ------------------------------------------------------------------------------------
 
 
 def db_value(field, value):

@@ -6,6 +6,7 @@ A test that only needs the old state and the new one can run them in ``scratch_d
 ``scratch_database`` fixture): an empty database stands in for the test database, the migrations move it forwards
 only, and only as far as the targets' own dependencies, and it is dropped afterwards."""
 
+import re
 from contextlib import contextmanager
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -28,6 +29,14 @@ def table_indexes(table: str) -> dict[str, tuple]:
     """``table``'s indexes now, but its primary key: the indexed columns by index name."""
     return {name: tuple(c["columns"]) for name, c in table_constraints(table).items()
             if c["index"] and not c["primary_key"]}
+
+
+def assert_served_by(queryset, indexes) -> None:
+    """PostgreSQL's plan for ``queryset`` (its ids only) reads one or more of ``indexes`` and nothing else: no
+    sequential scan, no other index. For a migration that drops or narrows an index, the look-ups it served."""
+    plan = queryset.order_by().only("pk").explain()
+    read = set(re.findall(r"(?:Scan using|Bitmap Index Scan on) (\w+)", plan))
+    assert "Seq Scan" not in plan and read and read <= set(indexes), plan
 
 
 def migrate_to_newest() -> None:

@@ -8,6 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 from core.tenancy import TenantModel
 
+_DATA_TEXT = Cast("data", models.TextField())  # PostgreSQL: jsonb as text; SQLite: the stored text
+_decode_json = msgspec.json.Decoder().decode
+
 
 class CsvImport(TenantModel):
     """One uploaded CSV between its preview and its commit: the parsed rows, each with its action or errors.
@@ -120,10 +123,6 @@ class CsvImport(TenantModel):
     @property
     def error_rows(self) -> int:
         return self.counts.get("error", 0)
-
-
-_DATA_TEXT = Cast("data", models.TextField())  # PostgreSQL: jsonb as text; SQLite: the stored text
-_decode_json = msgspec.json.Decoder().decode
 
 
 class CsvImportRow(models.Model):
