@@ -17,6 +17,9 @@ For ``--hosts`` and then ``--scale-hosts`` (half of it by default), in a dedicat
      structs (``FleetClient.iter_listed_pages``), the least any sync does;
    * ``floor_raw``: plain ``requests`` and ``json.loads`` of the same pages (shown, not the ratios' base);
    * ``first``: ``sync_organization`` into the empty organization (every host new);
+   * ``writes``: the first sync's rows alone (its devices and audit entries, read back untimed), ``COPY``'d into empty
+     tables of the same columns and indexes, and committed: what PostgreSQL needs to store them, whatever writes
+     them (no foreign keys checked: a floor). The static floor plus this is the first sync's physical floor;
    * ``second``: the same fleet again, repeated until a run updates nothing (hosts whose Get-host details did
      not fit a run's budget get them in the next runs): the last run is the steady state, the count of runs
      before it is reported;
@@ -61,7 +64,7 @@ SEED = 1
 VARY_PERCENT = 10
 PER_PAGE = 500  # mdm_sync.fleet.DEFAULT_PER_PAGE, what the sync uses
 
-PHASES = ("setup", "capture", "floor", "floor_raw", "first", "second", "third")
+PHASES = ("setup", "capture", "floor", "floor_raw", "first", "writes", "second", "third")
 MAX_DRAIN_SYNCS = 30  # unchanged syncs run until one updates nothing (the Get-host backlog drained), at most this
 
 
@@ -136,6 +139,39 @@ def phase_floor_raw(args) -> dict:
             "rss_after": {}}
 
 
+def phase_writes(args) -> dict:
+    """The first sync's rows, ``COPY``'d into empty copies of their tables (columns, defaults, indexes; no foreign
+    keys) and committed, timed; the rows are read back from the sync's tables first, untimed."""
+    _setup_django()
+    from django.db import connection, transaction
+
+    from core.models import AuditEvent, Organization
+    from devices.models import Device
+
+    organization = Organization.objects.get(slug=ORG_SLUG)
+    quote, seconds, rows = connection.ops.quote_name, 0.0, {}
+    for model in (Device, AuditEvent):
+        table, copy_table = quote(model._meta.db_table), quote(f"bench_writes_{model._meta.db_table}")
+        with connection.cursor() as cursor:
+            data = bytearray()
+            with cursor.cursor.copy(f"COPY (SELECT * FROM {table} WHERE organization_id = %s) TO STDOUT",
+                                    [organization.pk]) as copy:
+                for chunk in copy:
+                    data += chunk
+            rows[model._meta.label] = data.count(b"\n")
+            cursor.execute(f"DROP TABLE IF EXISTS {copy_table}")
+            cursor.execute(f"CREATE TABLE {copy_table} (LIKE {table} INCLUDING ALL)")
+            cursor.execute("CHECKPOINT")
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(
+                f"COPY {copy_table} FROM STDIN") as copy:
+            copy.write(bytes(data))
+        seconds += time.perf_counter() - started
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {copy_table}")
+    return {"seconds": seconds, "rows": rows}
+
+
 def phase_sync(args) -> dict:
     _setup_django()
     from django.db import connection
@@ -190,7 +226,7 @@ def phase_sync(args) -> dict:
 
 def run_phase(args) -> int:
     handler = {"setup": phase_setup, "capture": phase_capture, "floor": phase_floor,
-               "floor_raw": phase_floor_raw}.get(args.phase, phase_sync)
+               "floor_raw": phase_floor_raw, "writes": phase_writes}.get(args.phase, phase_sync)
     result = handler(args)
     Path(args.result).write_text(json.dumps(result))
     return 0
@@ -336,6 +372,10 @@ class Driver:
         for name in ("floor", "floor_raw", "first"):
             results[name] = self.phase(name, hosts=hosts, fleet_url=url, capture_dir=capture_dir)
             print(progress_line(name, results[name]))
+        writes = self.phase("writes", hosts=hosts, fleet_url=url)
+        results["first"]["writes_s"], results["first"]["writes_rows"] = writes["seconds"], writes["rows"]
+        print(f"  writes  {writes['seconds']:7.1f} s: the first sync's rows alone, COPY'd and committed "
+              f"({', '.join(f'{n:,} {label}' for label, n in writes['rows'].items())})")
         # Unchanged syncs until one updates nothing: hosts whose Get-host details did not fit a run's budget
         # (mdm_sync.sync_listing.MAX_DETAIL_FETCHES) get them in the next runs. The last one is the steady state.
         drain = []

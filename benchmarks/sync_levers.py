@@ -10,15 +10,17 @@ It reads the captured pages of that run and the devices its syncs left, and time
 1. the stored digests: one ``SELECT`` of 500 ids a page (the old ``_known``) / one streamed ``DigestMap.load``;
 2. decoding: ``json.loads`` + ``FleetHost.from_json`` / msgspec into ``WireHost`` (+ ``host_from_wire``, what a
    changed host costs on top);
-3. deciding "unchanged": ``host_facts`` for every host / the key (``sync_keys``) for every host;
+3. deciding "unchanged": ``host_facts`` for every host / the key (``sync_keys``) for every host; and the least the
+   listing does for a host besides its key (``lookups_s``: the host counted as seen, found in the map, its flag and
+   stored key read), the part of an unchanged sync that no faster key removes;
 4. what a changed (or new) host costs in phase 1: ``host_from_wire`` (a frozen ``FleetHost``) then its facts /
    ``ListedHost`` (only what the facts read, straight from the struct) then the same facts;
 5. what a new device costs in phase 2 before the database: a ``Device`` and an ``AuditEvent`` instance, and the
    rows ``COPY`` takes from them / a ``NewDevice`` and the same rows as plain tuples.
 
 The database's own CPU is not counted (the client side of each query is). Last line:
-``RESULT sync_levers hosts=N digests_old_s=… digests_new_s=… decode_old_s=… decode_new_s=… facts_s=… keys_s=…
-changed_old_s=… changed_new_s=… rows_old_s=… rows_new_s=…``.
+``RESULT sync_levers hosts=N digests_old_s=… digests_new_s=… decode_old_s=… decode_new_s=… convert_s=… facts_s=…
+keys_s=… lookups_s=… changed_old_s=… changed_new_s=… rows_old_s=… rows_new_s=…``.
 """
 
 import argparse
@@ -62,7 +64,7 @@ def main(argv=None) -> int:
     from mdm_sync.fleet_wire import ListedHost, decode_host_page, host_from_wire
     from mdm_sync.health import HealthPolicy
     from mdm_sync.sync_keys import HostKeys
-    from mdm_sync.sync_listing import RULES, SEEN_RESOLUTION, DigestMap, host_facts
+    from mdm_sync.sync_listing import RULES, SEEN_RESOLUTION, DigestMap, HostIds, host_facts
 
     work = Path(args.work_dir)
     bodies, targets = load_capture(work / f"capture-{args.hosts}-0")
@@ -90,6 +92,15 @@ def main(argv=None) -> int:
     keys = HostKeys(policy=policy, now=now, seen_resolution=SEEN_RESOLUTION, rules=RULES)
     figures["keys_s"], _ = cpu(lambda: [keys.key(w, enrolled=enrolled[w.id]) for page in wires for w in page])
 
+    def lookups():  # sync_listing.list_hosts' loop for an unchanged host, without the key
+        seen, find = HostIds(), stored.find
+        for page in wires:
+            for item in page:
+                if seen.add(item.id) and (i := find(item.id)) >= 0:
+                    stored.enrolled(i), stored.key(i)
+
+    figures["lookups_s"], _ = cpu(lookups)
+
     wire_hosts = [w for page in wires for w in page]
     figures["changed_old_s"], _ = cpu(lambda: [host_facts(host_from_wire(w), policy=policy, now=now,
                                                           previously_enrolled=False) for w in wire_hosts])
@@ -105,6 +116,7 @@ def main(argv=None) -> int:
                             ("rows_old_s", "rows_new_s", "new device: model instances / plain rows")):
         print(f"  {label:<46} {figures[old]:6.2f} / {figures[new]:6.2f}  ({figures[old] / figures[new]:.1f}x)")
     print(f"  {'converting a changed host (host_from_wire)':<46} {figures['convert_s']:6.2f} for all hosts")
+    print(f"  {'an unchanged host besides its key (look-ups)':<46} {figures['lookups_s']:6.2f} for all hosts")
     print(f"RESULT sync_levers hosts={args.hosts} " + " ".join(f"{k}={v:.3f}" for k, v in figures.items()))
     return 0
 

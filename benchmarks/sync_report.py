@@ -67,6 +67,14 @@ def report(all_results: dict[int, dict[str, dict]], *, vary_percent: int) -> lis
     print("peak MB: the phase's own process (VmHWM), Django and the client included; "
           "x floor: seconds / the static floor's seconds (the project's client) at the same size.")
     for hosts, results in all_results.items():
+        first, floor = results["first"], results["floor"]["seconds"]
+        if first.get("writes_s") is not None:
+            physical = floor + first["writes_s"]
+            rows = ", ".join(f"{n:,} {label}" for label, n in first["writes_rows"].items())
+            print(f"first sync's physical floor at {hosts:,}: the static floor and its rows alone COPY'd into empty "
+                  f"tables of the same indexes ({rows}): {floor:.2f} + {first['writes_s']:.2f} = {physical:.2f} s, "
+                  f"{physical / floor:.2f}x the static floor (the first sync's target: {TARGET_FIRST:g}x); the first "
+                  f"sync is {first['seconds'] / physical:.2f}x its physical floor.")
         for name in FLOORS:
             runs = results[name].get("floor_runs")
             if runs:
@@ -153,10 +161,12 @@ def result_line(all_results: dict[int, dict[str, dict]]) -> str:
     syncs = [result for name, result in results.items() if name not in FLOORS]
     second = results["second"]
     drained = second.get("drain_syncs")
+    writes = results["first"].get("writes_s", float("nan"))
     return (f"RESULT bench_sync hosts={hosts} floor_s={floor:.2f} raw_floor_s={results['floor_raw']['seconds']:.2f} "
             f"first_x={ratio['first']:.2f} unchanged_x={ratio['second']:.2f} changed_x={ratio['third']:.2f} "
             f"unchanged_cpu_s={second['cpu_s']:.2f} peak_rss_mb={max(r['rss_peak_mb'] for r in syncs):.0f} "
-            f"drain_syncs={'none' if drained is None else drained}")
+            f"drain_syncs={'none' if drained is None else drained} first_writes_s={writes:.2f} "
+            f"first_physical_x={results['first']['seconds'] / (floor + writes):.2f}")
 
 
 def _fmt(value, spec: str = ".1f") -> str:
