@@ -20,6 +20,12 @@ from mdm_sync.health import MDM_PLATFORMS, HealthPolicy, assess, mdm_state
 SEEN_RESOLUTION = timedelta(hours=1)
 _SEEN_SECONDS = SEEN_RESOLUTION.total_seconds()
 
+# Whether an MDM device whose agent went quiet is still alive, only Get host says (its MDM's own check-in), and its
+# listing no longer moves: its details are read again once a round, each host at its own moment of the day (so the
+# re-reads spread over a day's runs), and a device whose MDM went quiet too turns "offline" within a day.
+DETAILS_ROUND = timedelta(days=1)
+_ROUND_SECONDS = int(DETAILS_ROUND.total_seconds())
+
 
 class HostFacts(NamedTuple):
     """What a device keeps of a Fleet host, and the health derived from it.
@@ -53,7 +59,9 @@ class HostFacts(NamedTuple):
 def host_facts(host: FleetHost | ListedHost, *, policy: HealthPolicy, now: datetime, previously_enrolled: bool,
                details: FleetHost | None = None) -> HostFacts:
     """``details`` (Get host) sharpens the health; the digest stays the list view's, so a host whose
-    listing has not changed is skipped next time without asking for its details again."""
+    listing has not changed is skipped next time without asking for its details again; but for an MDM device whose
+    agent is quiet, the digest also holds its :func:`details_round`, so that its details are read again once a
+    round (they are all its health has to go on)."""
     listed = assess(host, policy=policy, now=now, previously_enrolled=previously_enrolled)
     health = assess(details, policy=policy, now=now, previously_enrolled=previously_enrolled) if details else listed
     emails = tuple(sorted({(m.email, m.source) for m in host.device_mapping}))
@@ -68,12 +76,28 @@ def host_facts(host: FleetHost | ListedHost, *, policy: HealthPolicy, now: datet
     )
     seen_time = host.seen_time
     seen_bucket = int(seen_time.timestamp() // _SEEN_SECONDS) if seen_time else None
-    digest = hashlib.sha1(repr((values, seen_bucket)).encode(), usedforsecurity=False).hexdigest()
+    inputs = (values, seen_bucket)
+    if _quiet_mdm_device(host, platform, policy=policy, now=now):  # its health is Get host's, read again each round
+        inputs += (details_round(host.id, now),)
+    digest = hashlib.sha1(repr(inputs).encode(), usedforsecurity=False).hexdigest()
     return HostFacts(
         host.id, host.uuid[:100], values[2][:100], host.hostname[:255], values[4], platform, values[6], values[7],
         seen_time, values[8][:50], values[9], values[10][:50], values[11], values[12][:20], values[13][:20], emails,
         accounts, mdm_state(host) == "pending", health.activated, health.issues, digest,
     )
+
+
+def details_round(host_id: int, now: datetime) -> int:
+    """The round of :data:`DETAILS_ROUND` that ``now`` falls in for this host: it moves once a round, each host at its
+    own offset (a host's round never depends on anything but its id and the time)."""
+    return int((now.timestamp() + host_id * 7919 % _ROUND_SECONDS) // _ROUND_SECONDS)
+
+
+def _quiet_mdm_device(host: FleetHost | ListedHost, platform: str, *, policy: HealthPolicy, now: datetime) -> bool:
+    """An MDM device whose agent has been silent past the offline threshold (:func:`needs_details`, first case)."""
+    seen_time = host.seen_time
+    return (seen_time is not None and now - seen_time > policy.offline_after and platform in MDM_PLATFORMS
+            and mdm_state(host) == "on")
 
 
 def pending_digest(digest: str) -> str:
@@ -92,8 +116,7 @@ def needs_details(host: FleetHost | ListedHost, *, policy: HealthPolicy, now: da
     """
     platform, mdm = host.product_platform, mdm_state(host)
     # Quiet for less than the offline threshold, the list view's "agent inactive" already holds.
-    silent = host.seen_time is not None and now - host.seen_time > policy.offline_after
-    if silent and platform in MDM_PLATFORMS and mdm == "on":
+    if _quiet_mdm_device(host, platform, policy=policy, now=now):
         return True
     alive = host.seen_time is not None and now - host.seen_time <= policy.agent_inactive_after
     return platform == "macos" and mdm in ("off", "none") and not previously_enrolled and alive

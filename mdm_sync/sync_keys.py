@@ -5,7 +5,8 @@ A device stores one 40-character digest (``Device.fleet_facts_hash``). The sync 
 * the **key** (20 hex digits): a hash of every input of :func:`mdm_sync.sync_listing.host_facts`, taken from the
   host as Fleet sent it (:class:`~mdm_sync.fleet_wire.WireHost`): the listed fields the facts read, the timestamps
   reduced to what the rules compare (the hour of ``seen_time``, and on which side of the organization's
-  thresholds each age falls at ``now``), whether the device was enrolled before, the health policy, and a
+  thresholds each age falls at ``now``; for an MDM device whose agent is quiet, the round of its details,
+  :func:`~mdm_sync.sync_facts.details_round`), whether the device was enrolled before, the health policy, and a
   fingerprint of the rules' source code. Equal keys mean equal inputs, hence equal facts: the host is skipped
   without being converted, assessed or hashed (the unchanged fleet's cost is decoding, one hash and a lookup);
 * the **facts digest** (the first 20 hex digits of :attr:`HostFacts.digest <mdm_sync.sync_listing.HostFacts>`),
@@ -31,6 +32,7 @@ from mdm_sync import accounts, fleet_types, fleet_wire, health
 from mdm_sync.fleet_types import EARLIEST_TIME
 from mdm_sync.fleet_wire import WireHost
 from mdm_sync.health import HealthPolicy
+from mdm_sync.sync_facts import details_round
 
 KEY_LENGTH = 20
 KEY_BYTES = KEY_LENGTH // 2
@@ -93,6 +95,10 @@ class HostKeys:
         mdm_enrolled = self._time(host.last_mdm_enrolled_at) is not None if host.last_mdm_enrolled_at else False
         mdm = host.mdm
         mappings, users = host.device_mapping, host.users  # JSON text as Fleet sent it
+        # An MDM device quiet past the offline threshold: the facts digest holds its details' round (sync_facts), so
+        # the key does too (for such hosts at least: a key that changes more often only costs a refresh).
+        quiet = agent is not None and agent[1] and mdm is not None and (
+            mdm.enrollment_status or "").strip().lower().startswith("on")
         inputs = (
             host.id, host.uuid, host.hardware_serial, host.hostname, host.display_name, host.computer_name,
             host.platform, host.platform_like, host.hardware_model, host.os_version, host.orbit_version,
@@ -100,7 +106,7 @@ class HostKeys:
             None if mdm is None else (mdm.enrollment_status, mdm.name, mdm.connected_to_fleet, mdm.device_status,
                                       mdm.pending_action),
             agent, None if mdm_seen is None else now - mdm_seen > self.offline_after, mdm_enrolled, enrolled,
-            len(mappings), len(users),
+            len(mappings), len(users), details_round(host.id, now) if quiet else None,
         )
         return hashlib.sha1(b"".join((self._prefix, self._encode(inputs), mappings, users)),
                             usedforsecurity=False).digest()[:KEY_BYTES]

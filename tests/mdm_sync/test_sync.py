@@ -1,5 +1,6 @@
 """The sync end to end: simulator (real HTTP) → sync_organization → database."""
 
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -15,6 +16,7 @@ from devices.models import Device
 from mdm_sync import sync_listing
 from mdm_sync.fleet import FleetClient
 from mdm_sync.sync import sync_organization
+from mdm_sync.sync_facts import DETAILS_ROUND, details_round
 from tests.conftest import SIM_NOW, SIM_TOKEN, sync_now
 
 TOKEN, NOW = SIM_TOKEN, SIM_NOW
@@ -215,6 +217,39 @@ def test_details_are_not_asked_again_for_an_unchanged_host(connected, sim_readon
     gets = [path for method, path in sim_readonly.requests_log
             if method == "GET" and path.startswith("/api/v1/fleet/hosts/") and "count" not in path]
     assert gets == []
+
+
+def test_a_quiet_agents_details_are_read_again_each_day_so_an_mdm_gone_quiet_turns_offline(connected, sim):
+    """Whether an MDM device whose agent went quiet is alive only Get host says (its MDM's own check-in), and its
+    listing no longer moves. Its details are read again once a day, each host at its own moment: a device whose MDM
+    then went quiet too turns offline, where it used to keep its last answer for good."""
+    host_id = one_host(sim, "agent_stale")
+    threshold = timedelta(days=connected.offline_threshold_days)
+    sim.update_host(host_id, seen_time=NOW - threshold - timedelta(days=2),
+                    last_mdm_checked_in_at=NOW - timedelta(hours=1))
+
+    def details_asked() -> int:
+        return sum(1 for method, path in sim.requests_log
+                   if method == "GET" and path.split("?")[0] == f"/api/v1/fleet/hosts/{host_id}")
+
+    assert sync(connected, sim).status == "succeeded"
+    assert device_of(connected, host_id).enrollment_issues == ["agent_inactive"]  # its MDM still checks in
+    assert details_asked() == 1
+
+    sim.update_host(host_id, last_mdm_checked_in_at=NOW - threshold - timedelta(hours=1))  # the MDM goes quiet too
+    next_round = datetime.fromtimestamp((details_round(host_id, NOW) + 1) * DETAILS_ROUND.total_seconds()
+                                        - host_id * 7919 % DETAILS_ROUND.total_seconds(), UTC)
+    assert NOW < next_round <= NOW + DETAILS_ROUND
+    assert details_round(host_id, next_round) == details_round(host_id, next_round - timedelta(seconds=1)) + 1
+    assert sync(connected, sim, now=next_round - timedelta(seconds=1)).status == "succeeded"
+    assert details_asked() == 1  # the same round: its listing did not move, its details are not asked again
+    assert device_of(connected, host_id).enrollment_issues == ["agent_inactive"]
+
+    assert sync(connected, sim, now=next_round).status == "succeeded"
+    assert details_asked() == 2  # the next round: asked again, and Get host now says the MDM went quiet too
+    assert device_of(connected, host_id).enrollment_issues == ["offline"]
+    assert sync(connected, sim, now=next_round + timedelta(hours=1)).status == "succeeded"
+    assert details_asked() == 2 and device_of(connected, host_id).enrollment_issues == ["offline"]
 
 
 def test_a_wrong_token_fails_the_run_with_fleets_words(connected, sim_readonly):

@@ -13,6 +13,7 @@ from mdm_sync import sync as sync_module
 from mdm_sync import sync_apply, sync_listing
 from mdm_sync.fleet import FleetHost, WireHost, parse_time
 from mdm_sync.health import HealthPolicy
+from mdm_sync.sync_facts import details_round
 from mdm_sync.sync_keys import NO_KEY, HostKeys, key_matches, same_facts, stored_digest
 from mdm_sync.sync_listing import DigestMap, host_facts
 from tests.conftest import SIM_NOW, sync_now
@@ -148,6 +149,28 @@ def test_any_listed_change_changes_the_key():
         assert keys.key(wire(item | change), enrolled=False) != base, change
     assert keys.key(wire(item | {"seen_time": "2026-11-21T11:59:59Z"}), enrolled=False) == base  # same hour
     assert keys.key(wire(item | {"uptime": 5, "memory": 9}), enrolled=False) == base  # fields the facts ignore
+
+
+def test_a_quiet_mdm_devices_key_and_digest_move_once_a_day_at_its_own_moment():
+    """Its health hangs on Get host (sync_facts.DETAILS_ROUND); a live host's, a quiet host without MDM's, do not."""
+    quiet = {"id": 5, "platform": "darwin", "seen_time": "2026-11-01T08:00:00Z", "orbit_version": "1.30",
+             "mdm": {"enrollment_status": "On (automatic)", "name": "Fleet"}}
+    linux = {"id": 5, "platform": "ubuntu", "seen_time": "2026-11-01T08:00:00Z", "orbit_version": "1.30"}
+    live = quiet | {"seen_time": "2026-11-21T11:30:00Z"}
+    policy = HealthPolicy()
+
+    def key_and_digest(item, now):
+        facts = host_facts(FleetHost.from_json(item), policy=policy, now=now, previously_enrolled=True)
+        return keys_for(now, policy).key(wire(item), enrolled=True), facts.digest
+
+    half_day = [SIM_NOW + timedelta(minutes=10 * i) for i in range(6 * 12)]  # host 5's round turns at 13:00:05
+    for item, expected in ((quiet, 2), (linux, 1), (live, 1)):
+        distinct = {key_and_digest(item, now) for now in half_day}
+        assert len({key for key, _ in distinct}) == len({digest for _, digest in distinct}) == expected, item
+    day = [SIM_NOW + timedelta(minutes=i) for i in range(24 * 60)]
+    moments = {other: next(now for now in day if details_round(other, now) != details_round(other, SIM_NOW))
+               for other in (5, 6, 7)}
+    assert len(set(moments.values())) == 3  # each host's round turns at its own moment of the day
 
 
 def test_stored_digests_carry_the_key_then_the_facts():
