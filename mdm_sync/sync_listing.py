@@ -5,10 +5,16 @@ Pages are read ahead in a thread. The stored digests are read once a run (:class
 :class:`HostIds`). A changed host's facts are built straight from its typed decoding (``fleet_wire.ListedHost``,
 ``sync_facts``). The Get-host details some changed hosts need are fetched a few at a time while the next
 pages are listed. Changed hosts' facts go to a temporary file (:class:`Spill`), not to memory: memory stays
-flat as the fleet grows. A listing that ends with fewer hosts than Fleet counts is refused
-(:class:`IncompleteListing`), and hosts missing from it are confirmed gone before phase 2 marks them.
+flat as the fleet grows. A stale duplicate (a host no device holds, whose device has a newer host) is set aside in
+that file as listed; once every page is read, it is dropped if that newer host was listed (as phase 2 would skip it)
+and only otherwise gets its facts. Fleet keeps a re-imaged or re-enrolled device's old host record (fleetdm/fleet
+#31725, #31934) until someone deletes it or host expiry does (which current Fleet skips for MDM-enrolled hosts), so
+they pile up; each cost ~40 µs a run (facts, key, spill) where it now costs ~13. A listing that ends with fewer
+hosts than Fleet counts is refused (:class:`IncompleteListing`), and hosts missing from it are confirmed gone before
+phase 2 marks them.
 """
 
+import heapq
 import logging
 import pickle
 import tempfile
@@ -93,29 +99,61 @@ class HostIds:
 class Spill:
     """The changed hosts' facts, kept out of memory: pickled a page at a time into an anonymous temporary
     file (private to this run, gone when closed or when the process dies), read back newest first. Pickled as
-    plain tuples (a named tuple pickles through a Python method: ~20 µs a host more, both ways)."""
+    plain tuples (a named tuple pickles through a Python method: ~20 µs a host more, both ways). The stale
+    duplicates are set aside in the same file as listed, until the listing ends (:meth:`set_aside`)."""
 
     def __init__(self):
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close(), called in a finally)
         self._blocks: list[tuple[int, int]] = []
+        self._aside: list[tuple[int, int]] = []  # blocks of hosts set aside as they were listed
+        self._late: list[HostFacts] = []
         self.count = 0
+
+    def _write(self, data: bytes) -> tuple[int, int]:
+        at = self._file.seek(0, 2)
+        self._file.write(data)
+        return at, len(data)
 
     def add(self, facts: list[HostFacts]) -> None:
         if facts:
-            data = pickle.dumps(list(map(tuple, facts)), protocol=pickle.HIGHEST_PROTOCOL)
-            self._blocks.append((self._file.tell(), len(data)))
-            self._file.write(data)
+            self._blocks.append(self._write(pickle.dumps(list(map(tuple, facts)), protocol=pickle.HIGHEST_PROTOCOL)))
             self.count += len(facts)
 
+    def set_aside(self, hosts: list[WireHost]) -> None:
+        """Hosts as listed, kept on disk until the listing ends (a page's stale duplicates: ~900 bytes each)."""
+        if hosts:
+            self._aside.append(self._write(pickle.dumps(hosts, protocol=pickle.HIGHEST_PROTOCOL)))
+
+    def set_aside_hosts(self) -> Iterator[WireHost]:
+        """The hosts :meth:`set_aside` kept, in the order they were listed, a page at a time."""
+        for offset, length in self._aside:
+            self._file.seek(offset)
+            yield from pickle.loads(self._file.read(length))
+
+    def add_late(self, facts: list[HostFacts]) -> None:
+        """Facts built after the listing (the few stale duplicates whose device's newer host was not listed), kept in
+        memory and read in their place by host id."""
+        self._late += facts
+        self.count += len(facts)
+
     def newest_first(self, size: int) -> Iterator[list[HostFacts]]:
-        """Chunks of about ``size`` facts in descending host id order (pages were listed ascending)."""
+        """Chunks of about ``size`` facts in descending host id order (pages were listed ascending; the late facts are
+        merged in by id)."""
+        late, j = sorted(self._late, key=_host_id, reverse=True), 0
         chunk: list[HostFacts] = []
         for offset, length in reversed(self._blocks):
             self._file.seek(offset)
-            chunk += sorted(map(HostFacts._make, pickle.loads(self._file.read(length))), key=_host_id, reverse=True)
+            block = sorted(map(HostFacts._make, pickle.loads(self._file.read(length))), key=_host_id, reverse=True)
+            k, lowest = j, block[-1].host_id
+            while k < len(late) and late[k].host_id >= lowest:
+                k += 1
+            if k > j:
+                block, j = list(heapq.merge(block, late[j:k], key=_host_id, reverse=True)), k
+            chunk += block
             if len(chunk) >= size:
                 yield chunk
                 chunk = []
+        chunk += late[j:]
         if chunk:
             yield chunk
 
@@ -149,8 +187,10 @@ class DigestRefresh:
 
 class StaleDuplicates:
     """Hosts no device holds whose serial a device holds with a newer host (its ``fleet_host_id`` when the run's
-    digest map was read), in listing order: phase 2 skips one without matching it when that newer host was listed
-    too (it would match the device, find the newer host listed and skip it: ``sync_apply``). Two 8-byte ints each."""
+    digest map was read), in listing order. The listing sets them aside and, once every page is read, drops those
+    whose newer host was listed too (phase 2 would match the device, find the newer host listed and skip it:
+    ``sync_apply``), without building their facts; phase 2 also skips one it meets (a host the tolerant parser
+    read). Two 8-byte ints each."""
 
     def __init__(self):
         self._ids, self._newer = array("q"), array("q")
@@ -244,6 +284,7 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
         for page in pages:
             listing.pages += 1
             fresh: list[tuple[WireHost | FleetHost, str | None]] = []  # (host as listed, its key) not skipped
+            stale: list[WireHost] = []  # stale duplicates, set aside until every page is read
             for item in page:
                 if not listing.seen.add(item.id):
                     continue
@@ -254,7 +295,12 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
                         listing.unchanged += 1
                         continue
                     key = raw.hex()
+                elif i < 0 and isinstance(item, WireHost) and (newer := _newer_host(stored, item)):
+                    listing.stale.add(item.id, newer)  # its facts only matter if that newer host is not listed
+                    stale.append(item)
+                    continue
                 fresh.append((item, key))
+            listing.changed.set_aside(stale)
             hosts = [listed_host(item) for item, _ in fresh]  # only what the facts read, for changed hosts only
             known = _known(stored, hosts)
             changed: list[HostFacts] = []
@@ -288,6 +334,17 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
                 finish(*pending.popleft())
         while pending:
             finish(*pending.popleft())
+        # The stale duplicates whose device's newer host was listed are dropped, as phase 2 would skip them (and count
+        # them unchanged); the others (that newer host is gone) get their facts now.
+        late = []
+        for item in listing.changed.set_aside_hosts():
+            if listing.stale.superseded(item.id, listing.seen):
+                listing.unchanged += 1
+                continue
+            host = listed_host(item)
+            late.append(write_digest(host, item, False, host_facts(host, policy=policy, now=now,
+                                                                   previously_enrolled=False)))
+        listing.changed.add_late(late)
     finally:
         pages.close()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -372,6 +429,14 @@ class ReadAhead:
             except Empty:
                 break
         self._thread.join(timeout=60)
+
+
+def _newer_host(stored: DigestMap, item: WireHost) -> int:
+    """For a host no device holds: the Fleet id of the newer host whose device has its serial (a stale duplicate),
+    or 0. The serial as :func:`_known` reads it."""
+    serial = normalize_serial(item.hardware_serial)[:100]
+    newest = stored.host_of_serial(serial) if serial else None
+    return newest if newest and newest > item.id else 0
 
 
 def _known(stored: DigestMap, hosts: list[ListedHost | FleetHost]) -> dict[int, tuple[str | None, bool, int]]:

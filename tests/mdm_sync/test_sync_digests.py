@@ -15,7 +15,7 @@ from mdm_sync.fleet import FleetHost, WireHost, parse_time
 from mdm_sync.health import HealthPolicy
 from mdm_sync.sync_facts import details_round
 from mdm_sync.sync_keys import NO_KEY, HostKeys, key_matches, same_facts, stored_digest
-from mdm_sync.sync_listing import DigestMap, host_facts
+from mdm_sync.sync_listing import DigestMap, HostFacts, host_facts
 from tests.conftest import SIM_NOW, sync_now
 from tests.factories import DeviceFactory
 
@@ -195,14 +195,17 @@ def count_facts(monkeypatch) -> list:
     return built
 
 
-def test_an_unchanged_sync_builds_facts_only_for_hosts_no_device_holds(connected, sim_readonly, monkeypatch):
-    """Newly activated devices are skipped on the very next run (their key counts the enrollment they now have)."""
+def test_an_unchanged_sync_builds_no_facts(connected, sim_readonly, monkeypatch):
+    """Newly activated devices are skipped on the very next run (their key counts the enrollment they now have), and
+    the stale duplicates (hosts no device holds, whose device has a newer host) are set aside, then dropped once
+    their newer hosts are listed: no facts are built for them either."""
     sync_now(connected, sim_readonly)
-    held = set(Device.objects.for_org(connected).values_list("fleet_host_id", flat=True))
+    stale = [h for h in sim_readonly.host_ids() if sim_readonly.situation(h) == "duplicate_stale"]
+    assert stale and not Device.objects.for_org(connected).filter(fleet_host_id__in=stale).exists()
     built = count_facts(monkeypatch)
     run = sync_now(connected, sim_readonly)
     assert (run.created, run.updated, run.unchanged) == (0, 0, 120)
-    assert built and set(built).isdisjoint(held)  # only the stale duplicates, which no device holds
+    assert built == []
 
 
 def test_a_key_change_without_a_facts_change_refreshes_only_the_digest(connected, sim, monkeypatch):
@@ -315,7 +318,8 @@ def test_absent_hosts_are_the_unseen_ones_not_yet_marked_missing():
 
 
 def test_a_stale_duplicate_whose_newer_host_is_listed_is_not_matched_again(connected, sim, monkeypatch):
-    """Phase 2 skips it without a device query; once its newer host is gone, it takes the device over as before."""
+    """It is dropped after the listing, without its facts or a device query; once its newer host is gone, its facts
+    are built after the listing and it takes the device over as before."""
     sync_now(connected, sim)
     stale = next(h for h in sim.host_ids() if sim.situation(h) == "duplicate_stale")
     current = stale + 1
@@ -326,10 +330,43 @@ def test_a_stale_duplicate_whose_newer_host_is_listed_is_not_matched_again(conne
     built = count_facts(monkeypatch)
     run = sync_now(connected, sim)
     assert (run.created, run.updated, run.reenrolled) == (0, 0, 0) and run.unchanged == run.hosts_listed
-    assert stale in built and stale not in matched  # its facts are built, as for any host no device holds
+    assert stale not in built and stale not in matched
     device = Device.objects.for_org(connected).get(fleet_host_id=current)
     sim.delete_host(current)
     run = sync_now(connected, sim)
-    assert run.status == "succeeded" and run.reenrolled == 1 and stale in matched
+    assert run.status == "succeeded" and run.reenrolled == 1 and stale in built and stale in matched
     device.refresh_from_db()
     assert device.fleet_host_id == stale and device.fleet_missing_since is None
+
+
+def test_a_stale_duplicate_built_late_still_yields_to_a_newer_host_of_its_device(connected, sim, monkeypatch):
+    """Its device's host re-enrolled under a newer id: the stale duplicate's facts are built after the listing (the
+    device's host it knew is gone), but phase 2 still meets the newest host first, which takes the device."""
+    sync_now(connected, sim)
+    stale = next(h for h in sim.host_ids() if sim.situation(h) == "duplicate_stale")
+    device = Device.objects.for_org(connected).get(fleet_host_id=stale + 1)
+    newest = sim.reenroll(stale + 1)
+    built = count_facts(monkeypatch)
+    run = sync_now(connected, sim, per_page=7)  # the two hosts' facts in different chunks of phase 2 as well
+    assert run.status == "succeeded" and run.reenrolled == 1 and run.created == 0
+    assert stale in built and newest in built
+    device.refresh_from_db()
+    assert device.fleet_host_id == newest and device.fleet_missing_since is None
+
+
+def test_the_spill_reads_late_facts_in_their_place_by_host_id():
+    from mdm_sync.sync_listing import Spill
+
+    def facts(host_id):
+        return HostFacts(host_id, *[""] * 7, None, *[""] * 6, (), (), False, False, (), "d")
+
+    spill = Spill()
+    try:
+        for page in ([1, 3, 5], [7, 9], [11, 12, 15]):
+            spill.add([facts(h) for h in page])
+        spill.add_late([facts(h) for h in (10, 0, 16, 4, 6)])
+        chunks = list(spill.newest_first(4))
+        assert [[f.host_id for f in chunk] for chunk in chunks] == [[16, 15, 12, 11], [10, 9, 7, 6, 5, 4, 3, 1], [0]]
+        assert spill.count == 13
+    finally:
+        spill.close()
