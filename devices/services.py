@@ -15,12 +15,11 @@ from django.utils.translation import gettext_lazy
 
 from core import bulk
 from core.actors import Actor
-from core.audit import Phrase, Source, audit_record
+from core.audit import Phrase, Source, audit_record, audit_record_many
 from core.errors import ConcurrentChange, IllegalTransition, InvalidInput
-from core.events import with_phrase
+from core.events import PHRASE_SUFFIX, with_phrase
 from core.hooks import groups_changed_on_commit
-from core.middleware import current_request_id
-from core.models import AuditEvent, Employee, Organization
+from core.models import Employee, Organization
 from core.selectors import device_technicians, groups_by_names
 from devices.commands import command_request
 from devices.hooks import device_created
@@ -355,6 +354,12 @@ def device_assign(
                  event="device.assigned", apply=apply, reason=reason, expected_version=expected_version)
 
 
+# The history row of a bulk assignment (device_assign_many), as plain values in this order.
+_ASSIGNED_HISTORY_FIELDS = ["organization", "device", "action", "source", "actor_label", "reason", "reason_phrase",
+                            "availability_before", "availability_after", "assignment_before", "assignment_after",
+                            "assignee_after"]
+
+
 @dataclass(frozen=True)
 class Assignment:
     """One line of :func:`device_assign_many`."""
@@ -396,7 +401,7 @@ def device_assign_many(
     )
     now = timezone.now()
     histories, audits, changed = [], [], []
-    request_id = current_request_id.get()
+    actor_label = actor.label[:200]
     for line in assignments:
         device, employee = devices.get(line.device_id), line.employee
         reason_history, reason_audit = _reason_fields(line.reason)
@@ -421,25 +426,20 @@ def device_assign_many(
         changed.append(device)
         after = {"availability_status": device.availability_status, "assignment_status": device.assignment_status,
                  "assignee": employee.email, "enrollment_status": device.enrollment_status}
-        histories.append(DeviceHistory(
-            organization=organization, device=device, action=DeviceHistory.Action.ASSIGNED, source=source,
-            actor_label=actor.label[:200], **reason_history,
-            availability_before=before["availability_status"], availability_after=after["availability_status"],
-            assignment_before=before["assignment_status"] or "", assignment_after=after["assignment_status"],
-            assignee_after=employee,
+        histories.append((
+            organization.pk, device.pk, DeviceHistory.Action.ASSIGNED, source, actor_label,
+            reason_history.get("reason", ""), reason_history.get("reason" + PHRASE_SUFFIX, {}),
+            before["availability_status"], after["availability_status"], before["assignment_status"] or "",
+            after["assignment_status"], employee.pk,
         ))
-        audits.append(AuditEvent(
-            organization=organization, event="device.assigned", source=source,
-            target_type=Device._meta.label_lower, target_id=str(device.pk), target_label=str(device)[:255],
-            before=before, after=after | reason_audit, request_id=request_id,
-            **actor.audit_fields,
-        ))
+        audits.append((device.pk, str(device), after | reason_audit, before))
     bulk.staged_update(Device, changed, [
         "availability_status", "assignment_status", "assignee", "assigned_at", "enrollment_status", "version",
         "updated_at",
     ])
-    bulk.copy_insert(DeviceHistory, histories)
-    bulk.copy_insert(AuditEvent, audits)
+    bulk.insert_rows(DeviceHistory, _ASSIGNED_HISTORY_FIELDS, histories)  # plain rows: no model instance each
+    audit_record_many(organization=organization, actor=actor, event="device.assigned", source=source,
+                      target_type=Device._meta.label_lower, entries=audits)
     return changed
 
 

@@ -11,37 +11,20 @@ from assignment.csv_import import Action
 from assignment.models import CsvImport, PreAssignment
 from core import bulk
 from core.actors import Actor
-from core.audit import Phrase, Source
+from core.audit import Phrase, Source, audit_record_many
 from core.errors import ConcurrentChange, DomainError
 from core.hooks import employee_created
-from core.middleware import current_request_id
-from core.models import AuditEvent, Employee
+from core.models import Employee
 from core.paging import org_data_changed
 from devices import services as device_services
 from devices.models import Device
 
 # --- the commit's writes: a few set-based statements and COPYs (``core.bulk``), not one model instance per row --------
 
-AUDIT_FIELDS = ["organization", "event", "source", "target_type", "target_id", "target_label", "after", "before",
-                "request_id", "actor_type", "actor_user", "actor_token", "actor_label"]
 PRE_ASSIGNMENT_FIELDS = ["organization", "serial_number", "employee", "domain_name", "ownership", "source",
                          "created_by", "status", "device", "note", "conflict_at", "applied_at", "settled_by"]
 PRE_ASSIGNMENT_TARGET = PreAssignment._meta.label_lower
 DEVICE_TARGET = Device._meta.label_lower
-
-
-def _bulk_audit(organization, actor: Actor, event: str, target_type: str, entries, source=Source.CSV_IMPORT) -> None:
-    """``audit_record`` for many targets in one ``COPY``; ``entries`` are (target id, target label, after[, before]),
-    the label as ``str(target)`` gives it."""
-    fields = actor.audit_fields
-    actor_values = (fields["actor_type"], getattr(fields["actor_user"], "pk", None),
-                    getattr(fields["actor_token"], "pk", None), fields["actor_label"])
-    head = (organization.pk, event, source, target_type)
-    request_id = current_request_id.get()
-    bulk.insert_rows(AuditEvent, AUDIT_FIELDS, (
-        (*head, str(pk), label[:255], after, before[0] if before else {}, request_id, *actor_values)
-        for pk, label, after, *before in entries
-    ))
 
 
 def _new_employees(organization, rows: list[dict], actor: Actor, created: dict[str, int]) -> dict[str, int]:
@@ -59,7 +42,8 @@ def _new_employees(organization, rows: list[dict], actor: Actor, created: dict[s
     ids = bulk.insert_rows(Employee, ["organization", "email", "username", "domain_name"], [
         (organization.pk, email, row["username"], row["domain"]) for email, row in wanted.items()
     ], returning_ids=True)
-    _bulk_audit(organization, actor, "employee.created", Employee._meta.label_lower, [
+    audit_record_many(organization=organization, actor=actor, source=Source.CSV_IMPORT,
+                      event="employee.created", target_type=Employee._meta.label_lower, entries=[
         (pk, email, {"email": email, "username": wanted[email]["username"], "domain_name": wanted[email]["domain"]})
         for email, pk in zip(wanted, ids, strict=True)
     ])
@@ -108,17 +92,20 @@ def commit_assignments(record: CsvImport, rows: list[dict], actor: Actor, found:
     through.objects.filter(preassignment_id__in=[row["pre_assignment_id"] for row in existing]).delete()
     bulk.insert_rows(through, ["preassignment", "group"], (
         (row["pre_assignment_id"], group_ids[name]) for row in fresh + existing for name in row["groups"]))
-    _bulk_audit(organization, actor, "pre_assignment.created", PRE_ASSIGNMENT_TARGET, (
+    audit_record_many(organization=organization, actor=actor, source=Source.CSV_IMPORT,
+                      event="pre_assignment.created", target_type=PRE_ASSIGNMENT_TARGET, entries=(
         (row["pre_assignment_id"], row["serial"], {
             "serial_number": row["serial"], "employee": emails.get(row["employee_id"], row["email"]),
             "groups": row["groups"]})
         for row in fresh))
-    _bulk_audit(organization, actor, "pre_assignment.updated", PRE_ASSIGNMENT_TARGET, (
+    audit_record_many(organization=organization, actor=actor, source=Source.CSV_IMPORT,
+                      event="pre_assignment.updated", target_type=PRE_ASSIGNMENT_TARGET, entries=(
         (row["pre_assignment_id"], row["serial"], {
             "groups": row["groups"], "domain_name": row["domain"], "ownership": row["ownership"]})
         for row in existing))
     conflicts = [row for row in fresh if row["action"] == Action.CONFLICT]
-    _bulk_audit(organization, actor, "pre_assignment.conflict", PRE_ASSIGNMENT_TARGET, (
+    audit_record_many(organization=organization, actor=actor, source=Source.CSV_IMPORT,
+                      event="pre_assignment.conflict", target_type=PRE_ASSIGNMENT_TARGET, entries=(
         (row["pre_assignment_id"], row["serial"], {"note": row["conflict_note"][:255]}) for row in conflicts))
     result = {
         "created": sum(1 for row in fresh if row["action"] == Action.CREATE),
@@ -166,7 +153,8 @@ def _assign_now(record: CsvImport, rows: list[dict], actor: Actor, group_ids: di
     devices = {device.pk: device for device in assigned}
     _bulk_device_fields(organization, actor, devices,
                         {row["device_id"]: (row["groups"], row["ownership"]) for row in rows}, group_ids, now)
-    _bulk_audit(organization, actor, "pre_assignment.applied", PRE_ASSIGNMENT_TARGET, (
+    audit_record_many(organization=organization, actor=actor, source=Source.CSV_IMPORT,
+                      event="pre_assignment.applied", target_type=PRE_ASSIGNMENT_TARGET, entries=(
         (row["pre_assignment_id"], row["serial"], {
             "device": str(devices[row["device_id"]]), "employee": employees[row["employee_id"]].email})
         for row in rows))
@@ -196,7 +184,8 @@ def _bulk_device_fields(organization, actor: Actor, devices: dict, wanted: dict,
     bulk.update_rows(Device, ["ownership", "version", "updated_at"], (
         (pk, after.get("ownership", devices[pk].ownership), devices[pk].version + 1, now)
         for pk, (_, after) in changes.items()))
-    _bulk_audit(organization, actor, "device.updated", DEVICE_TARGET, (
+    audit_record_many(organization=organization, actor=actor, source=Source.CSV_IMPORT,
+                      event="device.updated", target_type=DEVICE_TARGET, entries=(
         (pk, str(devices[pk]), after, before) for pk, (before, after) in changes.items()))
 
 

@@ -3,10 +3,11 @@ device or none, within the organization."""
 
 import pytest
 
-from core.audit import Source
+from core.audit import Phrase, Source
 from core.errors import DomainError, InvalidInput
 from core.models import AuditEvent
 from devices import services
+from devices.models import DeviceHistory
 from tests.factories import DeviceFactory, EmployeeFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +33,28 @@ def test_assign_many_writes_what_device_assign_writes(org, actor):
         assert event.after["assignee"] == owner.email and event.source == "csv_import"
     assert AuditEvent.objects.for_org(org).get(target_id=str(first.pk), event="device.assigned").after["reason"] == (
         "line 2")
+
+
+@pytest.mark.parametrize("reason", ["", "line 2", Phrase("csv_import.line", {"id": 7, "line": 2})])
+def test_assign_many_writes_the_rows_device_assign_writes_field_by_field(org, actor, reason):
+    """The history row and the audit entry of a bulk assignment (plain rows) are ``device_assign``'s (model
+    instances), every column but the ids and the times; a reason typed by a person or given as a service's phrase."""
+    ada = EmployeeFactory(organization=org)
+    one, many = DeviceFactory(organization=org, name="Mac"), DeviceFactory(organization=org, name="Mac")
+    services.device_assign(device=one, employee=ada, actor=actor, source=Source.CSV_IMPORT, reason=reason)
+    services.device_assign_many(organization=org, actor=actor, source=Source.CSV_IMPORT,
+                                assignments=[services.Assignment(many.pk, ada, reason)])
+
+    def written(device) -> tuple[dict, dict]:
+        history = DeviceHistory.objects.filter(device=device).values().get()
+        event = AuditEvent.objects.for_org(org).filter(target_id=str(device.pk)).values().get()
+        for row in (history, event):
+            for name in ("id", "device_id", "target_id", "created_at", "updated_at"):
+                row.pop(name, None)
+        return history, event
+
+    assert written(many) == written(one)
+    assert written(many)[0]["reason"] == (str(reason) if reason else "")
 
 
 @pytest.mark.parametrize("spoiler", ["archived", "assigned", "offboarded", "twice"])
