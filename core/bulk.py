@@ -10,7 +10,7 @@ Two shapes of input:
 * plain rows, the fast path for work that grows with a file: :func:`insert_rows` takes the names of the fields it
   sets and one tuple of values per row (Python values, as the model holds them: JSON as dicts and lists, foreign
   keys by id); :func:`update_rows` takes ``(pk, *values)`` tuples;
-* model instances, for callers that already hold them: :func:`copy_insert` and :func:`staged_update`.
+* model instances, for callers that already hold them: :func:`staged_update`.
 
 Fields an insert leaves out get what ``Model.save`` would give them: the time for ``auto_now``/``auto_now_add``,
 the field's default otherwise, the database's own for a ``db_default``. Like the ORM's bulk methods, nothing
@@ -18,8 +18,8 @@ sends model signals; like ``TenantQuerySet``'s, a write to a model whose organiz
 (``core.paging``) starts a new generation of them. Ids, when asked for, come from the table's sequence in one
 statement before the ``COPY``, so the caller knows them without reading the rows back.
 
-The cursor-level helpers (:func:`copy_rows`, :func:`copy_models`, :func:`db_value`) are for PostgreSQL code that
-manages its own staging (the sync's writer).
+The cursor-level helpers (:func:`copy_rows`, :func:`db_value`) are for PostgreSQL code that manages its own staging
+(the sync's writer).
 """
 
 import json
@@ -80,26 +80,6 @@ def copy_rows(cursor, table: str, columns: list[str], rows: Iterable[Sequence]) 
     ) as copy:
         for row in rows:
             copy.write_row(row)
-
-
-def copy_models(cursor, model, objects: Iterable, *, with_pk: bool) -> None:
-    """``COPY`` model instances into their table, every concrete column, defaults applied as the ORM would
-    (``auto_now`` fields get the time, JSON goes as text)."""
-    fields = [field for field in model._meta.concrete_fields if with_pk or not field.primary_key]
-    columns = [connection.ops.quote_name(field.column) for field in fields]
-    values = attrgetter(*(field.attname for field in fields))  # one C call a row
-    # The few columns whose value is not the attribute as it stands.
-    special = [(i, field) for i, field in enumerate(fields)
-               if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
-               or field.get_internal_type() == "JSONField"]
-
-    def row(obj) -> list:
-        out = list(values(obj))
-        for i, model_field in special:
-            out[i] = db_value(model_field, model_field.pre_save(obj, True))
-        return out
-
-    copy_rows(cursor, connection.ops.quote_name(model._meta.db_table), columns, (row(obj) for obj in objects))
 
 
 def next_ids(model, count: int) -> list[int]:
@@ -185,23 +165,6 @@ def insert_rows(model, fields: Sequence[str], rows: Iterable[Sequence], *, retur
         for organization_id in organizations:
             org_data_changed(organization_id)
     return ids
-
-
-def copy_insert(model, objects: list, *, with_pk: bool = False) -> list:
-    """``bulk_create`` at ``COPY`` speed: every concrete field of each instance. With ``with_pk`` each instance
-    gets its id (from the sequence, when it has none yet) before the copy; otherwise ids stay unset on PostgreSQL."""
-    if not objects:
-        return objects
-    if not uses_copy():
-        return model._default_manager.bulk_create(objects, batch_size=FALLBACK_BATCH)
-    if with_pk:
-        missing = [obj for obj in objects if obj.pk is None]
-        for obj, pk in zip(missing, next_ids(model, len(missing)), strict=True):
-            obj.pk = pk
-    with connection.cursor() as cursor:
-        copy_models(cursor, model, objects, with_pk=with_pk)
-    _changed(model, {getattr(obj, "organization_id", None) for obj in objects})
-    return objects
 
 
 def update_rows(model, fields: Sequence[str], rows: Iterable[Sequence]) -> int:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from core import bulk
 from core.models import AuditEvent, Employee
 from core.paging import _generation
-from devices.models import Device, DeviceHistory
+from devices.models import Device
 from tests.factories import DeviceFactory, EmployeeFactory
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +65,6 @@ def test_insert_rows_takes_a_generator_and_writes_nothing_for_no_rows(org):
         assert bulk.insert_rows(Employee, ["organization", "email"], iter(())) == []
         assert bulk.insert_rows(Employee, ["organization", "email"], [], returning_ids=True) == []
         assert bulk.update_rows(Employee, ["email"], []) == 0
-        assert bulk.copy_insert(Employee, []) == []
         assert bulk.staged_update(Employee, [], ["email"]) == 0
     assert len(queries) == 0
 
@@ -91,26 +90,9 @@ def test_writes_to_a_tracked_model_start_a_new_generation_of_their_organization(
     bulk.update_rows(Employee, ["full_name"], [(pk, "Ada")])  # the organization read from the rows updated
     assert _generation(org.pk) != before
     before = _generation(org.pk)
-    bulk.copy_insert(Device, [Device(organization=org, name="d")])
+    bulk.staged_update(Employee, [Employee(pk=pk, organization_id=org.pk, full_name="Ada L.")], ["full_name"])
     assert _generation(org.pk) != before
     assert _generation(other_org.pk) == other
-
-
-def test_copy_insert_with_pk_gives_each_instance_its_id(org, employee):
-    devices = [Device(organization=org, name=f"mac-{i}", serial_number=f"S{i}", fleet_emails=[{"email": AWKWARD}],
-                       **(ASSIGNED | {"assignee": employee} if i else {})) for i in range(3)]
-    bulk.copy_insert(Device, devices, with_pk=True)
-    assert all(device.pk for device in devices)
-    stored = Device.objects.in_bulk([device.pk for device in devices])
-    for device in devices:
-        assert (stored[device.pk].name, stored[device.pk].fleet_emails) == (device.name, [{"email": AWKWARD}])
-        assert stored[device.pk].assignee_id == device.assignee_id and stored[device.pk].updated_at is not None
-
-    history = [DeviceHistory(organization=org, device=device, action="assigned", source="csv_import",
-                             actor_label="Ada", reason=AWKWARD) for device in devices]
-    bulk.copy_insert(DeviceHistory, history)
-    assert list(DeviceHistory.objects.filter(organization=org).values_list("device_id", "reason").order_by("id")) == [
-        (device.pk, AWKWARD) for device in devices]
 
 
 def test_update_rows_sets_only_the_named_fields_of_the_named_rows(org, employee):
