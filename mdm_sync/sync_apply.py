@@ -42,11 +42,6 @@ def apply_listing(listing: Listing, *, organization, now: datetime, run: SyncRun
     touched: list[int] = []
     skipped = 0
     for chunk in listing.changed.newest_first(APPLY_CHUNK):
-        if listing.stale:  # stale duplicates whose device's newer host is listed: skipped below, unmatched here
-            kept = [facts for facts in chunk if not listing.stale.superseded(facts.host_id, listing.seen)]
-            skipped, chunk = skipped + len(chunk) - len(kept), kept
-            if not chunk:
-                continue
         by_host, by_serial, by_uuid = _devices_for(organization, chunk)
         updated: dict[int, Device] = {}
         new_devices: dict[str, NewDevice] = {}

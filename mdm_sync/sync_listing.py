@@ -119,13 +119,14 @@ class Spill:
             self._blocks.append(self._write(pickle.dumps(list(map(tuple, facts)), protocol=pickle.HIGHEST_PROTOCOL)))
             self.count += len(facts)
 
-    def set_aside(self, hosts: list[WireHost]) -> None:
-        """Hosts as listed, kept on disk until the listing ends (a page's stale duplicates: ~900 bytes each)."""
+    def set_aside(self, hosts: list[tuple[WireHost | FleetHost, int]]) -> None:
+        """A page's stale duplicates as listed, each with the Fleet id of the newer host its device has, kept on disk
+        until the listing ends (~900 bytes each)."""
         if hosts:
             self._aside.append(self._write(pickle.dumps(hosts, protocol=pickle.HIGHEST_PROTOCOL)))
 
-    def set_aside_hosts(self) -> Iterator[WireHost]:
-        """The hosts :meth:`set_aside` kept, in the order they were listed, a page at a time."""
+    def set_aside_hosts(self) -> Iterator[tuple[WireHost | FleetHost, int]]:
+        """What :meth:`set_aside` kept, in the order it was listed, a page at a time."""
         for offset, length in self._aside:
             self._file.seek(offset)
             yield from pickle.loads(self._file.read(length))
@@ -185,38 +186,11 @@ class DigestRefresh:
         return len(self.ids)
 
 
-class StaleDuplicates:
-    """Hosts no device holds whose serial a device holds with a newer host (its ``fleet_host_id`` when the run's
-    digest map was read), in listing order. The listing sets them aside and, once every page is read, drops those
-    whose newer host was listed too (phase 2 would match the device, find the newer host listed and skip it:
-    ``sync_apply``), without building their facts; phase 2 also skips one it meets (a host the tolerant parser
-    read). Two 8-byte ints each."""
-
-    def __init__(self):
-        self._ids, self._newer = array("q"), array("q")
-
-    def add(self, host_id: int, newer: int) -> None:
-        self._ids.append(host_id)
-        self._newer.append(newer)
-
-    def superseded(self, host_id: int, seen: HostIds) -> bool:
-        """A stale duplicate whose device's newer host the listing saw. Pages come in ascending id order, so the ids
-        are sorted; one listed out of order may be missed here, which is safe: phase 2 then matches it and skips it,
-        as it did before this shortcut."""
-        ids = self._ids
-        i = bisect_left(ids, host_id)
-        return i < len(ids) and ids[i] == host_id and self._newer[i] in seen
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-
 @dataclass
 class Listing:
     seen: HostIds = field(default_factory=HostIds)
     changed: Spill = field(default_factory=Spill)
     refresh: DigestRefresh = field(default_factory=DigestRefresh)
-    stale: StaleDuplicates = field(default_factory=StaleDuplicates)
     gone: list[int] = field(default_factory=list)  # known hosts confirmed absent from Fleet
     unchanged: int = 0
     pages: int = 0
@@ -284,7 +258,7 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
         for page in pages:
             listing.pages += 1
             fresh: list[tuple[WireHost | FleetHost, str | None]] = []  # (host as listed, its key) not skipped
-            stale: list[WireHost] = []  # stale duplicates, set aside until every page is read
+            stale: list[tuple] = []  # stale duplicates and their device's newer host, set aside until the end
             for item in page:
                 if not listing.seen.add(item.id):
                     continue
@@ -295,9 +269,8 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
                         listing.unchanged += 1
                         continue
                     key = raw.hex()
-                elif i < 0 and isinstance(item, WireHost) and (newer := _newer_host(stored, item)):
-                    listing.stale.add(item.id, newer)  # its facts only matter if that newer host is not listed
-                    stale.append(item)
+                elif i < 0 and (newer := _newer_host(stored, item)):
+                    stale.append((item, newer))  # its facts only matter if that newer host is not listed
                     continue
                 fresh.append((item, key))
             listing.changed.set_aside(stale)
@@ -306,17 +279,14 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
             changed: list[HostFacts] = []
             waiting: list[tuple] = []  # (host, as listed, enrolled, stored digest): its details are asked for
             for (wire, key), host in zip(fresh, hosts, strict=True):
-                digest, enrolled, newest_with_serial = known.get(host.id, (None, False, 0))
+                digest, enrolled = known.get(host.id, (None, False))
                 facts = host_facts(host, policy=policy, now=now, previously_enrolled=enrolled)
                 if same_facts(digest, facts.digest):
                     listing.unchanged += 1
                     if key is not None:  # the key changed, not the facts: store the key, write nothing else
                         listing.refresh.add(host.id, digest, stored_digest(key, facts.digest))
                     continue
-                stale_duplicate = digest is None and newest_with_serial > host.id
-                if stale_duplicate:
-                    listing.stale.add(host.id, newest_with_serial)
-                if not stale_duplicate and needs_details(host, policy=policy, now=now, previously_enrolled=enrolled):
+                if needs_details(host, policy=policy, now=now, previously_enrolled=enrolled):
                     if details_budget:
                         details_budget -= 1
                         waiting.append((host, wire, enrolled, digest))
@@ -337,8 +307,8 @@ def list_hosts(client: FleetClient, listing: Listing, *, organization, now: date
         # The stale duplicates whose device's newer host was listed are dropped, as phase 2 would skip them (and count
         # them unchanged); the others (that newer host is gone) get their facts now.
         late = []
-        for item in listing.changed.set_aside_hosts():
-            if listing.stale.superseded(item.id, listing.seen):
+        for item, newer in listing.changed.set_aside_hosts():
+            if newer in listing.seen:
                 listing.unchanged += 1
                 continue
             host = listed_host(item)
@@ -431,29 +401,18 @@ class ReadAhead:
         self._thread.join(timeout=60)
 
 
-def _newer_host(stored: DigestMap, item: WireHost) -> int:
-    """For a host no device holds: the Fleet id of the newer host whose device has its serial (a stale duplicate),
-    or 0. The serial as :func:`_known` reads it."""
+def _newer_host(stored: DigestMap, item: WireHost | FleetHost) -> int:
+    """For a host no device holds: the Fleet id of the newer host whose device has its serial (a stale duplicate,
+    which never costs a details request), or 0."""
     serial = normalize_serial(item.hardware_serial)[:100]
     newest = stored.host_of_serial(serial) if serial else None
     return newest if newest and newest > item.id else 0
 
 
-def _known(stored: DigestMap, hosts: list[ListedHost | FleetHost]) -> dict[int, tuple[str | None, bool, int]]:
-    """For a page's hosts, from the run's digest map: host id -> (stored digest, enrolled before, 0); and, for a
-    host new to us whose serial a device has, (None, False, the Fleet id of that device's host): a newer one makes
-    this host a stale duplicate, which never costs a details request. No query."""
-    known: dict[int, tuple[str | None, bool, int]] = {}
-    for host in hosts:
-        found = stored.get(host.id)
-        if found is not None:
-            known[host.id] = (found[0], found[1], 0)
-            continue
-        serial = normalize_serial(host.hardware_serial)[:100]
-        newest = stored.host_of_serial(serial) if serial else None
-        if newest:
-            known[host.id] = (None, False, newest)
-    return known
+def _known(stored: DigestMap, hosts: list[ListedHost | FleetHost]) -> dict[int, tuple[str, bool]]:
+    """For a page's hosts, from the run's digest map: host id -> (stored digest, enrolled before), for the hosts a
+    device holds. No query."""
+    return {host.id: found for host in hosts if (found := stored.get(host.id)) is not None}
 
 
 def _apns_expired(client: FleetClient, connection: FleetConnection, *, now: datetime) -> bool:
