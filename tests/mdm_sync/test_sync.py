@@ -1,6 +1,6 @@
 """The sync end to end: simulator (real HTTP) → sync_organization → database."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -237,8 +237,8 @@ def test_a_quiet_agents_details_are_read_again_each_day_so_an_mdm_gone_quiet_tur
     assert details_asked() == 1
 
     sim.update_host(host_id, last_mdm_checked_in_at=NOW - threshold - timedelta(hours=1))  # the MDM goes quiet too
-    next_round = datetime.fromtimestamp((details_round(host_id, NOW) + 1) * DETAILS_ROUND.total_seconds()
-                                        - host_id * 7919 % DETAILS_ROUND.total_seconds(), UTC)
+    moments = (NOW + timedelta(seconds=second) for second in range(1, int(DETAILS_ROUND.total_seconds()) + 1))
+    next_round = next(moment for moment in moments if details_round(host_id, moment) != details_round(host_id, NOW))
     assert NOW < next_round <= NOW + DETAILS_ROUND
     assert details_round(host_id, next_round) == details_round(host_id, next_round - timedelta(seconds=1)) + 1
     assert sync(connected, sim, now=next_round - timedelta(seconds=1)).status == "succeeded"
