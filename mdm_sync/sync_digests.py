@@ -110,8 +110,8 @@ class DigestMap:
         """The Fleet id of the host whose device has this serial (as stored), or None. By an 8-byte hash of the
         serial: a new host's serial meets another's hash with a chance of about 1 in 10^13 among a million
         devices; such a false match would keep that host from asking for its details and, when the matched device's
-        host is listed, from being written this run (``sync_listing.list_hosts`` sets it aside). Python's hash is seeded per
-        process: the same false match does not outlive the worker process."""
+        host is listed, from being written this run (``sync_listing.list_hosts`` sets it aside). Python's hash is
+        seeded per process: the same false match does not outlive the worker process."""
         hashes, value = self._serial_hashes, _serial_hash(serial)
         i = bisect_left(hashes, value)
         return self._serial_ids[i] if i < len(hashes) and hashes[i] == value else None
